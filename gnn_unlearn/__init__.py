@@ -1,0 +1,6 @@
+"""gnn_unlearn: graph unlearning for PyTorch Geometric."""
+from gnn_unlearn.data import link_split, load_dataset, node_split
+from gnn_unlearn.requests import DeletionRequest, UnlearningTask
+
+__version__ = "0.1.0"
+__all__ = ["load_dataset", "link_split", "node_split", "DeletionRequest", "UnlearningTask"]

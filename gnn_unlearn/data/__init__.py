@@ -1,0 +1,17 @@
+"""Datasets, splits and deleted-set samplers."""
+from gnn_unlearn.data.datasets import available_datasets, default_root, load_dataset
+from gnn_unlearn.data.samplers import (
+    sample_edges,
+    sample_interactions,
+    sample_nodes,
+    sample_users,
+    test_region,
+)
+from gnn_unlearn.data.splits import is_bipartite, link_split, node_split, training_edges
+from gnn_unlearn.data.synthetic import bipartite_synthetic, synthetic_graph
+
+__all__ = [
+    "available_datasets", "default_root", "load_dataset", "link_split", "node_split",
+    "training_edges", "is_bipartite", "synthetic_graph", "bipartite_synthetic",
+    "sample_edges", "sample_nodes", "sample_users", "sample_interactions", "test_region",
+]

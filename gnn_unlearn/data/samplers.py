@@ -1,0 +1,103 @@
+"""Seeded samplers of deleted sets; each returns a :class:`DeletionRequest`."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+from gnn_unlearn.data.splits import is_bipartite, training_edges
+from gnn_unlearn.ops.graph import hop_distance
+from gnn_unlearn.requests import DeletionRequest
+
+
+def _count(size: float | int, total: int, what: str) -> int:
+    if isinstance(size, bool) or not isinstance(size, (int, float)):
+        raise TypeError(f"size must be a fraction (float) or a count (int), got {type(size).__name__}")
+    if isinstance(size, float):
+        if not 0 < size < 1:
+            raise ValueError(f"a fractional size must lie in (0, 1), got {size}")
+        k = max(1, int(round(size * total)))
+    else:
+        k = size
+    if not 0 < k < total:
+        raise ValueError(f"cannot sample {k} of {total} {what}; ask for between 1 and {total - 1}")
+    return k
+
+
+def _choose(candidates: Tensor, k: int, generator: torch.Generator, what: str) -> Tensor:
+    if candidates.numel() < k:
+        raise ValueError(f"only {candidates.numel()} {what} are eligible, fewer than the {k} asked for")
+    perm = torch.randperm(candidates.numel(), generator=generator)[:k]
+    return candidates[perm.to(candidates.device)]
+
+
+def test_region(data: Data, num_hops: int = 2) -> Tensor:
+    """``[T]`` bool over training edges: inside the ``num_hops`` enclosing subgraph of test edges.
+
+    An edge is inside when both endpoints are within ``num_hops`` of a test-edge
+    endpoint, following both directions of the training graph (GNNDelete's "in" set,
+    built there from one direction only).
+    """
+    test = getattr(data, "test_pos_edge_index", None)
+    if test is None:
+        raise ValueError("'in'/'out' sampling needs a link split (data.test_pos_edge_index); "
+                         "use gnn_unlearn.data.link_split first")
+    train = training_edges(data)
+    dist = hop_distance(data.edge_index, test.reshape(-1), num_hops, data.num_nodes)
+    near = dist <= num_hops
+    return near[train[0]] & near[train[1]]
+
+
+def sample_edges(data: Data, size: float | int, where: str = "random", num_hops: int = 2,
+                 seed: int = 0) -> DeletionRequest:
+    """Samples training edges to delete.
+
+    Args:
+        size: fraction of training edges (float) or a count (int).
+        where: ``"random"`` (any training edge), ``"in"`` (inside the ``num_hops``
+            enclosing subgraph of test edges: the hard case of GNNDelete), or ``"out"``.
+    """
+    train = training_edges(data)
+    k = _count(size, train.size(1), "training edges")
+    if where == "random":
+        candidates = torch.arange(train.size(1), device=train.device)
+    elif where in ("in", "out"):
+        inside = test_region(data, num_hops)
+        candidates = (inside if where == "in" else ~inside).nonzero().view(-1)
+    else:
+        raise ValueError(f"where must be 'random', 'in' or 'out', got {where!r}")
+    g = torch.Generator().manual_seed(seed)
+    idx = _choose(candidates, k, g, f"training edges ({where})")
+    return DeletionRequest.edges(train[:, idx])
+
+
+def sample_nodes(data: Data, size: float | int, seed: int = 0,
+                 among: Tensor | None = None) -> DeletionRequest:
+    """Samples nodes to delete (uniformly, or among the ``among`` mask, e.g. ``train_mask``)."""
+    n = data.num_nodes
+    k = _count(size, n if among is None else int(among.sum()) + 1, "nodes")
+    candidates = (torch.arange(n, device=data.edge_index.device) if among is None
+                  else among.nonzero().view(-1))
+    g = torch.Generator().manual_seed(seed)
+    return DeletionRequest.nodes(_choose(candidates, k, g, "nodes"))
+
+
+def sample_users(data: Data, count: int, seed: int = 0) -> DeletionRequest:
+    """Samples ``count`` users that have training interactions; deletes all their interactions."""
+    if not is_bipartite(data):
+        raise ValueError("sample_users needs a user-item graph (data.num_users)")
+    active = torch.unique(data.train_pos_edge_index[0])
+    k = _count(int(count), active.numel(), "users with interactions")
+    g = torch.Generator().manual_seed(seed)
+    return DeletionRequest.users(_choose(active, k, g, "users"))
+
+
+def sample_interactions(data: Data, size: float | int, seed: int = 0) -> DeletionRequest:
+    """Samples training interactions of a user-item graph to delete."""
+    if not is_bipartite(data):
+        raise ValueError("sample_interactions needs a user-item graph (data.num_users)")
+    train = data.train_pos_edge_index
+    k = _count(size, train.size(1), "training interactions")
+    g = torch.Generator().manual_seed(seed)
+    idx = _choose(torch.arange(train.size(1), device=train.device), k, g, "interactions")
+    return DeletionRequest.interactions(train[0, idx], train[1, idx] - int(data.num_users))

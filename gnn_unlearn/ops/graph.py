@@ -1,0 +1,90 @@
+"""Vectorised helpers on ``edge_index`` tensors (no Python loops over nodes or edges)."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def edge_keys(edge_index: Tensor, num_nodes: int, undirected: bool = True) -> Tensor:
+    r"""Encodes each pair :math:`(u, v)` as one ``int64`` key.
+
+    For undirected graphs the key is :math:`\min(u,v) \cdot N + \max(u,v)`, so both
+    directions of an edge share a key. ``num_nodes ** 2`` must fit in ``int64``
+    (true for up to ~3 billion nodes).
+    """
+    row, col = edge_index[0].long(), edge_index[1].long()
+    if undirected:
+        row, col = torch.minimum(row, col), torch.maximum(row, col)
+    return row * num_nodes + col
+
+
+def undirected_pairs(edge_index: Tensor, num_nodes: int) -> Tensor:
+    """Returns each undirected edge once as ``(u, v)`` with ``u < v``, sorted.
+
+    Self-loops are dropped; duplicate and reverse edges collapse into one pair.
+    """
+    keys = edge_keys(edge_index, num_nodes)
+    keys = keys[edge_index[0] != edge_index[1]]
+    keys = torch.unique(keys)
+    return torch.stack([keys // num_nodes, keys % num_nodes])
+
+
+def symmetrize(pairs: Tensor) -> Tensor:
+    """Message-passing ``edge_index`` with both directions of each pair."""
+    return torch.cat([pairs, pairs.flip(0)], dim=1)
+
+
+def lookup_edges(query: Tensor, reference: Tensor, num_nodes: int,
+                 undirected: bool = True) -> tuple[Tensor, Tensor]:
+    """Finds the column of each ``query`` pair in ``reference``.
+
+    Returns ``(index, found)``: ``index[i]`` is the position of ``query[:, i]`` in
+    ``reference`` (only meaningful where ``found[i]``). Sort + binary search:
+    :math:`O((|Q| + |R|) \\log |R|)` time and :math:`O(|R|)` memory.
+    """
+    ref_keys = edge_keys(reference, num_nodes, undirected)
+    sorted_keys, order = torch.sort(ref_keys)
+    q_keys = edge_keys(query, num_nodes, undirected)
+    pos = torch.searchsorted(sorted_keys, q_keys).clamp_(max=max(len(sorted_keys) - 1, 0))
+    if len(sorted_keys) == 0:
+        return torch.zeros_like(q_keys), torch.zeros_like(q_keys, dtype=torch.bool)
+    found = sorted_keys[pos] == q_keys
+    return order[pos], found
+
+
+def hop_distance(edge_index: Tensor, seeds: Tensor, num_hops: int, num_nodes: int) -> Tensor:
+    r"""Hop distance of every node from a seed set, up to ``num_hops``.
+
+    Edges are followed in both directions. Nodes further than ``num_hops`` (or
+    unreachable) get ``num_hops + 1``. One vectorised frontier expansion per hop
+    (:math:`O(k |E|)`), which gives every :math:`l`-hop region
+    (``dist <= l``) at once, unlike :func:`torch_geometric.utils.k_hop_subgraph`
+    that returns a single radius.
+
+    Args:
+        edge_index: ``[2, E]`` edges.
+        seeds: boolean mask ``[N]`` or index tensor of seed nodes.
+        num_hops: the radius.
+        num_nodes: ``N``.
+    """
+    device = edge_index.device
+    if seeds.dtype != torch.bool:
+        mask = torch.zeros(num_nodes, dtype=torch.bool, device=device)
+        mask[seeds] = True
+        seeds = mask
+    row = torch.cat([edge_index[0], edge_index[1]])
+    col = torch.cat([edge_index[1], edge_index[0]])
+    dist = torch.full((num_nodes,), num_hops + 1, dtype=torch.long, device=device)
+    dist[seeds] = 0
+    reached = seeds.clone()
+    frontier = seeds
+    for hop in range(1, num_hops + 1):
+        nxt = torch.zeros_like(reached)
+        nxt[col[frontier[row]]] = True
+        nxt &= ~reached
+        if not bool(nxt.any()):
+            break
+        dist[nxt] = hop
+        reached |= nxt
+        frontier = nxt
+    return dist

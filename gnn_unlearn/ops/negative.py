@@ -1,0 +1,67 @@
+"""Seeded negative sampling without dense adjacency."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from gnn_unlearn.ops.graph import edge_keys
+
+
+def sample_non_edges(
+    positive: Tensor,
+    num_nodes: int,
+    num_samples: int,
+    generator: torch.Generator | None = None,
+    undirected: bool = True,
+    source_range: tuple[int, int] | None = None,
+    target_range: tuple[int, int] | None = None,
+    max_rounds: int = 20,
+) -> Tensor:
+    r"""Samples ``num_samples`` distinct node pairs that are not in ``positive``.
+
+    Rejection sampling against the sorted keys of the positive edges, so memory is
+    :math:`O(|E| + \text{num\_samples})` and never :math:`O(N^2)`. Written here
+    rather than using :func:`torch_geometric.utils.negative_sampling` because that
+    one draws from the global RNG; this one takes a :class:`torch.Generator`, so a
+    seed makes a run repeatable without touching global state.
+
+    Args:
+        positive: ``[2, E]`` pairs that must not be sampled (either direction when
+            ``undirected``).
+        num_nodes: number of nodes ``N``.
+        num_samples: number of pairs to return.
+        generator: random generator (on the CPU); ``None`` uses a fresh unseeded one.
+        undirected: treat ``(u, v)`` and ``(v, u)`` as the same pair; returned pairs
+            have ``u < v``.
+        source_range / target_range: half-open node-id ranges to draw each side from
+            (bipartite graphs: users and items). Default: all nodes.
+    """
+    device = positive.device
+    if num_samples <= 0:
+        return torch.empty(2, 0, dtype=torch.long, device=device)
+    s_lo, s_hi = source_range or (0, num_nodes)
+    t_lo, t_hi = target_range or (0, num_nodes)
+    pos_keys = torch.sort(edge_keys(positive, num_nodes, undirected).cpu())[0]
+    chosen = torch.empty(0, dtype=torch.long)
+    for _ in range(max_rounds):
+        need = num_samples - chosen.numel()
+        draw = int(need * 1.3) + 16
+        src = torch.randint(s_lo, s_hi, (draw,), generator=generator)
+        dst = torch.randint(t_lo, t_hi, (draw,), generator=generator)
+        keep = src != dst
+        keys = edge_keys(torch.stack([src[keep], dst[keep]]), num_nodes, undirected)
+        if pos_keys.numel() > 0:
+            pos = torch.searchsorted(pos_keys, keys).clamp_(max=pos_keys.numel() - 1)
+            keys = keys[pos_keys[pos] != keys]
+        keys = torch.unique(keys)
+        keys = keys[~torch.isin(keys, chosen)]
+        keys = keys[torch.randperm(keys.numel(), generator=generator)]  # unbiased truncation
+        chosen = torch.cat([chosen, keys])[:num_samples]
+        if chosen.numel() >= num_samples:
+            break
+    if chosen.numel() < num_samples:
+        raise ValueError(
+            f"could only sample {chosen.numel()} of {num_samples} non-edges: the graph is "
+            "too dense for the requested number of negatives; ask for fewer.")
+    pairs = torch.stack([chosen // num_nodes, chosen % num_nodes])
+    return pairs.to(device)
