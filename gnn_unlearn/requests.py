@@ -32,6 +32,8 @@ def _as_index(value: Any, what: str, device: torch.device | None = None) -> Tens
         except (TypeError, ValueError, RuntimeError) as e:
             raise TypeError(f"{what} must be integer ids (a list or an integer tensor), "
                             f"got {type(value).__name__}") from e
+        if t.numel() == 0:
+            t = t.long()  # an empty list has no dtype to check; resolve() reports it as empty
     if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
         raise TypeError(f"{what} must hold integer node ids, got dtype {t.dtype}; "
                         "convert with .long() (a boolean mask: use mask.nonzero().view(-1))")

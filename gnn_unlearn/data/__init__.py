@@ -5,7 +5,7 @@ from gnn_unlearn.data.samplers import (
     sample_interactions,
     sample_nodes,
     sample_users,
-    test_region,
+    near_test_edges,
 )
 from gnn_unlearn.data.splits import is_bipartite, link_split, node_split, training_edges
 from gnn_unlearn.data.synthetic import bipartite_synthetic, synthetic_graph
@@ -13,5 +13,5 @@ from gnn_unlearn.data.synthetic import bipartite_synthetic, synthetic_graph
 __all__ = [
     "available_datasets", "default_root", "load_dataset", "link_split", "node_split",
     "training_edges", "is_bipartite", "synthetic_graph", "bipartite_synthetic",
-    "sample_edges", "sample_nodes", "sample_users", "sample_interactions", "test_region",
+    "sample_edges", "sample_nodes", "sample_users", "sample_interactions", "near_test_edges",
 ]

@@ -31,7 +31,7 @@ def _choose(candidates: Tensor, k: int, generator: torch.Generator, what: str) -
     return candidates[perm.to(candidates.device)]
 
 
-def test_region(data: Data, num_hops: int = 2) -> Tensor:
+def near_test_edges(data: Data, num_hops: int = 2) -> Tensor:
     """``[T]`` bool over training edges: inside the ``num_hops`` enclosing subgraph of test edges.
 
     An edge is inside when both endpoints are within ``num_hops`` of a test-edge
@@ -62,7 +62,7 @@ def sample_edges(data: Data, size: float | int, where: str = "random", num_hops:
     if where == "random":
         candidates = torch.arange(train.size(1), device=train.device)
     elif where in ("in", "out"):
-        inside = test_region(data, num_hops)
+        inside = near_test_edges(data, num_hops)
         candidates = (inside if where == "in" else ~inside).nonzero().view(-1)
     else:
         raise ValueError(f"where must be 'random', 'in' or 'out', got {where!r}")

@@ -1,0 +1,56 @@
+import os
+import os.path as osp
+
+import pytest
+import torch
+
+from gnn_unlearn.data import link_split, load_dataset, synthetic_graph
+
+_HERE = osp.dirname(osp.abspath(__file__))
+_DEFAULT_MIRROR = osp.normpath(osp.join(_HERE, "..", "..", "shared", "datasets"))
+
+
+def mirror_path() -> str | None:
+    path = os.environ.get("GNN_UNLEARN_MIRROR") or _DEFAULT_MIRROR
+    return path if osp.isdir(path) else None
+
+
+@pytest.fixture(scope="session")
+def cache_root(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("gnn_unlearn_cache"))
+
+
+@pytest.fixture(scope="session")
+def mirror() -> str:
+    path = mirror_path()
+    if path is None:
+        pytest.skip("dataset mirror not found: set GNN_UNLEARN_MIRROR to the folder of raw files "
+                    "(../shared/datasets)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def cora(mirror, cache_root):
+    return load_dataset("Cora", root=cache_root, mirror=mirror)
+
+
+@pytest.fixture(scope="session")
+def cora_link(cora):
+    return link_split(cora, seed=0)
+
+
+@pytest.fixture(scope="session")
+def lastfm(mirror, cache_root):
+    return load_dataset("lastfm", root=cache_root, mirror=mirror)
+
+
+@pytest.fixture()
+def small_graph():
+    """A 60-node synthetic graph with a link split: fast brute-force comparisons."""
+    return link_split(synthetic_graph(num_nodes=60, num_classes=3, avg_degree=4, num_features=12,
+                                      features_per_node=3, seed=1), seed=0)
+
+
+def param_hash(module: torch.nn.Module) -> int:
+    """Hash of every parameter and buffer: detects any in-place change."""
+    return hash(tuple(hash(t.detach().cpu().numpy().tobytes()) for t in module.state_dict().values()))
