@@ -16,8 +16,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from gnn_unlearn.data.splits import is_bipartite, training_edges
-from gnn_unlearn.ops.graph import edge_keys, hop_distance, lookup_edges, symmetrize
+from gnn_unlearn.ops.graph import (edge_keys, hop_distance, is_bipartite, lookup_edges, symmetrize,
+                                   training_edges)
 
 KINDS = ("edge", "node", "class", "feature", "interaction")
 
@@ -423,6 +423,22 @@ class UnlearningTask:
                 out.x = data.x.masked_fill(self.feature_mask, 0.0)
             self._retained = out
         return self._retained
+
+    @property
+    def device(self) -> torch.device:
+        return self.df_mask.device
+
+    def to(self, device: torch.device | str) -> "UnlearningTask":
+        """This task on ``device`` (a new task; ``self`` is returned if already there)."""
+        device = torch.device(device)
+        if self.device == device:
+            return self
+        from gnn_unlearn.utils import data_to
+        return UnlearningTask(
+            data=data_to(self.data, device), request=self.request, num_hops=self.num_hops,
+            df_mask=self.df_mask.to(device), deleted_nodes=self.deleted_nodes.to(device),
+            feature_mask=None if self.feature_mask is None else self.feature_mask.to(device),
+            hop_distance=self.hop_distance.to(device))
 
     def summary(self) -> dict[str, int]:
         return {

@@ -7,24 +7,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from gnn_unlearn.ops.graph import symmetrize, undirected_pairs
+from gnn_unlearn.ops.graph import is_bipartite, symmetrize, training_edges, undirected_pairs
 from gnn_unlearn.ops.negative import sample_non_edges
-
-
-def is_bipartite(data: Data) -> bool:
-    """True for user-item graphs (they carry ``num_users`` and ``num_items``)."""
-    return getattr(data, "num_users", None) is not None
-
-
-def training_edges(data: Data) -> Tensor:
-    """The undirected training edges, each pair once (``[2, T]``, ``u < v``).
-
-    ``data.train_pos_edge_index`` when the graph has a link split, otherwise every
-    edge of ``data.edge_index`` (a node-classification graph trains on all of them).
-    """
-    if getattr(data, "train_pos_edge_index", None) is not None:
-        return data.train_pos_edge_index
-    return undirected_pairs(data.edge_index, data.num_nodes)
 
 
 def link_split(data: Data, val_ratio: float = 0.05, test_ratio: float = 0.05,

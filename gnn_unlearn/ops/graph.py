@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+from torch_geometric.data import Data
 
 
 def edge_keys(edge_index: Tensor, num_nodes: int, undirected: bool = True) -> Tensor:
@@ -88,3 +89,19 @@ def hop_distance(edge_index: Tensor, seeds: Tensor, num_hops: int, num_nodes: in
         reached |= nxt
         frontier = nxt
     return dist
+
+
+def is_bipartite(data: Data) -> bool:
+    """True for user-item graphs (they carry ``num_users`` and ``num_items``)."""
+    return getattr(data, "num_users", None) is not None
+
+
+def training_edges(data: Data) -> Tensor:
+    """The undirected training edges, each pair once (``[2, T]``, ``u < v``).
+
+    ``data.train_pos_edge_index`` when the graph has a link split, otherwise every
+    edge of ``data.edge_index`` (a node-classification graph trains on all of them).
+    """
+    if getattr(data, "train_pos_edge_index", None) is not None:
+        return data.train_pos_edge_index
+    return undirected_pairs(data.edge_index, data.num_nodes)

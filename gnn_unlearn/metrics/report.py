@@ -1,0 +1,240 @@
+"""``evaluate``: score unlearned models against the original and the retrained model."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from gnn_unlearn.data.splits import is_bipartite
+from gnn_unlearn.methods.base import UnlearningResult, model_device, unlearn
+from gnn_unlearn.metrics.link import auroc_aupr, link_logits
+from gnn_unlearn.metrics.mia import (LossAttack, ShadowPosteriorAttack, link_attack_features,
+                                     node_attack_features)
+from gnn_unlearn.metrics.node import accuracy, macro_f1
+from gnn_unlearn.ops.negative import sample_non_edges
+from gnn_unlearn.requests import UnlearningTask
+
+LINK_COLUMNS = {
+    "dt_auroc": "Dt AUROC", "dt_aupr": "Dt AUPR", "df_auroc": "Df AUROC", "df_aupr": "Df AUPR",
+    "df_prob": "Df mean p", "mi_ratio": "MI ratio", "mia_df_member": "MIA Df member",
+    "mia_auc": "MIA AUC", "seconds": "seconds", "speedup": "speed-up",
+}
+NODE_COLUMNS = {
+    "test_acc": "test acc", "test_f1": "test F1", "deleted_acc": "deleted acc",
+    "deleted_class_pred": "pred. deleted class", "mia_df_member": "MIA deleted member",
+    "mia_auc": "MIA AUC", "seconds": "seconds", "speedup": "speed-up",
+}
+NOTES = {
+    "link": ("Dt: test positives vs test negatives. Df: deleted edges vs as many sampled non-edges "
+             "(the original model is scored on the original graph, the others on the retained graph). "
+             "MI ratio: GNNDelete's shadow attack, mean over Df of P_present(model) / P_present(original); "
+             "MIA: member/non-member loss attack trained per model, fraction of Df classified as "
+             "members, with the attack's held-out AUC."),
+    "node": ("test acc/F1 on test nodes that were not deleted; deleted acc: accuracy on deleted nodes; "
+             "pred. deleted class: share of test predictions that fall in a deleted class; MIA: "
+             "member/non-member loss attack, fraction of deleted training nodes classified as members."),
+}
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "-"
+        return f"{v:.3f}" if abs(v) < 100 else f"{v:.0f}"
+    return str(v)
+
+
+@dataclass
+class Report:
+    """A table: one row per model, columns as in :data:`LINK_COLUMNS` / :data:`NODE_COLUMNS`."""
+    kind: str
+    rows: list[dict[str, Any]]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> dict[str, str]:
+        return LINK_COLUMNS if self.kind == "link" else NODE_COLUMNS
+
+    def row(self, model: str) -> dict[str, Any]:
+        for r in self.rows:
+            if r["model"] == model:
+                return r
+        raise KeyError(f"no row {model!r}; rows: {[r['model'] for r in self.rows]}")
+
+    def to_dict(self) -> dict[str, Any]:
+        def clean(v):
+            return None if isinstance(v, float) and math.isnan(v) else v
+        return {"kind": self.kind, "meta": self.meta,
+                "rows": [{k: clean(v) for k, v in r.items()} for r in self.rows]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def to_markdown(self) -> str:
+        cols = self.columns
+        head = "| model | " + " | ".join(cols.values()) + " |"
+        sep = "|---" * (len(cols) + 1) + "|"
+        lines = [head, sep]
+        for r in self.rows:
+            cells = []
+            for k in cols:
+                v = r.get(k, float("nan"))
+                cells.append(f"{v:.1f}x" if k == "speedup" and isinstance(v, float) and not math.isnan(v)
+                             else _fmt(v))
+            lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
+        lines.append("")
+        lines.append(NOTES[self.kind])
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_markdown()
+
+
+def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: UnlearningTask,
+             against: Sequence[str] = ("original", "retrain"), mia: bool = True,
+             retrained: UnlearningResult | None = None, seed: int = 0) -> Report:
+    """Scores unlearned models on ``task`` next to the original and the retrained model.
+
+    Args:
+        results: one or more :class:`UnlearningResult` of the same original model.
+        task: the task they unlearned.
+        against: reference rows: ``"original"`` and/or ``"retrain"``. The retrained model is
+            computed with :func:`unlearn` (method ``"retrain"``) unless ``retrained`` is given
+            or one of ``results`` is a retrain.
+        mia: run the membership-inference attacks.
+        seed: seeds the sampled Df negatives and the attacks.
+    """
+    if isinstance(results, UnlearningResult):
+        results = [results]
+    results = list(results)
+    if not results or not all(isinstance(r, UnlearningResult) for r in results):
+        raise TypeError("evaluate() needs one or more UnlearningResult from unlearn()")
+    bad = set(against) - {"original", "retrain"}
+    if bad:
+        raise ValueError(f"against may hold 'original' and 'retrain', got {sorted(bad)}")
+    original = results[0].original
+    if original is None or any(r.original is not original for r in results):
+        raise ValueError("all results must come from unlearn() on the same original model")
+    device = model_device(results[0].model)
+    task = task.to(device)
+    entries: list[tuple[str, nn.Module, bool, float]] = []  # name, model, on original graph, seconds
+    if "original" in against:
+        entries.append(("original", original, True, float("nan")))
+    for r in results:
+        if r.method == "retrain" and retrained is None:
+            retrained = r
+    if "retrain" in against:
+        if retrained is None:
+            retrained = unlearn(original, task, "retrain", device=device)
+        entries.append(("retrain", retrained.model, False, retrained.seconds))
+    for r in results:
+        if r is not retrained:
+            entries.append((r.method, r.model, False, r.seconds))
+    kind = original.task
+    scorer = _LinkScorer(task, seed, mia, original) if kind == "link" else _NodeScorer(task, seed, mia)
+    rows = []
+    for name, model, on_original, seconds in entries:
+        model.to(device)
+        row = {"model": name, **scorer.score(model, on_original), "seconds": seconds}
+        rows.append(row)
+    ref = retrained.seconds if retrained is not None else float("nan")
+    for row in rows:
+        row["speedup"] = ref / row["seconds"] if row["seconds"] and not math.isnan(row["seconds"]) else float("nan")
+    meta = {"request": task.summary(), "seed": seed, "device": str(device),
+            "dataset": getattr(task.data, "name", None),
+            "methods": {r.method: r.params for r in results}}
+    return Report(kind=kind, rows=rows, meta=meta)
+
+
+class _LinkScorer:
+    def __init__(self, task: UnlearningTask, seed: int, mia: bool, original: nn.Module):
+        self.task, self.seed, self.mia = task, seed, mia
+        data = task.data
+        g = torch.Generator().manual_seed(seed)
+        self.df = task.df_edge_index
+        known = torch.cat([data.train_pos_edge_index, data.val_pos_edge_index,
+                           data.test_pos_edge_index], 1)
+        ranges = {}
+        if is_bipartite(data):
+            ranges = dict(source_range=(0, int(data.num_users)),
+                          target_range=(int(data.num_users), data.num_nodes))
+        self.df_neg = sample_non_edges(known, data.num_nodes, self.df.size(1), g, **ranges).to(self.df.device)
+        dr = task.dr_edge_index
+        n_mem = min(dr.size(1), data.test_pos_edge_index.size(1))
+        self.members = dr[:, torch.randperm(dr.size(1), generator=g)[:n_mem].to(dr.device)]
+        self.shadow = None
+        self.before = None
+        if mia and self.df.size(1):
+            self.shadow = ShadowPosteriorAttack(seed=seed).fit(original.config, data)
+
+    def score(self, model: nn.Module, on_original: bool) -> dict[str, float]:
+        t = self.task
+        graph = t.data if on_original else t.retained_data
+        model.eval()
+        with torch.no_grad():
+            z = model.encode(graph.x, graph.edge_index)
+        dt = auroc_aupr(*torch.split(link_logits(model, graph, torch.cat(
+            [graph.test_pos_edge_index, graph.test_neg_edge_index], 1), z),
+            [graph.test_pos_edge_index.size(1), graph.test_neg_edge_index.size(1)]))
+        row = {"dt_auroc": dt["auroc"], "dt_aupr": dt["aupr"]}
+        nan = float("nan")
+        if self.df.size(1) == 0:
+            row.update(df_auroc=nan, df_aupr=nan, df_prob=nan, mi_ratio=nan, mia_df_member=nan, mia_auc=nan)
+            return row
+        logits = link_logits(model, graph, torch.cat([self.df, self.df_neg], 1), z)
+        df_logits = logits[: self.df.size(1)]
+        d = auroc_aupr(df_logits, logits[self.df.size(1):])
+        row.update(df_auroc=d["auroc"], df_aupr=d["aupr"], df_prob=float(torch.sigmoid(df_logits).mean()))
+        if self.mia:
+            p = self.shadow.present_probability(df_logits)
+            if self.before is None:
+                self.before = p
+            row["mi_ratio"] = float(np.mean(p / np.maximum(self.before, 1e-12)))
+            row["mi_attack_auc"] = self.shadow.attack_auc
+            attack = LossAttack(seed=self.seed).fit(
+                link_attack_features(model, graph, self.members, z),
+                link_attack_features(model, graph, graph.test_pos_edge_index, z))
+            row["mia_df_member"] = attack.member_rate(link_attack_features(model, graph, self.df, z))
+            row["mia_auc"] = attack.attack_auc
+        else:
+            row.update(mi_ratio=nan, mia_df_member=nan, mia_auc=nan)
+        return row
+
+
+class _NodeScorer:
+    def __init__(self, task: UnlearningTask, seed: int, mia: bool):
+        self.task, self.seed, self.mia = task, seed, mia
+        data = task.data
+        self.y = data.y.view(-1)
+        self.test = data.test_mask & ~task.deleted_nodes
+        self.deleted = task.deleted_nodes
+        self.deleted_classes = torch.unique(self.y[self.deleted]) if "class" in task.kinds else None
+        self.members = data.train_mask & ~task.deleted_nodes
+        self.forget = data.train_mask & task.deleted_nodes
+
+    def score(self, model: nn.Module, on_original: bool) -> dict[str, float]:
+        graph = self.task.data if on_original else self.task.retained_data
+        model.eval()
+        with torch.no_grad():
+            logits = model(graph.x, graph.edge_index)
+        pred = logits.argmax(-1)
+        nan = float("nan")
+        row = {"test_acc": accuracy(pred[self.test], self.y[self.test]),
+               "test_f1": macro_f1(pred[self.test], self.y[self.test]),
+               "deleted_acc": accuracy(pred[self.deleted], self.y[self.deleted]),
+               "deleted_class_pred": nan, "mia_df_member": nan, "mia_auc": nan}
+        if self.deleted_classes is not None:
+            row["deleted_class_pred"] = float(torch.isin(pred[self.task.data.test_mask],
+                                                         self.deleted_classes).float().mean())
+        if self.mia and bool(self.forget.any()):
+            feats = node_attack_features(logits, self.y)
+            attack = LossAttack(seed=self.seed).fit(feats[self.members.cpu().numpy()],
+                                                    feats[self.test.cpu().numpy()])
+            row["mia_df_member"] = attack.member_rate(feats[self.forget.cpu().numpy()])
+            row["mia_auc"] = attack.attack_auc
+        return row

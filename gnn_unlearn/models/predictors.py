@@ -1,0 +1,113 @@
+"""Task models: an encoder plus a link decoder or a node-classification head."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from gnn_unlearn.models.decoders import make_decoder
+from gnn_unlearn.models.encoders import GNNEncoder, LayerHook
+from gnn_unlearn.ops.scoring import chunked_pair_scores
+
+TASKS = ("link", "node")
+
+
+class LinkPredictor(nn.Module):
+    """``encoder`` -> node embeddings ``z``; ``decoder(z, pairs)`` -> a logit per pair."""
+    task = "link"
+
+    def __init__(self, encoder: GNNEncoder, decoder: str = "dot", config: dict | None = None):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = make_decoder(decoder, encoder.out_channels)
+        self.config = dict(config or {})
+
+    def encode(self, x: Tensor | None, edge_index: Tensor, layer_hook: LayerHook | None = None,
+               return_layers: bool = False):
+        return self.encoder(x, edge_index, layer_hook=layer_hook, return_layers=return_layers)
+
+    def decode(self, z: Tensor, pairs: Tensor, chunk_size: int = 1 << 18) -> Tensor:
+        return chunked_pair_scores(self.decoder, z, pairs, chunk_size)
+
+    def forward(self, x: Tensor | None, edge_index: Tensor, pairs: Tensor) -> Tensor:
+        return self.decode(self.encode(x, edge_index), pairs)
+
+
+class NodeClassifier(nn.Module):
+    """``encoder`` -> ``z``; a linear head -> class logits."""
+    task = "node"
+
+    def __init__(self, encoder: GNNEncoder, num_classes: int, config: dict | None = None):
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(encoder.out_channels, num_classes)
+        self.num_classes = num_classes
+        self.config = dict(config or {})
+
+    def encode(self, x: Tensor | None, edge_index: Tensor, layer_hook: LayerHook | None = None,
+               return_layers: bool = False):
+        return self.encoder(x, edge_index, layer_hook=layer_hook, return_layers=return_layers)
+
+    def forward(self, x: Tensor | None, edge_index: Tensor) -> Tensor:
+        return self.head(self.encode(x, edge_index))
+
+
+def build_model(config: dict[str, Any]) -> nn.Module:
+    """Builds an untrained model from a config (as stored in ``model.config`` and checkpoints)."""
+    cfg = dict(config)
+    task = cfg.pop("task", None)
+    if task not in TASKS:
+        raise ValueError(f"model config needs task in {TASKS}, got {task!r}")
+    num_classes = cfg.pop("num_classes", None)
+    decoder = cfg.pop("decoder", "dot")
+    encoder = GNNEncoder(
+        in_channels=cfg.pop("in_channels"), hidden_channels=cfg.pop("hidden_channels", 128),
+        out_channels=cfg.pop("out_channels", 64), num_layers=cfg.pop("num_layers", 2),
+        conv=cfg.pop("encoder", "gcn"), dropout=cfg.pop("dropout", 0.5),
+        num_nodes=cfg.pop("num_nodes", None))
+    if cfg:
+        raise ValueError(f"unknown model options {sorted(cfg)}")
+    if task == "link":
+        return LinkPredictor(encoder, decoder, config)
+    if not num_classes:
+        raise ValueError("a node-classification model needs num_classes")
+    return NodeClassifier(encoder, num_classes, config)
+
+
+def model_config(data: Data, task: str = "link", encoder: str = "gcn", hidden_channels: int = 128,
+                 out_channels: int = 64, num_layers: int = 2, dropout: float = 0.5,
+                 decoder: str = "dot") -> dict[str, Any]:
+    """The config of a model that fits ``data`` (input size, node count, classes)."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    x = getattr(data, "x", None)
+    cfg: dict[str, Any] = dict(task=task, encoder=encoder, hidden_channels=hidden_channels,
+                               out_channels=out_channels, num_layers=num_layers, dropout=dropout,
+                               in_channels=None if x is None else int(x.size(1)))
+    if x is None:
+        cfg["num_nodes"] = int(data.num_nodes)
+    if task == "link":
+        cfg["decoder"] = decoder
+    else:
+        y = getattr(data, "y", None)
+        if y is None:
+            raise ValueError("node classification needs labels data.y")
+        cfg["num_classes"] = int(y.max()) + 1
+    return cfg
+
+
+def make_model(data: Data, task: str = "link", **options) -> nn.Module:
+    """Shortcut: ``build_model(model_config(data, task, **options))``."""
+    return build_model(model_config(data, task, **options))
+
+
+def model_outputs(model: nn.Module, data: Data) -> Tensor:
+    """Embeddings ``z`` (link models) or class logits (node models) on ``data``, in eval mode."""
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        out = model.encode(data.x, data.edge_index) if model.task == "link" else model(data.x, data.edge_index)
+    model.train(was)
+    return out
