@@ -408,7 +408,7 @@ class UnlearningTask:
 
         Same node ids as ``data`` (deleted nodes stay as isolated nodes so every index
         keeps its meaning); deleted edges leave ``edge_index`` and the training edges;
-        deleted nodes leave ``train_mask``; deleted features are zero.
+        deleted nodes leave ``train_mask`` and ``val_mask``; deleted features are zero.
         """
         if self._retained is None:
             data = self.data
@@ -417,8 +417,11 @@ class UnlearningTask:
             if getattr(data, "train_pos_edge_index", None) is not None:
                 out.train_pos_edge_index = kept
             out.edge_index = symmetrize(kept)
-            if getattr(data, "train_mask", None) is not None and bool(self.deleted_nodes.any()):
-                out.train_mask = data.train_mask & ~self.deleted_nodes
+            if bool(self.deleted_nodes.any()):
+                # deleted nodes neither train nor select models (validation) any more
+                for key in ("train_mask", "val_mask"):
+                    if getattr(data, key, None) is not None:
+                        out[key] = data[key] & ~self.deleted_nodes
             if self.feature_mask is not None:
                 out.x = data.x.masked_fill(self.feature_mask, 0.0)
             self._retained = out

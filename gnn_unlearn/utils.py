@@ -37,11 +37,24 @@ def data_to(data: Data, device: torch.device) -> Data:
 
 @contextlib.contextmanager
 def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:
-    """Seeds torch's RNGs inside the block and restores the caller's RNG state afterwards."""
+    """Seeds torch's RNGs and turns on deterministic kernels inside the block; restores the
+    caller's RNG state and determinism setting afterwards.
+
+    Deterministic kernels matter on the CPU too: the backward pass of PyG's scatter
+    aggregation (``index_add_``) is otherwise parallel and not bitwise repeatable (measured:
+    two seeded 30-epoch Cora runs differed by 5e-6; identical with this, at no measured cost).
+    ``warn_only`` keeps CUDA ops without a deterministic version usable.
+    """
     devices = [device] if device is not None and device.type == "cuda" else []
+    was = torch.are_deterministic_algorithms_enabled()
+    was_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        yield
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(was, warn_only=was_warn)
 
 
 def _rss_bytes() -> int:

@@ -54,3 +54,24 @@ def small_graph():
 def param_hash(module: torch.nn.Module) -> int:
     """Hash of every parameter and buffer: detects any in-place change."""
     return hash(tuple(hash(t.detach().cpu().numpy().tobytes()) for t in module.state_dict().values()))
+
+
+@pytest.fixture(scope="session")
+def cora_gcn(cora_link):
+    """The original model: a 2-layer GCN link predictor on Cora (seed 0)."""
+    from gnn_unlearn.training import TrainConfig, train
+    model, history = train(cora_link, "link", TrainConfig(seed=0), encoder="gcn")
+    return model
+
+
+@pytest.fixture(scope="session")
+def cora_task(cora_link):
+    """2.5 % of Cora's training edges, sampled 'in' (near test edges)."""
+    from gnn_unlearn.data import sample_edges
+    return sample_edges(cora_link, 0.025, where="in", seed=0).resolve(cora_link, num_hops=2)
+
+
+@pytest.fixture(scope="session")
+def cora_retrained(cora_gcn, cora_task):
+    from gnn_unlearn.methods import unlearn
+    return unlearn(cora_gcn, cora_task, "retrain")

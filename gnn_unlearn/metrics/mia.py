@@ -99,7 +99,8 @@ class ShadowPosteriorAttack:
         return self
 
     def _mlp(self) -> MLPClassifier:
-        return MLPClassifier(hidden_layer_sizes=(64,), max_iter=500, random_state=self.seed)
+        return MLPClassifier(hidden_layer_sizes=(64,), solver="lbfgs", max_iter=2000,
+                             random_state=self.seed)
 
     def present_probability(self, logits: Tensor) -> np.ndarray:
         """P(present) for each pair given the target model's logits on it."""

@@ -1,0 +1,227 @@
+"""The ``gnn-unlearn`` command: demo, train, unlearn, evaluate, benchmark."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Sequence
+
+from gnn_unlearn.io import atomic_write_text
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--seed", type=int, default=0, help="seeds the split, the request, training and the attacks")
+    p.add_argument("--root", default=None, help="dataset cache (default $GNN_UNLEARN_CACHE or ~/.cache/gnn_unlearn)")
+    p.add_argument("--mirror", default=None, help="folder of raw dataset files (default $GNN_UNLEARN_MIRROR)")
+
+
+def _request_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("deletion request (sampled unless --nodes/--node-class is given)")
+    g.add_argument("--df-size", type=float, default=0.025, help="fraction of training edges to delete")
+    g.add_argument("--where", choices=["in", "out", "random"], default="in",
+                   help="'in': within 2 hops of test edges (hard case), 'out': outside")
+    g.add_argument("--nodes", default=None, help="comma-separated node ids to delete")
+    g.add_argument("--node-class", type=int, default=None, help="delete every node of this class")
+
+
+def _write_report(report, output: str | None, stem: str) -> None:
+    print(report.to_markdown())
+    if output:
+        os.makedirs(output, exist_ok=True)
+        atomic_write_text(os.path.join(output, f"{stem}.json"), report.to_json())
+        atomic_write_text(os.path.join(output, f"{stem}.md"), report.to_markdown() + "\n")
+        print(f"\nwrote {os.path.join(output, stem)}.json and .md")
+
+
+def cmd_demo(a: argparse.Namespace) -> None:
+    from gnn_unlearn.experiment import run_link_experiment
+    from gnn_unlearn.training import TrainConfig
+    opts = {} if a.dataset.lower() != "synthetic" else {"num_nodes": a.num_nodes, "seed": a.seed}
+    report = run_link_experiment(
+        dataset=a.dataset, encoder=a.encoder, df_size=a.df_size, where=a.where,
+        methods=a.methods.split(",") if a.methods else [], seed=a.seed, device=a.device,
+        root=a.root, mirror=a.mirror, dataset_options=opts,
+        train_config=TrainConfig(seed=a.seed, epochs=a.epochs, progress=a.progress), mia=not a.no_mia,
+        log=lambda s: print(s, file=sys.stderr))
+    steps = ", ".join(f"{k} {v:.1f}s" for k, v in report.meta["steps"].items())
+    print(f"# {a.dataset}, {a.encoder}, Df {a.df_size:g} '{a.where}', seed {a.seed}\n")
+    _write_report(report, a.output, "demo")
+    print(f"\nsteps: {steps}\nhardware: {report.meta['hardware']}")
+
+
+def _load_graph(a, split=None):
+    from gnn_unlearn.data import link_split, load_dataset, node_split
+    from gnn_unlearn.io import apply_split
+    opts = {"num_nodes": a.num_nodes, "seed": 0} if a.dataset.lower() == "synthetic" else {}
+    data = load_dataset(a.dataset, root=a.root, mirror=a.mirror, **opts)
+    if split is not None:
+        return apply_split(data, split)
+    return link_split(data, seed=a.seed) if a.task == "link" else node_split(data, seed=a.seed)
+
+
+def cmd_train(a: argparse.Namespace) -> None:
+    from gnn_unlearn.io import save_checkpoint
+    from gnn_unlearn.training import TrainConfig, train
+    data = _load_graph(a)
+    model, hist = train(data, a.task, TrainConfig(seed=a.seed, epochs=a.epochs, progress=a.progress),
+                        device=a.device, encoder=a.encoder, num_layers=a.num_layers)
+    save_checkpoint(a.output, model, data, extra={"dataset": a.dataset, "task": a.task,
+                                                  "num_nodes_option": a.num_nodes})
+    print(json.dumps({"checkpoint": a.output, "epochs": hist.epochs_run, "best_epoch": hist.best_epoch,
+                      "best_val": hist.best_val}, indent=2))
+
+
+def _graph_from_checkpoint(a, payload):
+    extra = payload.get("extra") or {}
+    a.dataset = extra.get("dataset", a.dataset)
+    a.task = extra.get("task", "link")
+    a.num_nodes = extra.get("num_nodes_option", a.num_nodes)
+    return _load_graph(a, split=payload.get("split"))
+
+
+def _build_request(a, data):
+    from gnn_unlearn.data import sample_edges
+    from gnn_unlearn.requests import DeletionRequest
+    if a.nodes:
+        try:
+            ids = [int(v) for v in a.nodes.split(",")]
+        except ValueError as e:
+            raise SystemExit(f"--nodes must be comma-separated integers, got {a.nodes!r}") from e
+        return DeletionRequest.nodes(ids)
+    if a.node_class is not None:
+        return DeletionRequest.node_class(a.node_class)
+    return sample_edges(data, a.df_size, where=a.where, seed=a.seed)
+
+
+def cmd_unlearn(a: argparse.Namespace) -> None:
+    from gnn_unlearn.io import DeletionLedger, load_checkpoint, save_checkpoint
+    from gnn_unlearn.methods import unlearn
+    model, payload = load_checkpoint(a.checkpoint)
+    data = _graph_from_checkpoint(a, payload)
+    request = _build_request(a, data)
+    task = request.resolve(data, num_hops=model.encoder.num_layers)
+    params = json.loads(a.params) if a.params else {}
+    result = unlearn(model, task, a.method, device=a.device, **params)
+    save_checkpoint(a.output, result.model, data, request=request,
+                    extra={**(payload.get("extra") or {}), "method": a.method, "params": params,
+                           "seconds": result.seconds, "original": os.path.abspath(a.checkpoint)})
+    entry = DeletionLedger(a.ledger or os.path.splitext(a.output)[0] + ".ledger.jsonl").record(
+        task, result, checkpoint=os.path.abspath(a.output))
+    print(json.dumps(entry, indent=2, default=str))
+
+
+def cmd_evaluate(a: argparse.Namespace) -> None:
+    from gnn_unlearn.io import load_checkpoint, load_request
+    from gnn_unlearn.methods import UnlearningResult
+    from gnn_unlearn.metrics.report import evaluate
+    unlearned, up = load_checkpoint(a.unlearned)
+    original_path = a.original or (up.get("extra") or {}).get("original")
+    if not original_path:
+        raise SystemExit("--original is required (the unlearned checkpoint does not name it)")
+    original, op = load_checkpoint(original_path)
+    data = _graph_from_checkpoint(a, up)
+    request = load_request(up)
+    if request is None:
+        raise SystemExit(f"{a.unlearned} holds no deletion request; was it written by `gnn-unlearn unlearn`?")
+    task = request.resolve(data, num_hops=original.encoder.num_layers)
+    extra = up.get("extra") or {}
+    result = UnlearningResult(model=unlearned, seconds=float(extra.get("seconds", float("nan"))),
+                              peak_memory_bytes=0, method=extra.get("method", "unlearned"),
+                              params=extra.get("params", {}), original=original)
+    report = evaluate(result, task, mia=not a.no_mia, seed=a.seed)
+    _write_report(report, a.output, "evaluate")
+
+
+def cmd_benchmark(a: argparse.Namespace) -> None:
+    from gnn_unlearn.bench import run_grid
+    run_grid(datasets=a.datasets.split(","), encoders=a.encoders.split(","),
+             methods=a.methods.split(","), sizes=[float(s) for s in a.sizes.split(",")],
+             wheres=a.wheres.split(","), seeds=list(range(a.seeds)), device=a.device,
+             output=a.output, root=a.root, mirror=a.mirror, epochs=a.epochs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from gnn_unlearn.data.datasets import available_datasets
+    from gnn_unlearn.methods import available
+    parser = argparse.ArgumentParser(prog="gnn-unlearn", description=__doc__,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    datasets = ", ".join(available_datasets())
+
+    p = sub.add_parser("demo", help="train, delete 2.5%% of training edges, unlearn, print the report",
+                       formatter_class=fmt)
+    p.add_argument("--dataset", default="synthetic", help=f"one of: {datasets}")
+    p.add_argument("--num-nodes", type=int, default=2000, help="size of the synthetic graph")
+    p.add_argument("--encoder", default="gcn", choices=["gcn", "gat", "gin", "sage"])
+    p.add_argument("--methods", default="gradient_ascent",
+                   help=f"comma-separated methods besides retrain; available: {', '.join(available())}")
+    p.add_argument("--epochs", type=int, default=500, help="max training epochs (early stopping on validation)")
+    p.add_argument("--df-size", type=float, default=0.025, help="fraction of training edges to delete")
+    p.add_argument("--where", choices=["in", "out", "random"], default="in")
+    p.add_argument("--no-mia", action="store_true", help="skip the membership-inference attacks")
+    p.add_argument("--progress", action="store_true", help="show progress bars")
+    p.add_argument("--output", default=None, help="folder for demo.json and demo.md")
+    _common(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("train", help="train an original model and save a checkpoint", formatter_class=fmt)
+    p.add_argument("--dataset", default="synthetic", help=f"one of: {datasets}")
+    p.add_argument("--num-nodes", type=int, default=2000, help="size of the synthetic graph")
+    p.add_argument("--task", choices=["link", "node"], default="link")
+    p.add_argument("--encoder", default="gcn", choices=["gcn", "gat", "gin", "sage"])
+    p.add_argument("--num-layers", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=500)
+    p.add_argument("--progress", action="store_true")
+    p.add_argument("--output", required=True, help="checkpoint path (.pt)")
+    _common(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("unlearn", help="serve a deletion request on a checkpoint", formatter_class=fmt)
+    p.add_argument("--checkpoint", required=True, help="checkpoint written by `gnn-unlearn train`")
+    p.add_argument("--method", default="gradient_ascent", help=f"one of: {', '.join(available())}")
+    p.add_argument("--params", default=None, help='method hyperparameters as JSON, e.g. \'{"lr": 0.001}\'')
+    p.add_argument("--output", required=True, help="path of the unlearned checkpoint")
+    p.add_argument("--ledger", default=None, help="deletion ledger (JSON lines; default beside --output)")
+    _request_args(p)
+    _common(p)
+    p.set_defaults(func=cmd_unlearn, dataset="synthetic", num_nodes=2000, task="link")
+
+    p = sub.add_parser("evaluate", help="report an unlearned checkpoint against original and retrain",
+                       formatter_class=fmt)
+    p.add_argument("--unlearned", required=True, help="checkpoint written by `gnn-unlearn unlearn`")
+    p.add_argument("--original", default=None, help="original checkpoint (default: the one it names)")
+    p.add_argument("--no-mia", action="store_true")
+    p.add_argument("--output", default=None, help="folder for evaluate.json and evaluate.md")
+    _common(p)
+    p.set_defaults(func=cmd_evaluate, dataset="synthetic", num_nodes=2000, task="link")
+
+    p = sub.add_parser("benchmark", help="grid of datasets x encoders x methods x sizes x seeds",
+                       formatter_class=fmt)
+    p.add_argument("--datasets", default="Cora")
+    p.add_argument("--encoders", default="gcn")
+    p.add_argument("--methods", default="gradient_ascent")
+    p.add_argument("--sizes", default="0.025")
+    p.add_argument("--wheres", default="in,out")
+    p.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
+    p.add_argument("--epochs", type=int, default=500)
+    p.add_argument("--output", default="benchmarks/results")
+    _common(p)
+    p.set_defaults(func=cmd_benchmark)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, TypeError, FileNotFoundError, ImportError) as e:
+        print(f"gnn-unlearn {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

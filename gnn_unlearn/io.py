@@ -1,0 +1,151 @@
+"""Checkpoints (atomic write, safe load) and the deletion ledger."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from typing import Any
+
+import torch
+from torch import nn
+from torch_geometric.data import Data
+
+from gnn_unlearn.models.predictors import build_model
+from gnn_unlearn.requests import DeletionRequest
+
+FORMAT = "gnn_unlearn.checkpoint/1"
+SPLIT_KEYS = ("train_pos_edge_index", "val_pos_edge_index", "val_neg_edge_index",
+              "test_pos_edge_index", "test_neg_edge_index", "train_mask", "val_mask", "test_mask")
+
+
+def atomic_write_bytes(path: str, write) -> None:
+    """Calls ``write(file)`` on a temporary file beside ``path``, then renames it into place.
+
+    A crash midway leaves the previous file intact, never a truncated one.
+    """
+    path = os.path.abspath(path)
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    atomic_write_bytes(path, lambda f: f.write(text.encode()))
+
+
+def graph_signature(data: Data) -> dict[str, Any]:
+    x = getattr(data, "x", None)
+    return {"num_nodes": int(data.num_nodes), "num_features": None if x is None else int(x.size(1)),
+            "name": getattr(data, "name", None)}
+
+
+def split_of(data: Data) -> dict[str, torch.Tensor]:
+    """The split tensors of ``data`` (so a run can be reproduced exactly)."""
+    return {k: data[k].cpu() for k in SPLIT_KEYS if getattr(data, k, None) is not None}
+
+
+def apply_split(data: Data, split: dict[str, torch.Tensor]) -> Data:
+    """A copy of ``data`` carrying a saved split (``edge_index`` rebuilt from the training edges)."""
+    import copy
+
+    from gnn_unlearn.ops.graph import symmetrize
+    out = copy.copy(data)
+    for k, v in split.items():
+        out[k] = v.to(data.edge_index.device)
+    if "train_pos_edge_index" in split:
+        out.edge_index = symmetrize(out.train_pos_edge_index)
+    return out
+
+
+def save_checkpoint(path: str, model: nn.Module, data: Data | None = None,
+                    request: DeletionRequest | None = None, extra: dict[str, Any] | None = None) -> None:
+    """Saves model weights + config (+ the graph's signature, split and request) atomically."""
+    config = getattr(model, "config", None)
+    if not config:
+        raise ValueError("only models with a config (built by gnn_unlearn.models) can be checkpointed")
+    payload: dict[str, Any] = {
+        "format": FORMAT,
+        "config": dict(config),
+        "train_config": dict(getattr(model, "train_config", None) or {}),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "graph": graph_signature(data) if data is not None else None,
+        "split": split_of(data) if data is not None else None,
+        "request": request.to_dict() if request is not None else None,
+        "extra": extra or {},
+        "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    atomic_write_bytes(path, lambda f: torch.save(payload, f))
+
+
+def load_checkpoint(path: str, data: Data | None = None,
+                    map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Loads a checkpoint safely (``weights_only=True``) and rebuilds the model.
+
+    If ``data`` is given, a checkpoint made for another graph (node count, feature size)
+    is refused. Returns ``(model, payload)``; ``payload["split"]`` and
+    ``payload["request"]`` hold what was saved with it.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no checkpoint at {path!r}")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # unpickling errors have many types
+        raise ValueError(f"{path!r} is not a readable gnn_unlearn checkpoint "
+                         f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from e
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path!r} is not a gnn_unlearn checkpoint (expected format {FORMAT!r})")
+    if data is not None and payload.get("graph"):
+        sig, now = payload["graph"], graph_signature(data)
+        for key in ("num_nodes", "num_features"):
+            if sig[key] != now[key]:
+                raise ValueError(f"checkpoint {path!r} was made for a graph with {key}={sig[key]}, "
+                                 f"but this graph has {key}={now[key]}; load it with the graph it "
+                                 f"was trained on ({sig.get('name')})")
+    model = build_model(payload["config"])
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as e:
+        raise ValueError(f"checkpoint {path!r}: weights do not fit its own config ({e})") from e
+    model.train_config = payload.get("train_config") or None
+    model.eval()
+    return model, payload
+
+
+def load_request(payload: dict[str, Any]) -> DeletionRequest | None:
+    req = payload.get("request")
+    return None if req is None else DeletionRequest.from_dict(req)
+
+
+class DeletionLedger:
+    """An auditable JSON-lines log of every deletion served: what, when, how, at what cost.
+
+    Each :meth:`record` rewrites the file atomically (old entries + the new one).
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def entries(self) -> list[dict[str, Any]]:
+        if not os.path.exists(self.path):
+            return []
+        with open(self.path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def record(self, task, result, **info: Any) -> dict[str, Any]:
+        entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "method": result.method,
+                 "params": result.params, "request": task.summary(), "seconds": result.seconds,
+                 "peak_memory_bytes": result.peak_memory_bytes, **info}
+        lines = [json.dumps(e) for e in self.entries()] + [json.dumps(entry, default=str)]
+        atomic_write_text(self.path, "\n".join(lines) + "\n")
+        return entry

@@ -1,0 +1,37 @@
+import pytest
+import torch
+
+from gnn_unlearn.models import ENCODERS, GNNEncoder, build_model, make_model, model_config
+
+
+@pytest.mark.parametrize("conv", ENCODERS)
+def test_encoders_shapes_and_layer_hook(small_graph, conv):
+    enc = GNNEncoder(small_graph.x.size(1), hidden_channels=16, out_channels=8, num_layers=3, conv=conv)
+    calls = []
+
+    def hook(i, h):
+        calls.append((i, h.shape[1]))
+        return h * 1.0
+
+    layers = enc(small_graph.x, small_graph.edge_index, layer_hook=hook, return_layers=True)
+    assert [l.shape for l in layers] == [torch.Size([60, 16]), torch.Size([60, 16]), torch.Size([60, 8])]
+    assert calls == [(0, 16), (1, 16), (2, 8)]
+
+
+def test_featureless_encoder_and_config_roundtrip(lastfm):
+    cfg = model_config(lastfm, "link", hidden_channels=16, out_channels=8)
+    assert cfg["in_channels"] is None and cfg["num_nodes"] == lastfm.num_nodes
+    model = build_model(cfg)
+    z = model.encode(None, lastfm.edge_index)
+    assert z.shape == (lastfm.num_nodes, 8)
+
+
+def test_node_model_and_errors(small_graph):
+    model = make_model(small_graph, "node", hidden_channels=8, out_channels=8)
+    assert model(small_graph.x, small_graph.edge_index).shape == (60, 3)
+    with pytest.raises(ValueError, match="unknown encoder"):
+        make_model(small_graph, "link", encoder="transformer")
+    with pytest.raises(ValueError, match="task"):
+        make_model(small_graph, "graph")
+    with pytest.raises(ValueError, match="unknown model options"):
+        build_model({**model_config(small_graph), "colour": "red"})

@@ -1,0 +1,67 @@
+import os
+
+import pytest
+import torch
+
+from gnn_unlearn import DeletionRequest
+from gnn_unlearn.data import synthetic_graph
+from gnn_unlearn.io import (DeletionLedger, apply_split, atomic_write_bytes, load_checkpoint,
+                            load_request, save_checkpoint)
+from gnn_unlearn.methods import unlearn
+
+
+def test_checkpoint_roundtrip(cora_gcn, cora_link, cora_task, tmp_path):
+    path = str(tmp_path / "m.pt")
+    save_checkpoint(path, cora_gcn, cora_link, request=cora_task.request)
+    model, payload = load_checkpoint(path, cora_link)
+    for a, b in zip(model.state_dict().values(), cora_gcn.state_dict().values()):
+        assert torch.equal(a, b)
+    assert model.config == cora_gcn.config and model.train_config == cora_gcn.train_config
+    again = load_request(payload).resolve(apply_split(cora_link, payload["split"]))
+    assert torch.equal(again.df_mask, cora_task.df_mask)
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
+
+
+def test_checkpoint_for_another_graph_is_refused(cora_gcn, cora_link, tmp_path):
+    path = str(tmp_path / "m.pt")
+    save_checkpoint(path, cora_gcn, cora_link)
+    other = synthetic_graph(num_nodes=100, num_features=1433)
+    with pytest.raises(ValueError, match="num_nodes=2708.*num_nodes=100"):
+        load_checkpoint(path, other)
+
+
+def test_garbage_and_foreign_files_are_refused(tmp_path):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ValueError, match="not a readable gnn_unlearn checkpoint"):
+        load_checkpoint(str(junk))
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(ValueError, match="not a gnn_unlearn checkpoint"):
+        load_checkpoint(str(foreign))
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(str(tmp_path / "missing.pt"))
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"old")
+
+    def boom(f):
+        f.write(b"partial")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write_bytes(str(path), boom)
+    assert path.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["f.bin"]
+
+
+def test_ledger_records_each_deletion(cora_gcn, cora_task, tmp_path):
+    ledger = DeletionLedger(str(tmp_path / "ledger.jsonl"))
+    result = unlearn(cora_gcn, cora_task, "gradient_ascent", epochs=2)
+    ledger.record(cora_task, result, user="alice")
+    ledger.record(cora_task, result)
+    entries = ledger.entries()
+    assert len(entries) == 2 and entries[0]["user"] == "alice"
+    assert entries[0]["request"]["deleted_edges"] == int(cora_task.df_mask.sum())
