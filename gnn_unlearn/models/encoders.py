@@ -79,16 +79,26 @@ class GNNEncoder(nn.Module):
     def forward(self, x: Tensor | None, edge_index: Tensor, layer_hook: LayerHook | None = None,
                 return_layers: bool = False) -> Tensor | list[Tensor]:
         """Returns ``z`` (``[N, out_channels]``) or, with ``return_layers``, every layer's output."""
-        h = self.embedding.weight if self.embedding is not None else x
-        if h is None:
-            raise ValueError("this encoder expects node features x, got None")
+        h = self.input(x)
         layers = []
-        for i, conv in enumerate(self.convs):
-            h = conv(h, edge_index)
-            if i < self.num_layers - 1:
-                h = F.relu(h)
-                h = F.dropout(h, p=self.dropout, training=self.training)
+        for i in range(self.num_layers):
+            h = self.layer(i, h, edge_index)
             if layer_hook is not None:
                 h = layer_hook(i, h)
             layers.append(h)
         return layers if return_layers else h
+
+    def input(self, x: Tensor | None) -> Tensor:
+        """The layer-0 representation: ``x``, or the learned embeddings of a featureless graph."""
+        h = self.embedding.weight if self.embedding is not None else x
+        if h is None:
+            raise ValueError("this encoder expects node features x, got None")
+        return h
+
+    def layer(self, i: int, h: Tensor, edge_index: Tensor) -> Tensor:
+        """Layer ``i`` alone: convolution, then ReLU and dropout unless it is the last layer."""
+        h = self.convs[i](h, edge_index)
+        if i < self.num_layers - 1:
+            h = F.relu(h)
+            h = F.dropout(h, p=self.dropout, training=self.training)
+        return h

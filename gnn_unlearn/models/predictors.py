@@ -57,6 +57,10 @@ class NodeClassifier(nn.Module):
 def build_model(config: dict[str, Any]) -> nn.Module:
     """Builds an untrained model from a config (as stored in ``model.config`` and checkpoints)."""
     cfg = dict(config)
+    if "gnndelete" in cfg:  # a model that carries GNNDelete's deletion operators
+        from gnn_unlearn.methods.gnndelete import wrap_from_config
+        spec = cfg.pop("gnndelete")
+        return wrap_from_config(build_model(cfg), spec)
     task = cfg.pop("task", None)
     if task not in TASKS:
         raise ValueError(f"model config needs task in {TASKS}, got {task!r}")

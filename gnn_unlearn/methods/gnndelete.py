@@ -1,0 +1,287 @@
+r"""GNNDelete: deletion operators on the affected region of a frozen GNN.
+
+Cheng, Dasoulas, He, Agarwal, Zitnik, "GNNDelete: A General Strategy for Unlearning in Graph
+Neural Networks", ICLR 2023.
+
+After each message-passing layer :math:`l` a trainable operator :math:`W_l \in
+\mathbb{R}^{d_l \times d_l}` rewrites the representations of the nodes of the
+:math:`l`-hop affected region :math:`S^l_{D_f}` (other nodes pass unchanged):
+
+.. math::
+    h'^{(l)}_v = h^{(l)}_v W_l \;\; (v \in S^l_{D_f}), \qquad h'^{(l)}_v = h^{(l)}_v \text{ otherwise.}
+
+The encoder is frozen; only the :math:`W_l` train, on
+
+.. math::
+    \mathcal{L} = \alpha\, \underbrace{\mathrm{MSE}\big(s(D_f),\ s(P)\big)}_{\text{Deleted Edge Consistency}}
+    + (1 - \alpha)\, \underbrace{\mathrm{MSE}\big(\sigma(z_i^\top z_j),\ \sigma(\hat z_i^\top \hat z_j)\big)_{(i,j) \in S_{D_f}^2 \setminus D_f}}_{\text{Neighbourhood Influence}}
+
+with :math:`P` = ``random_ratio`` x :math:`|D_f|` random non-edges (their logits are targets,
+detached) and :math:`\hat z` the frozen original model's embeddings.
+
+What differs from the reference code, and why (all measured, see benchmarks/):
+
+* Operators start as the identity (reference: all entries 1/1000, which collapses the region's
+  representations and costs 7-12 Dt AUROC points from the first epoch). ``init="reference"``
+  restores it.
+* Neighbourhood Influence without N x N tensors. ``neighbourhood="all_pairs"`` is the
+  paper's form: with :math:`|S_{D_f}| \le` ``max_dense_region`` all region pairs are scored
+  as one :math:`|S| \times |S|` product (exactly the reference's N x N masked mean, since
+  its mask only selects region pairs); above it, ``num_region_pairs`` pairs drawn uniformly
+  from the region (an unbiased estimate of the same mean) are fixed once per call.
+  ``neighbourhood="edges"`` (default) keeps the retained training edges inside the region
+  plus as many uniformly drawn region pairs, and compares logits (``space="logit"``) rather
+  than probabilities: almost all region pairs are non-edges whose sigmoid is ~0, so the
+  paper's loss barely protects the edges that matter. Measured on Cora, GCN, 2.5 % "in"
+  (seed 0): all-pairs/prob stops on the validation guard at Df AUROC 0.949; edges/logit
+  reaches Df 0.915 at Dt 0.910 (retrain: Df 0.883, Dt 0.908), in a quarter of the time.
+* The encoder really is frozen (``requires_grad_(False)``), the first layer's output is
+  computed once (it does not depend on the operators), and model selection never sees
+  :math:`D_f` AUROC or test data: training stops when :math:`D_f` looks like unseen edges
+  (:class:`~gnn_unlearn.methods.stopping.ForgetCriterion`) or reverts to the last state
+  whose validation AUROC was within ``max_val_drop`` of the start.
+* Regions follow both directions of every edge and are read from the
+  :class:`~gnn_unlearn.requests.UnlearningTask`; the model runs on the retained graph.
+
+Args:
+    alpha: weight of Deleted Edge Consistency (paper 0.5).
+    lr: Adam learning rate (reference 1e-3).
+    epochs: maximum number of epochs.
+    random_ratio: random pairs per deleted edge (paper 1; later code 20).
+    init: ``"identity"`` or ``"reference"`` (1/1000).
+    target: stopping target, ``"unseen_edges"`` or ``"non_edges"`` (see ForgetCriterion).
+    neighbourhood / space: ``"edges"`` / ``"logit"`` (default) or ``"all_pairs"`` / ``"prob"``
+        (the paper's); see above.
+    max_dense_region / num_region_pairs: see above.
+    max_val_drop: tolerated drop of validation AUROC.
+    eval_every: epochs between checks of the stopping rules.
+    seed: seeds the random pairs.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gnn_unlearn.methods.base import Unlearner, register
+from gnn_unlearn.methods.stopping import Monitor
+from gnn_unlearn.ops.graph import edge_keys
+from gnn_unlearn.requests import UnlearningTask
+from gnn_unlearn.training import negative_pairs
+from gnn_unlearn.utils import seeded
+
+
+class DeletionOperators(nn.Module):
+    """One :math:`d_l \\times d_l` operator per layer, applied to that layer's region rows."""
+
+    def __init__(self, layer_sizes: list[int], regions: list[Tensor], init: str = "identity"):
+        super().__init__()
+        if init not in ("identity", "reference"):
+            raise ValueError(f"init must be 'identity' or 'reference', got {init!r}")
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.eye(d) if init == "identity" else torch.full((d, d), 1e-3))
+            for d in layer_sizes)
+        for i, idx in enumerate(regions):
+            self.register_buffer(f"region_{i}", idx.long())
+
+    def region(self, i: int) -> Tensor:
+        return getattr(self, f"region_{i}")
+
+    def forward(self, i: int, h: Tensor) -> Tensor:
+        idx = self.region(i)
+        if idx.numel() == 0:
+            return h
+        return h.index_copy(0, idx, h.index_select(0, idx) @ self.weights[i])
+
+
+class GNNDeleteModel(nn.Module):
+    """A frozen link predictor with deletion operators; serves like any link model."""
+    task = "link"
+
+    def __init__(self, base: nn.Module, operators: DeletionOperators):
+        super().__init__()
+        self.base = base
+        self.operators = operators
+        self.config = {**base.config, "gnndelete": {
+            "region_sizes": [int(operators.region(i).numel()) for i in range(len(operators.weights))]}}
+        self.train_config = getattr(base, "train_config", None)
+
+    @property
+    def encoder(self):
+        return self.base.encoder
+
+    def _hook(self, layer_hook=None):
+        def hook(i: int, h: Tensor) -> Tensor:
+            h = self.operators(i, h)
+            return layer_hook(i, h) if layer_hook is not None else h
+        return hook
+
+    def encode(self, x, edge_index, layer_hook=None, return_layers: bool = False):
+        return self.base.encode(x, edge_index, layer_hook=self._hook(layer_hook),
+                                return_layers=return_layers)
+
+    def decode(self, z: Tensor, pairs: Tensor, chunk_size: int = 1 << 18) -> Tensor:
+        return self.base.decode(z, pairs, chunk_size)
+
+    def forward(self, x, edge_index, pairs):
+        return self.decode(self.encode(x, edge_index), pairs)
+
+
+def wrap_from_config(base: nn.Module, spec: dict[str, Any]) -> GNNDeleteModel:
+    """Rebuilds an (untrained) GNNDelete model from its config, for checkpoint loading."""
+    regions = [torch.zeros(n, dtype=torch.long) for n in spec["region_sizes"]]
+    return GNNDeleteModel(base, DeletionOperators(base.encoder.layer_sizes, regions))
+
+
+def region_pairs(region: Tensor, num_nodes: int, df: Tensor, num_pairs: int | None,
+                 generator: torch.Generator) -> Tensor | None:
+    """Uniform sample of ``num_pairs`` distinct-node pairs in ``region`` (minus Df pairs);
+    ``None`` when ``num_pairs`` is ``None`` (the caller scores all pairs densely)."""
+    if num_pairs is None:
+        return None
+    r = region.numel()
+    a = torch.randint(r, (num_pairs,), generator=generator)
+    b = torch.randint(r, (num_pairs,), generator=generator)
+    keep = a != b
+    pairs = torch.stack([region.cpu()[a[keep]], region.cpu()[b[keep]]]).to(region.device)
+    if df.numel():
+        pairs = pairs[:, ~torch.isin(edge_keys(pairs, num_nodes), edge_keys(df, num_nodes))]
+    return pairs
+
+
+def neighbourhood_loss(z: Tensor, z_orig: Tensor, region: Tensor, pairs: Tensor | None,
+                       df_local_mask: Tensor | None, space: str = "prob") -> Tensor:
+    r"""Neighbourhood Influence: MSE of :math:`\sigma(z_i^\top z_j)` against the original's.
+
+    ``pairs is None``: all pairs :math:`i < j` of the region as one dense
+    :math:`|S| \times |S|` product (``df_local_mask`` removes the deleted pairs);
+    otherwise only the given sampled pairs.
+    """
+    if pairs is None:
+        zr, zo = z[region], z_orig[region]
+        now, before = zr @ zr.t(), zo @ zo.t()
+        if space == "prob":
+            now, before = torch.sigmoid(now), torch.sigmoid(before)
+        return ((now - before) ** 2)[df_local_mask].mean()
+    now = (z[pairs[0]] * z[pairs[1]]).sum(-1)
+    before = (z_orig[pairs[0]] * z_orig[pairs[1]]).sum(-1)
+    if space == "prob":
+        now, before = torch.sigmoid(now), torch.sigmoid(before)
+    return F.mse_loss(now, before)
+
+
+def dense_pair_mask(region: Tensor, num_nodes: int, df: Tensor) -> Tensor:
+    """``[|S|, |S|]`` bool: upper-triangular region pairs that are not deleted edges."""
+    r = region.numel()
+    mask = torch.ones(r, r, dtype=torch.bool, device=region.device).triu_(1)
+    pos = torch.full((num_nodes,), -1, dtype=torch.long, device=region.device)
+    pos[region] = torch.arange(r, device=region.device)
+    if df.numel():
+        a, b = pos[df[0]], pos[df[1]]
+        ok = (a >= 0) & (b >= 0)
+        a, b = a[ok], b[ok]
+        mask[torch.minimum(a, b), torch.maximum(a, b)] = False
+    return mask
+
+
+@register
+class GNNDelete(Unlearner):
+    __doc__ = __doc__
+    name = "gnndelete"
+    supports = frozenset({"edge", "node", "feature", "interaction"})
+    tasks = frozenset({"link"})
+
+    def __init__(self, alpha: float = 0.5, lr: float = 1e-3, epochs: int = 300,
+                 random_ratio: int = 1, init: str = "identity", target: str = "unseen_edges",
+                 max_dense_region: int = 4096, num_region_pairs: int = 1 << 18,
+                 neighbourhood: str = "edges", space: str = "logit", max_val_drop: float = 0.03,
+                 eval_every: int = 1,
+                 seed: int = 0):
+        self.alpha, self.lr, self.epochs, self.random_ratio = alpha, lr, epochs, random_ratio
+        self.neighbourhood, self.space = neighbourhood, space
+        self.init, self.target = init, target
+        self.max_dense_region, self.num_region_pairs = max_dense_region, num_region_pairs
+        self.max_val_drop, self.eval_every, self.seed = max_val_drop, eval_every, seed
+
+    def fit(self, model: nn.Module, task: UnlearningTask) -> nn.Module:
+        if not 0 <= self.alpha <= 1:
+            raise ValueError(f"alpha must lie in [0, 1], got {self.alpha}")
+        if isinstance(model, GNNDeleteModel):
+            raise ValueError("this model already carries deletion operators; for a sequential "
+                             "request unlearn from its base model (model.base) on the combined request")
+        enc = model.encoder
+        if task.num_hops < enc.num_layers:
+            raise ValueError(f"the task was resolved with num_hops={task.num_hops} but the encoder has "
+                             f"{enc.num_layers} layers; resolve with num_hops={enc.num_layers}")
+        model.requires_grad_(False)
+        model.eval()
+        data, n = task.retained_data, task.data.num_nodes
+        device = task.device
+        regions = [task.affected_nodes(i + 1).nonzero().view(-1) for i in range(enc.num_layers)]
+        operators = DeletionOperators(enc.layer_sizes, regions, self.init).to(device)
+        wrapped = GNNDeleteModel(model, operators)
+        df = task.df_edge_index
+        g = torch.Generator().manual_seed(self.seed)
+        with torch.no_grad():
+            h0 = enc.layer(0, enc.input(data.x), data.edge_index)   # independent of the operators
+            z_orig = model.encode(data.x, data.edge_index)
+        region = regions[-1]
+        if self.neighbourhood == "all_pairs":
+            dense = region.numel() <= self.max_dense_region
+            pairs = None if dense else region_pairs(region, n, df, self.num_region_pairs, g)
+            local_mask = dense_pair_mask(region, n, df) if dense else None
+            how = "dense region" if dense else f"{pairs.size(1)} sampled pairs"
+        elif self.neighbourhood == "edges":
+            edges = task.train_edges[:, task.affected_edges]
+            pairs = torch.cat([edges, region_pairs(region, n, task.train_edges, edges.size(1), g)], 1)
+            local_mask = None
+            how = f"{edges.size(1)} region edges + as many region non-edges"
+        else:
+            raise ValueError(f"neighbourhood must be 'all_pairs' or 'edges', got {self.neighbourhood!r}")
+        self.history.update(neighbourhood=how, region_nodes=int(region.numel()))
+
+        def encode() -> Tensor:
+            h = operators(0, h0)
+            for i in range(1, enc.num_layers):
+                h = operators(i, enc.layer(i, h, data.edge_index))
+            return h
+
+        opt = torch.optim.Adam(operators.parameters(), lr=self.lr)
+        monitor = Monitor(wrapped, task, g, self.target, self.max_val_drop) if df.numel() else None
+        best, reason, losses = copy.deepcopy(operators.state_dict()), "max epochs", []
+        with seeded(self.seed, device):
+            for epoch in range(1, self.epochs + 1):
+                opt.zero_grad()
+                z = encode()
+                loss_l = neighbourhood_loss(z, z_orig, region, pairs, local_mask, self.space)
+                if df.numel():
+                    rand = negative_pairs(task.data, df.size(1) * self.random_ratio, g).to(device)
+                    df_logits = wrapped.decode(z, df).repeat(self.random_ratio)
+                    loss_r = F.mse_loss(df_logits, wrapped.decode(z, rand).detach())
+                    loss = self.alpha * loss_r + (1 - self.alpha) * loss_l
+                else:
+                    loss = loss_l
+                loss.backward()
+                opt.step()
+                losses.append(float(loss.detach()))
+                if epoch % self.eval_every and epoch != self.epochs:
+                    continue
+                if monitor is None:
+                    best = copy.deepcopy(operators.state_dict())
+                    continue
+                with torch.no_grad():
+                    verdict = monitor.check(wrapped, encode())
+                if verdict == "validation drop":
+                    reason = verdict
+                    break
+                best = copy.deepcopy(operators.state_dict())
+                if verdict is not None:
+                    reason = verdict
+                    break
+        operators.load_state_dict(best)
+        self.history.update(loss=losses, epochs=len(losses), stop_reason=reason,
+                            start_val=None if monitor is None else monitor.start_val)
+        return wrapped
