@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Sequence
 
-from gnn_unlearn.experiment import aggregate, hardware, run_link_experiment
+from gnn_unlearn.experiment import aggregate, hardware, prepare_link, run_edge_request
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.report import LINK_COLUMNS
 from gnn_unlearn.training import TrainConfig
@@ -37,25 +37,32 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
              sizes: Sequence[float], wheres: Sequence[str], seeds: Sequence[int],
              device: str = "cpu", output: str = "benchmarks/results", root: str | None = None,
              mirror: str | None = None, epochs: int = 500, name: str = "grid") -> list[dict]:
-    """Runs every combination, writes ``<output>/<name>.{md,json}`` (mean ± std over seeds)."""
-    blocks = []
+    """Runs every combination, writes ``<output>/<name>.{md,json}`` (mean ± std over seeds).
+
+    The original model of a (dataset, encoder, seed) is trained once and shared by every
+    deleted-set size and position, as in GNNDelete's protocol.
+    """
     command = " ".join(sys.argv)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
-    for ds, enc, size, where in itertools.product(datasets, encoders, sizes, wheres):
-        reports = []
+    log = lambda s: print("  " + s, file=sys.stderr)
+    reports: dict[tuple, list] = {}
+    for ds, enc in itertools.product(datasets, encoders):
         for seed in seeds:
-            rep = run_link_experiment(dataset=ds, encoder=enc, df_size=size, where=where, methods=methods,
-                                      seed=seed, device=device, root=root, mirror=mirror,
-                                      train_config=TrainConfig(seed=seed, epochs=epochs),
-                                      log=lambda s: print("  " + s, file=sys.stderr))
-            reports.append(rep)
-            print(f"{ds} {enc} {size:g} {where} seed {seed}: "
-                  + ", ".join(f"{r['model']} Dt {r['dt_auroc']:.3f} Df {r['df_auroc']:.3f}" for r in rep.rows),
-                  file=sys.stderr)
-        blocks.append({"dataset": ds, "encoder": enc, "df_size": size, "where": where,
-                       "seeds": list(seeds), "rows": aggregate(reports),
-                       "steps": [r.meta["steps"] for r in reports]})
-        _write(blocks, output, name, command, started)
+            data, model, info = prepare_link(ds, enc, seed, device, root, mirror,
+                                             TrainConfig(seed=seed, epochs=epochs), log=log)
+            for size, where in itertools.product(sizes, wheres):
+                rep = run_edge_request(data, model, size, where, methods, seed, device, log=log)
+                rep.meta["steps"] = {"train original": info["train original"], **rep.meta["steps"]}
+                reports.setdefault((ds, enc, size, where), []).append(rep)
+                print(f"{ds} {enc} {size:g} {where} seed {seed}: "
+                      + ", ".join(f"{r['model']} Dt {r['dt_auroc']:.3f} Df {r['df_auroc']:.3f}" for r in rep.rows),
+                      file=sys.stderr)
+            blocks = [{"dataset": k[0], "encoder": k[1], "df_size": k[2], "where": k[3],
+                       "seeds": [r.meta["seed"] for r in v], "rows": aggregate(v),
+                       "steps": [r.meta["steps"] for r in v],
+                       "stop_reasons": [r.meta["stop_reasons"] for r in v]}
+                      for k, v in reports.items()]
+            _write(blocks, output, name, command, started)
     return blocks
 
 

@@ -139,7 +139,7 @@ def cmd_benchmark(a: argparse.Namespace) -> None:
     run_grid(datasets=a.datasets.split(","), encoders=a.encoders.split(","),
              methods=a.methods.split(","), sizes=[float(s) for s in a.sizes.split(",")],
              wheres=a.wheres.split(","), seeds=list(range(a.seeds)), device=a.device,
-             output=a.output, root=a.root, mirror=a.mirror, epochs=a.epochs)
+             output=a.output, root=a.root, mirror=a.mirror, epochs=a.epochs, name=a.name)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -208,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
     p.add_argument("--epochs", type=int, default=500)
     p.add_argument("--output", default="benchmarks/results")
+    p.add_argument("--name", default="grid", help="results file stem: <output>/<name>.md and .json")
     _common(p)
     p.set_defaults(func=cmd_benchmark)
     return parser

@@ -26,6 +26,54 @@ def hardware() -> str:
     return desc
 
 
+def prepare_link(dataset: str = "synthetic", encoder: str = "gcn", seed: int = 0,
+                 device: str | None = "cpu", root: str | None = None, mirror: str | None = None,
+                 train_config: TrainConfig | None = None, dataset_options: dict[str, Any] | None = None,
+                 log=print) -> tuple[Any, Any, dict[str, Any]]:
+    """Loads, splits (seeded) and trains the original link model: ``(data, model, info)``."""
+    dev = resolve_device(device)
+    t0 = time.perf_counter()
+    data = load_dataset(dataset, root=root, mirror=mirror, **(dataset_options or {}))
+    data = link_split(data, seed=seed)
+    info: dict[str, Any] = {"load+split": time.perf_counter() - t0}
+    log(f"[{dataset}] {data.num_nodes} nodes, {data.train_pos_edge_index.size(1)} training edges")
+    t0 = time.perf_counter()
+    model, hist = train(data, "link", train_config or TrainConfig(seed=seed), device=dev, encoder=encoder)
+    info["train original"] = time.perf_counter() - t0
+    info["original_train"] = {"epochs": hist.epochs_run, "best_val_auroc": hist.best_val}
+    log(f"trained {encoder} in {info['train original']:.1f}s "
+        f"({hist.epochs_run} epochs, best val AUROC {hist.best_val:.3f})")
+    return data, model, info
+
+
+def run_edge_request(data, model, df_size: float | int = 0.025, where: str = "in",
+                     methods: Sequence[str] = ("gradient_ascent",), seed: int = 0,
+                     device: str | None = "cpu", mia: bool = True,
+                     method_options: dict[str, dict[str, Any]] | None = None, log=print) -> Report:
+    """Samples a deleted set, retrains, runs ``methods`` and evaluates them (one seed)."""
+    dev = resolve_device(device)
+    steps: dict[str, float] = {}
+    t0 = time.perf_counter()
+    task = sample_edges(data, df_size, where=where, seed=seed).resolve(data, num_hops=model.encoder.num_layers)
+    steps["resolve request"] = time.perf_counter() - t0
+    log(f"request: {task.summary()}")
+    retrained = unlearn(model, task, "retrain", device=dev)
+    steps["retrain"] = retrained.seconds
+    log(f"retrain: {retrained.seconds:.1f}s")
+    results = []
+    for name in methods:
+        r = unlearn(model, task, name, device=dev, **(method_options or {}).get(name, {}))
+        steps[name] = r.seconds
+        log(f"{name}: {r.seconds:.2f}s ({r.history.get('stop_reason', '')})")
+        results.append(r)
+    t0 = time.perf_counter()
+    report = evaluate(results or [retrained], task, retrained=retrained, mia=mia, seed=seed)
+    steps["evaluate"] = time.perf_counter() - t0
+    report.meta.update(df_size=df_size, where=where, steps=steps, hardware=hardware(),
+                       stop_reasons={r.method: r.history.get("stop_reason") for r in results})
+    return report
+
+
 def run_link_experiment(dataset: str = "synthetic", encoder: str = "gcn", df_size: float | int = 0.025,
                         where: str = "in", methods: Sequence[str] = ("gradient_ascent",),
                         seed: int = 0, device: str | None = "cpu", root: str | None = None,
@@ -38,38 +86,13 @@ def run_link_experiment(dataset: str = "synthetic", encoder: str = "gcn", df_siz
     The split, the deleted set, the original model, the retrained model and every method
     share ``seed``. The report's ``meta["steps"]`` holds the wall time of each step.
     """
-    dev = resolve_device(device)
-    steps: dict[str, float] = {}
-    t0 = time.perf_counter()
-    data = load_dataset(dataset, root=root, mirror=mirror, **(dataset_options or {}))
-    data = link_split(data, seed=seed)
-    steps["load+split"] = time.perf_counter() - t0
-    log(f"[{dataset}] {data.num_nodes} nodes, {data.train_pos_edge_index.size(1)} training edges")
-    config = train_config or TrainConfig(seed=seed)
-    t0 = time.perf_counter()
-    model, hist = train(data, "link", config, device=dev, encoder=encoder)
-    steps["train original"] = time.perf_counter() - t0
-    log(f"trained {encoder} in {steps['train original']:.1f}s "
-        f"({hist.epochs_run} epochs, best val AUROC {hist.best_val:.3f})")
-    t0 = time.perf_counter()
-    task = sample_edges(data, df_size, where=where, seed=seed).resolve(data, num_hops=model.encoder.num_layers)
-    steps["resolve request"] = time.perf_counter() - t0
-    log(f"request: {task.summary()}")
-    retrained = unlearn(model, task, "retrain", device=dev)
-    steps["retrain"] = retrained.seconds
-    log(f"retrain: {retrained.seconds:.1f}s")
-    results = []
-    for name in methods:
-        r = unlearn(model, task, name, device=dev, **(method_options or {}).get(name, {}))
-        steps[name] = r.seconds
-        log(f"{name}: {r.seconds:.2f}s")
-        results.append(r)
-    t0 = time.perf_counter()
-    report = evaluate(results or [retrained], task, retrained=retrained, mia=mia, seed=seed)
-    steps["evaluate"] = time.perf_counter() - t0
-    report.meta.update(dataset=dataset, encoder=encoder, df_size=df_size, where=where,
-                       steps=steps, hardware=hardware(),
-                       original_train={"epochs": hist.epochs_run, "best_val_auroc": hist.best_val})
+    data, model, info = prepare_link(dataset, encoder, seed, device, root, mirror, train_config,
+                                     dataset_options, log)
+    report = run_edge_request(data, model, df_size, where, methods, seed, device, mia,
+                              method_options, log)
+    report.meta["steps"] = {"load+split": info["load+split"], "train original": info["train original"],
+                            **report.meta["steps"]}
+    report.meta.update(dataset=dataset, encoder=encoder, original_train=info["original_train"])
     return report
 
 

@@ -225,8 +225,9 @@ class GNNDelete(Unlearner):
         wrapped = GNNDeleteModel(model, operators)
         df = task.df_edge_index
         g = torch.Generator().manual_seed(self.seed)
+        graph = enc.prepare(data.edge_index, n)
         with torch.no_grad():
-            h0 = enc.layer(0, enc.input(data.x), data.edge_index)   # independent of the operators
+            h0 = enc.layer(0, enc.input(data.x), graph)   # independent of the operators
             z_orig = model.encode(data.x, data.edge_index)
         region = regions[-1]
         if self.neighbourhood == "all_pairs":
@@ -246,7 +247,7 @@ class GNNDelete(Unlearner):
         def encode() -> Tensor:
             h = operators(0, h0)
             for i in range(1, enc.num_layers):
-                h = operators(i, enc.layer(i, h, data.edge_index))
+                h = operators(i, enc.layer(i, h, graph))
             return h
 
         opt = torch.optim.Adam(operators.parameters(), lr=self.lr)

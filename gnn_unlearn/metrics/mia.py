@@ -17,10 +17,13 @@ Two attacks (see ``evaluation.md``), both seeded:
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 from sklearn.neural_network import MLPClassifier
 from torch import Tensor, nn
@@ -37,6 +40,18 @@ def _split_half(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarra
     return perm[: n // 2], perm[n // 2:]
 
 
+def _cap(x: np.ndarray, y: np.ndarray, per_class: int, rng: np.random.Generator):
+    """At most ``per_class`` rows of each label (seeded), so attacks stay fast on big graphs."""
+    keep = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:per_class] for c in (0, 1)])
+    return x[keep], y[keep]
+
+
+def _fit(clf, x: np.ndarray, y: np.ndarray):
+    with warnings.catch_warnings():  # lbfgs may stop early on separable 2-d features: harmless
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        return clf.fit(x, y)
+
+
 def _held_out_auc(clf, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> float:
     """Fits ``clf`` on a stratified half and returns its AUC on the other half."""
     idx_pos, idx_neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
@@ -44,7 +59,7 @@ def _held_out_auc(clf, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -
     a_neg, b_neg = _split_half(len(idx_neg), rng)
     train = np.concatenate([idx_pos[a_pos], idx_neg[a_neg]])
     test = np.concatenate([idx_pos[b_pos], idx_neg[b_neg]])
-    clf.fit(x[train], y[train])
+    _fit(clf, x[train], y[train])
     return float(roc_auc_score(y[test], clf.predict_proba(x[test])[:, 1]))
 
 
@@ -56,8 +71,8 @@ class ShadowPosteriorAttack:
         seed: seeds the shadow model, the sampled pairs and the attack MLP.
     """
 
-    def __init__(self, epochs: int = 200, lr: float = 0.01, seed: int = 0):
-        self.epochs, self.lr, self.seed = epochs, lr, seed
+    def __init__(self, epochs: int = 200, lr: float = 0.01, seed: int = 0, max_samples: int = 5000):
+        self.epochs, self.lr, self.seed, self.max_samples = epochs, lr, seed, max_samples
 
     def fit(self, model_config: dict, data: Data) -> "ShadowPosteriorAttack":
         dev = data.edge_index.device
@@ -94,8 +109,9 @@ class ShadowPosteriorAttack:
                                      torch.cat([present, absent], 1))).cpu().numpy()
         x = np.stack([1 - p, p], 1)
         y = np.concatenate([np.ones(present.size(1)), np.zeros(absent.size(1))])
+        x, y = _cap(x, y, self.max_samples, rng)
         self.attack_auc = _held_out_auc(self._mlp(), x, y, rng)
-        self.classifier = self._mlp().fit(x, y)
+        self.classifier = _fit(self._mlp(), x, y)
         return self
 
     def _mlp(self) -> MLPClassifier:
@@ -138,8 +154,10 @@ class LossAttack:
     the fraction of rows classified as members.
     """
 
-    def __init__(self, seed: int = 0, n_estimators: int = 100, max_depth: int = 3):
+    def __init__(self, seed: int = 0, n_estimators: int = 100, max_depth: int = 3,
+                 max_samples: int = 5000):
         self.seed, self.n_estimators, self.max_depth = seed, n_estimators, max_depth
+        self.max_samples = max_samples
 
     def _clf(self) -> GradientBoostingClassifier:
         return GradientBoostingClassifier(n_estimators=self.n_estimators, max_depth=self.max_depth,
@@ -151,8 +169,9 @@ class LossAttack:
         rng = np.random.default_rng(self.seed)
         x = np.concatenate([members, non_members])
         y = np.concatenate([np.ones(len(members)), np.zeros(len(non_members))])
+        x, y = _cap(x, y, self.max_samples, rng)
         self.attack_auc = _held_out_auc(self._clf(), x, y, rng)
-        self.classifier = self._clf().fit(x, y)
+        self.classifier = _fit(self._clf(), x, y)
         return self
 
     def member_probability(self, x: np.ndarray) -> np.ndarray:

