@@ -1,5 +1,6 @@
 """Datasets, splits and deleted-set samplers."""
 from gnn_unlearn.data.datasets import available_datasets, default_root, load_dataset
+from gnn_unlearn.data.manipulations import Manipulation, edge_injection, label_flip
 from gnn_unlearn.data.samplers import (
     sample_edges,
     sample_interactions,
@@ -13,5 +14,6 @@ from gnn_unlearn.data.synthetic import bipartite_synthetic, synthetic_graph
 __all__ = [
     "available_datasets", "default_root", "load_dataset", "link_split", "node_split",
     "training_edges", "is_bipartite", "synthetic_graph", "bipartite_synthetic",
+    "Manipulation", "label_flip", "edge_injection",
     "sample_edges", "sample_nodes", "sample_users", "sample_interactions", "near_test_edges",
 ]

@@ -1,10 +1,11 @@
 """Unlearning methods: one file each, all behind :class:`Unlearner` and the registry."""
 from gnn_unlearn.methods.base import (Unlearner, UnlearningResult, available, get, register,
                                       unlearn)
+from gnn_unlearn.methods.cognac import Cognac
 from gnn_unlearn.methods.d2dgn import D2DGN
 from gnn_unlearn.methods.gnndelete import GNNDelete
 from gnn_unlearn.methods.gradient_ascent import GradientAscent
 from gnn_unlearn.methods.retrain import Retrain
 
 __all__ = ["Unlearner", "UnlearningResult", "available", "get", "register", "unlearn",
-           "Retrain", "GradientAscent", "GNNDelete", "D2DGN"]
+           "Retrain", "GradientAscent", "GNNDelete", "D2DGN", "Cognac"]

@@ -50,8 +50,10 @@ class Retrain(Unlearner):
                              "with gnn_unlearn.models.make_model / build_model")
         config = self.config_for(model)
         device = next(model.parameters()).device
+        # the architecture only: operators a method added (e.g. GNNDelete's) are not retrained
+        arch = {k: v for k, v in model.config.items() if k != "gnndelete"}
         with seeded(config.seed):
-            fresh = build_model(model.config)
+            fresh = build_model(arch)
         fresh, hist = fit(fresh, task.retained_data, config, device)
         self.history.update(hist.to_dict())
         return fresh

@@ -1,0 +1,186 @@
+r"""Cognac: corrective unlearning when only part of the manipulated data is identified.
+
+Kolipaka, Sinha, Mishra, Kumar, Arun, Goel, Kumaraguru, "A Cognac Shot To Forget Bad Memories:
+Corrective Unlearning for Graph Neural Networks", ICML 2025 (arXiv 2412.00789).
+
+For a node classifier with output vectors :math:`h` (the logits), given the identified
+manipulated nodes :math:`I` (label flips; :meth:`DeletionRequest.nodes`) or edges (injected
+edges; :meth:`DeletionRequest.edges`, :math:`I` = their end nodes):
+
+1. **Affected nodes.** Invert the identified nodes' features (binary: :math:`x \to 1 - x`;
+   real-valued: :math:`x \to 2\bar x - x`, reflection about the column mean), run one forward
+   pass on the original graph and score every node by the mean absolute change of its
+   softmax. Among the ``k_hop`` neighbourhood of :math:`I` (minus :math:`I`), the top
+   ``contrastive_frac`` are the anchors :math:`A` (edge requests: the end nodes of the
+   identified edges).
+2. **Contrastive step** (on the retained graph): for each anchor :math:`a`, positives are its
+   neighbours outside :math:`I`, negatives are ``num_negatives`` identified nodes (edge
+   requests: the nodes it was joined to by identified edges):
+
+   .. math::
+       \mathcal{L}_c = \frac{1}{|A|} \sum_{a \in A} \Big[ -\mathrm{mean}_{p} \log\sigma(h_a^\top h_p)
+       - \mathrm{mean}_{n} \log\sigma(-h_a^\top h_n) \Big]
+
+   vectorised with per-anchor segment means (the reference loops over nodes).
+3. **AC/DC**: ascent on the identified nodes' training labels
+   (:math:`\min -\mathrm{CE}(h_I, y_I)`, its own Adam with ``ascent_lr``) alternated with
+   descent on the remaining training nodes (``descent_lr``). Edge requests skip the ascent:
+   the labels of the end nodes of injected edges are clean.
+4. **Schedule**: ``steps`` rounds of ``contrastive_epochs_1`` contrastive iterations then
+   ``contrastive_epochs_2`` AC/DC iterations; the state with the best validation accuracy
+   is kept (validation labels are clean in this setting).
+
+Defaults: ``k_hop=1``, ``contrastive_frac=0.3``, ``contrastive_epochs_1=6`` are the
+reference's tuned values for Cora (GCN, label flip, 5 % identified). The reference's
+``steps=7``, ``contrastive_epochs_2=29``, ``descent_lr=0.045`` did not transfer to this
+library's GCN (measured, Cora, 60/20/20 split, 10 % flips between classes 3 and 4, 5 %
+identified: every round lost 8-30 validation points and the initial state was kept); the
+defaults ``steps=3``, ``contrastive_epochs_2=10`` and all learning rates ``1e-3`` moved
+test accuracy on the manipulated classes from 0.835 to 0.855 (oracle 0.911, retrain without
+the identified nodes 0.835). Tuning is still open (see the issue notes).
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.utils import scatter
+
+from gnn_unlearn.methods.base import Unlearner, register
+from gnn_unlearn.ops.graph import hop_distance
+from gnn_unlearn.requests import UnlearningTask
+from gnn_unlearn.utils import seeded
+
+
+def invert_features(x: Tensor, nodes: Tensor) -> Tensor:
+    """``x`` with the rows of ``nodes`` inverted: ``1 - x`` for binary features, else a
+    reflection about each column's mean."""
+    out = x.clone()
+    binary = bool(((x == 0) | (x == 1)).all())
+    rows = out[nodes]
+    out[nodes] = 1 - rows if binary else 2 * x.mean(0, keepdim=True) - rows
+    return out
+
+
+def contrastive_loss(h: Tensor, anchor_pos: Tensor, anchor_neg: Tensor, num_nodes: int) -> Tensor:
+    """GraphSAGE-style loss with per-anchor means; ``anchor_*`` are ``[2, k]`` (anchor, other)."""
+    terms = []
+    for pairs, sign in ((anchor_pos, 1.0), (anchor_neg, -1.0)):
+        if pairs.size(1) == 0:
+            continue
+        score = (h[pairs[0]] * h[pairs[1]]).sum(-1)
+        per_anchor = scatter(-F.logsigmoid(sign * score), pairs[0], dim=0, dim_size=num_nodes,
+                             reduce="mean")
+        present = torch.zeros(num_nodes, dtype=torch.bool, device=h.device)
+        present[pairs[0]] = True
+        terms.append(per_anchor[present].mean())
+    return sum(terms) if terms else h.sum() * 0.0
+
+
+@register
+class Cognac(Unlearner):
+    __doc__ = __doc__
+    name = "cognac"
+    supports = frozenset({"node", "edge"})
+    tasks = frozenset({"node"})
+
+    def __init__(self, steps: int = 3, contrastive_epochs_1: int = 6, contrastive_epochs_2: int = 10,
+                 contrastive_frac: float = 0.3, k_hop: int = 1, contrastive_lr: float = 1e-3,
+                 ascent_lr: float = 1e-3, descent_lr: float = 1e-3, num_negatives: int = 32,
+                 seed: int = 0):
+        self.steps, self.contrastive_epochs_1, self.contrastive_epochs_2 = steps, contrastive_epochs_1, contrastive_epochs_2
+        self.contrastive_frac, self.k_hop = contrastive_frac, k_hop
+        self.contrastive_lr, self.ascent_lr, self.descent_lr = contrastive_lr, ascent_lr, descent_lr
+        self.num_negatives, self.seed = num_negatives, seed
+
+    def fit(self, model: nn.Module, task: UnlearningTask) -> nn.Module:
+        if not 0 < self.contrastive_frac <= 1:
+            raise ValueError(f"contrastive_frac must lie in (0, 1], got {self.contrastive_frac}")
+        original, data = task.data, task.retained_data
+        n, device = original.num_nodes, task.device
+        edge_request = "edge" in task.kinds
+        if edge_request:
+            identified = torch.zeros(n, dtype=torch.bool, device=device)
+            identified[task.df_edge_index.reshape(-1)] = True
+        else:
+            identified = task.deleted_nodes
+        g = torch.Generator().manual_seed(self.seed)
+        anchors = self._anchors(model, original, identified, task, edge_request)
+        pos = self._positive_pairs(data.edge_index, anchors, identified)
+        neg = self._negative_pairs(anchors, identified, task, edge_request, g)
+        ascent_nodes = identified & original.train_mask
+        descent_nodes = data.train_mask
+        y = original.y.view(-1)
+        opt_c = torch.optim.Adam(model.parameters(), lr=self.contrastive_lr)
+        opt_a = torch.optim.Adam(model.parameters(), lr=self.ascent_lr)
+        opt_d = torch.optim.Adam(model.parameters(), lr=self.descent_lr)
+        best_val, best = self._val(model, data), copy.deepcopy(model.state_dict())
+        vals = []
+        with seeded(self.seed, device):
+            for _ in range(self.steps):
+                for _ in range(self.contrastive_epochs_1):
+                    model.train()
+                    opt_c.zero_grad()
+                    contrastive_loss(model(data.x, data.edge_index), pos, neg, n).backward()
+                    opt_c.step()
+                for _ in range(self.contrastive_epochs_2):
+                    model.train()
+                    if not edge_request and bool(ascent_nodes.any()):
+                        opt_a.zero_grad()
+                        out = model(data.x, data.edge_index)
+                        (-F.cross_entropy(out[ascent_nodes], y[ascent_nodes])).backward()
+                        opt_a.step()
+                    opt_d.zero_grad()
+                    out = model(data.x, data.edge_index)
+                    F.cross_entropy(out[descent_nodes], y[descent_nodes]).backward()
+                    opt_d.step()
+                val = self._val(model, data)
+                vals.append(val)
+                if val > best_val:
+                    best_val, best = val, copy.deepcopy(model.state_dict())
+        model.load_state_dict(best)
+        self.history.update(val=vals, best_val=best_val, anchors=int(anchors.numel()),
+                            positive_pairs=int(pos.size(1)), negative_pairs=int(neg.size(1)))
+        return model
+
+    @torch.no_grad()
+    def _val(self, model: nn.Module, data) -> float:
+        model.eval()
+        out = model(data.x, data.edge_index)
+        return float((out[data.val_mask].argmax(-1) == data.y.view(-1)[data.val_mask]).float().mean())
+
+    @torch.no_grad()
+    def _anchors(self, model, original, identified, task, edge_request) -> Tensor:
+        if edge_request:
+            return torch.unique(task.df_edge_index.reshape(-1))
+        model.eval()
+        before = model(original.x, original.edge_index).softmax(-1)
+        after = model(invert_features(original.x, identified.nonzero().view(-1)),
+                      original.edge_index).softmax(-1)
+        change = (after - before).abs().mean(-1)
+        near = hop_distance(original.edge_index, identified, self.k_hop, original.num_nodes) <= self.k_hop
+        candidates = (near & ~identified).nonzero().view(-1)
+        if candidates.numel() == 0:
+            return candidates
+        k = max(1, int(round(self.contrastive_frac * candidates.numel())))
+        return candidates[torch.topk(change[candidates], k).indices]
+
+    @staticmethod
+    def _positive_pairs(edge_index: Tensor, anchors: Tensor, identified: Tensor) -> Tensor:
+        is_anchor = torch.zeros_like(identified)
+        is_anchor[anchors] = True
+        keep = is_anchor[edge_index[0]] & ~identified[edge_index[1]]
+        return edge_index[:, keep]
+
+    def _negative_pairs(self, anchors, identified, task, edge_request, g) -> Tensor:
+        if anchors.numel() == 0:
+            return torch.empty(2, 0, dtype=torch.long, device=identified.device)
+        if edge_request:
+            df = task.df_edge_index
+            return torch.cat([df, df.flip(0)], 1)
+        ids = identified.nonzero().view(-1)
+        k = min(self.num_negatives, ids.numel())
+        pick = torch.randint(ids.numel(), (anchors.numel() * k,), generator=g).to(ids.device)
+        return torch.stack([anchors.repeat_interleave(k), ids[pick]])

@@ -1,0 +1,57 @@
+import pytest
+import torch
+
+from gnn_unlearn import unlearn
+from gnn_unlearn.data import edge_injection, label_flip, node_split
+from gnn_unlearn.methods.cognac import contrastive_loss, invert_features
+from gnn_unlearn.training import TrainConfig, train
+
+from ..conftest import param_hash
+
+
+@pytest.fixture(scope="module")
+def poisoned(cora):
+    data = node_split(cora, train_ratio=0.6, val_ratio=0.2, use_public=False, seed=0)
+    man = label_flip(data, rate=0.1, seed=0)
+    model, _ = train(man.data, "node", TrainConfig(epochs=60, weight_decay=5e-4, seed=0))
+    return data, man, model
+
+
+def test_invert_features():
+    x = torch.tensor([[0.0, 1.0], [1.0, 1.0]])
+    assert invert_features(x, torch.tensor([0])).tolist() == [[1.0, 0.0], [1.0, 1.0]]
+    r = torch.tensor([[1.0], [3.0]])
+    assert invert_features(r, torch.tensor([1])).tolist() == [[1.0], [1.0]]   # mean 2: 3 -> 1
+
+
+def test_contrastive_loss_uses_per_anchor_means():
+    h = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    pos = torch.tensor([[0, 0], [1, 2]])         # anchor 0: positives 1 and 2
+    neg = torch.tensor([[0], [3]])
+    loss = contrastive_loss(h, pos, neg, 4)
+    sp = torch.nn.functional.logsigmoid
+    expected = -(sp(torch.tensor(1.0)) + sp(torch.tensor(0.0))) / 2 - sp(torch.tensor(1.0))
+    assert torch.allclose(loss, expected)
+
+
+def test_cognac_runs_on_identified_flips_and_keeps_original(poisoned):
+    data, man, model = poisoned
+    task = man.identify(0.05, seed=0).resolve(man.data)
+    before = param_hash(model)
+    result = unlearn(model, task, "cognac", steps=1, contrastive_epochs_1=2, contrastive_epochs_2=3)
+    assert param_hash(model) == before
+    assert result.history["anchors"] > 0 and result.history["negative_pairs"] > 0
+    assert result.history["best_val"] >= max(result.history["val"])
+
+
+def test_cognac_edge_requests_and_refusals(poisoned, cora_gcn, cora_link):
+    data, _, model = poisoned
+    inj = edge_injection(data, size=100, seed=0)
+    task = inj.identify(0.25, seed=0).resolve(inj.data)
+    result = unlearn(model, task, "cognac", steps=1, contrastive_epochs_1=1, contrastive_epochs_2=2)
+    assert result.history["negative_pairs"] == 2 * 25
+    from gnn_unlearn import DeletionRequest
+    with pytest.raises(ValueError, match=r"works on \['node'\] models"):
+        unlearn(cora_gcn, DeletionRequest.nodes([1]).resolve(cora_link), "cognac")
+    with pytest.raises(ValueError, match="does not support"):
+        unlearn(model, DeletionRequest.features([1]).resolve(data), "cognac")
