@@ -194,7 +194,8 @@ class _LinkScorer:
             p = self.shadow.present_probability(df_logits)
             if self.before is None:
                 self.before = p
-            row["mi_ratio"] = float(np.mean(p / np.maximum(self.before, 1e-12)))
+            # probabilities floored at 1e-3 so one near-zero P_before cannot dominate the mean
+            row["mi_ratio"] = float(np.mean(np.maximum(p, 1e-3) / np.maximum(self.before, 1e-3)))
             row["mi_attack_auc"] = self.shadow.attack_auc
             attack = LossAttack(seed=self.seed).fit(
                 link_attack_features(model, graph, self.members, z),
