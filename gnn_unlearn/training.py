@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
-from gnn_unlearn.data.splits import is_bipartite
+from gnn_unlearn.ops.graph import is_bipartite
 from gnn_unlearn.models.predictors import make_model
 from gnn_unlearn.ops.negative import sample_non_edges
 from gnn_unlearn.utils import data_to, resolve_device, seeded

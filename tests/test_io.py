@@ -3,7 +3,6 @@ import os
 import pytest
 import torch
 
-from gnn_unlearn import DeletionRequest
 from gnn_unlearn.data import synthetic_graph
 from gnn_unlearn.io import (DeletionLedger, apply_split, atomic_write_bytes, load_checkpoint,
                             load_request, save_checkpoint)

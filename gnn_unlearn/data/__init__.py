@@ -8,7 +8,8 @@ from gnn_unlearn.data.samplers import (
     sample_users,
     near_test_edges,
 )
-from gnn_unlearn.data.splits import is_bipartite, link_split, node_split, training_edges
+from gnn_unlearn.data.splits import link_split, node_split
+from gnn_unlearn.ops.graph import is_bipartite, training_edges
 from gnn_unlearn.data.synthetic import bipartite_synthetic, synthetic_graph
 
 __all__ = [

@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from gnn_unlearn.data.splits import is_bipartite, training_edges
+from gnn_unlearn.ops.graph import is_bipartite, training_edges
 from gnn_unlearn.ops.graph import hop_distance
 from gnn_unlearn.requests import DeletionRequest
 

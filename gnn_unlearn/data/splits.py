@@ -4,10 +4,9 @@ from __future__ import annotations
 import copy
 
 import torch
-from torch import Tensor
 from torch_geometric.data import Data
 
-from gnn_unlearn.ops.graph import is_bipartite, symmetrize, training_edges, undirected_pairs
+from gnn_unlearn.ops.graph import is_bipartite, symmetrize, undirected_pairs
 from gnn_unlearn.ops.negative import sample_non_edges
 
 

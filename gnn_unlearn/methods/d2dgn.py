@@ -101,7 +101,6 @@ class D2DGN(Unlearner):
         if not getattr(model, "config", None):
             raise ValueError("D2DGN builds its destroyer from model.config; use gnn_unlearn models")
         device = task.device
-        data = task.retained_data
         preserver = copy.deepcopy(model).eval().requires_grad_(False)
         with seeded(self.seed, device):
             destroyer = build_model(model.config).to(device).eval().requires_grad_(False)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gnn_unlearn.data.splits import is_bipartite
+from gnn_unlearn.ops.graph import is_bipartite
 from gnn_unlearn.methods.base import UnlearningResult, model_device, unlearn
 from gnn_unlearn.metrics.link import auroc_aupr, link_logits
 from gnn_unlearn.metrics.mia import (LossAttack, ShadowPosteriorAttack, link_attack_features,

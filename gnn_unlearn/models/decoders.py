@@ -1,7 +1,6 @@
 """Link decoders: a score (logit) for each node pair."""
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 

@@ -5,7 +5,6 @@ from typing import Callable
 
 import warnings
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GCNConv, GINConv, SAGEConv

@@ -4,7 +4,7 @@ import torch
 from gnn_unlearn import DeletionRequest, methods, unlearn
 from gnn_unlearn.methods import Unlearner, register
 from gnn_unlearn.metrics import link_auc
-from gnn_unlearn.training import TrainConfig, fit, train
+from gnn_unlearn.training import TrainConfig, train
 
 from ..conftest import param_hash
 
