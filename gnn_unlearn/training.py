@@ -63,13 +63,16 @@ class TrainHistory:
         return asdict(self)
 
 
-def negative_pairs(data: Data, num: int, generator: torch.Generator) -> Tensor:
-    """Fresh non-edges for one epoch (user-item pairs on bipartite graphs)."""
+def negative_pairs(data: Data, num: int, generator: torch.Generator,
+                   exclude: Tensor | None = None) -> Tensor:
+    """Seeded non-edges (user-item pairs on bipartite graphs) avoiding ``exclude``
+    (default: the training edges)."""
     ranges = {}
     if is_bipartite(data):
         ranges = dict(source_range=(0, int(data.num_users)),
                       target_range=(int(data.num_users), data.num_nodes))
-    return sample_non_edges(data.train_pos_edge_index, data.num_nodes, num, generator, **ranges)
+    exclude = data.train_pos_edge_index if exclude is None else exclude
+    return sample_non_edges(exclude, data.num_nodes, num, generator, **ranges)
 
 
 def link_loss(model: nn.Module, data: Data, generator: torch.Generator,

@@ -51,6 +51,7 @@ from torch_geometric.utils import scatter
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.ops.graph import hop_distance
 from gnn_unlearn.requests import UnlearningTask
+from gnn_unlearn.training import validation_score
 from gnn_unlearn.utils import seeded
 
 
@@ -116,7 +117,7 @@ class Cognac(Unlearner):
         opt_c = torch.optim.Adam(model.parameters(), lr=self.contrastive_lr)
         opt_a = torch.optim.Adam(model.parameters(), lr=self.ascent_lr)
         opt_d = torch.optim.Adam(model.parameters(), lr=self.descent_lr)
-        best_val, best = self._val(model, data), copy.deepcopy(model.state_dict())
+        best_val, best = validation_score(model, data), copy.deepcopy(model.state_dict())
         vals = []
         with seeded(self.seed, device):
             for _ in range(self.steps):
@@ -136,7 +137,7 @@ class Cognac(Unlearner):
                     out = model(data.x, data.edge_index)
                     F.cross_entropy(out[descent_nodes], y[descent_nodes]).backward()
                     opt_d.step()
-                val = self._val(model, data)
+                val = validation_score(model, data)
                 vals.append(val)
                 if val > best_val:
                     best_val, best = val, copy.deepcopy(model.state_dict())
@@ -144,12 +145,6 @@ class Cognac(Unlearner):
         self.history.update(val=vals, best_val=best_val, anchors=int(anchors.numel()),
                             positive_pairs=int(pos.size(1)), negative_pairs=int(neg.size(1)))
         return model
-
-    @torch.no_grad()
-    def _val(self, model: nn.Module, data) -> float:
-        model.eval()
-        out = model(data.x, data.edge_index)
-        return float((out[data.val_mask].argmax(-1) == data.y.view(-1)[data.val_mask]).float().mean())
 
     @torch.no_grad()
     def _anchors(self, model, original, identified, task, edge_request) -> Tensor:

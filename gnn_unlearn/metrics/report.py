@@ -10,13 +10,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from gnn_unlearn.ops.graph import is_bipartite
 from gnn_unlearn.methods.base import UnlearningResult, model_device, unlearn
 from gnn_unlearn.metrics.link import auroc_aupr, link_logits
 from gnn_unlearn.metrics.mia import (LossAttack, ShadowPosteriorAttack, link_attack_features,
                                      node_attack_features)
 from gnn_unlearn.metrics.node import accuracy, macro_f1
-from gnn_unlearn.ops.negative import sample_non_edges
+from gnn_unlearn.training import negative_pairs
 from gnn_unlearn.requests import UnlearningTask
 
 LINK_COLUMNS = {
@@ -159,11 +158,7 @@ class _LinkScorer:
         self.df = task.df_edge_index
         known = torch.cat([data.train_pos_edge_index, data.val_pos_edge_index,
                            data.test_pos_edge_index], 1)
-        ranges = {}
-        if is_bipartite(data):
-            ranges = dict(source_range=(0, int(data.num_users)),
-                          target_range=(int(data.num_users), data.num_nodes))
-        self.df_neg = sample_non_edges(known, data.num_nodes, self.df.size(1), g, **ranges).to(self.df.device)
+        self.df_neg = negative_pairs(data, self.df.size(1), g, exclude=known).to(self.df.device)
         dr = task.dr_edge_index
         n_mem = min(dr.size(1), data.test_pos_edge_index.size(1))
         self.members = dr[:, torch.randperm(dr.size(1), generator=g)[:n_mem].to(dr.device)]
