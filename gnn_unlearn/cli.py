@@ -1,4 +1,4 @@
-"""The ``gnn-unlearn`` command: demo, train, unlearn, evaluate, benchmark."""
+"""The ``gnn-unlearn`` command: demo, train, unlearn, evaluate, benchmark, pretrain-influence."""
 from __future__ import annotations
 
 import argparse
@@ -24,6 +24,9 @@ def _request_args(p: argparse.ArgumentParser) -> None:
                    help="'in': within 2 hops of test edges (hard case), 'out': outside")
     g.add_argument("--nodes", default=None, help="comma-separated node ids to delete")
     g.add_argument("--node-class", type=int, default=None, help="delete every node of this class")
+    g.add_argument("--users", type=int, default=None,
+                   help="user-item graphs: delete all interactions of this many sampled users "
+                        "(otherwise --df-size of the interactions)")
 
 
 def _write_report(report, output: str | None, stem: str) -> None:
@@ -58,6 +61,8 @@ def _load_graph(a, split=None):
     data = load_dataset(a.dataset, root=a.root, mirror=a.mirror, **opts)
     if split is not None:
         return apply_split(data, split)
+    if a.task == "rec":   # user-item graphs come with their own train/val/test interactions
+        return data
     return link_split(data, seed=a.seed) if a.task == "link" else node_split(data, seed=a.seed)
 
 
@@ -65,8 +70,11 @@ def cmd_train(a: argparse.Namespace) -> None:
     from gnn_unlearn.io import save_checkpoint
     from gnn_unlearn.training import TrainConfig, train
     data = _load_graph(a)
-    model, hist = train(data, a.task, TrainConfig(seed=a.seed, epochs=a.epochs, progress=a.progress),
-                        device=a.device, encoder=a.encoder, num_layers=a.num_layers)
+    options = (dict(num_layers=a.num_layers if a.num_layers is not None else 3) if a.task == "rec"
+               else dict(encoder=a.encoder, num_layers=a.num_layers or 2))
+    config = TrainConfig(seed=a.seed, epochs=a.epochs, progress=a.progress, batch_size=a.batch_size,
+                         **({"eval_every": 25} if a.task == "rec" else {}))
+    model, hist = train(data, a.task, config, device=a.device, **options)
     save_checkpoint(a.output, model, data, extra={"dataset": a.dataset, "task": a.task,
                                                   "num_nodes_option": a.num_nodes})
     print(json.dumps({"checkpoint": a.output, "epochs": hist.epochs_run, "best_epoch": hist.best_epoch,
@@ -92,6 +100,11 @@ def _build_request(a, data):
         return DeletionRequest.nodes(ids)
     if a.node_class is not None:
         return DeletionRequest.node_class(a.node_class)
+    if getattr(data, "num_users", None) is not None:
+        from gnn_unlearn.data import sample_interactions, sample_users
+        if a.users:
+            return sample_users(data, a.users, seed=a.seed)
+        return sample_interactions(data, a.df_size, seed=a.seed)
     return sample_edges(data, a.df_size, where=a.where, seed=a.seed)
 
 
@@ -101,7 +114,8 @@ def cmd_unlearn(a: argparse.Namespace) -> None:
     model, payload = load_checkpoint(a.checkpoint)
     data = _graph_from_checkpoint(a, payload)
     request = _build_request(a, data)
-    task = request.resolve(data, num_hops=model.encoder.num_layers)
+    hops = model.encoder.num_layers if hasattr(model, "encoder") else model.num_layers
+    task = request.resolve(data, num_hops=hops)
     params = json.loads(a.params) if a.params else {}
     result = unlearn(model, task, a.method, device=a.device, **params)
     save_checkpoint(a.output, result.model, data, request=request,
@@ -125,6 +139,17 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     request = load_request(up)
     if request is None:
         raise SystemExit(f"{a.unlearned} holds no deletion request; was it written by `gnn-unlearn unlearn`?")
+    if original.task == "rec":
+        from gnn_unlearn.metrics.rec import evaluate_recommender
+        task = request.resolve(data, num_hops=original.num_layers)
+        rows = {"original": evaluate_recommender(original, task, on_original=True, seed=a.seed),
+                "unlearned": evaluate_recommender(unlearned, task, seed=a.seed)}
+        text = json.dumps(rows, indent=2)
+        print(text)
+        if a.output:
+            os.makedirs(a.output, exist_ok=True)
+            atomic_write_text(os.path.join(a.output, "evaluate.json"), text)
+        return
     task = request.resolve(data, num_hops=original.encoder.num_layers)
     extra = up.get("extra") or {}
     result = UnlearningResult(model=unlearned, seconds=float(extra.get("seconds", float("nan"))),
@@ -132,6 +157,20 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
                               params=extra.get("params", {}), original=original)
     report = evaluate(result, task, mia=not a.no_mia, seed=a.seed)
     _write_report(report, a.output, "evaluate")
+
+
+def cmd_pretrain_influence(a: argparse.Namespace) -> None:
+    from gnn_unlearn.io import load_checkpoint
+    from gnn_unlearn.methods.unlearnrec import pretrain_influence_encoder, save_influence_encoder
+    model, payload = load_checkpoint(a.checkpoint)
+    if getattr(model, "task", None) != "rec":
+        raise ValueError(f"{a.checkpoint} holds a {getattr(model, 'task', None)!r} model; the influence "
+                         "encoder is for recommenders (train one with --task rec)")
+    data = _graph_from_checkpoint(a, payload)
+    encoder, info = pretrain_influence_encoder(model, data, a.request_size, a.steps, seed=a.seed)
+    save_influence_encoder(a.output, encoder)
+    print(json.dumps({"encoder": a.output, "seconds": info["seconds"], "steps": a.steps,
+                      "request_size": info["request_size"], "final_loss": info["loss"][-1]}, indent=2))
 
 
 def cmd_benchmark(a: argparse.Namespace) -> None:
@@ -170,9 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train an original model and save a checkpoint", formatter_class=fmt)
     p.add_argument("--dataset", default="synthetic", help=f"one of: {datasets}")
     p.add_argument("--num-nodes", type=int, default=2000, help="size of the synthetic graph")
-    p.add_argument("--task", choices=["link", "node"], default="link")
+    p.add_argument("--task", choices=["link", "node", "rec"], default="link",
+                   help="rec: LightGCN with BPR on a user-item graph (gowalla, lastfm, ml-1m)")
     p.add_argument("--encoder", default="gcn", choices=["gcn", "gat", "gin", "sage"])
-    p.add_argument("--num-layers", type=int, default=2)
+    p.add_argument("--num-layers", type=int, default=None, help="default 2 (GNNs), 3 (LightGCN)")
+    p.add_argument("--batch-size", type=int, default=8192, help="rec: BPR triples per step")
     p.add_argument("--epochs", type=int, default=500)
     p.add_argument("--progress", action="store_true")
     p.add_argument("--output", required=True, help="checkpoint path (.pt)")
@@ -197,6 +238,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default=None, help="folder for evaluate.json and evaluate.md")
     _common(p)
     p.set_defaults(func=cmd_evaluate, dataset="synthetic", num_nodes=2000, task="link")
+
+    p = sub.add_parser("pretrain-influence", formatter_class=fmt,
+                       help="pre-train UnlearnRec's influence encoder for a recommender checkpoint")
+    p.add_argument("--checkpoint", required=True, help="recommender written by `gnn-unlearn train --task rec`")
+    p.add_argument("--output", required=True, help="path of the encoder (.pt); pass it to unlearn as "
+                   '--method unlearnrec --params \'{"encoder": "PATH"}\'')
+    p.add_argument("--request-size", type=float, default=0.01, help="simulated request size (fraction)")
+    p.add_argument("--steps", type=int, default=200)
+    _common(p)
+    p.set_defaults(func=cmd_pretrain_influence, dataset="gowalla", num_nodes=0, task="rec")
 
     p = sub.add_parser("benchmark", help="grid of datasets x encoders x methods x sizes x seeds",
                        formatter_class=fmt)

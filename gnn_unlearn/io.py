@@ -88,6 +88,26 @@ def save_checkpoint(path: str, model: nn.Module, data: Data | None = None,
     atomic_write_bytes(path, lambda f: torch.save(payload, f))
 
 
+def save_payload(path: str, payload: dict[str, Any]) -> None:
+    """Atomically saves a dict of tensors and plain values (loadable with ``weights_only``)."""
+    atomic_write_bytes(path, lambda f: torch.save(payload, f))
+
+
+def load_checkpoint_payload(path: str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Reads a file written by :func:`save_payload` / :func:`save_checkpoint` safely
+    (``weights_only=True``: no code runs), with a clear error for anything else."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no checkpoint at {path!r}")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # unpickling errors have many types
+        raise ValueError(f"{path!r} is not a readable gnn_unlearn checkpoint "
+                         f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from e
+    if not isinstance(payload, dict):
+        raise ValueError(f"{path!r} is not a gnn_unlearn checkpoint")
+    return payload
+
+
 def load_checkpoint(path: str, data: Data | None = None,
                     map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """Loads a checkpoint safely (``weights_only=True``) and rebuilds the model.
@@ -96,14 +116,8 @@ def load_checkpoint(path: str, data: Data | None = None,
     is refused. Returns ``(model, payload)``; ``payload["split"]`` and
     ``payload["request"]`` hold what was saved with it.
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no checkpoint at {path!r}")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # unpickling errors have many types
-        raise ValueError(f"{path!r} is not a readable gnn_unlearn checkpoint "
-                         f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from e
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    payload = load_checkpoint_payload(path, map_location)
+    if payload.get("format") != FORMAT:
         raise ValueError(f"{path!r} is not a gnn_unlearn checkpoint (expected format {FORMAT!r})")
     if data is not None and payload.get("graph"):
         sig, now = payload["graph"], graph_signature(data)

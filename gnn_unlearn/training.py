@@ -24,6 +24,8 @@ class TrainConfig:
     Early stopping: validation AUROC (link) or accuracy (node) is computed every
     ``eval_every`` epochs; training stops after ``patience`` epochs without improvement and
     the best validation state is returned. Only validation data selects the model.
+    Recommenders (``task="rec"``): one epoch = one BPR step on ``batch_size`` sampled triples
+    with L2 weight ``l2`` on their initial embeddings; validation = Recall@20.
     """
     epochs: int = 500
     lr: float = 0.01
@@ -32,14 +34,16 @@ class TrainConfig:
     eval_every: int = 5
     seed: int = 0
     progress: bool = False
+    batch_size: int = 8192
+    l2: float = 1e-4
 
     def __post_init__(self) -> None:
-        for k in ("epochs", "patience", "eval_every"):
+        for k in ("epochs", "patience", "eval_every", "batch_size"):
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"TrainConfig.{k} must be a positive int, got {v!r}")
-        if not self.lr > 0 or self.weight_decay < 0:
-            raise ValueError("TrainConfig needs lr > 0 and weight_decay >= 0")
+        if not self.lr > 0 or self.weight_decay < 0 or self.l2 < 0:
+            raise ValueError("TrainConfig needs lr > 0, weight_decay >= 0 and l2 >= 0")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "TrainConfig":
@@ -86,6 +90,51 @@ def link_loss(model: nn.Module, data: Data, generator: torch.Generator,
     return F.binary_cross_entropy_with_logits(logits, labels)
 
 
+def sample_triples(data: Data, num: int, generator: torch.Generator,
+                   positives: Tensor | None = None) -> Tensor:
+    """``[3, num]`` BPR triples (user, item, negative item), global ids: interactions drawn
+    uniformly from ``positives`` (default: training interactions), negatives uniform over
+    items the user has no training interaction with."""
+    positives = data.train_pos_edge_index if positives is None else positives
+    idx = torch.randint(positives.size(1), (num,), generator=generator).to(positives.device)
+    pairs = positives[:, idx]
+    return torch.cat([pairs, sample_items(data, pairs[0], generator).unsqueeze(0)])
+
+
+def sample_items(data: Data, users: Tensor, generator: torch.Generator, rounds: int = 10) -> Tensor:
+    """One item per user (global id) that is not among that user's training interactions."""
+    nu, ni = int(data.num_users), int(data.num_items)
+    known = data.__dict__.get("_known_keys")
+    train = data.train_pos_edge_index
+    if known is None or known[0] is not train:
+        known = (train, torch.sort(train[0] * ni + train[1] - nu)[0])
+        data.__dict__["_known_keys"] = known
+    keys = known[1]
+    items = torch.randint(ni, (users.numel(),), generator=generator).to(users.device)
+    for _ in range(rounds):                 # redraw the few collisions, all at once
+        q = users * ni + items
+        pos = torch.searchsorted(keys, q).clamp_(max=keys.numel() - 1)
+        bad = (keys[pos] == q).nonzero().view(-1)
+        if bad.numel() == 0:
+            break
+        items[bad] = torch.randint(ni, (bad.numel(),), generator=generator).to(users.device)
+    return items + nu
+
+
+def bpr_loss(model: nn.Module, data: Data, triples: Tensor, l2: float = 0.0,
+             e0: Tensor | None = None, z: Tensor | None = None) -> Tensor:
+    r"""BPR :math:`-\log\sigma(\hat y_{ui} - \hat y_{uj})` averaged over ``triples`` plus
+    :math:`\tfrac{l2}{2}\lVert E^{(0)}_{u,i,j}\rVert^2` per triple (``z``: the final
+    embeddings computed from ``e0``, when the caller already has them)."""
+    e0 = model.embedding.weight if e0 is None else e0
+    z = model.encode(None, data.edge_index, e0=e0) if z is None else z
+    u, i, j = triples
+    loss = F.softplus(model.decode(z, torch.stack([u, j])) - model.decode(z, torch.stack([u, i]))).mean()
+    if l2 > 0:
+        loss = loss + l2 * 0.5 * (e0[u].pow(2) + e0[i].pow(2) + e0[j].pow(2)).sum(-1).mean()
+    return loss
+
+
 def node_loss(model: nn.Module, data: Data) -> Tensor:
     out = model(data.x, data.edge_index)
     return F.cross_entropy(out[data.train_mask], data.y[data.train_mask])
@@ -97,6 +146,9 @@ def validation_score(model: nn.Module, data: Data) -> float:
     from gnn_unlearn.metrics.link import link_auc
     from gnn_unlearn.metrics.node import accuracy
     model.eval()
+    if model.task == "rec":
+        from gnn_unlearn.metrics.rec import topk_metrics
+        return topk_metrics(model, data, "val", k=20)["recall@20"]
     if model.task == "link":
         return link_auc(model, data, data.val_pos_edge_index, data.val_neg_edge_index)["auroc"]
     out = model(data.x, data.edge_index)
@@ -104,11 +156,13 @@ def validation_score(model: nn.Module, data: Data) -> float:
 
 
 def check_trainable(data: Data, task: str) -> None:
-    need = (["train_pos_edge_index", "val_pos_edge_index", "val_neg_edge_index"] if task == "link"
-            else ["y", "train_mask", "val_mask"])
+    need = {"link": ["train_pos_edge_index", "val_pos_edge_index", "val_neg_edge_index"],
+            "rec": ["train_pos_edge_index", "val_pos_edge_index", "num_users", "num_items"],
+            }.get(task, ["y", "train_mask", "val_mask"])
     missing = [k for k in need if getattr(data, k, None) is None]
     if missing:
-        fix = "gnn_unlearn.link_split(data)" if task == "link" else "gnn_unlearn.node_split(data)"
+        fix = {"link": "gnn_unlearn.link_split(data)", "node": "gnn_unlearn.node_split(data)",
+               "rec": "load_dataset('gowalla' | 'lastfm' | 'ml-1m')"}[task]
         raise ValueError(f"{task} training needs {missing} on the graph; make a split first with {fix}")
 
 
@@ -136,7 +190,12 @@ def fit(model: nn.Module, data: Data, config: TrainConfig | None = None,
         for epoch in bar:
             model.train()
             opt.zero_grad()
-            loss = link_loss(model, data, gen) if model.task == "link" else node_loss(model, data)
+            if model.task == "rec":
+                loss = bpr_loss(model, data, sample_triples(data, config.batch_size, gen), config.l2)
+            elif model.task == "link":
+                loss = link_loss(model, data, gen)
+            else:
+                loss = node_loss(model, data)
             loss.backward()
             opt.step()
             history.loss.append(float(loss.detach()))

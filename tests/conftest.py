@@ -75,3 +75,12 @@ def cora_task(cora_link):
 def cora_retrained(cora_gcn, cora_task):
     from gnn_unlearn.methods import unlearn
     return unlearn(cora_gcn, cora_task, "retrain")
+
+
+@pytest.fixture(scope="session")
+def lastfm_lightgcn(lastfm):
+    """The original recommender: LightGCN (3 layers, 64-d) trained with BPR on lastfm (seed 0)."""
+    from gnn_unlearn.training import TrainConfig, train
+    model, _ = train(lastfm, "rec", TrainConfig(epochs=150, lr=0.01, batch_size=8192, eval_every=50,
+                                                patience=1000, seed=0))
+    return model

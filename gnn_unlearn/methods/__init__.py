@@ -6,6 +6,8 @@ from gnn_unlearn.methods.d2dgn import D2DGN
 from gnn_unlearn.methods.gnndelete import GNNDelete
 from gnn_unlearn.methods.gradient_ascent import GradientAscent
 from gnn_unlearn.methods.retrain import Retrain
+from gnn_unlearn.methods.reverse_bpr import ReverseBPR
+from gnn_unlearn.methods.unlearnrec import UnlearnRec
 
 __all__ = ["Unlearner", "UnlearningResult", "available", "get", "register", "unlearn",
-           "Retrain", "GradientAscent", "GNNDelete", "D2DGN", "Cognac"]
+           "Retrain", "ReverseBPR", "UnlearnRec", "GradientAscent", "GNNDelete", "D2DGN", "Cognac"]

@@ -60,6 +60,11 @@ class Unlearner:
         sig = inspect.signature(type(self).__init__)
         return {k: getattr(self, k) for k in sig.parameters if k != "self" and hasattr(self, k)}
 
+    @classmethod
+    def search_space(cls) -> dict[str, Any]:
+        """Ranges for :func:`~gnn_unlearn.methods.tuning.random_search` (empty: not tunable)."""
+        return {}
+
     def check(self, model: nn.Module, task: UnlearningTask) -> None:
         """Raises a clear error if this method cannot serve ``task`` with ``model``."""
         unsupported = task.kinds - self.supports

@@ -49,6 +49,7 @@ from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
 from gnn_unlearn.methods.base import Unlearner, register
+from gnn_unlearn.methods.tuning import IntRange, LogUniform
 from gnn_unlearn.ops.graph import hop_distance
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.training import validation_score
@@ -84,7 +85,7 @@ def contrastive_loss(h: Tensor, anchor_pos: Tensor, anchor_neg: Tensor, num_node
 class Cognac(Unlearner):
     __doc__ = __doc__
     name = "cognac"
-    supports = frozenset({"node", "edge"})
+    supports = frozenset({"node", "edge", "class"})
     tasks = frozenset({"node"})
 
     def __init__(self, steps: int = 3, contrastive_epochs_1: int = 6, contrastive_epochs_2: int = 10,
@@ -95,6 +96,14 @@ class Cognac(Unlearner):
         self.contrastive_frac, self.k_hop = contrastive_frac, k_hop
         self.contrastive_lr, self.ascent_lr, self.descent_lr = contrastive_lr, ascent_lr, descent_lr
         self.num_negatives, self.seed = num_negatives, seed
+
+    @classmethod
+    def search_space(cls) -> dict:
+        """The ranges in which the reference's tuned values lie (Cognac's appendix / code)."""
+        return {"steps": IntRange(2, 14), "contrastive_epochs_1": IntRange(1, 10),
+                "contrastive_epochs_2": IntRange(10, 30), "contrastive_lr": LogUniform(1e-4, 1e-1),
+                "ascent_lr": LogUniform(1e-4, 1e-1), "descent_lr": LogUniform(1e-4, 1e-1),
+                "contrastive_frac": [0.02, 0.05, 0.1, 0.2, 0.3], "k_hop": [1, 2, 3]}
 
     def fit(self, model: nn.Module, task: UnlearningTask) -> nn.Module:
         if not 0 < self.contrastive_frac <= 1:

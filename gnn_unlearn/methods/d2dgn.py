@@ -146,6 +146,10 @@ class D2DGN(Unlearner):
                             df_teacher=destroyer.decode(z_d, df), df_pair_d=z_d[df[0]] * z_d[df[1]],
                             keep=~task.deleted_nodes, deleted=task.deleted_nodes,
                             preserver=preserver)
+            if not bool(task.deleted_nodes.any()):
+                raise ValueError("D2DGN on node classification distils deleted nodes; this request "
+                                 "deletes none (edge requests on node models: use 'retrain' or "
+                                 "'cognac')")
             out_p = preserver(data.x, data.edge_index)
             out_d = destroyer(data.x, data.edge_index)
             z_p = preserver.encode(data.x, data.edge_index)

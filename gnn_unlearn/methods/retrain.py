@@ -27,7 +27,7 @@ class Retrain(Unlearner):
     """
     name = "retrain"
     supports = frozenset({"edge", "node", "class", "feature", "interaction"})
-    tasks = frozenset({"link", "node"})
+    tasks = frozenset({"link", "node", "rec"})
 
     def __init__(self, epochs: int | None = None, lr: float | None = None,
                  weight_decay: float | None = None, patience: int | None = None,

@@ -11,7 +11,7 @@ from gnn_unlearn.models.decoders import make_decoder
 from gnn_unlearn.models.encoders import GNNEncoder, LayerHook
 from gnn_unlearn.ops.scoring import chunked_pair_scores
 
-TASKS = ("link", "node")
+TASKS = ("link", "node", "rec")
 
 
 class LinkPredictor(nn.Module):
@@ -64,6 +64,9 @@ def build_model(config: dict[str, Any]) -> nn.Module:
     task = cfg.pop("task", None)
     if task not in TASKS:
         raise ValueError(f"model config needs task in {TASKS}, got {task!r}")
+    if task == "rec":
+        from gnn_unlearn.models.lightgcn import LightGCN
+        return LightGCN(config=dict(config), **cfg)
     num_classes = cfg.pop("num_classes", None)
     decoder = cfg.pop("decoder", "dot")
     encoder = GNNEncoder(
@@ -81,11 +84,21 @@ def build_model(config: dict[str, Any]) -> nn.Module:
 
 
 def model_config(data: Data, task: str = "link", encoder: str = "gcn", hidden_channels: int = 128,
-                 out_channels: int = 64, num_layers: int = 2, dropout: float = 0.5,
+                 out_channels: int = 64, num_layers: int | None = None, dropout: float = 0.5,
                  decoder: str = "dot") -> dict[str, Any]:
-    """The config of a model that fits ``data`` (input size, node count, classes)."""
+    """The config of a model that fits ``data`` (input size, node count, classes).
+
+    ``num_layers`` defaults to 2 for GNN encoders and 3 for LightGCN (``task="rec"``, whose
+    ``out_channels`` is the embedding size)."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if task == "rec":
+        if getattr(data, "num_users", None) is None:
+            raise ValueError("a recommender needs a user-item graph (data.num_users, data.num_items); "
+                             "load one with load_dataset('gowalla' | 'lastfm' | 'ml-1m')")
+        return dict(task="rec", num_users=int(data.num_users), num_items=int(data.num_items),
+                    embedding_dim=out_channels, num_layers=3 if num_layers is None else num_layers)
+    num_layers = 2 if num_layers is None else num_layers
     x = getattr(data, "x", None)
     cfg: dict[str, Any] = dict(task=task, encoder=encoder, hidden_channels=hidden_channels,
                                out_channels=out_channels, num_layers=num_layers, dropout=dropout,
@@ -112,6 +125,7 @@ def model_outputs(model: nn.Module, data: Data) -> Tensor:
     was = model.training
     model.eval()
     with torch.no_grad():
-        out = model.encode(data.x, data.edge_index) if model.task == "link" else model(data.x, data.edge_index)
+        out = (model(data.x, data.edge_index) if model.task == "node"
+               else model.encode(data.x, data.edge_index))
     model.train(was)
     return out

@@ -1,0 +1,166 @@
+r"""Recommendation metrics: full-ranking Recall@K / NDCG@K and ranks of removed interactions.
+
+Scores are computed for chunks of ``chunk_users`` users at a time (``[chunk, I]``, never the
+whole users x items matrix); each user's known items (the training interactions) are masked
+out before ranking, as in LightGCN's protocol:
+
+.. math::
+    \mathrm{Recall@K}(u) = \frac{|\mathrm{top}_K(u) \cap T_u|}{|T_u|}, \qquad
+    \mathrm{NDCG@K}(u) = \frac{\sum_{r<K} [\mathrm{top}_K(u)_r \in T_u] / \log_2(r+2)}
+    {\sum_{r<\min(K, |T_u|)} 1/\log_2(r+2)}
+
+averaged over users with at least one held-out interaction :math:`T_u`.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+
+def _local(pairs: Tensor, num_users: int) -> tuple[Tensor, Tensor]:
+    """(user, local item) of ``[2, k]`` pairs stored as (user, U + item)."""
+    return pairs[0], pairs[1] - num_users
+
+
+def _csr(users: Tensor, items: Tensor, num_users: int) -> tuple[Tensor, Tensor]:
+    """Row pointer over users and item ids sorted by user."""
+    order = torch.argsort(users, stable=True)
+    counts = torch.bincount(users, minlength=num_users)
+    rowptr = torch.zeros(num_users + 1, dtype=torch.long, device=users.device)
+    rowptr[1:] = counts.cumsum(0)
+    return rowptr, items[order]
+
+
+@torch.no_grad()
+def embeddings(model: nn.Module, data: Data) -> Tensor:
+    """``z`` of a recommender on ``data`` (eval mode)."""
+    was = model.training
+    model.eval()
+    z = model.encode(None, data.edge_index)
+    model.train(was)
+    return z
+
+
+def _masked_scores(z: Tensor, lo: int, hi: int, num_users: int, known: tuple[Tensor, Tensor]) -> Tensor:
+    """Scores of users ``lo..hi-1`` against all items, known items set to ``-inf``."""
+    scores = z[lo:hi] @ z[num_users:].t()
+    rowptr, col = known
+    a, b = int(rowptr[lo]), int(rowptr[hi])
+    if b > a:
+        rows = torch.repeat_interleave(torch.arange(hi - lo, device=z.device), rowptr[lo + 1:hi + 1] - rowptr[lo:hi])
+        scores[rows, col[a:b]] = float("-inf")
+    return scores
+
+
+@torch.no_grad()
+def topk_metrics(model_or_z: nn.Module | Tensor, data: Data, split: str = "test", k: int = 20,
+                 exclude: Tensor | None = None, chunk_users: int = 1024) -> dict[str, float]:
+    """Recall@k and NDCG@k of held-out interactions ``data.<split>_pos_edge_index``.
+
+    Args:
+        model_or_z: a recommender (``encode``) or its final embeddings ``z``.
+        exclude: known pairs masked from the ranking (default: ``data.train_pos_edge_index``).
+    """
+    if getattr(data, "num_users", None) is None:
+        raise ValueError("recommendation metrics need a user-item graph (data.num_users/num_items)")
+    held = getattr(data, f"{split}_pos_edge_index", None)
+    if held is None:
+        raise ValueError(f"data has no {split}_pos_edge_index")
+    z = model_or_z if isinstance(model_or_z, Tensor) else embeddings(model_or_z, data)
+    nu, ni = int(data.num_users), int(data.num_items)
+    exclude = data.train_pos_edge_index if exclude is None else exclude
+    known = _csr(*_local(exclude.to(z.device), nu), nu)
+    hu, hi_ = _local(held.to(z.device), nu)
+    held_keys = torch.sort(hu * ni + hi_)[0]
+    held_count = torch.bincount(hu, minlength=nu)
+    discounts = 1.0 / torch.log2(torch.arange(k, device=z.device, dtype=torch.float) + 2)
+    ideal = torch.cat([torch.zeros(1, device=z.device), discounts.cumsum(0)])
+    recall_sum = ndcg_sum = 0.0
+    for lo in range(0, nu, chunk_users):
+        hi = min(lo + chunk_users, nu)
+        cnt = held_count[lo:hi]
+        if int(cnt.sum()) == 0:
+            continue
+        top = torch.topk(_masked_scores(z, lo, hi, nu, known), min(k, ni), dim=1).indices
+        keys = (torch.arange(lo, hi, device=z.device).unsqueeze(1) * ni + top).view(-1)
+        pos = torch.searchsorted(held_keys, keys).clamp_(max=held_keys.numel() - 1)
+        hit = (held_keys[pos] == keys).view(hi - lo, -1).float()
+        has = cnt > 0
+        recall_sum += float((hit.sum(1)[has] / cnt[has]).sum())
+        dcg = (hit * discounts[: hit.size(1)]).sum(1)
+        ndcg_sum += float((dcg[has] / ideal[cnt[has].clamp(max=k)]).sum())
+    users = int((held_count > 0).sum())
+    return {f"recall@{k}": recall_sum / users, f"ndcg@{k}": ndcg_sum / users}
+
+
+@torch.no_grad()
+def pair_ranks(model_or_z: nn.Module | Tensor, data: Data, pairs: Tensor,
+               exclude: Tensor | None = None, chunk_pairs: int = 2048) -> Tensor:
+    """0-based rank of each pair's item among all items for its user (``exclude`` masked out;
+    default: the training interactions of ``data``, which for a retained graph no longer hold
+    the removed ones). Rank 0 = the user's top recommendation."""
+    z = model_or_z if isinstance(model_or_z, Tensor) else embeddings(model_or_z, data)
+    nu, ni = int(data.num_users), int(data.num_items)
+    exclude = data.train_pos_edge_index if exclude is None else exclude
+    ex_keys = torch.sort((exclude[0] * ni + exclude[1] - nu).to(z.device))[0]
+    out = []
+    for s in range(0, pairs.size(1), chunk_pairs):
+        u, i = pairs[0, s:s + chunk_pairs].to(z.device), pairs[1, s:s + chunk_pairs].to(z.device)
+        scores = z[u] @ z[nu:].t()                                         # [c, I]
+        own = scores.gather(1, (i - nu).unsqueeze(1))   # from the same product: no self-count
+        above = scores > own
+        # known items above the pair's score do not count
+        ex_u = torch.searchsorted(ex_keys, u * ni), torch.searchsorted(ex_keys, u * ni + ni)
+        lens = ex_u[1] - ex_u[0]
+        if int(lens.sum()) > 0:
+            rows = torch.repeat_interleave(torch.arange(u.numel(), device=z.device), lens)
+            starts = torch.repeat_interleave(ex_u[0], lens)
+            offs = torch.arange(int(lens.sum()), device=z.device) - torch.repeat_interleave(lens.cumsum(0) - lens, lens)
+            cols = ex_keys[starts + offs] % ni
+            above[rows, cols] = False
+        out.append(above.sum(1))
+    return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
+
+
+def rank_summary(ranks: Tensor, num_items: int, k: int = 20) -> dict[str, float]:
+    """Mean rank percentile (0 = top, 1 = bottom) and hit@k of removed interactions."""
+    if ranks.numel() == 0:
+        return {"rank_pct": math.nan, f"hit@{k}": math.nan}
+    return {"rank_pct": float(ranks.float().mean() / max(num_items - 1, 1)),
+            f"hit@{k}": float((ranks < k).float().mean())}
+
+
+def evaluate_recommender(model: nn.Module, task, on_original: bool = False, k: int = 20,
+                         attack_samples: int = 2000, seed: int = 0) -> dict[str, float]:
+    """Everything the recommendation tables report for one model and one request.
+
+    * Recall@k / NDCG@k on the test split (training items of the graph the model is served
+      on masked: the original graph for ``on_original``, else the retained one);
+    * ``rank_pct`` / ``hit@k`` of the removed interactions, ranked among the items that are
+      not retained training items of their user (the same candidate set for every model);
+    * ``mia_member``: share of removed interactions that a loss attack (gradient boosting on
+      score, loss and embedding norms; members = retained training interactions, non-members
+      = test interactions, trained on this model) calls members, and the attack's own
+      held-out ``mia_auc``.
+    """
+    import numpy as np
+
+    from gnn_unlearn.metrics.mia import LossAttack, link_attack_features
+    data = task.data if on_original else task.retained_data
+    kept, df = task.retained_data, task.df_edge_index
+    z = embeddings(model, data)
+    out = topk_metrics(z, data, "test", k)
+    out.update(rank_summary(pair_ranks(z, kept, df), int(kept.num_items), k))
+    g = torch.Generator().manual_seed(seed)
+    members = kept.train_pos_edge_index
+    members = members[:, torch.randperm(members.size(1), generator=g)[:attack_samples].to(members.device)]
+    test = data.test_pos_edge_index
+    test = test[:, torch.randperm(test.size(1), generator=g)[:attack_samples].to(test.device)]
+    attack = LossAttack(seed=seed).fit(link_attack_features(model, data, members, z),
+                                       link_attack_features(model, data, test, z))
+    out.update(mia_member=attack.member_rate(link_attack_features(model, data, df, z)),
+               mia_auc=float(attack.attack_auc))
+    return out
