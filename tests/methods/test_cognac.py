@@ -55,3 +55,20 @@ def test_cognac_edge_requests_and_refusals(poisoned, cora_gcn, cora_link):
         unlearn(cora_gcn, DeletionRequest.nodes([1]).resolve(cora_link), "cognac")
     with pytest.raises(ValueError, match="does not support"):
         unlearn(model, DeletionRequest.features([1]).resolve(data), "cognac")
+
+
+def test_cognac_class_removal_stops_predicting_the_class(cora):
+    from gnn_unlearn import DeletionRequest
+    model, _ = train(cora, "node", TrainConfig(epochs=100, weight_decay=5e-4, seed=0))
+    task = DeletionRequest.node_class(3).resolve(cora)
+    result = unlearn(model, task, "cognac", seed=0)
+    kept = task.retained_data
+    with torch.no_grad():
+        pred = result.model(kept.x, kept.edge_index).argmax(-1)
+        before = model(kept.x, kept.edge_index).argmax(-1)
+    y = cora.y.view(-1)
+    forget, other = cora.test_mask & (y == 3), cora.test_mask & (y != 3)
+    assert (before[forget] == 3).float().mean() > 0.5            # the original predicts it
+    assert (pred[forget] == 3).float().mean() < 0.2               # afterwards hardly ever
+    acc = lambda p: (p[other] == y[other]).float().mean()
+    assert acc(pred) > acc(before) - 0.05
