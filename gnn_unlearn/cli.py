@@ -68,17 +68,21 @@ def _load_graph(a, split=None):
 
 def cmd_train(a: argparse.Namespace) -> None:
     from gnn_unlearn.io import save_checkpoint
+    from gnn_unlearn.distributed import init_from_env
     from gnn_unlearn.training import TrainConfig, train
+    shard, a.device = init_from_env(a.device)       # data parallel under torchrun
     data = _load_graph(a)
     options = (dict(num_layers=a.num_layers if a.num_layers is not None else 3) if a.task == "rec"
                else dict(encoder=a.encoder, num_layers=a.num_layers or 2))
     config = TrainConfig(seed=a.seed, epochs=a.epochs, progress=a.progress, batch_size=a.batch_size,
                          **({"eval_every": 25} if a.task == "rec" else {}))
     model, hist = train(data, a.task, config, device=a.device, **options)
+    if shard.rank != 0:
+        return
     save_checkpoint(a.output, model, data, extra={"dataset": a.dataset, "task": a.task,
                                                   "num_nodes_option": a.num_nodes})
     print(json.dumps({"checkpoint": a.output, "epochs": hist.epochs_run, "best_epoch": hist.best_epoch,
-                      "best_val": hist.best_val}, indent=2))
+                      "best_val": hist.best_val, "processes": shard.world_size}, indent=2))
 
 
 def _graph_from_checkpoint(a, payload):
@@ -110,7 +114,12 @@ def _build_request(a, data):
 
 def cmd_unlearn(a: argparse.Namespace) -> None:
     from gnn_unlearn.io import DeletionLedger, load_checkpoint, save_checkpoint
+    from gnn_unlearn.distributed import init_from_env
     from gnn_unlearn.methods import unlearn
+    shard, a.device = init_from_env(a.device)       # retraining runs data parallel under torchrun
+    if shard.active and a.method != "retrain":
+        raise ValueError(f"under torchrun only --method retrain runs distributed; run {a.method!r} "
+                         "as a single process")
     model, payload = load_checkpoint(a.checkpoint)
     data = _graph_from_checkpoint(a, payload)
     request = _build_request(a, data)
@@ -118,6 +127,8 @@ def cmd_unlearn(a: argparse.Namespace) -> None:
     task = request.resolve(data, num_hops=hops)
     params = json.loads(a.params) if a.params else {}
     result = unlearn(model, task, a.method, device=a.device, **params)
+    if shard.rank != 0:
+        return
     save_checkpoint(a.output, result.model, data, request=request,
                     extra={**(payload.get("extra") or {}), "method": a.method, "params": params,
                            "seconds": result.seconds, "original": os.path.abspath(a.checkpoint)})
@@ -272,6 +283,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError, FileNotFoundError, ImportError) as e:
         print(f"gnn-unlearn {args.command}: error: {e}", file=sys.stderr)
         return 2
+    finally:
+        import torch.distributed as dist
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
     return 0
 
 

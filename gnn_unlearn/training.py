@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
+from gnn_unlearn.distributed import GradientSync, Shard
 from gnn_unlearn.ops.graph import is_bipartite
 from gnn_unlearn.models.predictors import make_model
 from gnn_unlearn.ops.negative import sample_non_edges
@@ -80,9 +81,10 @@ def negative_pairs(data: Data, num: int, generator: torch.Generator,
 
 
 def link_loss(model: nn.Module, data: Data, generator: torch.Generator,
-              layer_hook=None) -> Tensor:
-    """BCE on training positives vs an equal number of freshly sampled non-edges."""
-    pos = data.train_pos_edge_index
+              layer_hook=None, positives: Tensor | None = None) -> Tensor:
+    """BCE on training positives (default all; a shard in distributed training) vs an equal
+    number of freshly sampled non-edges."""
+    pos = data.train_pos_edge_index if positives is None else positives
     neg = negative_pairs(data, pos.size(1), generator).to(pos.device)
     z = model.encode(data.x, data.edge_index, layer_hook=layer_hook)
     logits = model.decode(z, torch.cat([pos, neg], 1))
@@ -135,9 +137,10 @@ def bpr_loss(model: nn.Module, data: Data, triples: Tensor, l2: float = 0.0,
     return loss
 
 
-def node_loss(model: nn.Module, data: Data) -> Tensor:
+def node_loss(model: nn.Module, data: Data, mask: Tensor | None = None) -> Tensor:
+    mask = data.train_mask if mask is None else mask
     out = model(data.x, data.edge_index)
-    return F.cross_entropy(out[data.train_mask], data.y[data.train_mask])
+    return F.cross_entropy(out[mask], data.y[mask])
 
 
 @torch.no_grad()
@@ -180,8 +183,14 @@ def fit(model: nn.Module, data: Data, config: TrainConfig | None = None,
     data = data_to(data, dev)
     model.to(dev)
     history = TrainHistory()
+    shard = Shard.current()          # data parallel under torchrun (gnn_unlearn.distributed)
+    sync = GradientSync(model, shard)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    gen = torch.Generator().manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(shard.seed(config.seed))
+    if model.task == "node":
+        own_nodes = shard.mask(data.train_mask) if shard.active else None
+    else:
+        own_pairs = shard.edges(data.train_pos_edge_index) if shard.active else None
     best_state = copy.deepcopy(model.state_dict())
     since_best = 0
     with seeded(config.seed, dev):
@@ -191,12 +200,15 @@ def fit(model: nn.Module, data: Data, config: TrainConfig | None = None,
             model.train()
             opt.zero_grad()
             if model.task == "rec":
-                loss = bpr_loss(model, data, sample_triples(data, config.batch_size, gen), config.l2)
+                triples = sample_triples(data, max(1, config.batch_size // shard.world_size), gen,
+                                         positives=own_pairs)
+                loss = bpr_loss(model, data, triples, config.l2)
             elif model.task == "link":
-                loss = link_loss(model, data, gen)
+                loss = link_loss(model, data, gen, positives=own_pairs)
             else:
-                loss = node_loss(model, data)
+                loss = node_loss(model, data, own_nodes)
             loss.backward()
+            sync()
             opt.step()
             history.loss.append(float(loss.detach()))
             history.epochs_run = epoch

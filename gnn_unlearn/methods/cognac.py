@@ -81,6 +81,22 @@ def contrastive_loss(h: Tensor, anchor_pos: Tensor, anchor_neg: Tensor, num_node
     return sum(terms) if terms else h.sum() * 0.0
 
 
+ASCENT_LOSSES = ("bounded", "ce")
+
+
+def ascent_loss(logits: Tensor, y: Tensor, kind: str = "bounded") -> Tensor:
+    r"""The AC/DC ascent term on the identified nodes' (wrong) labels.
+
+    ``"ce"``: :math:`-\mathrm{CE}(h, y)` (the reference; unbounded below).
+    ``"bounded"``: :math:`-\log(1 - p_y)`, which is minimised by moving probability away
+    from :math:`y` and stops pulling once :math:`p_y \to 0`.
+    """
+    if kind == "ce":
+        return -F.cross_entropy(logits, y)
+    p_y = logits.softmax(-1).gather(1, y.view(-1, 1)).view(-1)
+    return -torch.log1p(-p_y.clamp(max=1 - 1e-6)).mean()
+
+
 @register
 class Cognac(Unlearner):
     __doc__ = __doc__
@@ -91,7 +107,10 @@ class Cognac(Unlearner):
     def __init__(self, steps: int = 3, contrastive_epochs_1: int = 6, contrastive_epochs_2: int = 10,
                  contrastive_frac: float = 0.3, k_hop: int = 1, contrastive_lr: float = 1e-3,
                  ascent_lr: float = 1e-3, descent_lr: float = 1e-3, num_negatives: int = 32,
-                 seed: int = 0):
+                 ascent: str = "ce", seed: int = 0):
+        if ascent not in ASCENT_LOSSES:
+            raise ValueError(f"ascent must be one of {ASCENT_LOSSES}, got {ascent!r}")
+        self.ascent = ascent
         self.steps, self.contrastive_epochs_1, self.contrastive_epochs_2 = steps, contrastive_epochs_1, contrastive_epochs_2
         self.contrastive_frac, self.k_hop = contrastive_frac, k_hop
         self.contrastive_lr, self.ascent_lr, self.descent_lr = contrastive_lr, ascent_lr, descent_lr
@@ -140,7 +159,7 @@ class Cognac(Unlearner):
                     if not edge_request and bool(ascent_nodes.any()):
                         opt_a.zero_grad()
                         out = model(data.x, data.edge_index)
-                        (-F.cross_entropy(out[ascent_nodes], y[ascent_nodes])).backward()
+                        ascent_loss(out[ascent_nodes], y[ascent_nodes], self.ascent).backward()
                         opt_a.step()
                     opt_d.zero_grad()
                     out = model(data.x, data.edge_index)

@@ -1,0 +1,134 @@
+"""Time and peak memory against graph size, for training, every method and evaluation.
+
+Synthetic planted-partition graphs (``gnn_unlearn.data.synthetic_graph``, average degree 11 as
+in ogbl-collab, 128 sparse binary features) from 10 k to ogbl-collab's 1.3 M undirected edges
+(235 k nodes). Per size: GNNDelete's link split, a 2-layer GCN trained for a fixed number of
+epochs (so the time per epoch is what grows), a request of 0.5 % random training edges, then
+retrain (same fixed epochs), gradient ascent, GNNDelete and D2DGN (each with its own stopping,
+capped at ``--method-epochs``), and the evaluation (Dt/Df AUROC, no MIA: the attacks' cost is
+independent of the graph once features are computed). Memory: the increase of the process's
+peak RSS during the step (CPU) or peak CUDA memory; since freed memory is reused, a step's
+figure is a lower bound once a larger step ran before it in the same process.
+
+    python benchmarks/scale.py --nodes 2000,8000,30000,100000,235000 --name scale_cpu
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from gnn_unlearn import TrainConfig, link_split, train, unlearn
+from gnn_unlearn.data import sample_edges, synthetic_graph
+from gnn_unlearn.experiment import hardware
+from gnn_unlearn.io import atomic_write_text
+from gnn_unlearn.metrics.report import evaluate
+from gnn_unlearn.utils import CostMeter, resolve_device
+
+METHODS = ("gradient_ascent", "gnndelete", "d2dgn")
+
+
+def measure(fn, device):
+    gc.collect()
+    with CostMeter(device) as meter:
+        out = fn()
+    mem = meter.peak_memory_bytes if device.type == "cuda" else meter.extra_memory_bytes
+    return out, meter.seconds, mem
+
+
+def run_size(n: int, args, device) -> list[dict]:
+    rows = []
+    data, secs, mem = measure(lambda: link_split(synthetic_graph(n, avg_degree=11.0, seed=0), seed=0), device)
+    edges = int(data.train_pos_edge_index.size(1))
+    base = dict(nodes=n, train_edges=edges)
+    rows.append(dict(base, step="load+split", seconds=secs, memory=mem))
+    cfg = TrainConfig(epochs=args.epochs, patience=10 ** 6, eval_every=args.epochs, seed=0)
+    (model, _), secs, mem = measure(lambda: train(data, "link", cfg, device=device), device)
+    rows.append(dict(base, step="train", seconds=secs, memory=mem, epochs=args.epochs))
+    task = sample_edges(data, 0.005, where="random", seed=0).resolve(data, num_hops=2)
+    if device.type == "cuda":
+        task = task.to(device)
+    results = []
+    for method in ("retrain",) + tuple(args.methods.split(",")):
+        kw = {"epochs": args.epochs} if method == "retrain" else {"epochs": args.method_epochs}
+        result, secs, mem = measure(lambda: unlearn(model, task, method, device=device, **kw), device)
+        rows.append(dict(base, step=method, seconds=secs, memory=mem,
+                         epochs=result.history.get("epochs", result.history.get("epochs_run"))))
+        results.append(result)
+    report, secs, mem = measure(lambda: evaluate(results[1:], task, retrained=results[0], mia=False), device)
+    rows.append(dict(base, step="evaluate", seconds=secs, memory=mem))
+    for r in rows[-len(results) - 2:]:
+        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}, flush=True)
+    return rows
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    steps = list(dict.fromkeys(r["step"] for r in rows if r["step"] != "load+split"))
+    for step in steps:
+        pts = sorted((r["train_edges"], r["seconds"], max(r["memory"], 1) / 2 ** 20)
+                     for r in rows if r["step"] == step)
+        x = [p[0] for p in pts]
+        axes[0].plot(x, [p[1] for p in pts], marker="o", label=step)
+        axes[1].plot(x, [p[2] for p in pts], marker="o", label=step)
+    for ax, label in zip(axes, ("seconds", "peak extra memory (MiB)")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("training edges")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--nodes", default="2000,8000,30000,100000,235000")
+    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--epochs", type=int, default=20, help="fixed epochs of training and retraining")
+    p.add_argument("--method-epochs", type=int, default=50, help="cap on the methods' epochs")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--output", default="benchmarks/results")
+    p.add_argument("--name", default="scale_cpu")
+    args = p.parse_args(argv)
+    device = resolve_device(args.device)
+    command = "python benchmarks/scale.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    rows, t = [], time.perf_counter()
+    for n in (int(v) for v in args.nodes.split(",")):
+        rows += run_size(n, args, device)
+    steps = list(dict.fromkeys(r["step"] for r in rows))
+    sizes = sorted({(r["nodes"], r["train_edges"]) for r in rows})
+    lines = [f"# Scale: time and peak extra memory vs graph size\n\nCommand: `{command}`  \n"
+             f"Hardware: {hardware()}  \nTotal wall time: {time.perf_counter() - t:.0f} s  \n"
+             f"Training and retraining: {args.epochs} epochs; methods: own stopping, at most "
+             f"{args.method_epochs} epochs (epochs run in brackets). Cells: seconds / MiB.\n",
+             "| nodes | training edges | " + " | ".join(steps) + " |",
+             "|---|---|" + "---|" * len(steps)]
+    for n, e in sizes:
+        cells = []
+        for s in steps:
+            r = next(r for r in rows if r["nodes"] == n and r["step"] == s)
+            ep = f" [{r['epochs']}]" if r.get("epochs") is not None and s not in ("train", "retrain") else ""
+            cells.append(f"{r['seconds']:.2f} s / {r['memory'] / 2 ** 20:.0f}{ep}")
+        lines.append(f"| {n:,} | {e:,} | " + " | ".join(cells) + " |")
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    plot(rows, out / f"{args.name}.png")
+    lines.append(f"\n![time and memory vs size]({args.name}.png)\n")
+    atomic_write_text(out / f"{args.name}.md", "\n".join(lines))
+    atomic_write_text(out / f"{args.name}.json", json.dumps(dict(command=command, rows=rows), indent=1))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
