@@ -76,7 +76,16 @@ def cmd_train(a: argparse.Namespace) -> None:
                else dict(encoder=a.encoder, num_layers=a.num_layers or 2))
     config = TrainConfig(seed=a.seed, epochs=a.epochs, progress=a.progress, batch_size=a.batch_size,
                          **({"eval_every": 25} if a.task == "rec" else {}))
-    model, hist = train(data, a.task, config, device=a.device, **options)
+    if a.fanouts:
+        from gnn_unlearn.loader import fit_minibatch
+        from gnn_unlearn.models import make_model
+        from gnn_unlearn.utils import seeded
+        with seeded(config.seed):
+            model = make_model(data, a.task, **options)
+        model, hist = fit_minibatch(model, data, config, [int(f) for f in a.fanouts.split(",")],
+                                    a.batch_size, a.device)
+    else:
+        model, hist = train(data, a.task, config, device=a.device, **options)
     if shard.rank != 0:
         return
     save_checkpoint(a.output, model, data, extra={"dataset": a.dataset, "task": a.task,
@@ -224,7 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rec: LightGCN with BPR on a user-item graph (gowalla, lastfm, ml-1m)")
     p.add_argument("--encoder", default="gcn", choices=["gcn", "gat", "gin", "sage"])
     p.add_argument("--num-layers", type=int, default=None, help="default 2 (GNNs), 3 (LightGCN)")
-    p.add_argument("--batch-size", type=int, default=8192, help="rec: BPR triples per step")
+    p.add_argument("--batch-size", type=int, default=8192,
+                   help="rec: BPR triples per step; with --fanouts: seed nodes/edges per mini-batch")
+    p.add_argument("--fanouts", default=None,
+                   help="train on neighbour-sampled mini-batches, e.g. 10,10 (one per layer)")
     p.add_argument("--epochs", type=int, default=500)
     p.add_argument("--progress", action="store_true")
     p.add_argument("--output", required=True, help="checkpoint path (.pt)")

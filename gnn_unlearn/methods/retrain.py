@@ -24,6 +24,8 @@ class Retrain(Unlearner):
     Args:
         epochs, lr, weight_decay, patience, eval_every, seed: override the original's
             :class:`~gnn_unlearn.training.TrainConfig`.
+        fanouts, batch_size: retrain with neighbour-sampled mini-batches
+            (:func:`gnn_unlearn.loader.fit_minibatch`) instead of full batch.
     """
     name = "retrain"
     supports = frozenset({"edge", "node", "class", "feature", "interaction"})
@@ -31,7 +33,9 @@ class Retrain(Unlearner):
 
     def __init__(self, epochs: int | None = None, lr: float | None = None,
                  weight_decay: float | None = None, patience: int | None = None,
-                 eval_every: int | None = None, seed: int | None = None, progress: bool = False):
+                 eval_every: int | None = None, seed: int | None = None, progress: bool = False,
+                 fanouts: list[int] | None = None, batch_size: int = 1024):
+        self.fanouts, self.batch_size = fanouts, batch_size
         self.epochs, self.lr, self.weight_decay = epochs, lr, weight_decay
         self.patience, self.eval_every, self.seed, self.progress = patience, eval_every, seed, progress
 
@@ -54,6 +58,11 @@ class Retrain(Unlearner):
         arch = {k: v for k, v in model.config.items() if k != "gnndelete"}
         with seeded(config.seed):
             fresh = build_model(arch)
-        fresh, hist = fit(fresh, task.retained_data, config, device)
+        if self.fanouts:      # neighbour-sampled mini-batches (graphs too large for full batch)
+            from gnn_unlearn.loader import fit_minibatch
+            fresh, hist = fit_minibatch(fresh, task.retained_data, config, self.fanouts,
+                                        self.batch_size, device)
+        else:
+            fresh, hist = fit(fresh, task.retained_data, config, device)
         self.history.update(hist.to_dict())
         return fresh

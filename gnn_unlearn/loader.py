@@ -1,0 +1,161 @@
+r"""Neighbour-sampled mini-batches for graphs too large for full-batch training.
+
+PyG's :class:`~torch_geometric.loader.NeighborLoader` needs ``pyg-lib`` or ``torch-sparse``,
+which have no wheels for current torch; :class:`NeighborSampler` is a vectorised stand-in
+with the same output convention (the ``batch_size`` seed nodes first, ``n_id`` = global ids
+of the subgraph's nodes, ``edge_index`` local). When ``pyg-lib`` is installed,
+``NeighborLoader`` can be passed to :func:`fit_minibatch` instead: it yields the same kind of
+``Data``.
+
+Sampling (GraphSAGE, Hamilton et al. 2017): from the seeds, each hop draws ``fanout``
+in-neighbours per frontier node uniformly *with* replacement (one ``rand`` call for the
+whole frontier; duplicates are merged, so a node with few neighbours keeps each once), over
+a CSR of the graph built once. Memory per batch is :math:`O(\text{batch} \prod \text{fanouts})`
+plus one ``[N]`` id map reused across batches.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict
+from typing import Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.data import Data
+from tqdm.auto import tqdm
+
+from gnn_unlearn.training import (TrainConfig, TrainHistory, check_trainable, negative_pairs,
+                                  validation_score)
+from gnn_unlearn.utils import data_to, resolve_device, seeded
+
+
+class NeighborSampler:
+    """Samples k-hop computation subgraphs around seed nodes.
+
+    Args:
+        edge_index: ``[2, E]`` message-passing edges (source -> target).
+        num_nodes: number of nodes.
+        fanouts: neighbours drawn per node and hop, nearest hop first (e.g. ``[10, 10]``).
+    """
+
+    def __init__(self, edge_index: Tensor, num_nodes: int, fanouts: Sequence[int]):
+        if not fanouts or any(int(f) < 1 for f in fanouts):
+            raise ValueError(f"fanouts must be positive ints, one per layer, got {list(fanouts)}")
+        self.fanouts, self.num_nodes = [int(f) for f in fanouts], num_nodes
+        order = torch.argsort(edge_index[1], stable=True)
+        self.col = edge_index[0, order]                       # sources, grouped by target
+        counts = torch.bincount(edge_index[1], minlength=num_nodes)
+        self.rowptr = torch.zeros(num_nodes + 1, dtype=torch.long, device=edge_index.device)
+        self.rowptr[1:] = counts.cumsum(0)
+        self._local = torch.full((num_nodes,), -1, dtype=torch.long, device=edge_index.device)
+
+    def sample(self, seeds: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """``(n_id, edge_index)``: global ids (``seeds`` first, deduplicated) and local edges."""
+        seeds = torch.unique(seeds, sorted=False) if seeds.numel() != torch.unique(seeds).numel() else seeds
+        n_id, frontier = seeds, seeds
+        local = self._local
+        local[seeds] = torch.arange(seeds.numel(), device=seeds.device)
+        src_all, dst_all = [], []
+        for fanout in self.fanouts:
+            start, deg = self.rowptr[frontier], self.rowptr[frontier + 1] - self.rowptr[frontier]
+            has = deg > 0
+            f, start, deg = frontier[has], start[has], deg[has]
+            r = (torch.rand(f.numel(), fanout, generator=generator).to(f.device) * deg.unsqueeze(1)).long()
+            src = self.col[(start.unsqueeze(1) + r).view(-1)]
+            dst = f.repeat_interleave(fanout)
+            keys = torch.unique(src * self.num_nodes + dst)
+            src, dst = keys // self.num_nodes, keys % self.num_nodes
+            new = torch.unique(src[local[src] < 0])
+            local[new] = torch.arange(n_id.numel(), n_id.numel() + new.numel(), device=new.device)
+            n_id = torch.cat([n_id, new])
+            src_all.append(local[src])
+            dst_all.append(local[dst])
+            frontier = new
+        edge_index = torch.stack([torch.cat(src_all), torch.cat(dst_all)])
+        local[n_id] = -1                                   # reset only what was touched
+        return n_id, edge_index
+
+    def subgraph(self, data: Data, seeds: Tensor, generator: torch.Generator | None = None) -> Data:
+        """A ``Data`` in NeighborLoader's convention (``n_id``, ``batch_size``, local ids)."""
+        n_id, edge_index = self.sample(seeds, generator)
+        x = None if getattr(data, "x", None) is None else data.x[n_id]
+        return Data(x=x, edge_index=edge_index, n_id=n_id, batch_size=int(seeds.numel()),
+                    num_nodes=int(n_id.numel()))
+
+
+def _batches(n: int, batch_size: int, g: torch.Generator) -> Iterator[Tensor]:
+    perm = torch.randperm(n, generator=g)
+    yield from perm.split(batch_size)
+
+
+def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = None,
+                  fanouts: Sequence[int] = (10, 10), batch_size: int = 1024,
+                  device: str | torch.device | None = "cpu") -> tuple[nn.Module, TrainHistory]:
+    """Mini-batch version of :func:`gnn_unlearn.training.fit` (node and link models with
+    feature inputs): an epoch is one pass over the training nodes / edges in batches of
+    ``batch_size``, each on its sampled computation subgraph. Validation (for early stopping,
+    every ``eval_every`` epochs) runs full-graph inference without gradients, which needs far
+    less memory than a full-batch training step.
+    """
+    config = config or TrainConfig()
+    if model.task not in ("node", "link"):
+        raise ValueError(f"mini-batch training supports node and link models, got {model.task!r}")
+    if getattr(data, "x", None) is None:
+        raise ValueError("mini-batch training needs node features (a featureless model's "
+                         "embedding table is indexed by global ids); use full-batch training")
+    if len(fanouts) != model.encoder.num_layers:
+        raise ValueError(f"give one fanout per layer: the model has {model.encoder.num_layers} "
+                         f"layers, fanouts={list(fanouts)}")
+    dev = resolve_device(device)
+    check_trainable(data, model.task)
+    data = data_to(data, dev)
+    model.to(dev)
+    sampler = NeighborSampler(data.edge_index, data.num_nodes, fanouts)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    g = torch.Generator().manual_seed(config.seed)
+    history, best_state, since_best = TrainHistory(), copy.deepcopy(model.state_dict()), 0
+    train_nodes = data.train_mask.nonzero().view(-1) if model.task == "node" else None
+    positives = data.train_pos_edge_index if model.task == "link" else None
+    with seeded(config.seed, dev):
+        for epoch in tqdm(range(1, config.epochs + 1), disable=not config.progress, desc="train", leave=False):
+            model.train()
+            total, count = 0.0, 0
+            n = train_nodes.numel() if train_nodes is not None else positives.size(1)
+            for idx in _batches(n, batch_size, g):
+                idx = idx.to(dev)
+                opt.zero_grad()
+                if model.task == "node":
+                    batch = sampler.subgraph(data, train_nodes[idx], g)
+                    out = model(batch.x, batch.edge_index)[: batch.batch_size]
+                    loss = F.cross_entropy(out, data.y[batch.n_id[: batch.batch_size]])
+                else:
+                    pos = positives[:, idx]
+                    neg = negative_pairs(data, pos.size(1), g).to(dev)
+                    pairs = torch.cat([pos, neg], 1)
+                    seeds, inverse = torch.unique(pairs.reshape(-1), return_inverse=True)
+                    batch = sampler.subgraph(data, seeds, g)
+                    z = model.encode(batch.x, batch.edge_index)
+                    logits = model.decode(z, inverse.view(2, -1))
+                    labels = torch.cat([torch.ones(pos.size(1)), torch.zeros(neg.size(1))]).to(dev)
+                    loss = F.binary_cross_entropy_with_logits(logits, labels)
+                loss.backward()
+                opt.step()
+                total, count = total + float(loss.detach()) * idx.numel(), count + idx.numel()
+            history.loss.append(total / max(count, 1))
+            history.epochs_run = epoch
+            if epoch % config.eval_every == 0 or epoch == config.epochs:
+                with torch.no_grad():
+                    score = validation_score(model, data)
+                history.val.append((epoch, score))
+                if score > history.best_val:
+                    history.best_val, history.best_epoch = score, epoch
+                    best_state, since_best = copy.deepcopy(model.state_dict()), 0
+                else:
+                    since_best += config.eval_every
+                if since_best >= config.patience:
+                    break
+    model.load_state_dict(best_state)
+    model.eval()
+    model.train_config = asdict(config)
+    return model, history
