@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import torch
 
 from gnn_unlearn import TrainConfig, load_dataset, train, unlearn
 from gnn_unlearn.data import sample_interactions, sample_users

@@ -146,7 +146,6 @@ def evaluate_recommender(model: nn.Module, task, on_original: bool = False, k: i
       = test interactions, trained on this model) calls members, and the attack's own
       held-out ``mia_auc``.
     """
-    import numpy as np
 
     from gnn_unlearn.metrics.mia import LossAttack, link_attack_features
     data = task.data if on_original else task.retained_data

@@ -72,3 +72,15 @@ def test_cognac_class_removal_stops_predicting_the_class(cora):
     assert (pred[forget] == 3).float().mean() < 0.2               # afterwards hardly ever
     acc = lambda p: (p[other] == y[other]).float().mean()
     assert acc(pred) > acc(before) - 0.05
+
+
+def test_ascent_losses():
+    from gnn_unlearn.methods.cognac import ascent_loss
+    logits = torch.tensor([[4.0, 0.0], [0.0, 4.0]])
+    y = torch.tensor([0, 0])
+    assert torch.allclose(ascent_loss(logits, y, "ce"), -torch.nn.functional.cross_entropy(logits, y))
+    confident, unsure = ascent_loss(logits[:1], y[:1]), ascent_loss(logits[1:], y[1:])
+    assert confident > unsure > 0 and torch.isfinite(ascent_loss(torch.tensor([[100.0, 0.0]]), y[:1]))
+    with pytest.raises(ValueError, match="ascent must be"):
+        from gnn_unlearn.methods.cognac import Cognac
+        Cognac(ascent="nope")

@@ -19,7 +19,7 @@ def _toy(seed=0, nu=30, ni=25, d=4):
 
 def test_topk_metrics_match_brute_force():
     data, z = _toy()
-    nu, ni, k = 30, 25, 5
+    nu, k = 30, 5
     scores = z[:nu] @ z[nu:].t()
     tr = data.train_pos_edge_index
     scores[tr[0], tr[1] - nu] = float("-inf")
