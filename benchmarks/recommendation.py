@@ -24,9 +24,9 @@ from gnn_unlearn.data import sample_interactions, sample_users
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.methods.unlearnrec import pretrain_influence_encoder
-from gnn_unlearn.metrics.rec import evaluate_recommender
+from gnn_unlearn.metrics.rec import evaluate_recommender, fit_shadow_attack
 
-COLUMNS = ["recall@20", "ndcg@20", "rank_pct", "hit@20", "mia_member", "mia_auc"]
+COLUMNS = ["recall@20", "ndcg@20", "rank_pct", "hit@20", "mia_member", "mia_auc", "mi_ratio", "shadow_auc"]
 
 
 def request_for(data, spec: str, seed: int):
@@ -56,8 +56,10 @@ def run(args) -> tuple[list[dict], list[dict]]:
             for spec in args.requests.split(","):
                 task = request_for(data, spec, seed).resolve(data)
                 common = dict(dataset=name, seed=seed, request=spec, removed=int(task.df_edge_index.size(1)))
+                shadow = fit_shadow_attack(model, task, seed=seed)
                 rows.append(dict(common, method="original", seconds=None,
-                                 **evaluate_recommender(model, task, on_original=True, seed=seed)))
+                                 **evaluate_recommender(model, task, on_original=True, seed=seed,
+                                                        shadow=shadow)))
                 for method in ["retrain"] + args.methods.split(","):
                     kw = dict(encoder=encoder, batch_size=args.batch_size) if method == "unlearnrec" else {}
                     if method == "reverse_bpr":
@@ -65,7 +67,8 @@ def run(args) -> tuple[list[dict], list[dict]]:
                     result = unlearn(model, task, method, **kw)
                     rows.append(dict(common, method=method, seconds=result.seconds,
                                      stop=result.history.get("stop_reason"),
-                                     **evaluate_recommender(result.model, task, seed=seed)))
+                                     **evaluate_recommender(result.model, task, seed=seed,
+                                                            shadow=shadow)))
                     print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
     return rows, setup
 
@@ -126,7 +129,8 @@ def main(argv: list[str] | None = None) -> None:
             "(training items masked); rank_pct / hit@20 of the removed interactions among items that "
             "are not retained training items of their user (0 = top); mia_member = share of removed "
             "interactions a loss attack trained on that model calls members (mia_auc = the attack's "
-            "held-out AUC); seconds = the unlearning call (retrain: training from scratch); "
+            "held-out AUC); mi_ratio = GNNDelete's shadow attack, mean P(present) on the removed "
+            "interactions for the model over the original's (shadow_auc = that attack's held-out AUC); seconds = the unlearning call (retrain: training from scratch); "
             "speed-up = retrain seconds / method seconds. UnlearnRec's seconds exclude its one-off "
             "pre-training (listed below).\n\n" + table(rows, setup))
     out = Path(args.output)

@@ -78,9 +78,17 @@ class ShadowPosteriorAttack:
         dev = data.edge_index.device
         g = torch.Generator().manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
-        shadow_graph = Data(x=data.x, edge_index=symmetrize(data.test_pos_edge_index),
+        shadow_graph = Data(x=getattr(data, "x", None), edge_index=symmetrize(data.test_pos_edge_index),
                             num_nodes=data.num_nodes)
-        pos, neg = data.test_pos_edge_index, data.test_neg_edge_index
+        pos = data.test_pos_edge_index
+        neg = getattr(data, "test_neg_edge_index", None)
+        val_neg = getattr(data, "val_neg_edge_index", None)
+        if neg is None or val_neg is None:   # user-item graphs come without negatives: sample them
+            from gnn_unlearn.training import negative_pairs
+            known = torch.cat([data.train_pos_edge_index, data.val_pos_edge_index, pos], 1)
+            neg = negative_pairs(data, pos.size(1), g, exclude=known).to(dev) if neg is None else neg
+            if val_neg is None:
+                val_neg = negative_pairs(data, data.val_pos_edge_index.size(1), g, exclude=known).to(dev)
         with seeded(self.seed, dev):
             shadow = build_model(model_config).to(dev)
             opt = torch.optim.Adam(shadow.parameters(), lr=self.lr)
@@ -100,10 +108,13 @@ class ShadowPosteriorAttack:
         quarter = max(present.size(1) // 4, 1)
         train_pos = data.train_pos_edge_index
         take = torch.randperm(train_pos.size(1), generator=g)[:quarter].to(dev)
-        known = torch.cat([train_pos, data.val_pos_edge_index, pos, data.val_neg_edge_index, neg], 1)
-        extra_neg = sample_non_edges(known, data.num_nodes, quarter, g).to(dev)
-        absent = torch.cat([data.val_pos_edge_index, data.val_neg_edge_index, train_pos[:, take],
-                            extra_neg], 1)
+        known = torch.cat([train_pos, data.val_pos_edge_index, pos, val_neg, neg], 1)
+        ranges = {}
+        if getattr(data, "num_users", None) is not None:
+            ranges = dict(source_range=(0, int(data.num_users)),
+                          target_range=(int(data.num_users), data.num_nodes))
+        extra_neg = sample_non_edges(known, data.num_nodes, quarter, g, **ranges).to(dev)
+        absent = torch.cat([data.val_pos_edge_index, val_neg, train_pos[:, take], extra_neg], 1)
         with torch.no_grad():
             p = torch.sigmoid(shadow(shadow_graph.x, shadow_graph.edge_index,
                                      torch.cat([present, absent], 1))).cpu().numpy()

@@ -133,8 +133,21 @@ def rank_summary(ranks: Tensor, num_items: int, k: int = 20) -> dict[str, float]
             f"hit@{k}": float((ranks < k).float().mean())}
 
 
+def fit_shadow_attack(original: nn.Module, task, seed: int = 0, epochs: int = 100):
+    """GNNDelete's shadow-posterior attack for a recommender (a LightGCN of the original's
+    configuration trained on the test interactions) and the original model's P(present) on the
+    removed interactions - the two things :func:`evaluate_recommender` needs for the MI ratio;
+    fit once per request and pass to every model's evaluation."""
+    from gnn_unlearn.metrics.mia import ShadowPosteriorAttack
+    shadow = ShadowPosteriorAttack(epochs=epochs, seed=seed).fit(original.config, task.data)
+    z = embeddings(original, task.data)
+    before = shadow.present_probability(original.decode(z, task.df_edge_index))
+    return shadow, before
+
+
 def evaluate_recommender(model: nn.Module, task, on_original: bool = False, k: int = 20,
-                         attack_samples: int = 2000, seed: int = 0) -> dict[str, float]:
+                         attack_samples: int = 2000, seed: int = 0,
+                         shadow: tuple | None = None) -> dict[str, float]:
     """Everything the recommendation tables report for one model and one request.
 
     * Recall@k / NDCG@k on the test split (training items of the graph the model is served
@@ -144,8 +157,13 @@ def evaluate_recommender(model: nn.Module, task, on_original: bool = False, k: i
     * ``mia_member``: share of removed interactions that a loss attack (gradient boosting on
       score, loss and embedding norms; members = retained training interactions, non-members
       = test interactions, trained on this model) calls members, and the attack's own
-      held-out ``mia_auc``.
+      held-out ``mia_auc``;
+    * with ``shadow`` (from :func:`fit_shadow_attack`): ``mi_ratio``, the mean ratio of the
+      shadow attack's P(present) on the removed interactions for this model over the
+      original's (floored at 1e-3, as for links), and that attack's ``shadow_auc``.
     """
+
+    import numpy as np
 
     from gnn_unlearn.metrics.mia import LossAttack, link_attack_features
     data = task.data if on_original else task.retained_data
@@ -162,4 +180,9 @@ def evaluate_recommender(model: nn.Module, task, on_original: bool = False, k: i
                                        link_attack_features(model, data, test, z))
     out.update(mia_member=attack.member_rate(link_attack_features(model, data, df, z)),
                mia_auc=float(attack.attack_auc))
+    if shadow is not None:
+        attack_s, before = shadow
+        p = attack_s.present_probability(model.decode(z, df))
+        out.update(mi_ratio=float(np.mean(np.maximum(p, 1e-3) / np.maximum(before, 1e-3))),
+                   shadow_auc=float(attack_s.attack_auc))
     return out

@@ -77,3 +77,13 @@ def test_user_requests_and_refusals(lastfm, lastfm_lightgcn, encoder, cora_gcn, 
         unlearn(lastfm_lightgcn, DeletionRequest.nodes([1]).resolve(lastfm), "unlearnrec")
     with pytest.raises(ValueError, match="not training edges"):
         DeletionRequest.interactions([0], [lastfm.num_items - 1]).resolve(lastfm)
+
+
+def test_evaluate_recommender_reports_both_attacks(lastfm_lightgcn, rec_task):
+    from gnn_unlearn.metrics.rec import evaluate_recommender, fit_shadow_attack
+    shadow = fit_shadow_attack(lastfm_lightgcn, rec_task, epochs=30)
+    row = evaluate_recommender(lastfm_lightgcn, rec_task, on_original=True, shadow=shadow,
+                               attack_samples=500)
+    assert row["mi_ratio"] == pytest.approx(1.0)                # the original against itself
+    assert 0.5 < row["shadow_auc"] <= 1 and 0 <= row["mia_member"] <= 1
+    assert row["mia_member"] > 0.5                               # removed pairs were members
