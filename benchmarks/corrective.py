@@ -41,7 +41,11 @@ def class_accuracies(model, data, classes) -> tuple[float, float]:
 
 def run(args) -> list[dict]:
     rows = []
-    cfg = lambda s: TrainConfig(weight_decay=5e-4, seed=s)
+    if args.train_epochs:   # fixed epochs: the poisoned model fits its training labels
+        cfg = lambda s: TrainConfig(epochs=args.train_epochs, eval_every=args.train_epochs,
+                                    patience=10 ** 6, weight_decay=5e-4, seed=s)
+    else:                   # early stopping on the (clean) validation labels
+        cfg = lambda s: TrainConfig(weight_decay=5e-4, seed=s)
     for name in args.datasets.split(","):
         base = load_dataset(name, root=args.root)
         for seed in range(args.seeds):
@@ -64,7 +68,8 @@ def run(args) -> list[dict]:
                     for method in ["retrain"] + args.methods.split(","):
                         row = dict(common, fraction=frac, method=method)
                         try:
-                            result = unlearn(poisoned, task, method, seed=seed)
+                            result = unlearn(poisoned, task, method, seed=seed,
+                                             **json.loads(args.method_params).get(method, {}))
                         except ValueError as err:
                             rows.append(dict(row, error=str(err).split(";")[0]))
                             continue
@@ -126,6 +131,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--flip-rate", type=float, default=0.1)
     p.add_argument("--inject-edges", type=int, default=1000)
+    p.add_argument("--train-epochs", type=int, default=0,
+                   help="train originals, oracle and retrain for this many epochs without early "
+                        "stopping (0: early stopping on validation, the library default)")
+    p.add_argument("--method-params", default="{}",
+                   help='JSON: method -> hyperparameters, e.g. \'{"cognac": {"steps": 3}}\'')
     p.add_argument("--root", default=None)
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="cognac")
@@ -135,6 +145,9 @@ def main(argv: list[str] | None = None) -> None:
     rows = run(args)
     body = (f"# Corrective unlearning (GCN, node classification)\n\nCommand: `{command}`  \n"
             f"Hardware: {hardware()}  \nTotal wall time: {time.perf_counter() - t:.0f} s  \n"
+            f"Originals, oracle and retrain: "
+            f"{f'{args.train_epochs} epochs, no early stopping' if args.train_epochs else 'early stopping on clean validation'}; "
+            f"method parameters {args.method_params}.  \n"
             f"Split 60/20/20 stratified per seed; label flip rate {args.flip_rate} of the training "
             f"nodes (half each way); edge injection {args.inject_edges} edges. Mean ± std over "
             f"seeds; seconds = the unlearning call (oracle: training on clean data).\n\n"
