@@ -61,9 +61,8 @@ def run(args) -> tuple[list[dict], list[dict]]:
                                  **evaluate_recommender(model, task, on_original=True, seed=seed,
                                                         shadow=shadow)))
                 for method in ["retrain"] + args.methods.split(","):
-                    kw = dict(encoder=encoder, batch_size=args.batch_size) if method == "unlearnrec" else {}
-                    if method == "reverse_bpr":
-                        kw = dict(batch_size=args.batch_size)
+                    kw = {"unlearnrec": dict(encoder=encoder, batch_size=args.batch_size),
+                          "reverse_bpr": dict(batch_size=args.batch_size)}.get(method, {})
                     result = unlearn(model, task, method, **kw)
                     rows.append(dict(common, method=method, seconds=result.seconds,
                                      stop=result.history.get("stop_reason"),

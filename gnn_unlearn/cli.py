@@ -8,6 +8,7 @@ import sys
 from typing import Sequence
 
 from gnn_unlearn.io import atomic_write_text
+from gnn_unlearn.models.predictors import num_hops
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -72,8 +73,7 @@ def cmd_train(a: argparse.Namespace) -> None:
     from gnn_unlearn.training import TrainConfig, train
     shard, a.device = init_from_env(a.device)       # data parallel under torchrun
     data = _load_graph(a)
-    options = (dict(num_layers=a.num_layers if a.num_layers is not None else 3) if a.task == "rec"
-               else dict(encoder=a.encoder, num_layers=a.num_layers or 2))
+    options = dict(encoder=a.encoder, num_layers=a.num_layers)   # model_config fills defaults
     config = TrainConfig(seed=a.seed, epochs=a.epochs, progress=a.progress, batch_size=a.batch_size,
                          **({"eval_every": 25} if a.task == "rec" else {}))
     if a.fanouts:
@@ -82,8 +82,11 @@ def cmd_train(a: argparse.Namespace) -> None:
         from gnn_unlearn.utils import seeded
         with seeded(config.seed):
             model = make_model(data, a.task, **options)
-        model, hist = fit_minibatch(model, data, config, [int(f) for f in a.fanouts.split(",")],
-                                    a.batch_size, a.device)
+        try:
+            fanouts = [int(f) for f in a.fanouts.split(",")]
+        except ValueError as e:
+            raise ValueError(f"--fanouts must be comma-separated integers, got {a.fanouts!r}") from e
+        model, hist = fit_minibatch(model, data, config, fanouts, a.batch_size, a.device)
     else:
         model, hist = train(data, a.task, config, device=a.device, **options)
     if shard.rank != 0:
@@ -132,8 +135,7 @@ def cmd_unlearn(a: argparse.Namespace) -> None:
     model, payload = load_checkpoint(a.checkpoint)
     data = _graph_from_checkpoint(a, payload)
     request = _build_request(a, data)
-    hops = model.encoder.num_layers if hasattr(model, "encoder") else model.num_layers
-    task = request.resolve(data, num_hops=hops)
+    task = request.resolve(data, num_hops=num_hops(model))
     params = json.loads(a.params) if a.params else {}
     result = unlearn(model, task, a.method, device=a.device, **params)
     if shard.rank != 0:
@@ -161,7 +163,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
         raise SystemExit(f"{a.unlearned} holds no deletion request; was it written by `gnn-unlearn unlearn`?")
     if original.task == "rec":
         from gnn_unlearn.metrics.rec import evaluate_recommender
-        task = request.resolve(data, num_hops=original.num_layers)
+        task = request.resolve(data, num_hops=num_hops(original))
         rows = {"original": evaluate_recommender(original, task, on_original=True, seed=a.seed),
                 "unlearned": evaluate_recommender(unlearned, task, seed=a.seed)}
         text = json.dumps(rows, indent=2)
@@ -170,7 +172,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
             os.makedirs(a.output, exist_ok=True)
             atomic_write_text(os.path.join(a.output, "evaluate.json"), text)
         return
-    task = request.resolve(data, num_hops=original.encoder.num_layers)
+    task = request.resolve(data, num_hops=num_hops(original))
     extra = up.get("extra") or {}
     result = UnlearningResult(model=unlearned, seconds=float(extra.get("seconds", float("nan"))),
                               peak_memory_bytes=0, method=extra.get("method", "unlearned"),

@@ -63,8 +63,8 @@ class GradientSync:
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.shard = shard
         if shard.active:
-            for p in model.state_dict().values():       # same start everywhere
-                dist.broadcast(p.data if isinstance(p, nn.Parameter) else p, src=0)
+            for t in model.state_dict().values():       # same start everywhere (shared storage)
+                dist.broadcast(t, src=0)
 
     def __call__(self) -> None:
         if not self.shard.active:

@@ -51,8 +51,11 @@ class NeighborSampler:
         self._local = torch.full((num_nodes,), -1, dtype=torch.long, device=edge_index.device)
 
     def sample(self, seeds: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        """``(n_id, edge_index)``: global ids (``seeds`` first, deduplicated) and local edges."""
-        seeds = torch.unique(seeds, sorted=False) if seeds.numel() != torch.unique(seeds).numel() else seeds
+        """``(n_id, edge_index)``: global ids (the distinct ``seeds`` first) and local edges."""
+        if seeds.numel() == 0 or int(seeds.min()) < 0 or int(seeds.max()) >= self.num_nodes:
+            raise ValueError(f"seeds must be a non-empty set of node ids in 0..{self.num_nodes - 1}")
+        if torch.unique(seeds).numel() != seeds.numel():
+            raise ValueError("seeds must be distinct (each is one row of the batch)")
         n_id, frontier = seeds, seeds
         local = self._local
         local[seeds] = torch.arange(seeds.numel(), device=seeds.device)
@@ -107,6 +110,8 @@ def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = Non
     if len(fanouts) != model.encoder.num_layers:
         raise ValueError(f"give one fanout per layer: the model has {model.encoder.num_layers} "
                          f"layers, fanouts={list(fanouts)}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     dev = resolve_device(device)
     check_trainable(data, model.task)
     data = data_to(data, dev)

@@ -92,26 +92,31 @@ def link_loss(model: nn.Module, data: Data, generator: torch.Generator,
     return F.binary_cross_entropy_with_logits(logits, labels)
 
 
+def interaction_keys(data: Data) -> Tensor:
+    """Sorted ``user * I + item`` keys of the training interactions (for :func:`sample_items`;
+    compute once per run)."""
+    nu, ni = int(data.num_users), int(data.num_items)
+    train = data.train_pos_edge_index
+    return torch.sort(train[0] * ni + train[1] - nu)[0]
+
+
 def sample_triples(data: Data, num: int, generator: torch.Generator,
-                   positives: Tensor | None = None) -> Tensor:
+                   positives: Tensor | None = None, known: Tensor | None = None) -> Tensor:
     """``[3, num]`` BPR triples (user, item, negative item), global ids: interactions drawn
     uniformly from ``positives`` (default: training interactions), negatives uniform over
-    items the user has no training interaction with."""
+    items the user has no training interaction with (``known``: :func:`interaction_keys`)."""
     positives = data.train_pos_edge_index if positives is None else positives
     idx = torch.randint(positives.size(1), (num,), generator=generator).to(positives.device)
     pairs = positives[:, idx]
-    return torch.cat([pairs, sample_items(data, pairs[0], generator).unsqueeze(0)])
+    return torch.cat([pairs, sample_items(data, pairs[0], generator, known).unsqueeze(0)])
 
 
-def sample_items(data: Data, users: Tensor, generator: torch.Generator, rounds: int = 10) -> Tensor:
-    """One item per user (global id) that is not among that user's training interactions."""
+def sample_items(data: Data, users: Tensor, generator: torch.Generator,
+                 known: Tensor | None = None, rounds: int = 10) -> Tensor:
+    """One item per user (global id) that is not among that user's training interactions
+    (``known``: :func:`interaction_keys` of ``data``, computed here when not given)."""
     nu, ni = int(data.num_users), int(data.num_items)
-    known = data.__dict__.get("_known_keys")
-    train = data.train_pos_edge_index
-    if known is None or known[0] is not train:
-        known = (train, torch.sort(train[0] * ni + train[1] - nu)[0])
-        data.__dict__["_known_keys"] = known
-    keys = known[1]
+    keys = interaction_keys(data) if known is None else known
     items = torch.randint(ni, (users.numel(),), generator=generator).to(users.device)
     for _ in range(rounds):                 # redraw the few collisions, all at once
         q = users * ni + items
@@ -191,6 +196,7 @@ def fit(model: nn.Module, data: Data, config: TrainConfig | None = None,
         own_nodes = shard.mask(data.train_mask) if shard.active else None
     else:
         own_pairs = shard.edges(data.train_pos_edge_index) if shard.active else None
+    known = interaction_keys(data) if model.task == "rec" else None
     best_state = copy.deepcopy(model.state_dict())
     since_best = 0
     with seeded(config.seed, dev):
@@ -201,7 +207,7 @@ def fit(model: nn.Module, data: Data, config: TrainConfig | None = None,
             opt.zero_grad()
             if model.task == "rec":
                 triples = sample_triples(data, max(1, config.batch_size // shard.world_size), gen,
-                                         positives=own_pairs)
+                                         positives=own_pairs, known=known)
                 loss = bpr_loss(model, data, triples, config.l2)
             elif model.task == "link":
                 loss = link_loss(model, data, gen, positives=own_pairs)

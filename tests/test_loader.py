@@ -57,3 +57,12 @@ def test_retrain_with_minibatches(cora_gcn, cora_task):
     assert result.history["epochs_run"] == 30 or result.history["best_epoch"] > 0
     auc = link_auc(result.model, data, data.test_pos_edge_index, data.test_neg_edge_index)["auroc"]
     assert auc > 0.8
+
+
+def test_sampler_refuses_bad_seeds():
+    data = synthetic_graph(100, seed=0)
+    sampler = NeighborSampler(data.edge_index, data.num_nodes, [3])
+    with pytest.raises(ValueError, match="distinct"):
+        sampler.sample(torch.tensor([1, 1]))
+    with pytest.raises(ValueError, match="node ids"):
+        sampler.sample(torch.tensor([100]))

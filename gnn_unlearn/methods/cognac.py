@@ -120,6 +120,12 @@ class Cognac(Unlearner):
         if ascent not in ASCENT_LOSSES:
             raise ValueError(f"ascent must be one of {ASCENT_LOSSES}, got {ascent!r}")
         self.ascent = ascent
+        if steps < 1 or contrastive_epochs_1 < 0 or contrastive_epochs_2 < 0 or k_hop < 1:
+            raise ValueError("Cognac needs steps >= 1, k_hop >= 1 and non-negative epoch counts")
+        if not 0 < contrastive_frac <= 1:
+            raise ValueError(f"contrastive_frac must lie in (0, 1], got {contrastive_frac}")
+        if min(contrastive_lr, ascent_lr, descent_lr) <= 0 or num_negatives < 1:
+            raise ValueError("Cognac needs positive learning rates and num_negatives >= 1")
         self.steps, self.contrastive_epochs_1, self.contrastive_epochs_2 = steps, contrastive_epochs_1, contrastive_epochs_2
         self.contrastive_frac, self.k_hop = contrastive_frac, k_hop
         self.contrastive_lr, self.ascent_lr, self.descent_lr = contrastive_lr, ascent_lr, descent_lr
@@ -134,8 +140,6 @@ class Cognac(Unlearner):
                 "contrastive_frac": [0.02, 0.05, 0.1, 0.2, 0.3], "k_hop": [1, 2, 3]}
 
     def fit(self, model: nn.Module, task: UnlearningTask) -> nn.Module:
-        if not 0 < self.contrastive_frac <= 1:
-            raise ValueError(f"contrastive_frac must lie in (0, 1], got {self.contrastive_frac}")
         original, data = task.data, task.retained_data
         n, device = original.num_nodes, task.device
         edge_request = "edge" in task.kinds
@@ -182,9 +186,9 @@ class Cognac(Unlearner):
                 val = validation_score(model, data)
                 vals.append(val)
                 ok = forget is None or forget.reached(self._logits(model, data))
-                if ok and (val > best_val or (forget is not None and best_val == float("-inf"))):
+                if ok and val > best_val:
                     best_val, best = val, copy.deepcopy(model.state_dict())
-        if forget is not None and best_val == float("-inf"):
+        if best_val == float("-inf"):
             best = copy.deepcopy(model.state_dict())   # never forgot: keep the last state
             self.history["forgot"] = False
         model.load_state_dict(best)

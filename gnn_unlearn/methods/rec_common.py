@@ -43,6 +43,7 @@ class RankMonitor:
         else:
             self.df_sample = self.df
         self.start_val: float | None = None
+        self.last: dict[str, float] = {}
         self.num_items = int(data.num_items)
 
     def rank_levels(self, z: Tensor) -> tuple[float, float]:

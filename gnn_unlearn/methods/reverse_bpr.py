@@ -28,7 +28,7 @@ from torch import nn
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.rec_common import RankMonitor, removed_pairs
 from gnn_unlearn.requests import UnlearningTask
-from gnn_unlearn.training import bpr_loss, sample_items, sample_triples
+from gnn_unlearn.training import bpr_loss, interaction_keys, sample_items, sample_triples
 from gnn_unlearn.utils import seeded
 
 
@@ -74,6 +74,7 @@ class ReverseBPR(Unlearner):
         g = torch.Generator().manual_seed(self.seed)
         monitor = RankMonitor(task, g, self.max_val_drop)
         opt = torch.optim.Adam(model.parameters(), lr=self.lr)
+        known = interaction_keys(data)
         best, reason, losses = copy.deepcopy(model.state_dict()), "max epochs", []
         verdict = monitor.check(model)
         with seeded(self.seed, task.device):
@@ -84,11 +85,11 @@ class ReverseBPR(Unlearner):
                 model.train()
                 opt.zero_grad()
                 z = model.encode(None, data.edge_index)
-                loss = bpr_loss(model, data, sample_triples(data, self.batch_size, g), self.l2, z=z)
+                loss = bpr_loss(model, data, sample_triples(data, self.batch_size, g, known=known), self.l2, z=z)
                 forget = df if df.size(1) <= self.batch_size else \
                     df[:, torch.randint(df.size(1), (self.batch_size,), generator=g).to(df.device)]
                 loss = loss + self.forget_weight * reverse_bpr_loss(
-                    model, z, forget, sample_items(data, forget[0], g))
+                    model, z, forget, sample_items(data, forget[0], g, known))
                 loss.backward()
                 opt.step()
                 losses.append(float(loss.detach()))
@@ -100,5 +101,5 @@ class ReverseBPR(Unlearner):
                     best = copy.deepcopy(model.state_dict())
         model.load_state_dict(best)
         self.history.update(loss=losses, epochs=len(losses), stop_reason=reason,
-                            start_val=monitor.start_val, **getattr(monitor, "last", {}))
+                            start_val=monitor.start_val, **monitor.last)
         return model

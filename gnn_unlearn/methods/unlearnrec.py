@@ -50,9 +50,9 @@ from gnn_unlearn.io import load_checkpoint_payload, save_payload
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.rec_common import RankMonitor, removed_pairs
 from gnn_unlearn.models.lightgcn import SymmetricPropagation, normalized_adjacency
-from gnn_unlearn.ops.graph import symmetrize
+from gnn_unlearn.ops.graph import edge_keys, symmetrize
 from gnn_unlearn.requests import UnlearningTask
-from gnn_unlearn.training import bpr_loss, sample_triples
+from gnn_unlearn.training import bpr_loss, interaction_keys, sample_triples
 from gnn_unlearn.utils import seeded
 
 
@@ -73,6 +73,7 @@ class InfluenceEncoder(nn.Module):
         self.h0 = nn.Parameter(torch.randn(num_nodes, dim) * 1e-3)
         self.eta = nn.Parameter(torch.ones(num_nodes, 1))
         self.mlp = nn.Sequential(nn.Linear(dim, dim, bias=False), nn.ReLU(), nn.Linear(dim, dim, bias=False))
+        self.config: dict[str, Any] = dict(num_nodes=num_nodes, dim=dim, num_layers=num_layers)
 
     def influence_graph(self, removed: Tensor, drop: float = 0.0,
                         generator: torch.Generator | None = None) -> Tensor:
@@ -98,20 +99,20 @@ class InfluenceEncoder(nn.Module):
 
 def retained_edges(train: Tensor, removed: Tensor, num_nodes: int) -> Tensor:
     """Training interactions without ``removed`` (both ``[2, k]`` user -> item)."""
-    keys = train[0] * num_nodes + train[1]
-    return train[:, ~torch.isin(keys, removed[0] * num_nodes + removed[1])]
+    keys = edge_keys(train, num_nodes, undirected=False)
+    return train[:, ~torch.isin(keys, edge_keys(removed, num_nodes, undirected=False))]
 
 
 def influence_loss(model: nn.Module, encoder: InfluenceEncoder, e0: Tensor, data, retained: Tensor,
-                   edge_index: Tensor, removed: Tensor, z_orig: Tensor, g: torch.Generator,
-                   batch_size: int, weights: tuple[float, float, float], l2: float,
-                   drop: float) -> tuple[Tensor, Tensor]:
-    """The multi-task loss of one request; returns (loss, revised e0)."""
+                   edge_index: Tensor, removed: Tensor, adj: Tensor, known: Tensor,
+                   z_orig: Tensor, g: torch.Generator, batch_size: int,
+                   weights: tuple[float, float, float], l2: float, drop: float) -> tuple[Tensor, Tensor]:
+    """The multi-task loss of one request (``adj``: its influence graph; ``known``:
+    :func:`~gnn_unlearn.training.interaction_keys` of ``data``); returns (loss, revised e0)."""
     lam_u, lam_p, lam_c = weights
-    adj = encoder.influence_graph(removed)
     e0_new, h = encoder(e0, adj)
     z = model.encode(None, edge_index, e0=e0_new)
-    triples = sample_triples(data, batch_size, g, positives=retained)
+    triples = sample_triples(data, batch_size, g, positives=retained, known=known)
     loss = bpr_loss(model, data, triples, l2, e0=e0_new, z=z)
     loss = loss + lam_u * F.softplus(model.decode(z, removed)).mean()
     pairs = triples[:2]
@@ -121,6 +122,14 @@ def influence_loss(model: nn.Module, encoder: InfluenceEncoder, e0: Tensor, data
         h_drop = encoder.propagate(encoder.influence_graph(removed, drop, g), encoder.h0)
         loss = loss + lam_c * (1 - F.cosine_similarity(h[touched], h_drop[touched], dim=-1)).mean()
     return loss, e0_new
+
+
+def _check_loss_options(weights, edge_dropout: float) -> None:
+    if len(weights) != 3 or any(w < 0 for w in weights):
+        raise ValueError(f"weights must be three non-negative numbers (unlearn, preserve, contrast), "
+                         f"got {weights}")
+    if not 0 <= edge_dropout < 1:
+        raise ValueError(f"edge_dropout must lie in [0, 1), got {edge_dropout}")
 
 
 def pretrain_influence_encoder(model: nn.Module, data, request_size: float | int = 0.01,
@@ -145,6 +154,10 @@ def pretrain_influence_encoder(model: nn.Module, data, request_size: float | int
     if data.num_nodes != model.num_nodes:
         raise ValueError(f"the graph has {data.num_nodes} nodes but the model {model.num_nodes}: "
                          "they do not match")
+    _check_loss_options(weights, edge_dropout)
+    if steps < 1 or steps_per_request < 1 or not lr > 0:
+        raise ValueError(f"pre-training needs steps >= 1, steps_per_request >= 1 and lr > 0, got "
+                         f"{steps}, {steps_per_request}, {lr}")
     train = data.train_pos_edge_index
     k = int(round(request_size * train.size(1))) if isinstance(request_size, float) else int(request_size)
     if not 0 < k < train.size(1):
@@ -155,6 +168,7 @@ def pretrain_influence_encoder(model: nn.Module, data, request_size: float | int
     with torch.no_grad():
         z_orig = backbone.encode(None, data.edge_index)
     g = torch.Generator().manual_seed(seed)
+    known = interaction_keys(data)
     with seeded(seed, device):
         encoder = InfluenceEncoder(data.num_nodes, e0.size(1), num_layers).to(device)
     opt = torch.optim.Adam(encoder.parameters(), lr=lr)
@@ -165,15 +179,15 @@ def pretrain_influence_encoder(model: nn.Module, data, request_size: float | int
                 removed = train[:, torch.randperm(train.size(1), generator=g)[:k].to(train.device)]
                 retained = retained_edges(train, removed, data.num_nodes)
                 edge_index = symmetrize(retained)
+                adj = encoder.influence_graph(removed)
             opt.zero_grad()
-            loss, _ = influence_loss(backbone, encoder, e0, data, retained, edge_index, removed,
-                                     z_orig, g, batch_size, weights, l2, edge_dropout)
+            loss, _ = influence_loss(backbone, encoder, e0, data, retained, edge_index, removed, adj,
+                                     known, z_orig, g, batch_size, weights, l2, edge_dropout)
             loss.backward()
             opt.step()
             losses.append(float(loss.detach()))
-    config = dict(num_nodes=data.num_nodes, dim=int(e0.size(1)), num_layers=num_layers,
-                  request_size=k, steps=steps, lr=lr, weights=list(weights), seed=seed)
-    encoder.config = config
+    encoder.config.update(request_size=k, steps=steps, lr=lr, weights=list(weights), seed=seed)
+    config = encoder.config
     return encoder, dict(loss=losses, seconds=time.perf_counter() - start, **config)
 
 
@@ -228,6 +242,9 @@ class UnlearnRec(Unlearner):
         self.weights, self.l2, self.edge_dropout = tuple(weights), l2, edge_dropout
         self.pretrain_steps, self.pretrain_request_size = pretrain_steps, pretrain_request_size
         self.verify, self.seed = verify, seed
+        _check_loss_options(self.weights, edge_dropout)
+        if finetune_steps < 0 or not lr > 0 or batch_size < 1:
+            raise ValueError("unlearnrec needs finetune_steps >= 0, lr > 0 and batch_size >= 1")
 
     def fit(self, model: nn.Module, task: UnlearningTask) -> nn.Module:
         data = task.data
@@ -255,19 +272,20 @@ class UnlearnRec(Unlearner):
             z_orig = model.encode(None, data.edge_index)
         g = torch.Generator().manual_seed(self.seed)
         opt = torch.optim.Adam(encoder.parameters(), lr=self.lr)
+        adj, known = encoder.influence_graph(removed), interaction_keys(kept)
         losses = []
         model.requires_grad_(False)
         with seeded(self.seed, device):
             for _ in range(self.finetune_steps):
                 opt.zero_grad()
                 loss, _ = influence_loss(model, encoder, e0, kept, kept.train_pos_edge_index,
-                                         kept.edge_index, removed, z_orig, g, self.batch_size,
-                                         self.weights, self.l2, self.edge_dropout)
+                                         kept.edge_index, removed, adj, known, z_orig, g,
+                                         self.batch_size, self.weights, self.l2, self.edge_dropout)
                 loss.backward()
                 opt.step()
                 losses.append(float(loss.detach()))
             with torch.no_grad():
-                e0_new, _ = encoder(e0, encoder.influence_graph(removed))
+                e0_new, _ = encoder(e0, adj)
         model.requires_grad_(True)
         changed = int((e0_new != e0).any(1).sum())
         with torch.no_grad():
@@ -276,5 +294,5 @@ class UnlearnRec(Unlearner):
         if self.verify:
             monitor = RankMonitor(task, g)
             self.history["verdict"] = monitor.check(model)
-            self.history.update(getattr(monitor, "last", {}))
+            self.history.update(monitor.last)
         return model

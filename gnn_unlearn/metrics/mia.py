@@ -31,7 +31,6 @@ from torch_geometric.data import Data
 
 from gnn_unlearn.models.predictors import build_model
 from gnn_unlearn.ops.graph import symmetrize
-from gnn_unlearn.ops.negative import sample_non_edges
 from gnn_unlearn.utils import seeded
 
 
@@ -83,8 +82,8 @@ class ShadowPosteriorAttack:
         pos = data.test_pos_edge_index
         neg = getattr(data, "test_neg_edge_index", None)
         val_neg = getattr(data, "val_neg_edge_index", None)
+        from gnn_unlearn.training import negative_pairs
         if neg is None or val_neg is None:   # user-item graphs come without negatives: sample them
-            from gnn_unlearn.training import negative_pairs
             known = torch.cat([data.train_pos_edge_index, data.val_pos_edge_index, pos], 1)
             neg = negative_pairs(data, pos.size(1), g, exclude=known).to(dev) if neg is None else neg
             if val_neg is None:
@@ -109,11 +108,7 @@ class ShadowPosteriorAttack:
         train_pos = data.train_pos_edge_index
         take = torch.randperm(train_pos.size(1), generator=g)[:quarter].to(dev)
         known = torch.cat([train_pos, data.val_pos_edge_index, pos, val_neg, neg], 1)
-        ranges = {}
-        if getattr(data, "num_users", None) is not None:
-            ranges = dict(source_range=(0, int(data.num_users)),
-                          target_range=(int(data.num_users), data.num_nodes))
-        extra_neg = sample_non_edges(known, data.num_nodes, quarter, g, **ranges).to(dev)
+        extra_neg = negative_pairs(data, quarter, g, exclude=known).to(dev)
         absent = torch.cat([data.val_pos_edge_index, val_neg, train_pos[:, take], extra_neg], 1)
         with torch.no_grad():
             p = torch.sigmoid(shadow(shadow_graph.x, shadow_graph.edge_index,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
@@ -66,6 +67,8 @@ def topk_metrics(model_or_z: nn.Module | Tensor, data: Data, split: str = "test"
     """
     if getattr(data, "num_users", None) is None:
         raise ValueError("recommendation metrics need a user-item graph (data.num_users/num_items)")
+    if k < 1 or chunk_users < 1:
+        raise ValueError(f"k and chunk_users must be >= 1, got {k}, {chunk_users}")
     held = getattr(data, f"{split}_pos_edge_index", None)
     if held is None:
         raise ValueError(f"data has no {split}_pos_edge_index")
@@ -162,8 +165,6 @@ def evaluate_recommender(model: nn.Module, task, on_original: bool = False, k: i
       shadow attack's P(present) on the removed interactions for this model over the
       original's (floored at 1e-3, as for links), and that attack's ``shadow_auc``.
     """
-
-    import numpy as np
 
     from gnn_unlearn.metrics.mia import LossAttack, link_attack_features
     data = task.data if on_original else task.retained_data

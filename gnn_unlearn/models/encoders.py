@@ -46,6 +46,24 @@ def compact_csr(adj: Tensor) -> Tensor:
                                    adj.shape)
 
 
+def normalized_csr(edge_index: Tensor, num_nodes: int, self_loops: bool) -> Tensor:
+    r""":math:`D^{-1/2}(A [+ I])D^{-1/2}` (GCN with ``self_loops``, LightGCN without) as a compact
+    CSR tensor, rows = targets."""
+    ei, w = gcn_norm(edge_index, None, num_nodes, add_self_loops=self_loops)
+    with warnings.catch_warnings():  # torch flags its CSR support as beta
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return compact_csr(to_torch_csr_tensor(ei.flip(0), w, size=(num_nodes, num_nodes)))
+
+
+class GraphCacheMixin:
+    """Modules that cache their prepared graph (:func:`cached_graph`) drop it on copy/pickle."""
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_prepared", None)   # a cache: not copied, not pickled
+        return state
+
+
 class PreparedGraph:
     """What a layer propagates over: a CSR adjacency (rows = targets) or an ``edge_index``,
     with optional edge weights."""
@@ -60,8 +78,7 @@ class PreparedGraph:
         with warnings.catch_warnings():  # torch flags its CSR support as beta
             warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
             if kind == "gcn":
-                ei, w = gcn_norm(edge_index, None, num_nodes, add_self_loops=True)
-                return cls(compact_csr(to_torch_csr_tensor(ei.flip(0), w, size=(num_nodes, num_nodes))))
+                return cls(normalized_csr(edge_index, num_nodes, self_loops=True))
             return cls(compact_csr(to_torch_csr_tensor(edge_index.flip(0), size=(num_nodes, num_nodes))))
 
 def cached_graph(module: nn.Module, edge_index: Tensor, num_nodes: int,
@@ -81,7 +98,7 @@ def cached_graph(module: nn.Module, edge_index: Tensor, num_nodes: int,
     return graph
 
 
-class GNNEncoder(nn.Module):
+class GNNEncoder(GraphCacheMixin, nn.Module):
     r"""A stack of ``num_layers`` PyG convolutions with ReLU and dropout between them.
 
     .. math::
@@ -121,11 +138,6 @@ class GNNEncoder(nn.Module):
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.layer_sizes = dims[1:]
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state.pop("_prepared", None)   # a cache: not copied, not pickled
-        return state
 
     @property
     def num_layers(self) -> int:

@@ -21,23 +21,18 @@ plus :math:`\lambda\,\lVert E^{(0)}_{u,i,j}\rVert^2 / 2` per triple (the paper's
 """
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn.conv.gcn_conv import gcn_norm
-from torch_geometric.utils import is_undirected, to_torch_csr_tensor
+from torch_geometric.utils import is_undirected
 
-from gnn_unlearn.models.encoders import PreparedGraph, cached_graph, compact_csr
+from gnn_unlearn.models.encoders import GraphCacheMixin, PreparedGraph, cached_graph, normalized_csr
 
 
 def normalized_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
     r""":math:`D^{-1/2} A D^{-1/2}` as a CSR tensor (rows = targets); isolated nodes get zero rows."""
-    ei, w = gcn_norm(edge_index, None, num_nodes, add_self_loops=False)
-    with warnings.catch_warnings():  # torch flags its CSR support as beta
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return compact_csr(to_torch_csr_tensor(ei.flip(0), w, size=(num_nodes, num_nodes)))
+    return normalized_csr(edge_index, num_nodes, self_loops=False)
 
 
 class SymmetricPropagation(torch.autograd.Function):
@@ -55,7 +50,7 @@ class SymmetricPropagation(torch.autograd.Function):
         return None, ctx.adj @ grad
 
 
-class LightGCN(nn.Module):
+class LightGCN(GraphCacheMixin, nn.Module):
     """LightGCN over a user-item graph (users ``0..U-1``, items ``U..U+I-1``).
 
     Args:
@@ -79,11 +74,6 @@ class LightGCN(nn.Module):
         nn.init.normal_(self.embedding.weight, std=0.1)
         self.config = config or dict(task="rec", num_users=num_users, num_items=num_items,
                                      embedding_dim=embedding_dim, num_layers=num_layers)
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state.pop("_prepared", None)   # a cache: not copied, not pickled
-        return state
 
     @property
     def num_nodes(self) -> int:

@@ -120,6 +120,12 @@ def make_model(data: Data, task: str = "link", **options) -> nn.Module:
     return build_model(model_config(data, task, **options))
 
 
+def num_hops(model: nn.Module) -> int:
+    """Message-passing hops of a model (the receptive field a request's region needs)."""
+    encoder = getattr(model, "encoder", None)
+    return encoder.num_layers if encoder is not None else model.num_layers
+
+
 def model_outputs(model: nn.Module, data: Data) -> Tensor:
     """Embeddings ``z`` (link models) or class logits (node models) on ``data``, in eval mode."""
     was = model.training

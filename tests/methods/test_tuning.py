@@ -27,3 +27,11 @@ def test_random_search_keeps_the_best_and_checks_names(cora):
         random_search(model, task, "cognac", {"bogus": [1]}, trials=1)
     with pytest.raises(ValueError, match="declares no search space"):
         random_search(model, task, "retrain", trials=1)
+
+
+def test_method_hyperparameters_are_validated():
+    from gnn_unlearn.methods import get
+    for name, bad in [("cognac", {"steps": 0}), ("cognac", {"contrastive_frac": 0}),
+                      ("unlearnrec", {"weights": (1.0, -1.0, 0.0)}), ("unlearnrec", {"edge_dropout": 1.0})]:
+        with pytest.raises(ValueError):
+            get(name, **bad)
