@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -87,9 +87,64 @@ class NeighborSampler:
                     num_nodes=int(n_id.numel()))
 
 
-def _batches(n: int, batch_size: int, g: torch.Generator) -> Iterator[Tensor]:
-    perm = torch.randperm(n, generator=g)
-    yield from perm.split(batch_size)
+class Embedder:
+    r"""Node embeddings for a loss term: on the full graph, or on a sampled computation subgraph.
+
+    ``Embedder(data)`` encodes the whole graph (full batch). ``Embedder(data, fanouts)``
+    encodes only the computation subgraph of the requested nodes (:class:`NeighborSampler`),
+    so a step's memory depends on the batch, not on the graph. Either way::
+
+        z, rows, index = embedder(model, nodes, generator)
+        z[index]          # embeddings of ``nodes`` (repeats allowed), in order
+        rows              # global ids of the rows of ``z``
+
+    so a method writes its loss once for both (link logits: ``model.decode(z, index.view(2,
+    -1))`` for ``nodes = pairs.reshape(-1)``).
+    """
+
+    def __init__(self, data: Data, fanouts: Sequence[int] | None = None):
+        self.data = data
+        self.sampler = None
+        if fanouts is not None:
+            if getattr(data, "x", None) is None:
+                raise ValueError("mini-batches need node features (a featureless model's embedding "
+                                 "table is indexed by global ids); leave fanouts unset")
+            self.sampler = NeighborSampler(data.edge_index, data.num_nodes, fanouts)
+
+    @property
+    def sampled(self) -> bool:
+        return self.sampler is not None
+
+    def check(self, model: nn.Module) -> None:
+        """Raises if the fanouts do not match the model's number of layers."""
+        if self.sampler is not None and len(self.sampler.fanouts) != model.encoder.num_layers:
+            raise ValueError(f"give one fanout per layer: the model has {model.encoder.num_layers} "
+                             f"layers, fanouts={self.sampler.fanouts}")
+
+    def __call__(self, model: nn.Module, nodes: Tensor,
+                 generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        d = self.data
+        if self.sampler is None:
+            z = model.encode(d.x, d.edge_index)
+            return z, torch.arange(z.size(0), device=z.device), nodes
+        seeds, inverse = torch.unique(nodes, return_inverse=True)
+        batch = self.sampler.subgraph(d, seeds, generator)
+        return model.encode(batch.x, batch.edge_index)[: seeds.numel()], seeds, inverse
+
+
+def check_batch_size(batch_size: int) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    return batch_size
+
+
+def index_batches(n: int, batch_size: int | None, generator: torch.Generator,
+                  device: torch.device | str = "cpu") -> list[Tensor]:
+    """A shuffled split of ``range(n)`` into batches; ``batch_size=None``: one batch in order
+    (full batch; draws nothing from ``generator``)."""
+    if batch_size is None or batch_size >= n:
+        return [torch.arange(n, device=device)]
+    return list(torch.randperm(n, generator=generator).to(device).split(batch_size))
 
 
 def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = None,
@@ -104,19 +159,13 @@ def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = Non
     config = config or TrainConfig()
     if model.task not in ("node", "link"):
         raise ValueError(f"mini-batch training supports node and link models, got {model.task!r}")
-    if getattr(data, "x", None) is None:
-        raise ValueError("mini-batch training needs node features (a featureless model's "
-                         "embedding table is indexed by global ids); use full-batch training")
-    if len(fanouts) != model.encoder.num_layers:
-        raise ValueError(f"give one fanout per layer: the model has {model.encoder.num_layers} "
-                         f"layers, fanouts={list(fanouts)}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    check_batch_size(batch_size)
     dev = resolve_device(device)
     check_trainable(data, model.task)
     data = data_to(data, dev)
     model.to(dev)
-    sampler = NeighborSampler(data.edge_index, data.num_nodes, fanouts)
+    embedder = Embedder(data, fanouts)
+    embedder.check(model)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     g = torch.Generator().manual_seed(config.seed)
     history, best_state, since_best = TrainHistory(), copy.deepcopy(model.state_dict()), 0
@@ -127,21 +176,19 @@ def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = Non
             model.train()
             total, count = 0.0, 0
             n = train_nodes.numel() if train_nodes is not None else positives.size(1)
-            for idx in _batches(n, batch_size, g):
+            for idx in torch.randperm(n, generator=g).split(batch_size):
                 idx = idx.to(dev)
                 opt.zero_grad()
                 if model.task == "node":
-                    batch = sampler.subgraph(data, train_nodes[idx], g)
-                    out = model(batch.x, batch.edge_index)[: batch.batch_size]
-                    loss = F.cross_entropy(out, data.y[batch.n_id[: batch.batch_size]])
+                    nodes = train_nodes[idx]
+                    z, _, index = embedder(model, nodes, g)
+                    loss = F.cross_entropy(model.head(z)[index], data.y[nodes])
                 else:
                     pos = positives[:, idx]
                     neg = negative_pairs(data, pos.size(1), g).to(dev)
                     pairs = torch.cat([pos, neg], 1)
-                    seeds, inverse = torch.unique(pairs.reshape(-1), return_inverse=True)
-                    batch = sampler.subgraph(data, seeds, g)
-                    z = model.encode(batch.x, batch.edge_index)
-                    logits = model.decode(z, inverse.view(2, -1))
+                    z, _, index = embedder(model, pairs.reshape(-1), g)
+                    logits = model.decode(z, index.view(2, -1))
                     labels = torch.cat([torch.ones(pos.size(1)), torch.zeros(neg.size(1))]).to(dev)
                     loss = F.binary_cross_entropy_with_logits(logits, labels)
                 loss.backward()

@@ -45,6 +45,13 @@ Args:
     retain_pairs: retained edges sampled per epoch (and as many non-edges).
     target: ``"unseen_edges"`` or ``"non_edges"`` (link stopping rule).
     max_val_drop: tolerated drop of validation AUROC / accuracy.
+    dropout: train the student with dropout on.
+    fanouts: neighbours sampled per layer for mini-batches (graphs too large for full batch);
+        ``None`` (default): full batch. With fanouts an epoch is one pass over the deleted
+        edges / nodes in batches of ``batch_size``, each with as many retained pairs / nodes,
+        on their sampled computation subgraph; the teachers' targets stay full-graph
+        inference (no gradients).
+    batch_size: deleted edges / nodes per mini-batch.
     seed: seeds the destroyer's initialisation and all sampling.
 """
 from __future__ import annotations
@@ -55,6 +62,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gnn_unlearn.loader import Embedder, check_batch_size, index_batches
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.stopping import Monitor
 from gnn_unlearn.models.predictors import build_model
@@ -90,8 +98,9 @@ class D2DGN(Unlearner):
 
     def __init__(self, alpha: float = 0.5, temperature: float = 4.0, lr: float = 1e-3,
                  epochs: int = 200, retain_pairs: int = 1 << 16, target: str = "unseen_edges",
-                 max_val_drop: float = 0.03, dropout: bool = False, seed: int = 0):
-        self.dropout = dropout
+                 max_val_drop: float = 0.03, dropout: bool = False,
+                 fanouts: list[int] | None = None, batch_size: int = 1024, seed: int = 0):
+        self.dropout, self.fanouts, self.batch_size = dropout, fanouts, batch_size
         self.alpha, self.temperature, self.lr, self.epochs = alpha, temperature, lr, epochs
         self.retain_pairs, self.target, self.max_val_drop, self.seed = retain_pairs, target, max_val_drop, seed
 
@@ -101,23 +110,30 @@ class D2DGN(Unlearner):
         if not getattr(model, "config", None):
             raise ValueError("D2DGN builds its destroyer from model.config; use gnn_unlearn models")
         device = task.device
+        embedder = Embedder(task.retained_data, self.fanouts)
+        embedder.check(model)
+        batch_size = check_batch_size(self.batch_size) if embedder.sampled else None
         preserver = copy.deepcopy(model).eval().requires_grad_(False)
         with seeded(self.seed, device):
             destroyer = build_model(model.config).to(device).eval().requires_grad_(False)
         g = torch.Generator().manual_seed(self.seed)
         student = model
         opt = torch.optim.Adam(student.parameters(), lr=self.lr)
-        step = self._link_step if student.task == "link" else self._node_step
-        state = self._prepare(student, preserver, destroyer, task, g)
+        link = student.task == "link"
+        state = self._prepare(student, preserver, destroyer, task)
+        # the unit of forgetting: deleted edges (link) or deleted nodes (node classification)
+        forget = state["df"] if link else state["deleted"].nonzero().view(-1)
+        step = self._link_step if link else self._node_step
         monitor = Monitor(student, task, g, self.target, self.max_val_drop)
         best, reason, losses = copy.deepcopy(student.state_dict()), "max epochs", []
         with seeded(self.seed, device):
             for epoch in range(1, self.epochs + 1):
                 student.train(self.dropout)
-                opt.zero_grad()
-                loss = step(student, task, state, g)
-                loss.backward()
-                opt.step()
+                for idx in index_batches(forget.size(-1), batch_size, g, device):
+                    opt.zero_grad()
+                    loss = step(student, embedder, task, state, forget[..., idx], g)
+                    loss.backward()
+                    opt.step()
                 losses.append(float(loss.detach()))
                 verdict = monitor.check(student)
                 if verdict == "validation drop":
@@ -133,7 +149,9 @@ class D2DGN(Unlearner):
         return student
 
     # -- shared -------------------------------------------------------------------------
-    def _prepare(self, student, preserver, destroyer, task, g) -> dict:
+    def _prepare(self, student, preserver, destroyer, task) -> dict:
+        """The teachers' targets, computed once on the retained graph (full-graph inference
+        without gradients)."""
         data = task.retained_data
         with torch.no_grad():
             if student.task == "link":
@@ -150,10 +168,9 @@ class D2DGN(Unlearner):
                 raise ValueError("D2DGN on node classification distils deleted nodes; this request "
                                  "deletes none (edge requests on node models: use 'retrain' or "
                                  "'cognac')")
-            out_p = preserver(data.x, data.edge_index)
-            out_d = destroyer(data.x, data.edge_index)
             z_p = preserver.encode(data.x, data.edge_index)
             z_d = destroyer.encode(data.x, data.edge_index)
+            out_p, out_d = preserver.head(z_p), destroyer.head(z_d)
         deleted = task.deleted_nodes
         if "class" in task.kinds:
             # class removal: the class itself is knowledge to delete, so both teachers' responses
@@ -162,36 +179,57 @@ class D2DGN(Unlearner):
             classes = torch.unique(task.data.y.view(-1)[deleted])
             out_p = out_p.index_fill(1, classes, float("-inf"))
             out_d = out_p
-        return dict(out_p=out_p, out_d=out_d, z_p=z_p, z_d=z_d, keep=~deleted, deleted=deleted)
+        return dict(out_p=out_p, out_d=out_d, z_p=z_p, z_d=z_d, keep=~deleted, deleted=deleted,
+                    kept=(~deleted).nonzero().view(-1))
 
     # -- link prediction ----------------------------------------------------------------
-    def _link_step(self, student, task, s, g) -> Tensor:
-        data = task.retained_data
+    def _link_step(self, student, embedder, task, s, df: Tensor, g) -> Tensor:
         dr = s["dr"]
-        if dr.size(1) > self.retain_pairs:
-            dr = dr[:, torch.randperm(dr.size(1), generator=g)[: self.retain_pairs].to(dr.device)]
+        cap = df.size(1) if embedder.sampled else self.retain_pairs
+        if dr.size(1) > cap:
+            dr = dr[:, torch.randperm(dr.size(1), generator=g)[:cap].to(dr.device)]
         neg = negative_pairs(task.data, dr.size(1), g).to(dr.device)
         retained = torch.cat([dr, neg], 1)
-        z = student.encode(data.x, data.edge_index)
+        z, rows, index = embedder(student, torch.cat([retained, df], 1).reshape(-1), g)
+        pairs = index.view(2, -1)
+        logits = student.decode(z, pairs)
         with torch.no_grad():
             t_ret = s["preserver"].decode(s["z_p"], retained)
-        df = s["df"]
-        retain = (bernoulli_kl(t_ret, student.decode(z, retained), self.temperature)
-                  + F.mse_loss(z[s["keep"]], s["z_p"][s["keep"]]))
-        forget = (bernoulli_kl(s["df_teacher"], student.decode(z, df), self.temperature)
-                  + F.mse_loss(z[df[0]] * z[df[1]], s["df_pair_d"]))
-        if bool(s["deleted"].any()):
-            forget = forget + F.mse_loss(z[s["deleted"]], s["z_d"][s["deleted"]])
+        keep, deleted = s["keep"][rows], s["deleted"][rows]
+        nr = retained.size(1)
+        z_df = z[pairs[0, nr:]] * z[pairs[1, nr:]]
+        retain = (bernoulli_kl(t_ret, logits[:nr], self.temperature)
+                  + F.mse_loss(z[keep], s["z_p"][rows[keep]]))
+        forget = (bernoulli_kl(s["df_teacher"][self._df_index(s, df)], logits[nr:], self.temperature)
+                  + F.mse_loss(z_df, s["df_pair_d"][self._df_index(s, df)]))
+        if bool(deleted.any()):
+            forget = forget + F.mse_loss(z[deleted], s["z_d"][rows[deleted]])
         return self.alpha * retain + (1 - self.alpha) * forget
 
+    @staticmethod
+    def _df_index(s: dict, df: Tensor) -> Tensor | slice:
+        """Positions of the batch ``df`` in the full deleted set (its teacher targets)."""
+        if df.size(1) == s["df"].size(1):
+            return slice(None)
+        if "df_pos" not in s:       # deleted-edge key -> position, built once
+            n = int(s["z_p"].size(0))
+            keys = s["df"][0] * n + s["df"][1]
+            s["df_sorted"], s["df_pos"] = torch.sort(keys)
+        n = int(s["z_p"].size(0))
+        return s["df_pos"][torch.searchsorted(s["df_sorted"], df[0] * n + df[1])]
+
     # -- node classification ------------------------------------------------------------
-    def _node_step(self, student, task, s, g) -> Tensor:
-        data = task.retained_data
-        z = student.encode(data.x, data.edge_index)
+    def _node_step(self, student, embedder, task, s, deleted_nodes: Tensor, g) -> Tensor:
+        kept = s["kept"]
+        if embedder.sampled:            # as many retained nodes as deleted ones
+            kept = kept[torch.randint(kept.numel(), (deleted_nodes.numel(),), generator=g).to(kept.device)]
+        nodes = torch.cat([kept, deleted_nodes])
+        z, _, index = embedder(student, nodes, g)
+        z = z[index]
         out = student.head(z)
-        keep, deleted = s["keep"], s["deleted"]
-        retain = (categorical_kl(s["out_p"][keep], out[keep], self.temperature)
-                  + F.mse_loss(z[keep], s["z_p"][keep]))
-        forget = (categorical_kl(s["out_d"][deleted], out[deleted], self.temperature)
-                  + F.mse_loss(z[deleted], s["z_d"][deleted]))
+        nk = kept.numel()
+        retain = (categorical_kl(s["out_p"][kept], out[:nk], self.temperature)
+                  + F.mse_loss(z[:nk], s["z_p"][kept]))
+        forget = (categorical_kl(s["out_d"][deleted_nodes], out[nk:], self.temperature)
+                  + F.mse_loss(z[nk:], s["z_d"][deleted_nodes]))
         return self.alpha * retain + (1 - self.alpha) * forget

@@ -55,6 +55,13 @@ Args:
     max_dense_region / num_region_pairs: see above.
     max_val_drop: tolerated drop of validation AUROC.
     eval_every: epochs between checks of the stopping rules.
+    fanouts: neighbours sampled per layer for mini-batches (graphs too large for full batch);
+        ``None`` (default): full batch. The first layer's output is exact (computed once for
+        the whole graph without gradients, it does not depend on the operators), so only the
+        last ``L - 1`` layers run on sampled subgraphs (``fanouts[:L - 1]``, nearest hop
+        first). An epoch is one pass over the deleted edges in batches of ``batch_size``,
+        each with its share of the random pairs and of the neighbourhood pairs.
+    batch_size: deleted edges per mini-batch.
     seed: seeds the random pairs.
 """
 from __future__ import annotations
@@ -66,8 +73,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gnn_unlearn.loader import NeighborSampler, check_batch_size
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.stopping import Monitor
+from gnn_unlearn.models.encoders import PreparedGraph
 from gnn_unlearn.ops.graph import edge_keys
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.training import negative_pairs
@@ -90,8 +99,9 @@ class DeletionOperators(nn.Module):
     def region(self, i: int) -> Tensor:
         return getattr(self, f"region_{i}")
 
-    def forward(self, i: int, h: Tensor) -> Tensor:
-        idx = self.region(i)
+    def forward(self, i: int, h: Tensor, idx: Tensor | None = None) -> Tensor:
+        """``idx``: the region's rows in ``h`` when ``h`` is a subgraph's (default: the region)."""
+        idx = self.region(i) if idx is None else idx
         if idx.numel() == 0:
             return h
         return h.index_copy(0, idx, h.index_select(0, idx) @ self.weights[i])
@@ -153,12 +163,14 @@ def region_pairs(region: Tensor, num_nodes: int, df: Tensor, num_pairs: int | No
 
 
 def neighbourhood_loss(z: Tensor, z_orig: Tensor, region: Tensor, pairs: Tensor | None,
-                       df_local_mask: Tensor | None, space: str = "prob") -> Tensor:
+                       df_local_mask: Tensor | None, space: str = "prob",
+                       orig_pairs: Tensor | None = None) -> Tensor:
     r"""Neighbourhood Influence: MSE of :math:`\sigma(z_i^\top z_j)` against the original's.
 
     ``pairs is None``: all pairs :math:`i < j` of the region as one dense
     :math:`|S| \times |S|` product (``df_local_mask`` removes the deleted pairs);
-    otherwise only the given sampled pairs.
+    otherwise only the given sampled pairs (``orig_pairs``: the same pairs as rows of
+    ``z_orig`` when ``z`` holds a subgraph's rows).
     """
     if pairs is None:
         zr, zo = z[region], z_orig[region]
@@ -167,7 +179,8 @@ def neighbourhood_loss(z: Tensor, z_orig: Tensor, region: Tensor, pairs: Tensor 
             now, before = torch.sigmoid(now), torch.sigmoid(before)
         return ((now - before) ** 2)[df_local_mask].mean()
     now = (z[pairs[0]] * z[pairs[1]]).sum(-1)
-    before = (z_orig[pairs[0]] * z_orig[pairs[1]]).sum(-1)
+    orig_pairs = pairs if orig_pairs is None else orig_pairs
+    before = (z_orig[orig_pairs[0]] * z_orig[orig_pairs[1]]).sum(-1)
     if space == "prob":
         now, before = torch.sigmoid(now), torch.sigmoid(before)
     return F.mse_loss(now, before)
@@ -198,8 +211,9 @@ class GNNDelete(Unlearner):
                  random_ratio: int = 1, init: str = "identity", target: str = "unseen_edges",
                  max_dense_region: int = 4096, num_region_pairs: int = 1 << 18,
                  neighbourhood: str = "edges", space: str = "logit", max_val_drop: float = 0.03,
-                 eval_every: int = 1,
+                 eval_every: int = 1, fanouts: list[int] | None = None, batch_size: int = 1024,
                  seed: int = 0):
+        self.fanouts, self.batch_size = fanouts, batch_size
         self.alpha, self.lr, self.epochs, self.random_ratio = alpha, lr, epochs, random_ratio
         self.neighbourhood, self.space = neighbourhood, space
         self.init, self.target = init, target
@@ -231,7 +245,7 @@ class GNNDelete(Unlearner):
             z_orig = model.encode(data.x, data.edge_index)
         region = regions[-1]
         if self.neighbourhood == "all_pairs":
-            dense = region.numel() <= self.max_dense_region
+            dense = region.numel() <= self.max_dense_region and self.fanouts is None
             pairs = None if dense else region_pairs(region, n, df, self.num_region_pairs, g)
             local_mask = dense_pair_mask(region, n, df) if dense else None
             how = "dense region" if dense else f"{pairs.size(1)} sampled pairs"
@@ -252,21 +266,24 @@ class GNNDelete(Unlearner):
 
         opt = torch.optim.Adam(operators.parameters(), lr=self.lr)
         monitor = Monitor(wrapped, task, g, self.target, self.max_val_drop) if df.numel() else None
+        step = self._full_batch_step if self.fanouts is None else self._minibatch_step
+        ctx = dict(wrapped=wrapped, enc=enc, encode=encode, h0=h0, z_orig=z_orig, region=region,
+                   regions=regions, pairs=pairs, local_mask=local_mask, df=df, task=task,
+                   opt=opt, g=g)
+        if self.fanouts is not None:
+            if len(self.fanouts) != enc.num_layers:
+                raise ValueError(f"give one fanout per layer: the model has {enc.num_layers} "
+                                 f"layers, fanouts={list(self.fanouts)}")
+            check_batch_size(self.batch_size)
+            in_region = torch.zeros(enc.num_layers, n, dtype=torch.bool, device=device)
+            for i, idx in enumerate(regions):
+                in_region[i, idx] = True
+            hops = self.fanouts[: enc.num_layers - 1]
+            ctx.update(in_region=in_region, sampler=NeighborSampler(data.edge_index, n, hops) if hops else None)
         best, reason, losses = copy.deepcopy(operators.state_dict()), "max epochs", []
         with seeded(self.seed, device):
             for epoch in range(1, self.epochs + 1):
-                opt.zero_grad()
-                z = encode()
-                loss_l = neighbourhood_loss(z, z_orig, region, pairs, local_mask, self.space)
-                if df.numel():
-                    rand = negative_pairs(task.data, df.size(1) * self.random_ratio, g).to(device)
-                    df_logits = wrapped.decode(z, df).repeat(self.random_ratio)
-                    loss_r = F.mse_loss(df_logits, wrapped.decode(z, rand).detach())
-                    loss = self.alpha * loss_r + (1 - self.alpha) * loss_l
-                else:
-                    loss = loss_l
-                loss.backward()
-                opt.step()
+                loss = step(ctx)
                 losses.append(float(loss.detach()))
                 if epoch % self.eval_every and epoch != self.epochs:
                     continue
@@ -286,3 +303,60 @@ class GNNDelete(Unlearner):
         self.history.update(loss=losses, epochs=len(losses), stop_reason=reason,
                             start_val=None if monitor is None else monitor.start_val)
         return wrapped
+
+    def _dec_loss(self, wrapped, z: Tensor, df_pairs: Tensor, rand_pairs: Tensor) -> Tensor:
+        """Deleted Edge Consistency: deleted-edge logits towards random pairs' (detached)."""
+        df_logits = wrapped.decode(z, df_pairs).repeat(self.random_ratio)
+        return F.mse_loss(df_logits, wrapped.decode(z, rand_pairs).detach())
+
+    def _full_batch_step(self, c: dict) -> Tensor:
+        c["opt"].zero_grad()
+        z, df = c["encode"](), c["df"]
+        loss = neighbourhood_loss(z, c["z_orig"], c["region"], c["pairs"], c["local_mask"], self.space)
+        if df.numel():
+            rand = negative_pairs(c["task"].data, df.size(1) * self.random_ratio, c["g"]).to(df.device)
+            loss = self.alpha * self._dec_loss(c["wrapped"], z, df, rand) + (1 - self.alpha) * loss
+        loss.backward()
+        c["opt"].step()
+        return loss
+
+    def _minibatch_step(self, c: dict) -> Tensor:
+        """One pass over the deleted edges; each batch runs the operators' layers on the
+        sampled computation subgraph of the nodes its loss terms touch."""
+        df, pairs, g, enc, ops = c["df"], c["pairs"], c["g"], c["enc"], c["wrapped"].operators
+        device = c["h0"].device
+        units = df.size(1) if df.numel() else pairs.size(1)
+        num_batches = max(-(-units // self.batch_size), 1)
+        df_batches = torch.randperm(df.size(1), generator=g).to(device).chunk(num_batches) \
+            if df.numel() else [None] * num_batches
+        pair_batches = torch.randperm(pairs.size(1), generator=g).to(device).chunk(num_batches)
+        for df_idx, pair_idx in zip(df_batches, pair_batches):
+            c["opt"].zero_grad()
+            near = pairs[:, pair_idx]
+            parts = [near]
+            if df_idx is not None:
+                df_b = df[:, df_idx]
+                rand = negative_pairs(c["task"].data, df_b.size(1) * self.random_ratio, g).to(device)
+                parts = [df_b, rand, near]
+            seeds, inverse = torch.unique(torch.cat(parts, 1).reshape(-1), return_inverse=True)
+            if c["sampler"] is not None:
+                n_id, edge_index = c["sampler"].sample(seeds, g)
+                graph = PreparedGraph.build(edge_index, n_id.numel(), enc.kind)
+            else:                           # one-layer model: no message passing after layer 0
+                n_id, graph = seeds, None
+            local = [c["in_region"][i, n_id].nonzero().view(-1) for i in range(enc.num_layers)]
+            h = ops(0, c["h0"][n_id], local[0])
+            for i in range(1, enc.num_layers):
+                h = ops(i, enc.layer(i, h, graph), local[i])
+            z = h[: seeds.numel()]
+            index = inverse.view(2, -1)
+            nn_ = near.size(1)
+            loss = neighbourhood_loss(z, c["z_orig"], c["region"], index[:, -nn_:], None, self.space,
+                                      orig_pairs=near)
+            if df_idx is not None:
+                nf = df_b.size(1)
+                dec = self._dec_loss(c["wrapped"], z, index[:, :nf], index[:, nf:nf + rand.size(1)])
+                loss = self.alpha * dec + (1 - self.alpha) * loss
+            loss.backward()
+            c["opt"].step()
+        return loss

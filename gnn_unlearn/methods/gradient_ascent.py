@@ -5,12 +5,13 @@ import copy
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
+from gnn_unlearn.loader import Embedder, check_batch_size, index_batches
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.stopping import Monitor
 from gnn_unlearn.requests import UnlearningTask
-from gnn_unlearn.training import link_loss
+from gnn_unlearn.training import negative_pairs
 from gnn_unlearn.utils import seeded
 
 
@@ -36,6 +37,11 @@ class GradientAscent(Unlearner):
         retain_weight: :math:`\lambda`; 0 is pure ascent (GNNDelete's GA baseline).
         target: ``"unseen_edges"`` or ``"non_edges"`` (see ForgetCriterion).
         max_val_drop: tolerated drop of validation AUROC / accuracy.
+        fanouts: neighbours sampled per layer for mini-batches (graphs too large for full
+            batch); ``None`` (default) runs full batch. With fanouts, an epoch is one pass over
+            the deleted set in batches of ``batch_size`` edges / nodes, each on its sampled
+            computation subgraph, with as many retained ones drawn alongside.
+        batch_size: deleted edges / nodes per mini-batch.
         seed: seeds the negatives and dropout.
     """
     name = "gradient_ascent"
@@ -43,45 +49,46 @@ class GradientAscent(Unlearner):
     tasks = frozenset({"link", "node"})
 
     def __init__(self, lr: float = 1e-3, epochs: int = 200, retain_weight: float = 0.0,
-                 target: str = "unseen_edges", max_val_drop: float = 0.03, seed: int = 0):
+                 target: str = "unseen_edges", max_val_drop: float = 0.03,
+                 fanouts: list[int] | None = None, batch_size: int = 1024, seed: int = 0):
         self.lr, self.epochs, self.retain_weight, self.target = lr, epochs, retain_weight, target
-        self.max_val_drop, self.seed = max_val_drop, seed
+        self.max_val_drop, self.fanouts, self.batch_size, self.seed = max_val_drop, fanouts, batch_size, seed
 
     def fit(self, model: nn.Module, task: UnlearningTask) -> nn.Module:
         data = task.retained_data
         device = task.device
         g = torch.Generator().manual_seed(self.seed)
+        embedder = Embedder(data, self.fanouts)
+        embedder.check(model)
+        batch_size = check_batch_size(self.batch_size) if embedder.sampled else None
         opt = torch.optim.Adam(model.parameters(), lr=self.lr)
         if model.task == "link":
-            df = task.df_edge_index
-            if df.size(1) == 0:
+            forget = task.df_edge_index
+            if forget.size(1) == 0:
                 raise ValueError("gradient ascent on link prediction needs deleted edges; "
                                  "this request deletes none")
+            retained = data.train_pos_edge_index
         else:
-            forget = task.deleted_nodes & task.data.train_mask
-            if not bool(forget.any()):
+            forget = (task.deleted_nodes & task.data.train_mask).nonzero().view(-1)
+            if forget.numel() == 0:
                 raise ValueError("gradient ascent on node classification needs deleted training "
                                  "nodes; none of the deleted nodes is in train_mask")
+            retained = data.train_mask.nonzero().view(-1)
+        step = self._link_loss if model.task == "link" else self._node_loss
         monitor = Monitor(model, task, g, self.target, self.max_val_drop)
         best, reason, losses = copy.deepcopy(model.state_dict()), "max epochs", []
         with seeded(self.seed, device):
             for _ in range(self.epochs):
                 model.train()
-                opt.zero_grad()
-                if model.task == "link":
-                    z = model.encode(data.x, data.edge_index)
-                    loss = -F.binary_cross_entropy_with_logits(
-                        model.decode(z, df), torch.ones(df.size(1), device=device))
-                    if self.retain_weight > 0:
-                        loss = loss + self.retain_weight * link_loss(model, data, g)
-                else:
-                    out = model(data.x, data.edge_index)
-                    loss = -F.cross_entropy(out[forget], task.data.y[forget])
-                    if self.retain_weight > 0:
-                        keep = data.train_mask
-                        loss = loss + self.retain_weight * F.cross_entropy(out[keep], data.y[keep])
-                loss.backward()
-                opt.step()
+                for idx in index_batches(forget.size(-1), batch_size, g, device):
+                    opt.zero_grad()
+                    keep = retained
+                    if embedder.sampled:        # as many retained items as forgotten ones
+                        keep = retained[..., torch.randint(retained.size(-1), (idx.numel(),),
+                                                           generator=g).to(device)]
+                    loss = step(model, embedder, task, forget[..., idx], keep, g)
+                    loss.backward()
+                    opt.step()
                 losses.append(float(loss.detach()))
                 verdict = monitor.check(model)
                 if verdict == "validation drop":
@@ -95,3 +102,28 @@ class GradientAscent(Unlearner):
         self.history.update(loss=losses, epochs=len(losses), stop_reason=reason,
                             start_val=monitor.start_val)
         return model
+
+    def _link_loss(self, model, embedder, task, df: Tensor, dr: Tensor, g) -> Tensor:
+        pairs = df
+        if self.retain_weight > 0:
+            neg = negative_pairs(task.retained_data, dr.size(1), g).to(dr.device)
+            pairs = torch.cat([df, dr, neg], 1)
+        z, _, index = embedder(model, pairs.reshape(-1), g)
+        logits = model.decode(z, index.view(2, -1))
+        nf, device = df.size(1), logits.device
+        loss = -F.binary_cross_entropy_with_logits(logits[:nf], torch.ones(nf, device=device))
+        if self.retain_weight > 0:
+            labels = torch.cat([torch.ones(dr.size(1)), torch.zeros(dr.size(1))]).to(device)
+            loss = loss + self.retain_weight * F.binary_cross_entropy_with_logits(logits[nf:], labels)
+        return loss
+
+    def _node_loss(self, model, embedder, task, forget: Tensor, keep: Tensor, g) -> Tensor:
+        nodes = torch.cat([forget, keep]) if self.retain_weight > 0 else forget
+        z, _, index = embedder(model, nodes, g)
+        out = model.head(z)[index]
+        y = task.data.y[nodes]
+        nf = forget.numel()
+        loss = -F.cross_entropy(out[:nf], y[:nf])
+        if self.retain_weight > 0:
+            loss = loss + self.retain_weight * F.cross_entropy(out[nf:], y[nf:])
+        return loss

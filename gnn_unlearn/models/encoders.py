@@ -164,7 +164,7 @@ class GNNEncoder(GraphCacheMixin, nn.Module):
         return h
 
     def prepare(self, edge_index: Tensor, num_nodes: int | None = None) -> "PreparedGraph":
-        """The propagation structure of a graph for this encoder's layers.
+        r"""The propagation structure of a graph for this encoder's layers.
 
         GCN, GIN and GraphSAGE aggregate with one CSR sparse-dense product per layer
         (``torch.sparse``; deterministic, and measured 3x faster than gather/scatter on the
