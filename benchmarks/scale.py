@@ -11,6 +11,13 @@ peak RSS during the step (CPU) or peak CUDA memory; since freed memory is reused
 figure is a lower bound once a larger step ran before it in the same process.
 
     python benchmarks/scale.py --nodes 2000,8000,30000,100000,235000 --name scale_cpu
+
+``--task node``: the same graphs as node classification (planted classes, stratified split),
+a request of 0.5 % of the training nodes, and the node methods (gradient ascent, D2DGN,
+Cognac). ``--fanouts 10,10``: training, retraining and the methods that support it run on
+neighbour-sampled mini-batches of ``--batch-size`` (the path for graphs too large for full
+batch); methods without a mini-batch path (Cognac) still run full batch, marked ``(full)``.
+Run each mode in its own process: peak RSS is per process.
 """
 from __future__ import annotations
 
@@ -22,14 +29,18 @@ import sys
 import time
 from pathlib import Path
 
-from gnn_unlearn import TrainConfig, link_split, train, unlearn
-from gnn_unlearn.data import sample_edges, synthetic_graph
+from gnn_unlearn import TrainConfig, link_split, node_split, train, unlearn
+from gnn_unlearn.data import sample_edges, sample_nodes, synthetic_graph
+from gnn_unlearn.loader import fit_minibatch
+from gnn_unlearn.models import make_model
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.report import evaluate
 from gnn_unlearn.utils import CostMeter, resolve_device
 
-METHODS = ("gradient_ascent", "gnndelete", "d2dgn")
+METHODS = {"link": ("gradient_ascent", "gnndelete", "d2dgn"),
+           "node": ("gradient_ascent", "d2dgn", "cognac")}
+MINIBATCH = ("retrain", "gradient_ascent", "gnndelete", "d2dgn")   # methods with a fanouts option
 
 
 def measure(fn, device):
@@ -42,21 +53,42 @@ def measure(fn, device):
 
 def run_size(n: int, args, device) -> list[dict]:
     rows = []
-    data, secs, mem = measure(lambda: link_split(synthetic_graph(n, avg_degree=11.0, seed=0), seed=0), device)
-    edges = int(data.train_pos_edge_index.size(1))
-    base = dict(nodes=n, train_edges=edges)
+    split = link_split if args.task == "link" else node_split
+    data, secs, mem = measure(lambda: split(synthetic_graph(n, avg_degree=11.0, seed=0), seed=0), device)
+    units = data.train_pos_edge_index.size(1) if args.task == "link" else int(data.train_mask.sum())
+    base = dict(nodes=n, train_edges=int(data.edge_index.size(1) // 2) if args.task == "node"
+                else int(data.train_pos_edge_index.size(1)))
     rows.append(dict(base, step="load+split", seconds=secs, memory=mem))
     cfg = TrainConfig(epochs=args.epochs, patience=10 ** 6, eval_every=args.epochs, seed=0)
-    (model, _), secs, mem = measure(lambda: train(data, "link", cfg, device=device), device)
+    fanouts = [int(f) for f in args.fanouts.split(",")] if args.fanouts else None
+    if fanouts:
+        def fit():
+            model = make_model(data, args.task)
+            return fit_minibatch(model, data, cfg, fanouts, args.batch_size, device)
+    else:
+        def fit():
+            return train(data, args.task, cfg, device=device)
+    (model, _), secs, mem = measure(fit, device)
     rows.append(dict(base, step="train", seconds=secs, memory=mem, epochs=args.epochs))
-    task = sample_edges(data, 0.005, where="random", seed=0).resolve(data, num_hops=2)
+    if args.task == "link":
+        request = sample_edges(data, 0.005, where="random", seed=0)
+    else:
+        request = sample_nodes(data, max(int(0.005 * units), 1), seed=0)
+    task = request.resolve(data, num_hops=2)
     if device.type == "cuda":
         task = task.to(device)
     results = []
     for method in ("retrain",) + tuple(args.methods.split(",")):
         kw = {"epochs": args.epochs} if method == "retrain" else {"epochs": args.method_epochs}
+        if method == "cognac":
+            kw = {}                                   # its own fixed schedule (steps x iterations)
+        step = method
+        if fanouts and method in MINIBATCH:
+            kw.update(fanouts=fanouts, batch_size=args.batch_size)
+        elif fanouts:
+            step = f"{method} (full)"
         result, secs, mem = measure(lambda: unlearn(model, task, method, device=device, **kw), device)
-        rows.append(dict(base, step=method, seconds=secs, memory=mem,
+        rows.append(dict(base, step=step, seconds=secs, memory=mem,
                          epochs=result.history.get("epochs", result.history.get("epochs_run"))))
         results.append(result)
     report, secs, mem = measure(lambda: evaluate(results[1:], task, retrained=results[0], mia=False), device)
@@ -66,7 +98,7 @@ def run_size(n: int, args, device) -> list[dict]:
     return rows
 
 
-def plot(rows: list[dict], path: Path) -> None:
+def plot(rows: list[dict], path: Path, xlabel: str = "training edges") -> None:
     """Log-log: total seconds, seconds per epoch (steps that run epochs) and peak extra memory."""
     import matplotlib
     matplotlib.use("Agg")
@@ -84,7 +116,7 @@ def plot(rows: list[dict], path: Path) -> None:
     for ax, label in zip(axes, titles):
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("training edges")
+        ax.set_xlabel(xlabel)
         ax.set_title(label, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8)
@@ -97,7 +129,10 @@ def plot(rows: list[dict], path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nodes", default="2000,8000,30000,100000,235000")
-    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--task", default="link", choices=("link", "node"))
+    p.add_argument("--methods", default=None, help="comma-separated (default: the task's methods)")
+    p.add_argument("--fanouts", default=None, help="e.g. 10,10: neighbour-sampled mini-batches")
+    p.add_argument("--batch-size", type=int, default=1024, help="seeds / deleted items per mini-batch")
     p.add_argument("--epochs", type=int, default=20, help="fixed epochs of training and retraining")
     p.add_argument("--method-epochs", type=int, default=50, help="cap on the methods' epochs")
     p.add_argument("--device", default="cpu")
@@ -105,6 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--name", default="scale_cpu")
     p.add_argument("--replot", action="store_true", help="only redraw the PNG from <name>.json")
     args = p.parse_args(argv)
+    args.methods = args.methods or ",".join(METHODS[args.task])
     if args.replot:
         out = Path(args.output)
         plot(json.loads((out / f"{args.name}.json").read_text())["rows"], out / f"{args.name}.png")
@@ -118,9 +154,13 @@ def main(argv: list[str] | None = None) -> None:
     sizes = sorted({(r["nodes"], r["train_edges"]) for r in rows})
     lines = [f"# Scale: time and peak extra memory vs graph size\n\nCommand: `{command}`  \n"
              f"Hardware: {hardware()}  \nTotal wall time: {time.perf_counter() - t:.0f} s  \n"
-             f"Training and retraining: {args.epochs} epochs; methods: own stopping, at most "
-             f"{args.method_epochs} epochs (epochs run in brackets). Cells: seconds / MiB.\n",
-             "| nodes | training edges | " + " | ".join(steps) + " |",
+             f"Task: {args.task}; "
+             + (f"neighbour-sampled mini-batches, fanouts {args.fanouts}, batch {args.batch_size}; "
+                if args.fanouts else "full batch; ")
+             + f"training and retraining: {args.epochs} epochs; methods: own stopping, at most "
+             f"{args.method_epochs} epochs (epochs run in brackets). Cells: seconds / MiB "
+             f"(peak extra RSS).\n",
+             f"| nodes | {'training edges' if args.task == 'link' else 'edges'} | " + " | ".join(steps) + " |",
              "|---|---|" + "---|" * len(steps)]
     for n, e in sizes:
         cells = []
@@ -131,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         lines.append(f"| {n:,} | {e:,} | " + " | ".join(cells) + " |")
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    plot(rows, out / f"{args.name}.png")
+    plot(rows, out / f"{args.name}.png", "training edges" if args.task == "link" else "edges")
     lines.append(f"\n![time and memory vs size]({args.name}.png)\n")
     atomic_write_text(out / f"{args.name}.md", "\n".join(lines))
     atomic_write_text(out / f"{args.name}.json", json.dumps(dict(command=command, rows=rows), indent=1))

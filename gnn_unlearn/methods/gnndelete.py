@@ -78,6 +78,7 @@ from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.stopping import Monitor
 from gnn_unlearn.models.encoders import PreparedGraph
 from gnn_unlearn.ops.graph import edge_keys
+from gnn_unlearn.ops.scoring import pair_dot
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.training import negative_pairs
 from gnn_unlearn.utils import seeded
@@ -178,9 +179,8 @@ def neighbourhood_loss(z: Tensor, z_orig: Tensor, region: Tensor, pairs: Tensor 
         if space == "prob":
             now, before = torch.sigmoid(now), torch.sigmoid(before)
         return ((now - before) ** 2)[df_local_mask].mean()
-    now = (z[pairs[0]] * z[pairs[1]]).sum(-1)
-    orig_pairs = pairs if orig_pairs is None else orig_pairs
-    before = (z_orig[orig_pairs[0]] * z_orig[orig_pairs[1]]).sum(-1)
+    now = pair_dot(z, pairs)
+    before = pair_dot(z_orig, pairs if orig_pairs is None else orig_pairs)
     if space == "prob":
         now, before = torch.sigmoid(now), torch.sigmoid(before)
     return F.mse_loss(now, before)

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from gnn_unlearn.ops.scoring import pair_dot
+
 
 class DotDecoder(nn.Module):
-    r"""Inner product :math:`s_{uv} = z_u^\top z_v` (GNNDelete's decoder)."""
+    r"""Inner product :math:`s_{uv} = z_u^\top z_v` (GNNDelete's decoder), computed by
+    :func:`~gnn_unlearn.ops.scoring.pair_dot` (a sampled sparse product: no ``[pairs, d]``
+    tensor, so it needs no chunking)."""
 
     def forward(self, z: Tensor, pairs: Tensor) -> Tensor:
-        return (z[pairs[0]] * z[pairs[1]]).sum(-1)
+        return pair_dot(z, pairs)
 
 
 class MLPDecoder(nn.Module):

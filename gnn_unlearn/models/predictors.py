@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from gnn_unlearn.models.decoders import make_decoder
+from gnn_unlearn.models.decoders import DotDecoder, make_decoder
 from gnn_unlearn.models.encoders import GNNEncoder, LayerHook
 from gnn_unlearn.ops.scoring import chunked_pair_scores
 
@@ -29,6 +29,8 @@ class LinkPredictor(nn.Module):
         return self.encoder(x, edge_index, layer_hook=layer_hook, return_layers=return_layers)
 
     def decode(self, z: Tensor, pairs: Tensor, chunk_size: int = 1 << 18) -> Tensor:
+        if isinstance(self.decoder, DotDecoder):      # no per-pair tensor: no chunks needed
+            return self.decoder(z, pairs)
         return chunked_pair_scores(self.decoder, z, pairs, chunk_size)
 
     def forward(self, x: Tensor | None, edge_index: Tensor, pairs: Tensor) -> Tensor:
