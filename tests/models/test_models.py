@@ -95,3 +95,4 @@ def test_symmetric_backward_gives_pyg_gradients(small_graph, conv):
     h.pow(2).sum().backward()
     for (name, a), b in zip(enc.named_parameters(), ref.parameters()):
         assert torch.allclose(a.grad, b.grad, rtol=1e-4, atol=1e-5), name
+
