@@ -22,13 +22,22 @@ SPLIT_KEYS = ("train_pos_edge_index", "val_pos_edge_index", "val_neg_edge_index"
 def atomic_write_bytes(path: str, write) -> None:
     """Calls ``write(file)`` on a temporary file beside ``path``, then renames it into place.
 
-    A crash midway leaves the previous file intact, never a truncated one.
+    A crash midway leaves the previous file intact, never a truncated one. The file gets the
+    permissions an ordinary ``open(path, "w")`` would give (an existing file keeps its mode),
+    not the private mode of the temporary file.
     """
     path = os.path.abspath(path)
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
+    if os.path.exists(path):
+        mode = os.stat(path).st_mode & 0o7777
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

@@ -64,3 +64,17 @@ def test_ledger_records_each_deletion(cora_gcn, cora_task, tmp_path):
     entries = ledger.entries()
     assert len(entries) == 2 and entries[0]["user"] == "alice"
     assert entries[0]["request"]["deleted_edges"] == int(cora_task.df_mask.sum())
+
+
+def test_atomic_write_gives_ordinary_permissions(tmp_path):
+    import os
+    from gnn_unlearn.io import atomic_write_text
+    umask = os.umask(0o022)
+    try:
+        atomic_write_text(str(tmp_path / "new.txt"), "x")
+        assert os.stat(tmp_path / "new.txt").st_mode & 0o777 == 0o644   # not mkstemp's 0o600
+        os.chmod(tmp_path / "new.txt", 0o640)
+        atomic_write_text(str(tmp_path / "new.txt"), "y")
+        assert os.stat(tmp_path / "new.txt").st_mode & 0o777 == 0o640   # an existing mode is kept
+    finally:
+        os.umask(umask)
