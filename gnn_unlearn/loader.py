@@ -15,7 +15,6 @@ plus one ``[N]`` id map reused across batches.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict
 from typing import Sequence
 
@@ -25,8 +24,8 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
-from gnn_unlearn.training import (TrainConfig, TrainHistory, check_trainable, negative_pairs,
-                                  validation_score)
+from gnn_unlearn.training import (EarlyStopping, TrainConfig, TrainHistory, check_trainable,
+                                  negative_pairs, validation_score)
 from gnn_unlearn.utils import data_to, resolve_device, seeded
 
 
@@ -168,7 +167,8 @@ def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = Non
     embedder.check(model)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     g = torch.Generator().manual_seed(config.seed)
-    history, best_state, since_best = TrainHistory(), copy.deepcopy(model.state_dict()), 0
+    history = TrainHistory()
+    stopping = EarlyStopping(model, history, config)
     train_nodes = data.train_mask.nonzero().view(-1) if model.task == "node" else None
     positives = data.train_pos_edge_index if model.task == "link" else None
     with seeded(config.seed, dev):
@@ -199,15 +199,8 @@ def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = Non
             if epoch % config.eval_every == 0 or epoch == config.epochs:
                 with torch.no_grad():
                     score = validation_score(model, data)
-                history.val.append((epoch, score))
-                if score > history.best_val:
-                    history.best_val, history.best_epoch = score, epoch
-                    best_state, since_best = copy.deepcopy(model.state_dict()), 0
-                else:
-                    since_best += config.eval_every
-                if since_best >= config.patience:
+                if stopping.update(epoch, score):
                     break
-    model.load_state_dict(best_state)
-    model.eval()
+    stopping.restore()
     model.train_config = asdict(config)
     return model, history

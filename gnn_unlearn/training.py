@@ -68,6 +68,31 @@ class TrainHistory:
         return asdict(self)
 
 
+class EarlyStopping:
+    """Keeps the best-on-validation state of ``model`` (in ``history``: ``val``, ``best_val``,
+    ``best_epoch``) and says when ``config.patience`` epochs passed without improvement."""
+
+    def __init__(self, model: nn.Module, history: TrainHistory, config: TrainConfig):
+        self.model, self.history, self.config = model, history, config
+        self.best_state, self.since_best = copy.deepcopy(model.state_dict()), 0
+
+    def update(self, epoch: int, score: float) -> bool:
+        """Records validation ``score`` at ``epoch``; True when training should stop."""
+        h = self.history
+        h.val.append((epoch, score))
+        if score > h.best_val:
+            h.best_val, h.best_epoch = score, epoch
+            self.best_state, self.since_best = copy.deepcopy(self.model.state_dict()), 0
+        else:
+            self.since_best += self.config.eval_every
+        return self.since_best >= self.config.patience
+
+    def restore(self) -> nn.Module:
+        """Loads the best state back into the model and returns it (in eval mode)."""
+        self.model.load_state_dict(self.best_state)
+        return self.model.eval()
+
+
 def negative_pairs(data: Data, num: int, generator: torch.Generator,
                    exclude: Tensor | None = None) -> Tensor:
     """Seeded non-edges (user-item pairs on bipartite graphs) avoiding ``exclude``
@@ -197,8 +222,7 @@ def fit(model: nn.Module, data: Data, config: TrainConfig | None = None,
     else:
         own_pairs = shard.edges(data.train_pos_edge_index) if shard.active else None
     known = interaction_keys(data) if model.task == "rec" else None
-    best_state = copy.deepcopy(model.state_dict())
-    since_best = 0
+    stopping = EarlyStopping(model, history, config)
     with seeded(config.seed, dev):
         bar = tqdm(range(1, config.epochs + 1), disable=not config.progress, desc="train",
                    leave=False)
@@ -220,18 +244,10 @@ def fit(model: nn.Module, data: Data, config: TrainConfig | None = None,
             history.epochs_run = epoch
             if epoch % config.eval_every == 0 or epoch == config.epochs:
                 score = validation_score(model, data)
-                history.val.append((epoch, score))
-                if score > history.best_val:
-                    history.best_val, history.best_epoch = score, epoch
-                    best_state = copy.deepcopy(model.state_dict())
-                    since_best = 0
-                else:
-                    since_best += config.eval_every
                 bar.set_postfix(loss=f"{float(loss.detach()):.4f}", val=f"{score:.4f}")
-                if since_best >= config.patience:
+                if stopping.update(epoch, score):
                     break
-    model.load_state_dict(best_state)
-    model.eval()
+    stopping.restore()
     model.train_config = asdict(config)
     return model, history
 

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 from torch_geometric.utils import is_undirected
 
-from gnn_unlearn.ops.scoring import pair_dot
 from gnn_unlearn.models.encoders import (GraphCacheMixin, PreparedGraph, SymmetricPropagation,
                                          cached_graph, normalized_csr)
+from gnn_unlearn.ops.scoring import pair_dot
 
 
 def normalized_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
