@@ -39,6 +39,13 @@ def get(name: str, **hparams: Any) -> "Unlearner":
     cls = _REGISTRY.get(name)
     if cls is None:
         raise ValueError(f"unknown unlearning method {name!r}; available: {', '.join(available())}")
+    valid = [k for k in inspect.signature(cls.__init__).parameters if k != "self"]
+    unknown = sorted(set(hparams) - set(valid))
+    if unknown:
+        hint = (" (neighbour-sampled mini-batches: gradient_ascent, d2dgn, gnndelete, retrain)"
+                if "fanouts" in unknown else "")
+        raise ValueError(f"method {name!r} has no parameter {', '.join(map(repr, unknown))}{hint}; "
+                         f"its parameters: {', '.join(valid)}")
     return cls(**hparams)
 
 

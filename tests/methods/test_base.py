@@ -15,8 +15,10 @@ def test_registry():
     assert ga.lr == 0.01 and ga.get_params()["lr"] == 0.01
     with pytest.raises(ValueError, match="unknown unlearning method 'gnndelet'.*available"):
         methods.get("gnndelet")
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="no parameter 'learning_rate'; its parameters: lr"):
         methods.get("gradient_ascent", learning_rate=1)
+    with pytest.raises(ValueError, match="mini-batches: gradient_ascent"):
+        methods.get("cognac", fanouts=[10, 10])
 
     with pytest.raises(ValueError, match="already registered"):
         @register
