@@ -202,5 +202,7 @@ def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = Non
                 if stopping.update(epoch, score):
                     break
     stopping.restore()
-    model.train_config = asdict(config)
+    # the recipe, with its sampling, so that retraining repeats it (methods.Retrain)
+    model.train_config = {**asdict(config), "fanouts": [int(f) for f in fanouts],
+                          "minibatch_size": batch_size}
     return model, history

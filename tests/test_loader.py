@@ -66,3 +66,21 @@ def test_sampler_refuses_bad_seeds():
         sampler.sample(torch.tensor([1, 1]))
     with pytest.raises(ValueError, match="node ids"):
         sampler.sample(torch.tensor([100]))
+
+
+def test_retrain_repeats_a_minibatch_recipe(cora_link):
+    """A model trained on mini-batches is retrained on mini-batches with the same sampling."""
+    from gnn_unlearn import unlearn
+    from gnn_unlearn.data import sample_edges
+    from gnn_unlearn.methods.retrain import Retrain
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = make_model(cora_link, "link")
+    model, _ = fit_minibatch(model, cora_link, TrainConfig(epochs=2, eval_every=1), (5, 5), 4096)
+    assert model.train_config["fanouts"] == [5, 5] and model.train_config["minibatch_size"] == 4096
+    assert Retrain().sampling_for(model) == ([5, 5], 4096)
+    assert Retrain(fanouts=[3, 3], batch_size=64).sampling_for(model) == ([3, 3], 64)
+    task = sample_edges(cora_link, 0.01, seed=0).resolve(cora_link, num_hops=2)
+    result = unlearn(model, task, "retrain")
+    assert result.model.train_config["fanouts"] == [5, 5]
+    assert result.history["epochs_run"] == 2

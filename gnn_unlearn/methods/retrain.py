@@ -25,7 +25,9 @@ class Retrain(Unlearner):
         epochs, lr, weight_decay, patience, eval_every, seed: override the original's
             :class:`~gnn_unlearn.training.TrainConfig`.
         fanouts, batch_size: retrain with neighbour-sampled mini-batches
-            (:func:`gnn_unlearn.loader.fit_minibatch`) instead of full batch.
+            (:func:`gnn_unlearn.loader.fit_minibatch`) instead of full batch. Default: as the
+            original was trained (``fit_minibatch`` records its fanouts and batch size in
+            ``train_config``), otherwise full batch.
     """
     name = "retrain"
     supports = frozenset({"edge", "node", "class", "feature", "interaction"})
@@ -34,13 +36,21 @@ class Retrain(Unlearner):
     def __init__(self, epochs: int | None = None, lr: float | None = None,
                  weight_decay: float | None = None, patience: int | None = None,
                  eval_every: int | None = None, seed: int | None = None, progress: bool = False,
-                 fanouts: list[int] | None = None, batch_size: int = 1024):
+                 fanouts: list[int] | None = None, batch_size: int | None = None):
         self.fanouts, self.batch_size = fanouts, batch_size
         self.epochs, self.lr, self.weight_decay = epochs, lr, weight_decay
         self.patience, self.eval_every, self.seed, self.progress = patience, eval_every, seed, progress
 
+    def sampling_for(self, model: nn.Module) -> tuple[list[int] | None, int]:
+        """(fanouts, batch size) of mini-batch retraining; fanouts ``None``: full batch."""
+        recorded = dict(getattr(model, "train_config", None) or {})
+        fanouts = self.fanouts or recorded.get("fanouts")
+        return fanouts, self.batch_size or recorded.get("minibatch_size") or 1024
+
     def config_for(self, model: nn.Module) -> TrainConfig:
         base = dict(getattr(model, "train_config", None) or asdict(TrainConfig()))
+        base.pop("fanouts", None)
+        base.pop("minibatch_size", None)
         for k in ("epochs", "lr", "weight_decay", "patience", "eval_every", "seed"):
             v = getattr(self, k)
             if v is not None:
@@ -58,10 +68,11 @@ class Retrain(Unlearner):
         arch = {k: v for k, v in model.config.items() if k != "gnndelete"}
         with seeded(config.seed):
             fresh = build_model(arch)
-        if self.fanouts:      # neighbour-sampled mini-batches (graphs too large for full batch)
+        fanouts, batch_size = self.sampling_for(model)
+        if fanouts:      # neighbour-sampled mini-batches (graphs too large for full batch)
             from gnn_unlearn.loader import fit_minibatch
-            fresh, hist = fit_minibatch(fresh, task.retained_data, config, self.fanouts,
-                                        self.batch_size, device)
+            fresh, hist = fit_minibatch(fresh, task.retained_data, config, fanouts, batch_size,
+                                        device)
         else:
             fresh, hist = fit(fresh, task.retained_data, config, device)
         self.history.update(hist.to_dict())
