@@ -116,9 +116,8 @@ class Embedder:
 
     def check(self, model: nn.Module) -> None:
         """Raises if the fanouts do not match the model's number of layers."""
-        if self.sampler is not None and len(self.sampler.fanouts) != model.encoder.num_layers:
-            raise ValueError(f"give one fanout per layer: the model has {model.encoder.num_layers} "
-                             f"layers, fanouts={self.sampler.fanouts}")
+        if self.sampler is not None:
+            check_fanouts(self.sampler.fanouts, model.encoder.num_layers)
 
     def __call__(self, model: nn.Module, nodes: Tensor,
                  generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
@@ -129,6 +128,13 @@ class Embedder:
         seeds, inverse = torch.unique(nodes, return_inverse=True)
         batch = self.sampler.subgraph(d, seeds, generator)
         return model.encode(batch.x, batch.edge_index)[: seeds.numel()], seeds, inverse
+
+
+def check_fanouts(fanouts: Sequence[int], num_layers: int) -> None:
+    """Raises unless ``fanouts`` has one entry per message-passing layer."""
+    if len(fanouts) != num_layers:
+        raise ValueError(f"give one fanout per layer: the model has {num_layers} layers, "
+                         f"fanouts={list(fanouts)}")
 
 
 def check_batch_size(batch_size: int) -> int:

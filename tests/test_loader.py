@@ -84,3 +84,15 @@ def test_retrain_repeats_a_minibatch_recipe(cora_link):
     result = unlearn(model, task, "retrain")
     assert result.model.train_config["fanouts"] == [5, 5]
     assert result.history["epochs_run"] == 2
+
+
+def test_index_batches_cover_every_index_once():
+    from gnn_unlearn.loader import index_batches
+    g = torch.Generator().manual_seed(0)
+    batches = index_batches(134, 32, g)
+    assert [b.numel() for b in batches] == [32, 32, 32, 32, 6]
+    assert torch.equal(torch.cat(batches).sort()[0], torch.arange(134))
+    state = g.get_state()
+    full = index_batches(134, None, g)                 # full batch: in order, draws nothing
+    assert len(full) == 1 and torch.equal(full[0], torch.arange(134))
+    assert torch.equal(g.get_state(), state)

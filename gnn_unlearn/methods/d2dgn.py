@@ -122,16 +122,16 @@ class D2DGN(Unlearner):
         link = student.task == "link"
         state = self._prepare(student, preserver, destroyer, task)
         # the unit of forgetting: deleted edges (link) or deleted nodes (node classification)
-        forget = state["df"] if link else state["deleted"].nonzero().view(-1)
+        num_forget = state["df"].size(1) if link else state["deleted_ids"].numel()
         step = self._link_step if link else self._node_step
         monitor = Monitor(student, task, g, self.target, self.max_val_drop)
         best, reason, losses = copy.deepcopy(student.state_dict()), "max epochs", []
         with seeded(self.seed, device):
             for epoch in range(1, self.epochs + 1):
                 student.train(self.dropout)
-                for idx in index_batches(forget.size(-1), batch_size, g, device):
+                for idx in index_batches(num_forget, batch_size, g, device):
                     opt.zero_grad()
-                    loss = step(student, embedder, task, state, forget[..., idx], g)
+                    loss = step(student, embedder, task, state, idx, g)
                     loss.backward()
                     opt.step()
                 losses.append(float(loss.detach()))
@@ -179,12 +179,13 @@ class D2DGN(Unlearner):
             classes = torch.unique(task.data.y.view(-1)[deleted])
             out_p = out_p.index_fill(1, classes, float("-inf"))
             out_d = out_p
-        return dict(out_p=out_p, out_d=out_d, z_p=z_p, z_d=z_d, keep=~deleted, deleted=deleted,
-                    kept=(~deleted).nonzero().view(-1))
+        return dict(out_p=out_p, out_d=out_d, z_p=z_p, z_d=z_d, kept=(~deleted).nonzero().view(-1),
+                    deleted_ids=deleted.nonzero().view(-1))
 
     # -- link prediction ----------------------------------------------------------------
-    def _link_step(self, student, embedder, task, s, df: Tensor, g) -> Tensor:
-        dr = s["dr"]
+    def _link_step(self, student, embedder, task, s, idx: Tensor, g) -> Tensor:
+        """``idx``: positions of this batch's deleted edges in ``s["df"]``."""
+        df, dr = s["df"][:, idx], s["dr"]
         cap = df.size(1) if embedder.sampled else self.retain_pairs
         if dr.size(1) > cap:
             dr = dr[:, torch.randperm(dr.size(1), generator=g)[:cap].to(dr.device)]
@@ -200,27 +201,16 @@ class D2DGN(Unlearner):
         z_df = z[pairs[0, nr:]] * z[pairs[1, nr:]]
         retain = (bernoulli_kl(t_ret, logits[:nr], self.temperature)
                   + F.mse_loss(z[keep], s["z_p"][rows[keep]]))
-        forget = (bernoulli_kl(s["df_teacher"][self._df_index(s, df)], logits[nr:], self.temperature)
-                  + F.mse_loss(z_df, s["df_pair_d"][self._df_index(s, df)]))
+        forget = (bernoulli_kl(s["df_teacher"][idx], logits[nr:], self.temperature)
+                  + F.mse_loss(z_df, s["df_pair_d"][idx]))
         if bool(deleted.any()):
             forget = forget + F.mse_loss(z[deleted], s["z_d"][rows[deleted]])
         return self.alpha * retain + (1 - self.alpha) * forget
 
-    @staticmethod
-    def _df_index(s: dict, df: Tensor) -> Tensor | slice:
-        """Positions of the batch ``df`` in the full deleted set (its teacher targets)."""
-        if df.size(1) == s["df"].size(1):
-            return slice(None)
-        if "df_pos" not in s:       # deleted-edge key -> position, built once
-            n = int(s["z_p"].size(0))
-            keys = s["df"][0] * n + s["df"][1]
-            s["df_sorted"], s["df_pos"] = torch.sort(keys)
-        n = int(s["z_p"].size(0))
-        return s["df_pos"][torch.searchsorted(s["df_sorted"], df[0] * n + df[1])]
-
     # -- node classification ------------------------------------------------------------
-    def _node_step(self, student, embedder, task, s, deleted_nodes: Tensor, g) -> Tensor:
-        kept = s["kept"]
+    def _node_step(self, student, embedder, task, s, idx: Tensor, g) -> Tensor:
+        """``idx``: positions of this batch's nodes among the deleted nodes."""
+        deleted_nodes, kept = s["deleted_ids"][idx], s["kept"]
         if embedder.sampled:            # as many retained nodes as deleted ones
             kept = kept[torch.randint(kept.numel(), (deleted_nodes.numel(),), generator=g).to(kept.device)]
         nodes = torch.cat([kept, deleted_nodes])

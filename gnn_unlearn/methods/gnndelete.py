@@ -73,7 +73,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gnn_unlearn.loader import NeighborSampler, check_batch_size
+from gnn_unlearn.loader import NeighborSampler, check_batch_size, check_fanouts
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.stopping import Monitor
 from gnn_unlearn.models.encoders import PreparedGraph
@@ -271,9 +271,7 @@ class GNNDelete(Unlearner):
                    regions=regions, pairs=pairs, local_mask=local_mask, df=df, task=task,
                    opt=opt, g=g)
         if self.fanouts is not None:
-            if len(self.fanouts) != enc.num_layers:
-                raise ValueError(f"give one fanout per layer: the model has {enc.num_layers} "
-                                 f"layers, fanouts={list(self.fanouts)}")
+            check_fanouts(self.fanouts, enc.num_layers)
             check_batch_size(self.batch_size)
             in_region = torch.zeros(enc.num_layers, n, dtype=torch.bool, device=device)
             for i, idx in enumerate(regions):

@@ -94,11 +94,12 @@ class PreparedGraph:
             return cls(edge_index)
         with warnings.catch_warnings():  # torch flags its CSR support as beta
             warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-            symmetric = bool(is_undirected(edge_index, num_nodes=num_nodes))
             if kind == "gcn":
-                return cls(normalized_csr(edge_index, num_nodes, self_loops=True), symmetric=symmetric)
+                return cls(normalized_csr(edge_index, num_nodes, self_loops=True),
+                           symmetric=bool(is_undirected(edge_index, num_nodes=num_nodes)))
             adj = compact_csr(to_torch_csr_tensor(edge_index.flip(0), size=(num_nodes, num_nodes)))
-            return cls(adj, symmetric=symmetric and kind == "gin")   # SAGE's mean is not symmetric
+            # GIN sums over A (symmetric when the graph is); SAGE's mean is not symmetric
+            return cls(adj, symmetric=kind == "gin" and bool(is_undirected(edge_index, num_nodes=num_nodes)))
 
 def cached_graph(module: nn.Module, edge_index: Tensor, num_nodes: int,
                  build: Callable[[], "PreparedGraph"]) -> "PreparedGraph":

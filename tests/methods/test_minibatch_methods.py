@@ -31,7 +31,7 @@ def test_minibatch_link_unlearning_forgets_and_keeps_utility(method, cora_gcn, c
     dt_rt = link_auc(cora_retrained.model, kept, *test)["auroc"]
     assert df_new < df_orig - 0.02, (df_orig, df_new)
     assert dt_new > dt_rt - 0.06, (dt_rt, dt_new)
-    # several mini-batches per epoch: 134 deleted edges in batches of 256 is one; of 32, five
+    # smoke run with several mini-batches per epoch (134 deleted edges in batches of 32)
     small = unlearn(cora_gcn, cora_task, method, fanouts=[5, 5], batch_size=32, epochs=2,
                     **LINK_METHODS[method])
     assert small.history["epochs"] >= 1
