@@ -86,7 +86,8 @@ def cmd_train(a: argparse.Namespace) -> None:
             fanouts = [int(f) for f in a.fanouts.split(",")]
         except ValueError as e:
             raise ValueError(f"--fanouts must be comma-separated integers, got {a.fanouts!r}") from e
-        model, hist = fit_minibatch(model, data, config, fanouts, a.batch_size, a.device)
+        model, hist = fit_minibatch(model, data, config, fanouts, a.batch_size, a.device,
+                                    a.sampler)
     else:
         model, hist = train(data, a.task, config, device=a.device, **options)
     if shard.rank != 0:
@@ -239,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rec: BPR triples per step; with --fanouts: seed nodes/edges per mini-batch")
     p.add_argument("--fanouts", default=None,
                    help="train on neighbour-sampled mini-batches, e.g. 10,10 (one per layer)")
+    p.add_argument("--sampler", default="torch", choices=["torch", "pyg"],
+                   help="with --fanouts: this library's sampler, or PyG's (needs pyg-lib or "
+                        "torch-sparse)")
     p.add_argument("--epochs", type=int, default=500)
     p.add_argument("--progress", action="store_true")
     p.add_argument("--output", required=True, help="checkpoint path (.pt)")

@@ -1,17 +1,25 @@
 r"""Neighbour-sampled mini-batches for graphs too large for full-batch training.
 
-PyG's :class:`~torch_geometric.loader.NeighborLoader` needs ``pyg-lib`` or ``torch-sparse``,
-which have no wheels for current torch; :class:`NeighborSampler` is a vectorised stand-in
-with the same output convention (the ``batch_size`` seed nodes first, ``n_id`` = global ids
-of the subgraph's nodes, ``edge_index`` local). When ``pyg-lib`` is installed,
-``NeighborLoader`` can be passed to :func:`fit_minibatch` instead: it yields the same kind of
-``Data``.
+:class:`NeighborSampler` is a PyG :class:`~torch_geometric.sampler.BaseSampler` written in
+plain torch. PyG's own :class:`~torch_geometric.sampler.NeighborSampler` (behind
+``NeighborLoader`` / ``LinkNeighborLoader``) needs ``pyg-lib`` or ``torch-sparse``, which have
+no wheels for current torch; this one plugs into PyG's loaders in its place::
+
+    loader = neighbor_loader(data, [10, 10], input_nodes=data.train_mask, batch_size=512)
+    # = NodeLoader(data, node_sampler=NeighborSampler.from_data(data, [10, 10]), ...)
+    for batch in loader:   # PyG's convention: seeds first, n_id / e_id global, edge_index local
+        out = model(batch.x, batch.edge_index)[: batch.batch_size]
+
+and :func:`link_neighbor_loader` does the same for ``LinkLoader`` (``edge_label_index``,
+binary or triplet negatives). The library's mini-batch training and unlearning take
+``sampler="torch"`` (this class, seeded by the run's generator) or ``sampler="pyg"`` (PyG's
+``NeighborSampler``, when pyg-lib or torch-sparse is installed; see :func:`build_sampler`).
 
 Sampling (GraphSAGE, Hamilton et al. 2017): from the seeds, each hop draws ``fanout``
 in-neighbours per frontier node uniformly *with* replacement (one ``rand`` call for the
-whole frontier; duplicates are merged, so a node with few neighbours keeps each once), over
-a CSR of the graph built once. Memory per batch is :math:`O(\text{batch} \prod \text{fanouts})`
-plus one ``[N]`` id map reused across batches.
+whole frontier; an edge drawn twice is kept once, so a node with few neighbours keeps each
+of them once), over a CSR of the graph built once. Memory per batch is
+:math:`O(\text{batch} \prod \text{fanouts})` plus one ``[N]`` id map reused across batches.
 """
 from __future__ import annotations
 
@@ -20,63 +28,106 @@ from typing import Sequence
 
 import torch
 import torch.nn.functional as F
+import torch_geometric.typing
 from torch import Tensor, nn
 from torch_geometric.data import Data
+from torch_geometric.loader import LinkLoader, NodeLoader
+from torch_geometric.sampler import (BaseSampler, EdgeSamplerInput, NegativeSampling,
+                                     NodeSamplerInput, SamplerOutput)
+from torch_geometric.sampler.neighbor_sampler import edge_sample, node_sample
 from tqdm.auto import tqdm
 
 from gnn_unlearn.training import (EarlyStopping, TrainConfig, TrainHistory, check_trainable,
                                   negative_pairs, validation_score)
 from gnn_unlearn.utils import data_to, resolve_device, seeded
 
+SAMPLERS = ("torch", "pyg")
 
-class NeighborSampler:
-    """Samples k-hop computation subgraphs around seed nodes.
+
+class NeighborSampler(BaseSampler):
+    """Samples k-hop computation subgraphs around seed nodes (a PyG ``BaseSampler``).
 
     Args:
         edge_index: ``[2, E]`` message-passing edges (source -> target).
         num_nodes: number of nodes.
         fanouts: neighbours drawn per node and hop, nearest hop first (e.g. ``[10, 10]``).
+        generator: random source for PyG's loaders, which call :meth:`sample_from_nodes` /
+            :meth:`sample_from_edges` without one (``None``: torch's global generator).
+            :meth:`sample` takes its own.
     """
 
-    def __init__(self, edge_index: Tensor, num_nodes: int, fanouts: Sequence[int]):
+    def __init__(self, edge_index: Tensor, num_nodes: int, fanouts: Sequence[int],
+                 generator: torch.Generator | None = None):
         if not fanouts or any(int(f) < 1 for f in fanouts):
             raise ValueError(f"fanouts must be positive ints, one per layer, got {list(fanouts)}")
-        self.fanouts, self.num_nodes = [int(f) for f in fanouts], num_nodes
-        order = torch.argsort(edge_index[1], stable=True)
-        self.col = edge_index[0, order]                       # sources, grouped by target
+        if edge_index.dim() != 2 or edge_index.size(0) != 2 or edge_index.dtype != torch.long:
+            raise ValueError("edge_index must be a [2, E] int64 tensor, got "
+                             f"{tuple(edge_index.shape)} {edge_index.dtype}")
+        self.fanouts, self.num_nodes, self.generator = [int(f) for f in fanouts], num_nodes, generator
+        self.perm = torch.argsort(edge_index[1], stable=True)   # CSR position -> edge id
+        self.col = edge_index[0, self.perm]                    # sources, grouped by target
+        self.target = edge_index[1, self.perm]
         counts = torch.bincount(edge_index[1], minlength=num_nodes)
         self.rowptr = torch.zeros(num_nodes + 1, dtype=torch.long, device=edge_index.device)
         self.rowptr[1:] = counts.cumsum(0)
         self._local = torch.full((num_nodes,), -1, dtype=torch.long, device=edge_index.device)
 
+    @classmethod
+    def from_data(cls, data: Data, num_neighbors: Sequence[int],
+                  generator: torch.Generator | None = None) -> "NeighborSampler":
+        """The sampler of ``data``'s message-passing graph (``data.edge_index``)."""
+        return cls(data.edge_index, data.num_nodes, num_neighbors, generator)
+
     def sample(self, seeds: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """``(n_id, edge_index)``: global ids (the distinct ``seeds`` first) and local edges."""
-        if seeds.numel() == 0 or int(seeds.min()) < 0 or int(seeds.max()) >= self.num_nodes:
+        out = self._sample(seeds, generator=generator)
+        return out.node, torch.stack([out.row, out.col])
+
+    def _sample(self, seed: Tensor, seed_time: Tensor | None = None,
+                generator: torch.Generator | None = None) -> SamplerOutput:
+        if isinstance(seed, dict) or seed_time is not None:
+            raise ValueError("NeighborSampler samples homogeneous graphs without time; use PyG's "
+                             "NeighborSampler (pyg-lib) for heterogeneous or temporal sampling")
+        if seed.numel() == 0 or int(seed.min()) < 0 or int(seed.max()) >= self.num_nodes:
             raise ValueError(f"seeds must be a non-empty set of node ids in 0..{self.num_nodes - 1}")
-        if torch.unique(seeds).numel() != seeds.numel():
+        if torch.unique(seed).numel() != seed.numel():
             raise ValueError("seeds must be distinct (each is one row of the batch)")
-        n_id, frontier = seeds, seeds
-        local = self._local
-        local[seeds] = torch.arange(seeds.numel(), device=seeds.device)
-        src_all, dst_all = [], []
+        generator = generator if generator is not None else self.generator
+        seed = seed.to(self.col.device)
+        n_id, frontier, local = seed, seed, self._local
+        local[seed] = torch.arange(seed.numel(), device=seed.device)
+        rows, cols, edges, num_nodes, num_edges = [], [], [], [seed.numel()], []
         for fanout in self.fanouts:
             start, deg = self.rowptr[frontier], self.rowptr[frontier + 1] - self.rowptr[frontier]
             has = deg > 0
-            f, start, deg = frontier[has], start[has], deg[has]
-            r = (torch.rand(f.numel(), fanout, generator=generator).to(f.device) * deg.unsqueeze(1)).long()
-            src = self.col[(start.unsqueeze(1) + r).view(-1)]
-            dst = f.repeat_interleave(fanout)
-            keys = torch.unique(src * self.num_nodes + dst)
-            src, dst = keys // self.num_nodes, keys % self.num_nodes
+            start, deg = start[has], deg[has]
+            r = torch.rand(start.numel(), fanout, generator=generator).to(start.device)
+            pos = torch.unique(start.unsqueeze(1) + (r * deg.unsqueeze(1)).long())
+            src = self.col[pos]
             new = torch.unique(src[local[src] < 0])
             local[new] = torch.arange(n_id.numel(), n_id.numel() + new.numel(), device=new.device)
             n_id = torch.cat([n_id, new])
-            src_all.append(local[src])
-            dst_all.append(local[dst])
+            rows.append(local[src])
+            cols.append(local[self.target[pos]])
+            edges.append(self.perm[pos])
+            num_nodes.append(new.numel())
+            num_edges.append(pos.numel())
             frontier = new
-        edge_index = torch.stack([torch.cat(src_all), torch.cat(dst_all)])
         local[n_id] = -1                                   # reset only what was touched
-        return n_id, edge_index
+        return SamplerOutput(node=n_id, row=torch.cat(rows), col=torch.cat(cols),
+                             edge=torch.cat(edges), num_sampled_nodes=num_nodes,
+                             num_sampled_edges=num_edges)
+
+    def sample_from_nodes(self, inputs: NodeSamplerInput) -> SamplerOutput:
+        """PyG's ``NodeLoader`` entry point (``metadata = (input_id, time)``)."""
+        return node_sample(inputs, self._sample)
+
+    def sample_from_edges(self, inputs: EdgeSamplerInput,
+                          neg_sampling: NegativeSampling | None = None) -> SamplerOutput:
+        """PyG's ``LinkLoader`` entry point: the computation subgraph of both end nodes of
+        the input edges (and of the sampled negatives), with ``edge_label_index`` in the
+        metadata, exactly as PyG's own ``NeighborSampler``."""
+        return edge_sample(inputs, self._sample, self.num_nodes, False, None, neg_sampling)
 
     def subgraph(self, data: Data, seeds: Tensor, generator: torch.Generator | None = None) -> Data:
         """A ``Data`` in NeighborLoader's convention (``n_id``, ``batch_size``, local ids)."""
@@ -84,6 +135,60 @@ class NeighborSampler:
         x = None if getattr(data, "x", None) is None else data.x[n_id]
         return Data(x=x, edge_index=edge_index, n_id=n_id, batch_size=int(seeds.numel()),
                     num_nodes=int(n_id.numel()))
+
+
+def neighbor_loader(data: Data, num_neighbors: Sequence[int], seed: int | None = None,
+                    **kwargs) -> NodeLoader:
+    """PyG's ``NodeLoader`` over :class:`NeighborSampler`: ``NeighborLoader`` without
+    pyg-lib. ``kwargs`` are ``NodeLoader``'s (``input_nodes``, ``batch_size``, ``shuffle``...);
+    ``seed`` seeds the sampling (the shuffling follows torch's global generator, as in PyG)."""
+    g = None if seed is None else torch.Generator().manual_seed(seed)
+    return NodeLoader(data, node_sampler=NeighborSampler.from_data(data, num_neighbors, g), **kwargs)
+
+
+def link_neighbor_loader(data: Data, num_neighbors: Sequence[int], seed: int | None = None,
+                         **kwargs) -> LinkLoader:
+    """PyG's ``LinkLoader`` over :class:`NeighborSampler`: ``LinkNeighborLoader`` without
+    pyg-lib. ``kwargs`` are ``LinkLoader``'s (``edge_label_index``, ``edge_label``,
+    ``neg_sampling``, ``batch_size``...)."""
+    g = None if seed is None else torch.Generator().manual_seed(seed)
+    return LinkLoader(data, link_sampler=NeighborSampler.from_data(data, num_neighbors, g), **kwargs)
+
+
+def check_sampler(kind: str) -> str:
+    """Raises unless ``kind`` names a sampler (:data:`SAMPLERS`)."""
+    if kind not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}, got {kind!r}")
+    return kind
+
+
+def build_sampler(data: Data, fanouts: Sequence[int], kind: str = "torch") -> BaseSampler:
+    """The sampler of ``data``'s graph: ``"torch"`` (:class:`NeighborSampler`) or ``"pyg"``
+    (PyG's ``NeighborSampler``, sampling without replacement in pyg-lib / torch-sparse; its
+    random draws do not follow the run's seed)."""
+    check_sampler(kind)
+    if not fanouts or any(isinstance(f, bool) or not isinstance(f, int) or f < 1 for f in fanouts):
+        raise ValueError(f"fanouts must be positive ints, one per layer, got {fanouts!r}")
+    if kind == "torch":
+        return NeighborSampler(data.edge_index, data.num_nodes, fanouts)
+    if not (torch_geometric.typing.WITH_PYG_LIB or torch_geometric.typing.WITH_TORCH_SPARSE):
+        raise ImportError("sampler='pyg' uses PyG's NeighborSampler, which needs pyg-lib or "
+                          "torch-sparse (neither is installed); install one, or use "
+                          "sampler='torch'")
+    from torch_geometric.sampler import NeighborSampler as PyGNeighborSampler
+    graph = Data(edge_index=data.edge_index, num_nodes=data.num_nodes)
+    return PyGNeighborSampler(graph, num_neighbors=list(fanouts))
+
+
+def sample_subgraph(sampler: BaseSampler, seeds: Tensor,
+                    generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """``(n_id, edge_index)`` of the computation subgraph of the distinct ``seeds`` (first in
+    ``n_id``) from any PyG node sampler; ``generator`` seeds :class:`NeighborSampler`."""
+    if isinstance(sampler, NeighborSampler):
+        return sampler.sample(seeds, generator)
+    out = sampler.sample_from_nodes(NodeSamplerInput(input_id=None, node=seeds.cpu()))
+    device = seeds.device
+    return out.node.to(device), torch.stack([out.row, out.col]).to(device)
 
 
 class Embedder:
@@ -101,14 +206,14 @@ class Embedder:
     -1))`` for ``nodes = pairs.reshape(-1)``).
     """
 
-    def __init__(self, data: Data, fanouts: Sequence[int] | None = None):
-        self.data = data
+    def __init__(self, data: Data, fanouts: Sequence[int] | None = None, sampler: str = "torch"):
+        self.data, self.fanouts = data, None if fanouts is None else list(fanouts)
         self.sampler = None
         if fanouts is not None:
             if getattr(data, "x", None) is None:
                 raise ValueError("mini-batches need node features (a featureless model's embedding "
                                  "table is indexed by global ids); leave fanouts unset")
-            self.sampler = NeighborSampler(data.edge_index, data.num_nodes, fanouts)
+            self.sampler = build_sampler(data, self.fanouts, sampler)
 
     @property
     def sampled(self) -> bool:
@@ -117,7 +222,7 @@ class Embedder:
     def check(self, model: nn.Module) -> None:
         """Raises if the fanouts do not match the model's number of layers."""
         if self.sampler is not None:
-            check_fanouts(self.sampler.fanouts, model.encoder.num_layers)
+            check_fanouts(self.fanouts, model.encoder.num_layers)
 
     def __call__(self, model: nn.Module, nodes: Tensor,
                  generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
@@ -126,8 +231,8 @@ class Embedder:
             z = model.encode(d.x, d.edge_index)
             return z, torch.arange(z.size(0), device=z.device), nodes
         seeds, inverse = torch.unique(nodes, return_inverse=True)
-        batch = self.sampler.subgraph(d, seeds, generator)
-        return model.encode(batch.x, batch.edge_index)[: seeds.numel()], seeds, inverse
+        n_id, edge_index = sample_subgraph(self.sampler, seeds, generator)
+        return model.encode(d.x[n_id], edge_index)[: seeds.numel()], seeds, inverse
 
 
 def check_fanouts(fanouts: Sequence[int], num_layers: int) -> None:
@@ -154,22 +259,25 @@ def index_batches(n: int, batch_size: int | None, generator: torch.Generator,
 
 def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = None,
                   fanouts: Sequence[int] = (10, 10), batch_size: int = 1024,
-                  device: str | torch.device | None = "cpu") -> tuple[nn.Module, TrainHistory]:
+                  device: str | torch.device | None = "cpu",
+                  sampler: str = "torch") -> tuple[nn.Module, TrainHistory]:
     """Mini-batch version of :func:`gnn_unlearn.training.fit` (node and link models with
     feature inputs): an epoch is one pass over the training nodes / edges in batches of
     ``batch_size``, each on its sampled computation subgraph. Validation (for early stopping,
     every ``eval_every`` epochs) runs full-graph inference without gradients, which needs far
-    less memory than a full-batch training step.
+    less memory than a full-batch training step. ``sampler``: ``"torch"`` or ``"pyg"``
+    (:func:`build_sampler`).
     """
     config = config or TrainConfig()
     if model.task not in ("node", "link"):
         raise ValueError(f"mini-batch training supports node and link models, got {model.task!r}")
     check_batch_size(batch_size)
+    check_sampler(sampler)
     dev = resolve_device(device)
     check_trainable(data, model.task)
     data = data_to(data, dev)
     model.to(dev)
-    embedder = Embedder(data, fanouts)
+    embedder = Embedder(data, fanouts, sampler)
     embedder.check(model)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     g = torch.Generator().manual_seed(config.seed)
@@ -210,5 +318,5 @@ def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = Non
     stopping.restore()
     # the recipe, with its sampling, so that retraining repeats it (methods.Retrain)
     model.train_config = {**asdict(config), "fanouts": [int(f) for f in fanouts],
-                          "minibatch_size": batch_size}
+                          "minibatch_size": batch_size, "sampler": sampler}
     return model, history

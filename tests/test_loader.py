@@ -78,8 +78,8 @@ def test_retrain_repeats_a_minibatch_recipe(cora_link):
         model = make_model(cora_link, "link")
     model, _ = fit_minibatch(model, cora_link, TrainConfig(epochs=2, eval_every=1), (5, 5), 4096)
     assert model.train_config["fanouts"] == [5, 5] and model.train_config["minibatch_size"] == 4096
-    assert Retrain().sampling_for(model) == ([5, 5], 4096)
-    assert Retrain(fanouts=[3, 3], batch_size=64).sampling_for(model) == ([3, 3], 64)
+    assert Retrain().sampling_for(model) == ([5, 5], 4096, "torch")
+    assert Retrain(fanouts=[3, 3], batch_size=64).sampling_for(model) == ([3, 3], 64, "torch")
     task = sample_edges(cora_link, 0.01, seed=0).resolve(cora_link, num_hops=2)
     result = unlearn(model, task, "retrain")
     assert result.model.train_config["fanouts"] == [5, 5]
@@ -96,3 +96,99 @@ def test_index_batches_cover_every_index_once():
     full = index_batches(134, None, g)                 # full batch: in order, draws nothing
     assert len(full) == 1 and torch.equal(full[0], torch.arange(134))
     assert torch.equal(g.get_state(), state)
+
+
+def _assert_real_subgraph(batch, data):
+    """Local edges map to graph edges through n_id, and e_id names them (edge features follow)."""
+    glob = batch.n_id[batch.edge_index]
+    assert torch.equal(glob, data.edge_index[:, batch.e_id])
+    assert torch.equal(batch.edge_attr, data.edge_attr[batch.e_id])
+    assert batch.n_id.unique().numel() == batch.n_id.numel()
+    assert sum(batch.num_sampled_nodes) == batch.num_nodes
+
+
+def test_pyg_node_loader_runs_on_our_sampler(cora):
+    from gnn_unlearn.loader import neighbor_loader
+    data = node_split(cora, seed=0)
+    data.edge_attr = torch.arange(data.edge_index.size(1), dtype=torch.float).view(-1, 1)
+    train_ids = data.train_mask.nonzero().view(-1)
+    loader = neighbor_loader(data, [4, 2], seed=0, input_nodes=data.train_mask, batch_size=100,
+                             shuffle=True)
+    seen = []
+    for batch in loader:
+        _assert_real_subgraph(batch, data)
+        seeds = batch.n_id[: batch.batch_size]
+        assert torch.equal(seeds, train_ids[batch.input_id])          # seeds first, in order
+        assert torch.equal(batch.y[: batch.batch_size], data.y[seeds])
+        first_hop = batch.edge_index[1] < batch.batch_size
+        assert torch.bincount(batch.edge_index[1, first_hop]).max() <= 4   # fanout respected
+        seen.append(seeds)
+    assert torch.equal(torch.cat(seen).sort().values, train_ids)     # one epoch covers all seeds
+
+
+def test_pyg_link_loader_runs_on_our_sampler(cora_link):
+    from torch_geometric.sampler import NegativeSampling
+
+    from gnn_unlearn.loader import link_neighbor_loader
+    data = cora_link.clone()
+    data.edge_attr = torch.randn(data.edge_index.size(1), 2)
+    pos = data.train_pos_edge_index
+    loader = link_neighbor_loader(data, [5, 5], seed=0, edge_label_index=pos, batch_size=256,
+                                  neg_sampling=NegativeSampling("binary", amount=1))
+    model = make_model(data, "link")
+    batch = next(iter(loader))
+    _assert_real_subgraph(batch, data)
+    k = batch.input_id.numel()
+    assert torch.equal(batch.n_id[batch.edge_label_index[:, :k]], pos[:, batch.input_id])
+    assert batch.edge_label.tolist() == [1.0] * k + [0.0] * k
+    logits = model.decode(model.encode(batch.x, batch.edge_index), batch.edge_label_index)
+    assert logits.shape == (2 * k,) and torch.isfinite(logits).all()
+
+
+def test_embedder_accepts_any_pyg_sampler(cora_link):
+    """The path taken by sampler="pyg" (PyG's NeighborSampler), through the BaseSampler API."""
+    from torch_geometric.sampler import BaseSampler
+
+    from gnn_unlearn.loader import Embedder, sample_subgraph
+
+    class ThroughPyGApi(BaseSampler):          # not our class: sample_subgraph must use the API
+        def __init__(self, inner):
+            self.inner = inner
+
+        def sample_from_nodes(self, inputs):
+            return self.inner.sample_from_nodes(inputs)
+
+        def sample_from_edges(self, inputs, neg_sampling=None):
+            return self.inner.sample_from_edges(inputs, neg_sampling)
+
+    data = cora_link
+    ours = NeighborSampler(data.edge_index, data.num_nodes, [3, 3],
+                           generator=torch.Generator().manual_seed(1))
+    seeds = torch.tensor([5, 0, 42])
+    n_id, ei = sample_subgraph(ThroughPyGApi(ours), seeds)
+    again, ei2 = ours.sample(seeds, torch.Generator().manual_seed(1))
+    assert torch.equal(n_id, again) and torch.equal(ei, ei2)
+    model = make_model(data, "link").eval()
+    embedder = Embedder(data, [3, 3])
+    embedder.sampler = ThroughPyGApi(ours)
+    nodes = torch.tensor([42, 5, 42])
+    z, rows, index = embedder(model, nodes)
+    assert torch.equal(rows[index], nodes) and z[index].shape == (3, z.size(1))
+
+
+def test_pyg_sampler_choice():
+    import torch_geometric.typing as pyg_typing
+
+    from gnn_unlearn import methods
+    from gnn_unlearn.loader import build_sampler
+    data = synthetic_graph(200, seed=0)
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        methods.get("gradient_ascent", sampler="dgl")
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        build_sampler(data, [2], "neighbour")
+    if pyg_typing.WITH_PYG_LIB or pyg_typing.WITH_TORCH_SPARSE:
+        from torch_geometric.sampler import NeighborSampler as PyGNeighborSampler
+        assert isinstance(build_sampler(data, [2, 2], "pyg"), PyGNeighborSampler)
+    else:
+        with pytest.raises(ImportError, match="pyg-lib or torch-sparse"):
+            build_sampler(data, [2, 2], "pyg")

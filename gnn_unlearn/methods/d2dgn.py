@@ -52,6 +52,8 @@ Args:
         on their sampled computation subgraph; the teachers' targets stay full-graph
         inference (no gradients).
     batch_size: deleted edges / nodes per mini-batch.
+    sampler: ``"torch"`` (this library's sampler, seeded) or ``"pyg"`` (PyG's
+        ``NeighborSampler``; needs pyg-lib or torch-sparse).
     seed: seeds the destroyer's initialisation and all sampling.
 """
 from __future__ import annotations
@@ -62,7 +64,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gnn_unlearn.loader import Embedder, check_batch_size, index_batches
+from gnn_unlearn.loader import Embedder, check_batch_size, check_sampler, index_batches
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.stopping import Monitor
 from gnn_unlearn.models.predictors import build_model
@@ -99,8 +101,10 @@ class D2DGN(Unlearner):
     def __init__(self, alpha: float = 0.5, temperature: float = 4.0, lr: float = 1e-3,
                  epochs: int = 200, retain_pairs: int = 1 << 16, target: str = "unseen_edges",
                  max_val_drop: float = 0.03, dropout: bool = False,
-                 fanouts: list[int] | None = None, batch_size: int = 1024, seed: int = 0):
+                 fanouts: list[int] | None = None, batch_size: int = 1024,
+                 sampler: str = "torch", seed: int = 0):
         self.dropout, self.fanouts, self.batch_size = dropout, fanouts, batch_size
+        self.sampler = check_sampler(sampler)
         self.alpha, self.temperature, self.lr, self.epochs = alpha, temperature, lr, epochs
         self.retain_pairs, self.target, self.max_val_drop, self.seed = retain_pairs, target, max_val_drop, seed
 
@@ -110,7 +114,7 @@ class D2DGN(Unlearner):
         if not getattr(model, "config", None):
             raise ValueError("D2DGN builds its destroyer from model.config; use gnn_unlearn models")
         device = task.device
-        embedder = Embedder(task.retained_data, self.fanouts)
+        embedder = Embedder(task.retained_data, self.fanouts, self.sampler)
         embedder.check(model)
         batch_size = check_batch_size(self.batch_size) if embedder.sampled else None
         preserver = copy.deepcopy(model).eval().requires_grad_(False)

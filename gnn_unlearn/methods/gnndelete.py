@@ -62,6 +62,8 @@ Args:
         first). An epoch is one pass over the deleted edges in batches of ``batch_size``,
         each with its share of the random pairs and of the neighbourhood pairs.
     batch_size: deleted edges per mini-batch.
+    sampler: ``"torch"`` (this library's sampler, seeded) or ``"pyg"`` (PyG's
+        ``NeighborSampler``; needs pyg-lib or torch-sparse).
     seed: seeds the random pairs.
 """
 from __future__ import annotations
@@ -73,7 +75,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gnn_unlearn.loader import NeighborSampler, check_batch_size, check_fanouts
+from gnn_unlearn.loader import (build_sampler, check_batch_size, check_fanouts, check_sampler,
+                                 sample_subgraph)
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.stopping import Monitor
 from gnn_unlearn.models.encoders import PreparedGraph
@@ -212,8 +215,8 @@ class GNNDelete(Unlearner):
                  max_dense_region: int = 4096, num_region_pairs: int = 1 << 18,
                  neighbourhood: str = "edges", space: str = "logit", max_val_drop: float = 0.03,
                  eval_every: int = 1, fanouts: list[int] | None = None, batch_size: int = 1024,
-                 seed: int = 0):
-        self.fanouts, self.batch_size = fanouts, batch_size
+                 sampler: str = "torch", seed: int = 0):
+        self.fanouts, self.batch_size, self.sampler = fanouts, batch_size, check_sampler(sampler)
         self.alpha, self.lr, self.epochs, self.random_ratio = alpha, lr, epochs, random_ratio
         self.neighbourhood, self.space = neighbourhood, space
         self.init, self.target = init, target
@@ -277,7 +280,7 @@ class GNNDelete(Unlearner):
             for i, idx in enumerate(regions):
                 in_region[i, idx] = True
             hops = self.fanouts[: enc.num_layers - 1]
-            ctx.update(in_region=in_region, sampler=NeighborSampler(data.edge_index, n, hops) if hops else None)
+            ctx.update(in_region=in_region, sampler=build_sampler(data, hops, self.sampler) if hops else None)
         best, reason, losses = copy.deepcopy(operators.state_dict()), "max epochs", []
         with seeded(self.seed, device):
             for epoch in range(1, self.epochs + 1):
@@ -338,7 +341,7 @@ class GNNDelete(Unlearner):
                 parts = [df_b, rand, near]
             seeds, inverse = torch.unique(torch.cat(parts, 1).reshape(-1), return_inverse=True)
             if c["sampler"] is not None:
-                n_id, edge_index = c["sampler"].sample(seeds, g)
+                n_id, edge_index = sample_subgraph(c["sampler"], seeds, g)
                 graph = PreparedGraph.build(edge_index, n_id.numel(), enc.kind)
             else:                           # one-layer model: no message passing after layer 0
                 n_id, graph = seeds, None

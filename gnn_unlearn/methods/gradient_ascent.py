@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gnn_unlearn.loader import Embedder, check_batch_size, index_batches
+from gnn_unlearn.loader import Embedder, check_batch_size, check_sampler, index_batches
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.stopping import Monitor
 from gnn_unlearn.requests import UnlearningTask
@@ -46,6 +46,8 @@ class GradientAscent(Unlearner):
             the deleted set in batches of ``batch_size`` edges / nodes, each on its sampled
             computation subgraph, with as many retained ones drawn alongside.
         batch_size: deleted edges / nodes per mini-batch.
+        sampler: ``"torch"`` (this library's sampler, seeded) or ``"pyg"`` (PyG's
+            ``NeighborSampler``; needs pyg-lib or torch-sparse).
         seed: seeds the negatives and dropout.
     """
     name = "gradient_ascent"
@@ -55,8 +57,8 @@ class GradientAscent(Unlearner):
     def __init__(self, lr: float = 1e-3, epochs: int = 200, retain_weight: float = 0.0,
                  target: str = "unseen_edges", max_val_drop: float = 0.03,
                  backtrack: int = 3, fanouts: list[int] | None = None, batch_size: int = 1024,
-                 seed: int = 0):
-        self.backtrack = backtrack
+                 sampler: str = "torch", seed: int = 0):
+        self.backtrack, self.sampler = backtrack, check_sampler(sampler)
         self.lr, self.epochs, self.retain_weight, self.target = lr, epochs, retain_weight, target
         self.max_val_drop, self.fanouts, self.batch_size, self.seed = max_val_drop, fanouts, batch_size, seed
 
@@ -64,7 +66,7 @@ class GradientAscent(Unlearner):
         data = task.retained_data
         device = task.device
         g = torch.Generator().manual_seed(self.seed)
-        embedder = Embedder(data, self.fanouts)
+        embedder = Embedder(data, self.fanouts, self.sampler)
         embedder.check(model)
         batch_size = check_batch_size(self.batch_size) if embedder.sampled else None
         opt = torch.optim.Adam(model.parameters(), lr=self.lr)

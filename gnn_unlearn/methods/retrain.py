@@ -5,6 +5,7 @@ from dataclasses import asdict
 
 from torch import nn
 
+from gnn_unlearn.loader import check_sampler, fit_minibatch
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.models.predictors import build_model
 from gnn_unlearn.requests import UnlearningTask
@@ -28,6 +29,8 @@ class Retrain(Unlearner):
             (:func:`gnn_unlearn.loader.fit_minibatch`) instead of full batch. Default: as the
             original was trained (``fit_minibatch`` records its fanouts and batch size in
             ``train_config``), otherwise full batch.
+        sampler: ``"torch"`` or ``"pyg"`` (:func:`gnn_unlearn.loader.build_sampler`);
+            default: as recorded, else ``"torch"``.
     """
     name = "retrain"
     supports = frozenset({"edge", "node", "class", "feature", "interaction"})
@@ -36,21 +39,26 @@ class Retrain(Unlearner):
     def __init__(self, epochs: int | None = None, lr: float | None = None,
                  weight_decay: float | None = None, patience: int | None = None,
                  eval_every: int | None = None, seed: int | None = None, progress: bool = False,
-                 fanouts: list[int] | None = None, batch_size: int | None = None):
+                 fanouts: list[int] | None = None, batch_size: int | None = None,
+                 sampler: str | None = None):
         self.fanouts, self.batch_size = fanouts, batch_size
+        self.sampler = None if sampler is None else check_sampler(sampler)
         self.epochs, self.lr, self.weight_decay = epochs, lr, weight_decay
         self.patience, self.eval_every, self.seed, self.progress = patience, eval_every, seed, progress
 
-    def sampling_for(self, model: nn.Module) -> tuple[list[int] | None, int]:
-        """(fanouts, batch size) of mini-batch retraining; fanouts ``None``: full batch."""
+    def sampling_for(self, model: nn.Module) -> tuple[list[int] | None, int, str]:
+        """(fanouts, batch size, sampler) of mini-batch retraining; fanouts ``None``: full
+        batch."""
         recorded = dict(getattr(model, "train_config", None) or {})
         fanouts = self.fanouts or recorded.get("fanouts")
-        return fanouts, self.batch_size or recorded.get("minibatch_size") or 1024
+        return (fanouts, self.batch_size or recorded.get("minibatch_size") or 1024,
+                self.sampler or recorded.get("sampler") or "torch")
 
     def config_for(self, model: nn.Module) -> TrainConfig:
         base = dict(getattr(model, "train_config", None) or asdict(TrainConfig()))
         base.pop("fanouts", None)
         base.pop("minibatch_size", None)
+        base.pop("sampler", None)
         for k in ("epochs", "lr", "weight_decay", "patience", "eval_every", "seed"):
             v = getattr(self, k)
             if v is not None:
@@ -68,11 +76,10 @@ class Retrain(Unlearner):
         arch = {k: v for k, v in model.config.items() if k != "gnndelete"}
         with seeded(config.seed):
             fresh = build_model(arch)
-        fanouts, batch_size = self.sampling_for(model)
+        fanouts, batch_size, sampler = self.sampling_for(model)
         if fanouts:      # neighbour-sampled mini-batches (graphs too large for full batch)
-            from gnn_unlearn.loader import fit_minibatch
             fresh, hist = fit_minibatch(fresh, task.retained_data, config, fanouts, batch_size,
-                                        device)
+                                        device, sampler)
         else:
             fresh, hist = fit(fresh, task.retained_data, config, device)
         self.history.update(hist.to_dict())
