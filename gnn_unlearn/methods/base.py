@@ -42,7 +42,9 @@ def get(name: str, **hparams: Any) -> "Unlearner":
     valid = [k for k in inspect.signature(cls.__init__).parameters if k != "self"]
     unknown = sorted(set(hparams) - set(valid))
     if unknown:
-        hint = (" (neighbour-sampled mini-batches: gradient_ascent, d2dgn, gnndelete, retrain)"
+        sampled = [k for k in available()
+                   if "fanouts" in inspect.signature(_REGISTRY[k].__init__).parameters]
+        hint = (f" (neighbour-sampled mini-batches: {', '.join(sampled)})"
                 if "fanouts" in unknown else "")
         raise ValueError(f"method {name!r} has no parameter {', '.join(map(repr, unknown))}{hint}; "
                          f"its parameters: {', '.join(valid)}")

@@ -32,6 +32,13 @@ edges; :meth:`DeletionRequest.edges`, :math:`I` = their end nodes):
    (:meth:`DeletionRequest.node_class`: identified = every node of the class): validation
    cannot see the class, so only states that predict it for at most 5 % of its nodes are
    eligible (:class:`~gnn_unlearn.methods.stopping.NodeForgetCriterion`).
+5. **Mini-batches** (``fanouts=[..]``, graphs too large for full batch; this library's
+   addition): every iteration of the schedule stays one optimiser step, taken on a random
+   batch of at most ``batch_size`` anchors / identified nodes / retained training nodes,
+   each encoded on its sampled computation subgraph (``sampler``: ``"torch"`` or ``"pyg"``,
+   :func:`~gnn_unlearn.loader.build_sampler`), so the step count is the reference's and a
+   step costs a batch, not the graph. The anchor search and the validation checks stay
+   full-graph inference without gradients.
 
 Defaults: the reference's tuned values for Cora (GCN, label flip, 5 % identified):
 ``steps=7``, ``contrastive_epochs_1=6``, ``contrastive_epochs_2=29``, ``contrastive_frac=0.3``,
@@ -56,6 +63,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
+from gnn_unlearn.loader import Embedder, check_batch_size, check_sampler
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.stopping import NodeForgetCriterion
 from gnn_unlearn.methods.tuning import IntRange, LogUniform
@@ -116,7 +124,9 @@ class Cognac(Unlearner):
     def __init__(self, steps: int = 7, contrastive_epochs_1: int = 6, contrastive_epochs_2: int = 29,
                  contrastive_frac: float = 0.3, k_hop: int = 1, contrastive_lr: float = 1e-2,
                  ascent_lr: float = 1e-2, descent_lr: float = 0.045, num_negatives: int = 32,
-                 ascent: str = "ce", seed: int = 0):
+                 ascent: str = "ce", fanouts: list[int] | None = None, batch_size: int = 1024,
+                 sampler: str = "torch", seed: int = 0):
+        self.fanouts, self.batch_size, self.sampler = fanouts, batch_size, check_sampler(sampler)
         if ascent not in ASCENT_LOSSES:
             raise ValueError(f"ascent must be one of {ASCENT_LOSSES}, got {ascent!r}")
         self.ascent = ascent
@@ -152,9 +162,24 @@ class Cognac(Unlearner):
         anchors = self._anchors(model, original, identified, task, edge_request)
         pos = self._positive_pairs(data.edge_index, anchors, identified)
         neg = self._negative_pairs(anchors, identified, task, edge_request, g)
-        ascent_nodes = identified & original.train_mask
-        descent_nodes = data.train_mask
+        ascent_ids = (identified & original.train_mask).nonzero().view(-1)
+        descent_ids = data.train_mask.nonzero().view(-1)
+        if edge_request:
+            ascent_ids = ascent_ids[:0]
         y = original.y.view(-1)
+        embedder = Embedder(data, self.fanouts, self.sampler)
+        embedder.check(model)
+        batch = check_batch_size(self.batch_size) if embedder.sampled else None
+
+        def pick(ids: Tensor) -> Tensor:     # full batch: all; mini-batch: a random batch
+            if batch is None or ids.numel() <= batch:
+                return ids
+            return ids[torch.randperm(ids.numel(), generator=g)[:batch].to(ids.device)]
+
+        def logits(nodes: Tensor) -> tuple[Tensor, Tensor]:
+            z, _, index = embedder(model, nodes, g)
+            return model.head(z), index
+
         opt_c = torch.optim.Adam(model.parameters(), lr=self.contrastive_lr)
         opt_a = torch.optim.Adam(model.parameters(), lr=self.ascent_lr)
         opt_d = torch.optim.Adam(model.parameters(), lr=self.descent_lr)
@@ -167,21 +192,27 @@ class Cognac(Unlearner):
         vals = []
         with seeded(self.seed, device):
             for _ in range(self.steps):
-                for _ in range(self.contrastive_epochs_1):
+                for _ in range(self.contrastive_epochs_1 if anchors.numel() else 0):
                     model.train()
                     opt_c.zero_grad()
-                    contrastive_loss(model(data.x, data.edge_index), pos, neg, n).backward()
+                    pos_b, neg_b = self._pairs_of(pick(anchors), pos, neg, n)
+                    h, index = logits(torch.cat([pos_b, neg_b], 1).reshape(-1))
+                    index = index.view(2, -1)
+                    contrastive_loss(h, index[:, : pos_b.size(1)], index[:, pos_b.size(1):],
+                                     h.size(0)).backward()
                     opt_c.step()
                 for _ in range(self.contrastive_epochs_2):
                     model.train()
-                    if not edge_request and bool(ascent_nodes.any()):
+                    if ascent_ids.numel():
                         opt_a.zero_grad()
-                        out = model(data.x, data.edge_index)
-                        ascent_loss(out[ascent_nodes], y[ascent_nodes], self.ascent).backward()
+                        nodes = pick(ascent_ids)
+                        h, index = logits(nodes)
+                        ascent_loss(h[index], y[nodes], self.ascent).backward()
                         opt_a.step()
                     opt_d.zero_grad()
-                    out = model(data.x, data.edge_index)
-                    F.cross_entropy(out[descent_nodes], y[descent_nodes]).backward()
+                    nodes = pick(descent_ids)
+                    h, index = logits(nodes)
+                    F.cross_entropy(h[index], y[nodes]).backward()
                     opt_d.step()
                 val = validation_score(model, data)
                 vals.append(val)
@@ -217,6 +248,13 @@ class Cognac(Unlearner):
             return candidates
         k = max(1, int(round(self.contrastive_frac * candidates.numel())))
         return candidates[torch.topk(change[candidates], k).indices]
+
+    @staticmethod
+    def _pairs_of(anchors: Tensor, pos: Tensor, neg: Tensor, n: int) -> tuple[Tensor, Tensor]:
+        """The positive and negative pairs of the given anchors."""
+        chosen = torch.zeros(n, dtype=torch.bool, device=pos.device)
+        chosen[anchors] = True
+        return pos[:, chosen[pos[0]]], neg[:, chosen[neg[0]]]
 
     @staticmethod
     def _positive_pairs(edge_index: Tensor, anchors: Tensor, identified: Tensor) -> Tensor:

@@ -17,8 +17,8 @@ def test_registry():
         methods.get("gnndelet")
     with pytest.raises(ValueError, match="no parameter 'learning_rate'; its parameters: lr"):
         methods.get("gradient_ascent", learning_rate=1)
-    with pytest.raises(ValueError, match="mini-batches: gradient_ascent"):
-        methods.get("cognac", fanouts=[10, 10])
+    with pytest.raises(ValueError, match="mini-batches: cognac, d2dgn, gnndelete, gradient_ascent"):
+        methods.get("reverse_bpr", fanouts=[10, 10])
 
     with pytest.raises(ValueError, match="already registered"):
         @register
