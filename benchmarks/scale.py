@@ -14,22 +14,23 @@ figure is a lower bound once a larger step ran before it in the same process.
 
 ``--task node``: the same graphs as node classification (planted classes, stratified split),
 a request of 0.5 % of the training nodes, and the node methods (gradient ascent, D2DGN,
-Cognac). ``--fanouts 10,10``: training, retraining and the methods that support it run on
+Cognac). ``--fanouts 10,10``: training, retraining and the methods run on
 neighbour-sampled mini-batches of ``--batch-size`` (the path for graphs too large for full
-batch); methods without a mini-batch path (Cognac) still run full batch, marked ``(full)``.
+batch); a method without a mini-batch path would run full batch, marked ``(full)``.
 Run each mode in its own process: peak RSS is per process.
 """
 from __future__ import annotations
 
 import argparse
 import gc
+import inspect
 import json
 import shlex
 import sys
 import time
 from pathlib import Path
 
-from gnn_unlearn import TrainConfig, link_split, node_split, train, unlearn
+from gnn_unlearn import TrainConfig, link_split, methods, node_split, train, unlearn
 from gnn_unlearn.data import sample_edges, sample_nodes, synthetic_graph
 from gnn_unlearn.loader import fit_minibatch
 from gnn_unlearn.models import make_model
@@ -40,7 +41,11 @@ from gnn_unlearn.utils import CostMeter, resolve_device
 
 METHODS = {"link": ("gradient_ascent", "gnndelete", "d2dgn"),
            "node": ("gradient_ascent", "d2dgn", "cognac")}
-MINIBATCH = ("retrain", "gradient_ascent", "gnndelete", "d2dgn")   # methods with a fanouts option
+
+
+def has_minibatch_path(method: str) -> bool:
+    """Whether the method takes ``fanouts`` (neighbour-sampled mini-batches)."""
+    return "fanouts" in inspect.signature(type(methods.get(method)).__init__).parameters
 
 
 def measure(fn, device):
@@ -64,7 +69,7 @@ def run_size(n: int, args, device) -> list[dict]:
     if fanouts:
         def fit():
             model = make_model(data, args.task)
-            return fit_minibatch(model, data, cfg, fanouts, args.batch_size, device)
+            return fit_minibatch(model, data, cfg, fanouts, args.batch_size, device, args.sampler)
     else:
         def fit():
             return train(data, args.task, cfg, device=device)
@@ -83,8 +88,8 @@ def run_size(n: int, args, device) -> list[dict]:
         if method == "cognac":
             kw = {}                                   # its own fixed schedule (steps x iterations)
         step = method
-        if fanouts and method in MINIBATCH:
-            kw.update(fanouts=fanouts, batch_size=args.batch_size)
+        if fanouts and has_minibatch_path(method):
+            kw.update(fanouts=fanouts, batch_size=args.batch_size, sampler=args.sampler)
         elif fanouts:
             step = f"{method} (full)"
         result, secs, mem = measure(lambda: unlearn(model, task, method, device=device, **kw), device)
@@ -132,6 +137,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--task", default="link", choices=("link", "node"))
     p.add_argument("--methods", default=None, help="comma-separated (default: the task's methods)")
     p.add_argument("--fanouts", default=None, help="e.g. 10,10: neighbour-sampled mini-batches")
+    p.add_argument("--sampler", default="torch", choices=["torch", "pyg"],
+                   help="with --fanouts: this library's sampler or PyG's (pyg-lib / torch-sparse)")
     p.add_argument("--batch-size", type=int, default=1024, help="seeds / deleted items per mini-batch")
     p.add_argument("--epochs", type=int, default=20, help="fixed epochs of training and retraining")
     p.add_argument("--method-epochs", type=int, default=50, help="cap on the methods' epochs")
@@ -155,7 +162,8 @@ def main(argv: list[str] | None = None) -> None:
     lines = [f"# Scale: time and peak extra memory vs graph size\n\nCommand: `{command}`  \n"
              f"Hardware: {hardware()}  \nTotal wall time: {time.perf_counter() - t:.0f} s  \n"
              f"Task: {args.task}; "
-             + (f"neighbour-sampled mini-batches, fanouts {args.fanouts}, batch {args.batch_size}; "
+             + (f"neighbour-sampled mini-batches, fanouts {args.fanouts}, batch {args.batch_size}, "
+                  f"sampler {args.sampler}; "
                 if args.fanouts else "full batch; ")
              + f"training and retraining: {args.epochs} epochs; methods: own stopping, at most "
              f"{args.method_epochs} epochs (epochs run in brackets). Cells: seconds / MiB "

@@ -16,9 +16,11 @@ binary or triplet negatives). The library's mini-batch training and unlearning t
 ``NeighborSampler``, when pyg-lib or torch-sparse is installed; see :func:`build_sampler`).
 
 Sampling (GraphSAGE, Hamilton et al. 2017): from the seeds, each hop draws ``fanout``
-in-neighbours per frontier node uniformly *with* replacement (one ``rand`` call for the
-whole frontier; an edge drawn twice is kept once, so a node with few neighbours keeps each
-of them once), over a CSR of the graph built once. Memory per batch is
+distinct in-neighbours per frontier node uniformly (all of them when it has fewer), as PyG's
+sampler does by default, over a CSR of the graph built once. The draw is one sort of random
+keys over the frontier's in-edges (:meth:`NeighborSampler._draw`), so a hop costs
+:math:`O(\sum_{v \in \text{frontier}} \deg v)`; ``replace=True`` costs
+:math:`O(|\text{frontier}| \cdot \text{fanout})` instead. Memory per batch is
 :math:`O(\text{batch} \prod \text{fanouts})` plus one ``[N]`` id map reused across batches.
 """
 from __future__ import annotations
@@ -54,16 +56,20 @@ class NeighborSampler(BaseSampler):
         generator: random source for PyG's loaders, which call :meth:`sample_from_nodes` /
             :meth:`sample_from_edges` without one (``None``: torch's global generator).
             :meth:`sample` takes its own.
+        replace: draw with replacement (duplicates kept once: a node gets at most
+            ``fanout``, often fewer, distinct neighbours; cheaper for high-degree frontiers).
+            Default: without, as PyG, so a node with ``deg >= fanout`` gets exactly ``fanout``.
     """
 
     def __init__(self, edge_index: Tensor, num_nodes: int, fanouts: Sequence[int],
-                 generator: torch.Generator | None = None):
+                 generator: torch.Generator | None = None, replace: bool = False):
         if not fanouts or any(int(f) < 1 for f in fanouts):
             raise ValueError(f"fanouts must be positive ints, one per layer, got {list(fanouts)}")
         if edge_index.dim() != 2 or edge_index.size(0) != 2 or edge_index.dtype != torch.long:
             raise ValueError("edge_index must be a [2, E] int64 tensor, got "
                              f"{tuple(edge_index.shape)} {edge_index.dtype}")
         self.fanouts, self.num_nodes, self.generator = [int(f) for f in fanouts], num_nodes, generator
+        self.replace = replace
         self.perm = torch.argsort(edge_index[1], stable=True)   # CSR position -> edge id
         self.col = edge_index[0, self.perm]                    # sources, grouped by target
         self.target = edge_index[1, self.perm]
@@ -98,11 +104,7 @@ class NeighborSampler(BaseSampler):
         local[seed] = torch.arange(seed.numel(), device=seed.device)
         rows, cols, edges, num_nodes, num_edges = [], [], [], [seed.numel()], []
         for fanout in self.fanouts:
-            start, deg = self.rowptr[frontier], self.rowptr[frontier + 1] - self.rowptr[frontier]
-            has = deg > 0
-            start, deg = start[has], deg[has]
-            r = torch.rand(start.numel(), fanout, generator=generator).to(start.device)
-            pos = torch.unique(start.unsqueeze(1) + (r * deg.unsqueeze(1)).long())
+            pos = self._draw(frontier, fanout, generator)
             src = self.col[pos]
             new = torch.unique(src[local[src] < 0])
             local[new] = torch.arange(n_id.numel(), n_id.numel() + new.numel(), device=new.device)
@@ -117,6 +119,27 @@ class NeighborSampler(BaseSampler):
         return SamplerOutput(node=n_id, row=torch.cat(rows), col=torch.cat(cols),
                              edge=torch.cat(edges), num_sampled_nodes=num_nodes,
                              num_sampled_edges=num_edges)
+
+    def _draw(self, frontier: Tensor, fanout: int, generator: torch.Generator | None) -> Tensor:
+        """CSR positions of the in-edges drawn for each frontier node."""
+        start, deg = self.rowptr[frontier], self.rowptr[frontier + 1] - self.rowptr[frontier]
+        if self.replace:
+            has = deg > 0
+            start, deg = start[has], deg[has]
+            r = torch.rand(start.numel(), fanout, generator=generator).to(start.device)
+            return torch.unique(start.unsqueeze(1) + (r * deg.unsqueeze(1)).long())
+        # without replacement: give every in-edge of the frontier a random key, sort by
+        # (node, key); segments stay contiguous and in order, so an edge's rank inside its
+        # node after the sort is its offset before it, and the first ``fanout`` are a
+        # uniform draw of min(deg, fanout) distinct in-edges
+        total = int(deg.sum())
+        seg = torch.repeat_interleave(torch.arange(frontier.numel(), device=deg.device), deg,
+                                      output_size=total)
+        offset = torch.arange(total, device=deg.device) - (deg.cumsum(0) - deg)[seg]
+        pos = start[seg] + offset
+        keys = torch.rand(total, generator=generator, dtype=torch.float64).to(deg.device)
+        order = torch.argsort(seg.double() + keys)
+        return pos[order][offset < fanout]
 
     def sample_from_nodes(self, inputs: NodeSamplerInput) -> SamplerOutput:
         """PyG's ``NodeLoader`` entry point (``metadata = (input_id, time)``)."""

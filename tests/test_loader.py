@@ -192,3 +192,24 @@ def test_pyg_sampler_choice():
     else:
         with pytest.raises(ImportError, match="pyg-lib or torch-sparse"):
             build_sampler(data, [2, 2], "pyg")
+
+
+def test_sampling_without_replacement_draws_distinct_neighbours_uniformly():
+    data = synthetic_graph(300, avg_degree=8.0, seed=1)
+    sampler = NeighborSampler(data.edge_index, data.num_nodes, [3])
+    deg = torch.bincount(data.edge_index[1], minlength=300)
+    seeds = torch.arange(300)
+    g = torch.Generator().manual_seed(0)
+    counts = torch.zeros(data.edge_index.size(1))
+    draws = 400
+    for _ in range(draws):
+        out = sampler._sample(seeds, generator=g)
+        assert torch.equal(torch.bincount(out.col, minlength=300), deg.clamp(max=3))  # exactly min(deg, 3)
+        assert out.edge.unique().numel() == out.edge.numel()                         # distinct
+        counts[out.edge] += 1
+    # each in-edge of v is drawn with probability min(deg, 3) / deg
+    expect = draws * (deg.clamp(max=3) / deg.clamp(min=1))[data.edge_index[1]]
+    assert ((counts - expect).abs() <= 5 * expect.sqrt() + 1).all()
+    with_rep = NeighborSampler(data.edge_index, data.num_nodes, [3], replace=True)
+    out = with_rep._sample(seeds, generator=g)
+    assert torch.bincount(out.col, minlength=300).le(deg.clamp(max=3)).all()
