@@ -38,7 +38,10 @@ edges; :meth:`DeletionRequest.edges`, :math:`I` = their end nodes):
    each encoded on its sampled computation subgraph (``sampler``: ``"torch"`` or ``"pyg"``,
    :func:`~gnn_unlearn.loader.build_sampler`), so the step count is the reference's and a
    step costs a batch, not the graph. The anchor search and the validation checks stay
-   full-graph inference without gradients.
+   full-graph inference without gradients. The steps are then noisier, and the batch must
+   not be small: on the Cora setting below (3 seeds, 1,625 training nodes, fanouts 10,10)
+   the manipulated-class accuracy averaged 0.751 with batches of 1,024 (full batch 0.742,
+   poisoned 0.684), but 0.684 with 512 (no round beat the start state's validation).
 
 Defaults: the reference's tuned values for Cora (GCN, label flip, 5 % identified):
 ``steps=7``, ``contrastive_epochs_1=6``, ``contrastive_epochs_2=29``, ``contrastive_frac=0.3``,
