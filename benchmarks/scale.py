@@ -17,6 +17,10 @@ a request of 0.5 % of the training nodes, and the node methods (gradient ascent,
 Cognac). ``--fanouts 10,10``: training, retraining and the methods run on
 neighbour-sampled mini-batches of ``--batch-size`` (the path for graphs too large for full
 batch); a method without a mini-batch path would run full batch, marked ``(full)``.
+``--task rec``: user-item graphs (half users, half items, 11 interactions per user), LightGCN
+trained for ``--epochs`` BPR steps, a request of 0.5 % of the training interactions, reverse
+BPR and UnlearnRec (its influence encoder's pre-training, ``--method-epochs`` steps, is a row
+of its own), and Recall/NDCG@20 of every model as the evaluation.
 Run each mode in its own process: peak RSS is per process.
 """
 from __future__ import annotations
@@ -31,16 +35,20 @@ import time
 from pathlib import Path
 
 from gnn_unlearn import TrainConfig, link_split, methods, node_split, train, unlearn
-from gnn_unlearn.data import sample_edges, sample_nodes, synthetic_graph
+from gnn_unlearn.data import sample_edges, sample_interactions, sample_nodes, synthetic_graph
 from gnn_unlearn.loader import fit_minibatch
 from gnn_unlearn.models import make_model
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
+from gnn_unlearn.metrics.rec import topk_metrics
 from gnn_unlearn.metrics.report import evaluate
+from gnn_unlearn.methods.unlearnrec import pretrain_influence_encoder
 from gnn_unlearn.utils import CostMeter, resolve_device
 
 METHODS = {"link": ("gradient_ascent", "gnndelete", "d2dgn"),
-           "node": ("gradient_ascent", "d2dgn", "cognac")}
+           "node": ("gradient_ascent", "d2dgn", "cognac"),
+           "rec": ("reverse_bpr", "unlearnrec")}
+EDGES = {"link": "training edges", "node": "edges", "rec": "training interactions"}
 
 
 def has_minibatch_path(method: str) -> bool:
@@ -56,11 +64,19 @@ def measure(fn, device):
     return out, meter.seconds, mem
 
 
+def load_split(n: int, task: str):
+    """The synthetic graph of ``n`` nodes, split for ``task`` (rec: ``n / 2`` users and items,
+    11 interactions per user)."""
+    if task == "rec":
+        return synthetic_graph(n, avg_degree=11.0, bipartite=True, seed=0)
+    split = link_split if task == "link" else node_split
+    return split(synthetic_graph(n, avg_degree=11.0, seed=0), seed=0)
+
+
 def run_size(n: int, args, device) -> list[dict]:
     rows = []
-    split = link_split if args.task == "link" else node_split
-    data, secs, mem = measure(lambda: split(synthetic_graph(n, avg_degree=11.0, seed=0), seed=0), device)
-    units = data.train_pos_edge_index.size(1) if args.task == "link" else int(data.train_mask.sum())
+    data, secs, mem = measure(lambda: load_split(n, args.task), device)
+    units = int(data.train_mask.sum()) if args.task == "node" else data.train_pos_edge_index.size(1)
     base = dict(nodes=n, train_edges=int(data.edge_index.size(1) // 2) if args.task == "node"
                 else int(data.train_pos_edge_index.size(1)))
     rows.append(dict(base, step="load+split", seconds=secs, memory=mem))
@@ -77,6 +93,8 @@ def run_size(n: int, args, device) -> list[dict]:
     rows.append(dict(base, step="train", seconds=secs, memory=mem, epochs=args.epochs))
     if args.task == "link":
         request = sample_edges(data, 0.005, where="random", seed=0)
+    elif args.task == "rec":
+        request = sample_interactions(data, 0.005, seed=0)
     else:
         request = sample_nodes(data, max(int(0.005 * units), 1), seed=0)
     task = request.resolve(data, num_hops=2)
@@ -87,6 +105,12 @@ def run_size(n: int, args, device) -> list[dict]:
         kw = {"epochs": args.epochs} if method == "retrain" else {"epochs": args.method_epochs}
         if method == "cognac":
             kw = {}                                   # its own fixed schedule (steps x iterations)
+        if method == "unlearnrec":                    # its per-model pre-training is a step too
+            (encoder, _), secs, mem = measure(lambda: pretrain_influence_encoder(
+                model, data, 0.005, args.method_epochs, seed=0), device)
+            rows.append(dict(base, step="unlearnrec pre-training", seconds=secs, memory=mem,
+                             epochs=args.method_epochs))
+            kw = {"encoder": encoder}
         step = method
         if fanouts and has_minibatch_path(method):
             kw.update(fanouts=fanouts, batch_size=args.batch_size, sampler=args.sampler)
@@ -96,6 +120,13 @@ def run_size(n: int, args, device) -> list[dict]:
         rows.append(dict(base, step=step, seconds=secs, memory=mem,
                          epochs=result.history.get("epochs", result.history.get("epochs_run"))))
         results.append(result)
+    if args.task == "rec":                            # Recall/NDCG@20 of every model (chunked)
+        report, secs, mem = measure(lambda: [topk_metrics(r.model, task.retained_data)
+                                             for r in results], device)
+        rows.append(dict(base, step="evaluate", seconds=secs, memory=mem))
+        for r in rows[-len(results) - 3:]:
+            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}, flush=True)
+        return rows
     report, secs, mem = measure(lambda: evaluate(results[1:], task, retrained=results[0], mia=False), device)
     rows.append(dict(base, step="evaluate", seconds=secs, memory=mem))
     for r in rows[-len(results) - 2:]:
@@ -134,7 +165,7 @@ def plot(rows: list[dict], path: Path, xlabel: str = "training edges") -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nodes", default="2000,8000,30000,100000,235000")
-    p.add_argument("--task", default="link", choices=("link", "node"))
+    p.add_argument("--task", default="link", choices=("link", "node", "rec"))
     p.add_argument("--methods", default=None, help="comma-separated (default: the task's methods)")
     p.add_argument("--fanouts", default=None, help="e.g. 10,10: neighbour-sampled mini-batches")
     p.add_argument("--sampler", default="torch", choices=["torch", "pyg"],
@@ -168,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
              + f"training and retraining: {args.epochs} epochs; methods: own stopping, at most "
              f"{args.method_epochs} epochs (epochs run in brackets). Cells: seconds / MiB "
              f"(peak extra RSS).\n",
-             f"| nodes | {'training edges' if args.task == 'link' else 'edges'} | " + " | ".join(steps) + " |",
+             f"| nodes | {EDGES[args.task]} | " + " | ".join(steps) + " |",
              "|---|---|" + "---|" * len(steps)]
     for n, e in sizes:
         cells = []
@@ -179,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
         lines.append(f"| {n:,} | {e:,} | " + " | ".join(cells) + " |")
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    plot(rows, out / f"{args.name}.png", "training edges" if args.task == "link" else "edges")
+    plot(rows, out / f"{args.name}.png", EDGES[args.task])
     lines.append(f"\n![time and memory vs size]({args.name}.png)\n")
     atomic_write_text(out / f"{args.name}.md", "\n".join(lines))
     atomic_write_text(out / f"{args.name}.json", json.dumps(dict(command=command, rows=rows), indent=1))
