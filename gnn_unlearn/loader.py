@@ -3,7 +3,8 @@ r"""Neighbour-sampled mini-batches for graphs too large for full-batch training.
 :class:`NeighborSampler` is a PyG :class:`~torch_geometric.sampler.BaseSampler` written in
 plain torch. PyG's own :class:`~torch_geometric.sampler.NeighborSampler` (behind
 ``NeighborLoader`` / ``LinkNeighborLoader``) needs ``pyg-lib`` or ``torch-sparse``, which have
-no wheels for current torch; this one plugs into PyG's loaders in its place::
+no wheels for current torch (torch-sparse builds from source in about 20 minutes); this one
+plugs into PyG's loaders in its place::
 
     loader = neighbor_loader(data, [10, 10], input_nodes=data.train_mask, batch_size=512)
     # = NodeLoader(data, node_sampler=NeighborSampler.from_data(data, [10, 10]), ...)
@@ -11,7 +12,7 @@ no wheels for current torch; this one plugs into PyG's loaders in its place::
         out = model(batch.x, batch.edge_index)[: batch.batch_size]
 
 and :func:`link_neighbor_loader` does the same for ``LinkLoader`` (``edge_label_index``,
-binary or triplet negatives). The library's mini-batch training and unlearning take
+negatives through PyG's ``NegativeSampling``). The library's mini-batch training and unlearning take
 ``sampler="torch"`` (this class, seeded by the run's generator) or ``sampler="pyg"`` (PyG's
 ``NeighborSampler``, when pyg-lib or torch-sparse is installed; see :func:`build_sampler`).
 

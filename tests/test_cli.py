@@ -43,3 +43,15 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     junk.write_text("x")
     assert main(["unlearn", "--checkpoint", str(junk), "--output", str(tmp_path / "o.pt")]) == 2
     assert "not a readable" in capsys.readouterr().err
+
+
+def test_train_with_pyg_sampler_works_or_says_what_is_missing(tmp_path, capsys):
+    import torch_geometric.typing as pyg_typing
+    ckpt = str(tmp_path / "m.pt")
+    code = main(["train", "--num-nodes", "300", "--epochs", "2", "--fanouts", "3,3",
+                 "--sampler", "pyg", "--output", ckpt])
+    if pyg_typing.WITH_PYG_LIB or pyg_typing.WITH_TORCH_SPARSE:
+        assert code == 0 and (tmp_path / "m.pt").exists()
+    else:
+        assert code == 2 and "needs pyg-lib or torch-sparse" in capsys.readouterr().err
+        assert not (tmp_path / "m.pt").exists()
