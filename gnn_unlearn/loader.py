@@ -200,7 +200,7 @@ def build_sampler(data: Data, fanouts: Sequence[int], kind: str = "torch") -> Ba
                           "torch-sparse (neither is installed); install one, or use "
                           "sampler='torch'")
     from torch_geometric.sampler import NeighborSampler as PyGNeighborSampler
-    graph = Data(edge_index=data.edge_index, num_nodes=data.num_nodes)
+    graph = Data(edge_index=data.edge_index.cpu(), num_nodes=data.num_nodes)   # samples on CPU
     return PyGNeighborSampler(graph, num_neighbors=list(fanouts))
 
 
