@@ -58,22 +58,28 @@ def _masked_scores(z: Tensor, lo: int, hi: int, num_users: int, known: tuple[Ten
 
 @torch.no_grad()
 def topk_metrics(model_or_z: nn.Module | Tensor, data: Data, split: str = "test", k: int = 20,
-                 exclude: Tensor | None = None, chunk_users: int = 1024) -> dict[str, float]:
+                 exclude: Tensor | None = None, chunk_users: int | None = None,
+                 max_chunk_scores: int = 1 << 24) -> dict[str, float]:
     """Recall@k and NDCG@k of held-out interactions ``data.<split>_pos_edge_index``.
 
     Args:
         model_or_z: a recommender (``encode``) or its final embeddings ``z``.
         exclude: known pairs masked from the ranking (default: ``data.train_pos_edge_index``).
+        chunk_users: users scored at a time; default: as many as keep one ``[users, items]``
+            score block within ``max_chunk_scores`` entries (64 MiB of float32), so memory
+            does not grow with the catalogue.
     """
     if getattr(data, "num_users", None) is None:
         raise ValueError("recommendation metrics need a user-item graph (data.num_users/num_items)")
+    ni = int(data.num_items)
+    chunk_users = chunk_users or max(1, max_chunk_scores // max(ni, 1))
     if k < 1 or chunk_users < 1:
         raise ValueError(f"k and chunk_users must be >= 1, got {k}, {chunk_users}")
     held = getattr(data, f"{split}_pos_edge_index", None)
     if held is None:
         raise ValueError(f"data has no {split}_pos_edge_index")
     z = model_or_z if isinstance(model_or_z, Tensor) else embeddings(model_or_z, data)
-    nu, ni = int(data.num_users), int(data.num_items)
+    nu = int(data.num_users)
     exclude = data.train_pos_edge_index if exclude is None else exclude
     known = _csr(*_local(exclude.to(z.device), nu), nu)
     hu, hi_ = _local(held.to(z.device), nu)
@@ -101,12 +107,15 @@ def topk_metrics(model_or_z: nn.Module | Tensor, data: Data, split: str = "test"
 
 @torch.no_grad()
 def pair_ranks(model_or_z: nn.Module | Tensor, data: Data, pairs: Tensor,
-               exclude: Tensor | None = None, chunk_pairs: int = 2048) -> Tensor:
+               exclude: Tensor | None = None, chunk_pairs: int | None = None,
+               max_chunk_scores: int = 1 << 24) -> Tensor:
     """0-based rank of each pair's item among all items for its user (``exclude`` masked out;
     default: the training interactions of ``data``, which for a retained graph no longer hold
-    the removed ones). Rank 0 = the user's top recommendation."""
+    the removed ones). Rank 0 = the user's top recommendation. ``chunk_pairs``: pairs scored
+    at a time; default: a ``[pairs, items]`` block within ``max_chunk_scores`` entries."""
     z = model_or_z if isinstance(model_or_z, Tensor) else embeddings(model_or_z, data)
     nu, ni = int(data.num_users), int(data.num_items)
+    chunk_pairs = chunk_pairs or max(1, max_chunk_scores // max(ni, 1))
     exclude = data.train_pos_edge_index if exclude is None else exclude
     ex_keys = torch.sort((exclude[0] * ni + exclude[1] - nu).to(z.device))[0]
     out = []

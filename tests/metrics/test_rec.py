@@ -35,9 +35,10 @@ def test_topk_metrics_match_brute_force():
         idcg = sum(1 / torch.log2(torch.tensor(r + 2.0)).item() for r in range(min(k, len(held))))
         ndcg += dcg / idcg
         users += 1
-    got = topk_metrics(z, data, "test", k=k, chunk_users=7)
-    assert abs(got["recall@5"] - recall / users) < 1e-6
-    assert abs(got["ndcg@5"] - ndcg / users) < 1e-5
+    for chunking in (dict(chunk_users=7), dict(max_chunk_scores=3 * 25), {}):  # 3 users a block
+        got = topk_metrics(z, data, "test", k=k, **chunking)
+        assert abs(got["recall@5"] - recall / users) < 1e-6
+        assert abs(got["ndcg@5"] - ndcg / users) < 1e-5
 
 
 def test_pair_ranks_match_brute_force():
@@ -45,6 +46,7 @@ def test_pair_ranks_match_brute_force():
     nu = 30
     pairs = data.test_pos_edge_index[:, :15]
     ranks = pair_ranks(z, data, pairs, chunk_pairs=4)
+    assert torch.equal(ranks, pair_ranks(z, data, pairs, max_chunk_scores=100))
     tr = data.train_pos_edge_index
     for (u, i), r in zip(pairs.t().tolist(), ranks.tolist()):
         s = z[u] @ z[nu:].t()
