@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import inspect
 import json
 import shlex
 import sys
@@ -49,11 +48,6 @@ METHODS = {"link": ("gradient_ascent", "gnndelete", "d2dgn"),
            "node": ("gradient_ascent", "d2dgn", "cognac"),
            "rec": ("reverse_bpr", "unlearnrec")}
 EDGES = {"link": "training edges", "node": "edges", "rec": "training interactions"}
-
-
-def has_minibatch_path(method: str) -> bool:
-    """Whether the method takes ``fanouts`` (neighbour-sampled mini-batches)."""
-    return "fanouts" in inspect.signature(type(methods.get(method)).__init__).parameters
 
 
 def measure(fn, device):
@@ -112,7 +106,7 @@ def run_size(n: int, args, device) -> list[dict]:
                              epochs=args.method_epochs))
             kw = {"encoder": encoder}
         step = method
-        if fanouts and has_minibatch_path(method):
+        if fanouts and method in methods.minibatch_methods():
             kw.update(fanouts=fanouts, batch_size=args.batch_size, sampler=args.sampler)
         elif fanouts:
             step = f"{method} (full)"
@@ -121,15 +115,14 @@ def run_size(n: int, args, device) -> list[dict]:
                          epochs=result.history.get("epochs", result.history.get("epochs_run"))))
         results.append(result)
     if args.task == "rec":                            # Recall/NDCG@20 of every model (chunked)
-        report, secs, mem = measure(lambda: [topk_metrics(r.model, task.retained_data)
-                                             for r in results], device)
-        rows.append(dict(base, step="evaluate", seconds=secs, memory=mem))
-        for r in rows[-len(results) - 3:]:
-            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}, flush=True)
-        return rows
-    report, secs, mem = measure(lambda: evaluate(results[1:], task, retrained=results[0], mia=False), device)
+        def score():
+            return [topk_metrics(r.model, task.retained_data) for r in results]
+    else:
+        def score():
+            return evaluate(results[1:], task, retrained=results[0], mia=False)
+    _, secs, mem = measure(score, device)
     rows.append(dict(base, step="evaluate", seconds=secs, memory=mem))
-    for r in rows[-len(results) - 2:]:
+    for r in rows[1:]:
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}, flush=True)
     return rows
 

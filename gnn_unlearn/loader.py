@@ -64,12 +64,8 @@ class NeighborSampler(BaseSampler):
 
     def __init__(self, edge_index: Tensor, num_nodes: int, fanouts: Sequence[int],
                  generator: torch.Generator | None = None, replace: bool = False):
-        if not fanouts or any(int(f) < 1 for f in fanouts):
-            raise ValueError(f"fanouts must be positive ints, one per layer, got {list(fanouts)}")
-        if edge_index.dim() != 2 or edge_index.size(0) != 2 or edge_index.dtype != torch.long:
-            raise ValueError("edge_index must be a [2, E] int64 tensor, got "
-                             f"{tuple(edge_index.shape)} {edge_index.dtype}")
-        self.fanouts, self.num_nodes, self.generator = [int(f) for f in fanouts], num_nodes, generator
+        check_graph(edge_index, num_nodes)
+        self.fanouts, self.num_nodes, self.generator = positive_fanouts(fanouts), num_nodes, generator
         self.replace = replace
         self.perm = torch.argsort(edge_index[1], stable=True)   # CSR position -> edge id
         self.col = edge_index[0, self.perm]                    # sources, grouped by target
@@ -153,13 +149,6 @@ class NeighborSampler(BaseSampler):
         metadata, exactly as PyG's own ``NeighborSampler``."""
         return edge_sample(inputs, self._sample, self.num_nodes, False, None, neg_sampling)
 
-    def subgraph(self, data: Data, seeds: Tensor, generator: torch.Generator | None = None) -> Data:
-        """A ``Data`` in NeighborLoader's convention (``n_id``, ``batch_size``, local ids)."""
-        n_id, edge_index = self.sample(seeds, generator)
-        x = None if getattr(data, "x", None) is None else data.x[n_id]
-        return Data(x=x, edge_index=edge_index, n_id=n_id, batch_size=int(seeds.numel()),
-                    num_nodes=int(n_id.numel()))
-
 
 def neighbor_loader(data: Data, num_neighbors: Sequence[int], seed: int | None = None,
                     **kwargs) -> NodeLoader:
@@ -179,6 +168,24 @@ def link_neighbor_loader(data: Data, num_neighbors: Sequence[int], seed: int | N
     return LinkLoader(data, link_sampler=NeighborSampler.from_data(data, num_neighbors, g), **kwargs)
 
 
+def positive_fanouts(fanouts: Sequence[int]) -> list[int]:
+    """``fanouts`` as a list, or a ``ValueError`` unless it is a non-empty list of positive ints."""
+    if (isinstance(fanouts, (str, bytes)) or not isinstance(fanouts, Sequence) or not fanouts
+            or any(isinstance(f, bool) or not isinstance(f, int) or f < 1 for f in fanouts)):
+        raise ValueError(f"fanouts must be positive ints, one per layer, got {fanouts!r}")
+    return list(fanouts)
+
+
+def check_graph(edge_index: Tensor, num_nodes: int) -> None:
+    """Raises unless ``edge_index`` is a ``[2, E]`` int64 tensor of ids in ``0..num_nodes-1``."""
+    if edge_index.dim() != 2 or edge_index.size(0) != 2 or edge_index.dtype != torch.long:
+        raise ValueError("edge_index must be a [2, E] int64 tensor, got "
+                         f"{tuple(edge_index.shape)} {edge_index.dtype}")
+    if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= num_nodes):
+        raise ValueError(f"edge_index holds node ids outside 0..{num_nodes - 1}; pass the "
+                         "graph's num_nodes")
+
+
 def check_sampler(kind: str) -> str:
     """Raises unless ``kind`` names a sampler (:data:`SAMPLERS`)."""
     if kind not in SAMPLERS:
@@ -191,8 +198,7 @@ def build_sampler(data: Data, fanouts: Sequence[int], kind: str = "torch") -> Ba
     (PyG's ``NeighborSampler``, sampling without replacement in pyg-lib / torch-sparse; its
     random draws do not follow the run's seed)."""
     check_sampler(kind)
-    if not fanouts or any(isinstance(f, bool) or not isinstance(f, int) or f < 1 for f in fanouts):
-        raise ValueError(f"fanouts must be positive ints, one per layer, got {fanouts!r}")
+    fanouts = positive_fanouts(fanouts)
     if kind == "torch":
         return NeighborSampler(data.edge_index, data.num_nodes, fanouts)
     if not (torch_geometric.typing.WITH_PYG_LIB or torch_geometric.typing.WITH_TORCH_SPARSE):

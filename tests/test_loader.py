@@ -66,6 +66,12 @@ def test_sampler_refuses_bad_seeds():
         sampler.sample(torch.tensor([1, 1]))
     with pytest.raises(ValueError, match="node ids"):
         sampler.sample(torch.tensor([100]))
+    with pytest.raises(ValueError, match="outside 0..49"):
+        NeighborSampler(data.edge_index, 50, [3])          # a graph bigger than num_nodes says
+    with pytest.raises(ValueError, match="positive ints"):
+        NeighborSampler(data.edge_index, data.num_nodes, [2.5])
+    with pytest.raises(ValueError, match="int64"):
+        NeighborSampler(data.edge_index.int(), data.num_nodes, [3])
 
 
 def test_retrain_repeats_a_minibatch_recipe(cora_link):

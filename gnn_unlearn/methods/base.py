@@ -30,6 +30,11 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def minibatch_methods() -> list[str]:
+    """Names of the methods with a neighbour-sampled mini-batch path (a ``fanouts`` option)."""
+    return [k for k in available() if "fanouts" in inspect.signature(_REGISTRY[k].__init__).parameters]
+
+
 def get(name: str, **hparams: Any) -> "Unlearner":
     """Instantiates a registered method with its hyperparameters."""
     if isinstance(name, Unlearner):
@@ -42,9 +47,7 @@ def get(name: str, **hparams: Any) -> "Unlearner":
     valid = [k for k in inspect.signature(cls.__init__).parameters if k != "self"]
     unknown = sorted(set(hparams) - set(valid))
     if unknown:
-        sampled = [k for k in available()
-                   if "fanouts" in inspect.signature(_REGISTRY[k].__init__).parameters]
-        hint = (f" (neighbour-sampled mini-batches: {', '.join(sampled)})"
+        hint = (f" (neighbour-sampled mini-batches: {', '.join(minibatch_methods())})"
                 if "fanouts" in unknown else "")
         raise ValueError(f"method {name!r} has no parameter {', '.join(map(repr, unknown))}{hint}; "
                          f"its parameters: {', '.join(valid)}")

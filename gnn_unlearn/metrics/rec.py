@@ -72,7 +72,8 @@ def topk_metrics(model_or_z: nn.Module | Tensor, data: Data, split: str = "test"
     if getattr(data, "num_users", None) is None:
         raise ValueError("recommendation metrics need a user-item graph (data.num_users/num_items)")
     ni = int(data.num_items)
-    chunk_users = chunk_users or max(1, max_chunk_scores // max(ni, 1))
+    if chunk_users is None:
+        chunk_users = max(1, max_chunk_scores // max(ni, 1))
     if k < 1 or chunk_users < 1:
         raise ValueError(f"k and chunk_users must be >= 1, got {k}, {chunk_users}")
     held = getattr(data, f"{split}_pos_edge_index", None)
@@ -115,7 +116,10 @@ def pair_ranks(model_or_z: nn.Module | Tensor, data: Data, pairs: Tensor,
     at a time; default: a ``[pairs, items]`` block within ``max_chunk_scores`` entries."""
     z = model_or_z if isinstance(model_or_z, Tensor) else embeddings(model_or_z, data)
     nu, ni = int(data.num_users), int(data.num_items)
-    chunk_pairs = chunk_pairs or max(1, max_chunk_scores // max(ni, 1))
+    if chunk_pairs is None:
+        chunk_pairs = max(1, max_chunk_scores // max(ni, 1))
+    if chunk_pairs < 1:
+        raise ValueError(f"chunk_pairs must be >= 1, got {chunk_pairs}")
     exclude = data.train_pos_edge_index if exclude is None else exclude
     ex_keys = torch.sort((exclude[0] * ni + exclude[1] - nu).to(z.device))[0]
     out = []

@@ -1,3 +1,4 @@
+import pytest
 import torch
 from torch_geometric.data import Data
 
@@ -47,6 +48,10 @@ def test_pair_ranks_match_brute_force():
     pairs = data.test_pos_edge_index[:, :15]
     ranks = pair_ranks(z, data, pairs, chunk_pairs=4)
     assert torch.equal(ranks, pair_ranks(z, data, pairs, max_chunk_scores=100))
+    with pytest.raises(ValueError, match="chunk_pairs"):
+        pair_ranks(z, data, pairs, chunk_pairs=0)
+    with pytest.raises(ValueError, match="chunk_users"):
+        topk_metrics(z, data, chunk_users=0)
     tr = data.train_pos_edge_index
     for (u, i), r in zip(pairs.t().tolist(), ranks.tolist()):
         s = z[u] @ z[nu:].t()
