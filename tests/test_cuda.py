@@ -186,6 +186,20 @@ def test_lightgcn_gradients_on_device_equal_cpu(rec_model, rec_data, dev):
 
 # sampling and requests --------------------------------------------------------------------
 
+def test_negative_sampling_on_device_draws_the_cpu_pairs(link_data, dev):
+    from gnn_unlearn.ops import sample_non_edges
+    from gnn_unlearn.ops.graph import edge_keys
+    pos = link_data.train_pos_edge_index
+    n = link_data.num_nodes
+    cpu = sample_non_edges(pos, n, 500, torch.Generator().manual_seed(5))
+    on_dev = sample_non_edges(pos.to(dev), n, 500, torch.Generator().manual_seed(5))
+    assert on_dev.device.type == dev.type and torch.equal(on_dev.cpu(), cpu)
+    assert not torch.isin(edge_keys(cpu, n), edge_keys(pos, n)).any()
+    bip = sample_non_edges(pos.to(dev), n, 50, torch.Generator().manual_seed(5),
+                           source_range=(0, 100), target_range=(100, n), undirected=False)
+    assert bool((bip[0] < 100).all() and (bip[1] >= 100).all())
+
+
 def test_neighbor_sampler_on_device_matches_cpu(link_data, dev):
     ei = link_data.edge_index
     seeds = torch.tensor([0, 5, 17, 42, 99])
@@ -274,3 +288,20 @@ def test_rec_methods_on_device(rec_data, rec_model, dev, method, kw):
     retained = data_to(task.retained_data, dev)
     _check_result(result, model, before, dev,
                   lambda m: m.decode(m.encode(None, retained.edge_index), retained.test_pos_edge_index))
+
+
+def test_minibatch_training_and_unlearning_on_device(link_data, dev):
+    from gnn_unlearn.loader import fit_minibatch
+    from gnn_unlearn.models import make_model
+    from gnn_unlearn.utils import seeded
+    with seeded(0):
+        model = make_model(link_data, "link")
+    model, hist = fit_minibatch(model, link_data, TrainConfig(epochs=3, eval_every=1, seed=0),
+                                fanouts=[3, 3], batch_size=256, device=dev)
+    assert _on(model, dev) and hist.epochs_run == 3 and all(map(torch.isfinite, map(torch.tensor, hist.loss)))
+    task = sample_edges(link_data, 0.05, where="random", seed=0).resolve(link_data, num_hops=2)
+    before = param_hash(model)
+    result = unlearn(model, task, "gnndelete", device=dev, epochs=3, fanouts=[3, 3], batch_size=128)
+    retained = data_to(task.retained_data, dev)
+    _check_result(result, model, before, dev, lambda m: m.decode(model_outputs(m, retained),
+                                                                 retained.test_pos_edge_index))

@@ -138,7 +138,7 @@ def pair_ranks(model_or_z: nn.Module | Tensor, data: Data, pairs: Tensor,
             cols = ex_keys[starts + offs] % ni
             above[rows, cols] = False
         out.append(above.sum(1))
-    return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
+    return torch.cat(out) if out else torch.empty(0, dtype=torch.long, device=z.device)
 
 
 def rank_summary(ranks: Tensor, num_items: int, k: int = 20) -> dict[str, float]:

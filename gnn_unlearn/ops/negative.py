@@ -41,13 +41,16 @@ def sample_non_edges(
         return torch.empty(2, 0, dtype=torch.long, device=device)
     s_lo, s_hi = source_range or (0, num_nodes)
     t_lo, t_hi = target_range or (0, num_nodes)
-    pos_keys = torch.sort(edge_keys(positive, num_nodes, undirected).cpu())[0]
-    chosen = torch.empty(0, dtype=torch.long)
+    # the draws come from the (CPU) generator; on CUDA the filtering (sort, binary search,
+    # unique: deterministic, so the same pairs as on the CPU) runs on the device
+    work = device if device.type == "cuda" else torch.device("cpu")
+    pos_keys = torch.sort(edge_keys(positive, num_nodes, undirected).to(work))[0]
+    chosen = torch.empty(0, dtype=torch.long, device=work)
     for _ in range(max_rounds):
         need = num_samples - chosen.numel()
         draw = int(need * 1.3) + 16
-        src = torch.randint(s_lo, s_hi, (draw,), generator=generator)
-        dst = torch.randint(t_lo, t_hi, (draw,), generator=generator)
+        src = torch.randint(s_lo, s_hi, (draw,), generator=generator).to(work)
+        dst = torch.randint(t_lo, t_hi, (draw,), generator=generator).to(work)
         keep = src != dst
         keys = edge_keys(torch.stack([src[keep], dst[keep]]), num_nodes, undirected)
         if pos_keys.numel() > 0:
@@ -55,7 +58,7 @@ def sample_non_edges(
             keys = keys[pos_keys[pos] != keys]
         keys = torch.unique(keys)
         keys = keys[~torch.isin(keys, chosen)]
-        keys = keys[torch.randperm(keys.numel(), generator=generator)]  # unbiased truncation
+        keys = keys[torch.randperm(keys.numel(), generator=generator).to(work)]  # unbiased truncation
         chosen = torch.cat([chosen, keys])[:num_samples]
         if chosen.numel() >= num_samples:
             break
