@@ -127,9 +127,13 @@ def run_size(n: int, args, device) -> list[dict]:
     return rows
 
 
-def plot(rows: list[dict], path: Path, xlabel: str = "training edges") -> None:
-    """Log-log: total seconds, seconds per epoch (steps that run epochs) and peak extra memory."""
-    import matplotlib
+def plot(rows: list[dict], path: Path, xlabel: str = "training edges") -> bool:
+    """Log-log: total seconds, seconds per epoch (steps that run epochs) and peak extra memory.
+    Returns False (and draws nothing) where matplotlib is not installed."""
+    try:
+        import matplotlib
+    except ImportError:
+        return False
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
@@ -153,6 +157,7 @@ def plot(rows: list[dict], path: Path, xlabel: str = "training edges") -> None:
     tmp = path.with_suffix(".tmp.png")
     fig.savefig(tmp, dpi=110)
     tmp.replace(path)
+    return True
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -174,24 +179,31 @@ def main(argv: list[str] | None = None) -> None:
     args.methods = args.methods or ",".join(METHODS[args.task])
     if args.replot:
         out = Path(args.output)
-        plot(json.loads((out / f"{args.name}.json").read_text())["rows"], out / f"{args.name}.png")
+        if not plot(json.loads((out / f"{args.name}.json").read_text())["rows"], out / f"{args.name}.png"):
+            raise SystemExit("--replot needs matplotlib")
         return
     device = resolve_device(args.device)
     command = "python benchmarks/scale.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     rows, t = [], time.perf_counter()
     for n in (int(v) for v in args.nodes.split(",")):
         rows += run_size(n, args, device)
+        write(rows, args, device, command, time.perf_counter() - t)   # partial results as it goes
+
+
+def write(rows: list[dict], args, device, command: str, seconds: float) -> None:
+    """``<output>/<name>.{md,json,png}`` from the rows so far."""
     steps = list(dict.fromkeys(r["step"] for r in rows))
     sizes = sorted({(r["nodes"], r["train_edges"]) for r in rows})
     lines = [f"# Scale: time and peak extra memory vs graph size\n\nCommand: `{command}`  \n"
-             f"Hardware: {hardware()}  \nTotal wall time: {time.perf_counter() - t:.0f} s  \n"
+             f"Hardware: {hardware()}; device {device}  \nTotal wall time: {seconds:.0f} s  \n"
              f"Task: {args.task}; "
              + (f"neighbour-sampled mini-batches, fanouts {args.fanouts}, batch {args.batch_size}, "
                   f"sampler {args.sampler}; "
                 if args.fanouts else "full batch; ")
              + f"training and retraining: {args.epochs} epochs; methods: own stopping, at most "
              f"{args.method_epochs} epochs (epochs run in brackets). Cells: seconds / MiB "
-             f"(peak extra RSS).\n",
+             + ("(peak CUDA memory allocated during the step, torch.cuda.max_memory_allocated).\n"
+                if device.type == "cuda" else "(peak extra RSS).\n"),
              f"| nodes | {EDGES[args.task]} | " + " | ".join(steps) + " |",
              "|---|---|" + "---|" * len(steps)]
     for n, e in sizes:
@@ -203,11 +215,13 @@ def main(argv: list[str] | None = None) -> None:
         lines.append(f"| {n:,} | {e:,} | " + " | ".join(cells) + " |")
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    plot(rows, out / f"{args.name}.png", EDGES[args.task])
-    lines.append(f"\n![time and memory vs size]({args.name}.png)\n")
+    if plot(rows, out / f"{args.name}.png", EDGES[args.task]):
+        lines.append(f"\n![time and memory vs size]({args.name}.png)\n")
+    else:
+        lines.append("\n(no plot: matplotlib is not installed; `--replot` draws it from the JSON)\n")
     atomic_write_text(out / f"{args.name}.md", "\n".join(lines))
     atomic_write_text(out / f"{args.name}.json", json.dumps(dict(command=command, rows=rows), indent=1))
-    print("\n".join(lines))
+    print("\n".join(lines), flush=True)
 
 
 if __name__ == "__main__":
