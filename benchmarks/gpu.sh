@@ -26,7 +26,7 @@ DEVICE=${DEVICE:-cuda}
 QUICK=${GPU_SH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then BUDGET=${GPU_SH_BUDGET:-600}; else BUDGET=${GPU_SH_BUDGET:-390}; fi
 STAGES=${GPU_SH_STAGES:-abcdef}
-PY=${PYTHON:-python}
+PY=${PYTHON:-$(command -v python || command -v python3)}
 export PYTHONPATH=${PYTHONPATH:-$ROOT}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-8}        # the H100 machine has 16 cores; one stage at a time
 SCRATCH=$(mktemp -d)

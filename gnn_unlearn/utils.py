@@ -24,12 +24,22 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} was requested but CUDA is not available here; "
                          "use device='cpu'")
-    return dev
+    return canonical_device(dev)
+
+
+def canonical_device(device: torch.device) -> torch.device:
+    """``cuda`` -> ``cuda:<current device>``, the device its tensors report, so that
+    ``tensor.device == device`` holds for tensors already there (otherwise ``cuda != cuda:0``
+    and every check copies the graph again)."""
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return device
 
 
 def data_to(data: Data, device: torch.device) -> Data:
     """``data`` on ``device`` without moving the caller's object (``Data.to`` works in place)."""
     ei = data.edge_index
+    device = canonical_device(torch.device(device))
     if ei.device == device:
         return data
     return copy.copy(data).to(device)
