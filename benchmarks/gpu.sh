@@ -119,14 +119,16 @@ skip() {   # skip NAME REASON WRITES
 
 if [ "$QUICK" = 1 ]; then
   SEEDS=1; EPOCHS="--epochs 20"; GW_EPOCHS=${GW_EPOCHS:-3}; K_DIMS=16; K_REPEAT=1; K_SYN=synthetic:3000
-  SCALE_NODES=3000; SCALE_EPOCHS=3; SCALE_METHOD_EPOCHS=3; GW_BOX=300  # CPU: gowalla's evaluation alone is minutes
+  SCALE_NODES=3000; SCALE_EPOCHS=3; SCALE_METHOD_EPOCHS=3
+  C_BOX=120; D_BOX=200; GW_BOX=300; F_BOX=120  # one loaded CPU thread: gowalla's evaluation alone is minutes
 else
   SEEDS=${CORA_SEEDS:-2}; EPOCHS=""; GW_EPOCHS=${GW_EPOCHS:-100}; K_DIMS=64,128; K_REPEAT=10; K_SYN=synthetic:235000
-  SCALE_NODES=235000; SCALE_EPOCHS=20; SCALE_METHOD_EPOCHS=50; GW_BOX=120
+  SCALE_NODES=235000; SCALE_EPOCHS=20; SCALE_METHOD_EPOCHS=50
+  C_BOX=45; D_BOX=100; GW_BOX=120; F_BOX=70
 fi
 
 # (a) the machine and the software
-stage "a. environment" 30 "log" bash -c "
+stage "a. environment" 40 "log" bash -c "
   nvidia-smi || echo 'nvidia-smi: not available'
   $PY - <<'EOF'
 import os, platform, sys
@@ -153,19 +155,19 @@ skip "b2. normal tests, CUDA as default device" "not a supported mode: devices a
 
 # (c) aggregation and pair-scoring kernels against the measured copy bandwidth
 if [ "$HAVE_DATA" = 1 ]; then
-  stage "c1. kernels gowalla" 45 "kernels$TAG.{md,json}" \
+  stage "c1. kernels gowalla" $C_BOX "kernels$TAG.{md,json}" \
     $PY benchmarks/kernels.py --dataset gowalla --dims $K_DIMS --repeat $K_REPEAT --device "$DEVICE" \
       --output "$RESULTS" --name "kernels$TAG"
 else
   skip "c1. kernels gowalla" "no dataset mirror" "kernels$TAG.{md,json}"
 fi
-stage "c2. kernels $K_SYN" 45 "kernels${TAG}_235k.{md,json}" \
+stage "c2. kernels $K_SYN" $C_BOX "kernels${TAG}_235k.{md,json}" \
   $PY benchmarks/kernels.py --dataset $K_SYN --dims $K_DIMS --repeat $K_REPEAT --device "$DEVICE" \
     --output "$RESULTS" --name "kernels${TAG}_235k"
 
 # (d) GNNDelete's Cora link table (GCN, 2.5 %, in and out); written after every seed
 if [ "$HAVE_DATA" = 1 ]; then
-  stage "d. Cora link table" 100 "gnndelete_gcn_cora_025$TAG.{md,json}" \
+  stage "d. Cora link table" $D_BOX "gnndelete_gcn_cora_025$TAG.{md,json}" \
     $PY benchmarks/grid.py --datasets Cora --encoders gcn --methods gradient_ascent,gnndelete,d2dgn \
       --sizes 0.025 --wheres in,out --seeds $SEEDS $EPOCHS --device "$DEVICE" --mirror "$MIRROR" \
       --output "$RESULTS" --name "gnndelete_gcn_cora_025$TAG"
@@ -185,7 +187,7 @@ else
 fi
 
 # (f) time and memory at ogbl-collab size (235 k nodes, 1.16 M training edges), full batch
-stage "f. scale $SCALE_NODES nodes" 70 "scale$TAG.{md,json}" \
+stage "f. scale $SCALE_NODES nodes" $F_BOX "scale$TAG.{md,json}" \
   $PY benchmarks/scale.py --nodes $SCALE_NODES --epochs $SCALE_EPOCHS --method-epochs $SCALE_METHOD_EPOCHS \
     --device "$DEVICE" --output "$RESULTS" --name "scale$TAG"
 
