@@ -4,16 +4,32 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shlex
 import sys
 import time
 from typing import Sequence
+
+from torch_geometric.transforms import NormalizeFeatures
 
 from gnn_unlearn.experiment import aggregate, hardware, prepare_link, run_edge_request
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.report import LINK_COLUMNS
 from gnn_unlearn.training import TrainConfig
 
-TABLE_COLUMNS = ("dt_auroc", "df_auroc", "mi_ratio", "mia_df_member", "mia_auc", "seconds", "speedup")
+TABLE_COLUMNS = ("dt_auroc", "df_auroc", "df_auc_gnndelete", "mi_ratio", "mia_df_member", "mia_auc",
+                 "seconds", "speedup")
+
+
+def user_command(argv: Sequence[str] | None = None) -> str:
+    """The command as a user types it: the program's name, not the path it ran from."""
+    argv = list(sys.argv if argv is None else argv)
+    prog = os.path.basename(argv[0]) if argv else "gnn-unlearn"
+    if prog.endswith(".py"):
+        rel = os.path.relpath(os.path.abspath(argv[0]))
+        prog = "python " + (rel if not rel.startswith("..") else prog)
+    elif prog in ("__main__.py", "-m", "-c"):
+        prog = "gnn-unlearn"
+    return " ".join([prog, *map(shlex.quote, argv[1:])])
 
 
 def _cell(row: dict, key: str) -> str:
@@ -24,11 +40,12 @@ def _cell(row: dict, key: str) -> str:
 
 
 def grid_markdown(blocks: list[dict]) -> str:
-    head = "| dataset | GNN | Df | where | model | " + " | ".join(LINK_COLUMNS[k] for k in TABLE_COLUMNS) + " |"
+    head = "| dataset | GNN | Df | where (region) | model | " + " | ".join(LINK_COLUMNS[k] for k in TABLE_COLUMNS) + " |"
     lines = [head, "|---" * (5 + len(TABLE_COLUMNS)) + "|"]
     for b in blocks:
         for row in b["rows"]:
-            lines.append(f"| {b['dataset']} | {b['encoder']} | {b['df_size']:g} | {b['where']} | "
+            lines.append(f"| {b['dataset']} | {b['encoder']} | {b['df_size']:g} | "
+                         f"{b['where']} ({b.get('region', 'library')}) | "
                          f"{row['model']} (n={row['n']}) | " + " | ".join(_cell(row, k) for k in TABLE_COLUMNS) + " |")
     return "\n".join(lines)
 
@@ -36,28 +53,32 @@ def grid_markdown(blocks: list[dict]) -> str:
 def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence[str],
              sizes: Sequence[float], wheres: Sequence[str], seeds: Sequence[int],
              device: str = "cpu", output: str = "benchmarks/results", root: str | None = None,
-             mirror: str | None = None, epochs: int = 500, name: str = "grid") -> list[dict]:
+             mirror: str | None = None, epochs: int = 500, name: str = "grid",
+             region: str = "library", normalize_features: bool = False) -> list[dict]:
     """Runs every combination, writes ``<output>/<name>.{md,json}`` (mean ± std over seeds).
 
     The original model of a (dataset, encoder, seed) is trained once and shared by every
     deleted-set size and position, as in GNNDelete's protocol.
     """
-    command = " ".join(sys.argv)
+    command = user_command()
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     log = lambda s: print("  " + s, file=sys.stderr)
     reports: dict[tuple, list] = {}
     for ds, enc in itertools.product(datasets, encoders):
         for seed in seeds:
+            options = {"transform": NormalizeFeatures()} if normalize_features else None
             data, model, info = prepare_link(ds, enc, seed, device, root, mirror,
-                                             TrainConfig(seed=seed, epochs=epochs), log=log)
+                                             TrainConfig(seed=seed, epochs=epochs), options, log=log)
             for size, where in itertools.product(sizes, wheres):
-                rep = run_edge_request(data, model, size, where, methods, seed, device, log=log)
+                rep = run_edge_request(data, model, size, where, methods, seed, device, log=log,
+                                       region=region)
                 rep.meta["steps"] = {"train original": info["train original"], **rep.meta["steps"]}
                 reports.setdefault((ds, enc, size, where), []).append(rep)
                 print(f"{ds} {enc} {size:g} {where} seed {seed}: "
                       + ", ".join(f"{r['model']} Dt {r['dt_auroc']:.3f} Df {r['df_auroc']:.3f}" for r in rep.rows),
                       file=sys.stderr)
-            blocks = [{"dataset": k[0], "encoder": k[1], "df_size": k[2], "where": k[3],
+            blocks = [{"dataset": k[0], "encoder": k[1], "df_size": k[2], "where": k[3], "region": region,
+                       "features": "row-normalised" if normalize_features else "as loaded",
                        "seeds": [r.meta["seed"] for r in v], "rows": aggregate(v),
                        "steps": [r.meta["steps"] for r in v],
                        "stop_reasons": [r.meta["stop_reasons"] for r in v]}
@@ -66,11 +87,29 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
     return blocks
 
 
+def _protocols() -> dict[str, str]:
+    from gnn_unlearn.data.samplers import REGIONS
+    from gnn_unlearn.metrics.link import DF_PROTOCOLS
+    return {**{f"df:{k}": v for k, v in DF_PROTOCOLS.items()}, **{f"region:{k}": v for k, v in REGIONS.items()}}
+
+
+def _protocol_notes() -> str:
+    from gnn_unlearn.data.samplers import REGIONS
+    from gnn_unlearn.metrics.link import DF_PROTOCOLS
+    return ("Protocols (each column is measured one way only):\n\n"
+            + "".join(f"- {text}\n" for text in DF_PROTOCOLS.values())
+            + "".join(f"- region '{k}' (what 'in'/'out' mean): {v}\n" for k, v in REGIONS.items()))
+
+
 def _write(blocks, output, name, command, started) -> None:
     os.makedirs(output, exist_ok=True)
-    md = (f"# Benchmark grid\n\nCommand: `{command}`\n\nStarted {started}; hardware: {hardware()}\n\n"
-          + grid_markdown(blocks) + "\n\nMean ± std over seeds. " + 
-          "Seconds: wall time of the unlearning call (retrain: training from scratch on the retained graph).\n")
+    feats = sorted({b.get("features", "as loaded") for b in blocks})
+    md = (f"# Benchmark grid\n\nCommand: `{command}`\n\nStarted {started}; hardware: {hardware()}; "
+          f"node features: {', '.join(feats)}\n\n"
+          + grid_markdown(blocks) + "\n\nMean ± std over seeds. "
+          "Seconds: wall time of the unlearning call (retrain: training from scratch on the retained graph).\n\n"
+          + _protocol_notes())
     atomic_write_text(os.path.join(output, f"{name}.md"), md)
     atomic_write_text(os.path.join(output, f"{name}.json"),
-                      json.dumps({"command": command, "hardware": hardware(), "blocks": blocks}, indent=2))
+                      json.dumps({"command": command, "hardware": hardware(), "protocols": _protocols(),
+                                  "blocks": blocks}, indent=2))

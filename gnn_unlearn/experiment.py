@@ -49,12 +49,17 @@ def prepare_link(dataset: str = "synthetic", encoder: str = "gcn", seed: int = 0
 def run_edge_request(data, model, df_size: float | int = 0.025, where: str = "in",
                      methods: Sequence[str] = ("gradient_ascent",), seed: int = 0,
                      device: str | None = "cpu", mia: bool = True,
-                     method_options: dict[str, dict[str, Any]] | None = None, log=print) -> Report:
-    """Samples a deleted set, retrains, runs ``methods`` and evaluates them (one seed)."""
+                     method_options: dict[str, dict[str, Any]] | None = None, log=print,
+                     region: str = "library") -> Report:
+    """Samples a deleted set, retrains, runs ``methods`` and evaluates them (one seed).
+
+    ``region`` picks the definition of "in"/"out" (:func:`gnn_unlearn.data.samplers.near_test_edges`);
+    the report names it in ``meta["region"]`` beside the Df protocols."""
     dev = resolve_device(device)
     steps: dict[str, float] = {}
     t0 = time.perf_counter()
-    task = sample_edges(data, df_size, where=where, seed=seed).resolve(data, num_hops=model.encoder.num_layers)
+    task = sample_edges(data, df_size, where=where, seed=seed, region=region).resolve(
+        data, num_hops=model.encoder.num_layers)
     steps["resolve request"] = time.perf_counter() - t0
     log(f"request: {task.summary()}")
     retrained = unlearn(model, task, "retrain", device=dev)
@@ -69,7 +74,7 @@ def run_edge_request(data, model, df_size: float | int = 0.025, where: str = "in
     t0 = time.perf_counter()
     report = evaluate(results or [retrained], task, retrained=retrained, mia=mia, seed=seed)
     steps["evaluate"] = time.perf_counter() - t0
-    report.meta.update(df_size=df_size, where=where, steps=steps, hardware=hardware(),
+    report.meta.update(df_size=df_size, where=where, region=region, steps=steps, hardware=hardware(),
                        stop_reasons={r.method: r.history.get("stop_reason") for r in results})
     return report
 
@@ -80,7 +85,7 @@ def run_link_experiment(dataset: str = "synthetic", encoder: str = "gcn", df_siz
                         mirror: str | None = None, train_config: TrainConfig | None = None,
                         dataset_options: dict[str, Any] | None = None, mia: bool = True,
                         method_options: dict[str, dict[str, Any]] | None = None,
-                        log=print) -> Report:
+                        log=print, region: str = "library") -> Report:
     """GNNDelete's edge-unlearning protocol on one dataset, one seed.
 
     The split, the deleted set, the original model, the retrained model and every method
@@ -89,7 +94,7 @@ def run_link_experiment(dataset: str = "synthetic", encoder: str = "gcn", df_siz
     data, model, info = prepare_link(dataset, encoder, seed, device, root, mirror, train_config,
                                      dataset_options, log)
     report = run_edge_request(data, model, df_size, where, methods, seed, device, mia,
-                              method_options, log)
+                              method_options, log, region=region)
     report.meta["steps"] = {"load+split": info["load+split"], "train original": info["train original"],
                             **report.meta["steps"]}
     report.meta.update(dataset=dataset, encoder=encoder, original_train=info["original_train"])

@@ -40,8 +40,9 @@ from torch_geometric.sampler import (BaseSampler, EdgeSamplerInput, NegativeSamp
 from torch_geometric.sampler.neighbor_sampler import edge_sample, node_sample
 from tqdm.auto import tqdm
 
+from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.training import (EarlyStopping, TrainConfig, TrainHistory, check_trainable,
-                                  negative_pairs, validation_score)
+                                  validation_score)
 from gnn_unlearn.utils import data_to, resolve_device, seeded
 
 SAMPLERS = ("torch", "pyg")

@@ -16,8 +16,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from gnn_unlearn.ops.graph import (edge_keys, hop_distance, is_bipartite, lookup_edges, symmetrize,
-                                   training_edges)
+from gnn_unlearn.ops.graph import (check_graph_layout, edge_keys, hop_distance, is_bipartite,
+                                   lookup_edges, symmetrize, training_edges)
 
 KINDS = ("edge", "node", "class", "feature", "interaction")
 
@@ -176,6 +176,7 @@ class _Resolver:
         ei = getattr(data, "edge_index", None)
         if ei is None or ei.dim() != 2 or ei.size(0) != 2 or ei.dtype != torch.long:
             raise ValueError("data.edge_index must be a long tensor of shape [2, E]")
+        check_graph_layout(data)
         self.data = data
         self.num_hops = num_hops
         self.n = data.num_nodes

@@ -12,9 +12,9 @@ from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
 from gnn_unlearn.distributed import GradientSync, Shard
-from gnn_unlearn.ops.graph import is_bipartite
+from gnn_unlearn.ops.graph import check_graph_layout, is_bipartite
 from gnn_unlearn.models.predictors import make_model
-from gnn_unlearn.ops.negative import sample_non_edges
+from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.utils import data_to, resolve_device, seeded
 
 
@@ -91,18 +91,6 @@ class EarlyStopping:
         """Loads the best state back into the model and returns it (in eval mode)."""
         self.model.load_state_dict(self.best_state)
         return self.model.eval()
-
-
-def negative_pairs(data: Data, num: int, generator: torch.Generator,
-                   exclude: Tensor | None = None) -> Tensor:
-    """Seeded non-edges (user-item pairs on bipartite graphs) avoiding ``exclude``
-    (default: the training edges)."""
-    ranges = {}
-    if is_bipartite(data):
-        ranges = dict(source_range=(0, int(data.num_users)),
-                      target_range=(int(data.num_users), data.num_nodes))
-    exclude = data.train_pos_edge_index if exclude is None else exclude
-    return sample_non_edges(exclude, data.num_nodes, num, generator, **ranges)
 
 
 def link_loss(model: nn.Module, data: Data, generator: torch.Generator,
@@ -197,6 +185,7 @@ def check_trainable(data: Data, task: str) -> None:
         fix = {"link": "gnn_unlearn.link_split(data)", "node": "gnn_unlearn.node_split(data)",
                "rec": "load_dataset('gowalla' | 'lastfm' | 'ml-1m')"}[task]
         raise ValueError(f"{task} training needs {missing} on the graph; make a split first with {fix}")
+    check_graph_layout(data)
 
 
 def fit(model: nn.Module, data: Data, config: TrainConfig | None = None,

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
+from gnn_unlearn.data.bipartite import bipartite_data
 from gnn_unlearn.ops.graph import symmetrize, undirected_pairs
 
 MIRROR_ENV = "GNN_UNLEARN_MIRROR"
@@ -61,7 +62,10 @@ def _ogb_node(root: str, spec: DatasetSpec) -> Data:
     dataset = PygNodePropPredDataset(spec.name, root=root)
     data = dataset[0]
     split = dataset.get_idx_split()
-    out = Data(x=data.x, edge_index=data.edge_index, y=data.y.view(-1), num_nodes=data.num_nodes)
+    # ogbn-arxiv is a directed citation graph; the library (and OGB's GCN baselines) use it
+    # undirected, so that a retained graph rebuilt from undirected pairs is the same graph
+    edge_index = symmetrize(undirected_pairs(data.edge_index, data.num_nodes))
+    out = Data(x=data.x, edge_index=edge_index, y=data.y.view(-1), num_nodes=data.num_nodes)
     for key, idx in (("train", split["train"]), ("val", split["valid"]), ("test", split["test"])):
         mask = torch.zeros(data.num_nodes, dtype=torch.bool)
         mask[idx] = True
@@ -101,24 +105,6 @@ def _lightgcn(root: str, spec: DatasetSpec) -> Data:
     num_users = int(max(u.max() for u, _ in parts.values() if u.size)) + 1
     num_items = int(max(i.max() for _, i in parts.values() if i.size)) + 1
     return bipartite_data(parts, num_users, num_items)
-
-
-def bipartite_data(parts: dict[str, tuple[np.ndarray, np.ndarray]], num_users: int,
-                   num_items: int) -> Data:
-    """Builds a user-item ``Data``: users are nodes ``0..U-1``, items ``U..U+I-1``.
-
-    ``train_pos_edge_index`` / ``val_pos_edge_index`` / ``test_pos_edge_index`` hold
-    each interaction once as ``(user, U + item)``; ``edge_index`` holds the training
-    interactions in both directions for message passing.
-    """
-    data = Data(num_nodes=num_users + num_items)
-    for key, (u, i) in parts.items():
-        pairs = torch.stack([torch.as_tensor(u), torch.as_tensor(i) + num_users]).long()
-        data[f"{key}_pos_edge_index"] = undirected_pairs(pairs, num_users + num_items)
-    data.edge_index = symmetrize(data.train_pos_edge_index)
-    data.num_users = num_users
-    data.num_items = num_items
-    return data
 
 
 _PLANETOID_FILES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
@@ -174,7 +160,8 @@ def _missing(spec: DatasetSpec, root: str) -> list[str]:
 
 
 def load_dataset(name: str, root: str | None = None, mirror: str | None = None,
-                 download: bool = True, **kwargs) -> Data:
+                 download: bool = True, transform: Callable[[Data], Data] | None = None,
+                 **kwargs) -> Data:
     """Loads a graph as a PyG :class:`~torch_geometric.data.Data`.
 
     Args:
@@ -188,6 +175,8 @@ def load_dataset(name: str, root: str | None = None, mirror: str | None = None,
             (default ``$GNN_UNLEARN_MIRROR``).
         download: let the loader download missing files. With ``False`` (or when
             the download fails) a :class:`FileNotFoundError` lists the missing files.
+        transform: a PyG transform (e.g. ``T.NormalizeFeatures()``, which the GNNDelete
+            protocol uses) applied to the loaded graph, as PyG datasets apply theirs.
 
     Returns:
         ``Data`` with ``x``, ``edge_index`` (undirected) and, where the dataset has
@@ -196,9 +185,11 @@ def load_dataset(name: str, root: str | None = None, mirror: str | None = None,
     """
     if not isinstance(name, str):
         raise TypeError(f"dataset name must be a string, got {type(name).__name__}")
+    if transform is not None and not callable(transform):
+        raise TypeError(f"transform must be callable (a PyG transform), got {type(transform).__name__}")
     if name.lower() == "synthetic":
         from gnn_unlearn.data.synthetic import synthetic_graph
-        return synthetic_graph(**kwargs)
+        return _transformed(synthetic_graph(**kwargs), transform)
     if kwargs:
         raise TypeError(f"unexpected options for {name!r}: {sorted(kwargs)} "
                         "(only 'synthetic' takes generator options)")
@@ -233,4 +224,13 @@ def load_dataset(name: str, root: str | None = None, mirror: str | None = None,
                 f"({type(e).__name__}: {e}); {hint}") from e
         raise
     data.name = spec.name
-    return data
+    return _transformed(data, transform)
+
+
+def _transformed(data: Data, transform: Callable[[Data], Data] | None) -> Data:
+    if transform is None:
+        return data
+    out = transform(data)
+    if not isinstance(out, Data):
+        raise TypeError(f"transform returned {type(out).__name__}, not a torch_geometric.data.Data")
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
+from torch_geometric.utils import k_hop_subgraph
 
 from gnn_unlearn.ops.graph import is_bipartite, training_edges
 from gnn_unlearn.ops.graph import hop_distance
@@ -31,38 +32,59 @@ def _choose(candidates: Tensor, k: int, generator: torch.Generator, what: str) -
     return candidates[perm.to(candidates.device)]
 
 
-def near_test_edges(data: Data, num_hops: int = 2) -> Tensor:
+REGIONS = {
+    "library": "both endpoints within num_hops of a test-edge endpoint, following both directions",
+    "gnndelete": "GNNDelete code's: PyG k_hop_subgraph of the test-edge endpoints over the one-direction "
+                 "(u < v) training pairs, flow source_to_target, so only edges (u, v) into the region "
+                 "are followed",
+}
+
+
+def near_test_edges(data: Data, num_hops: int = 2, region: str = "library") -> Tensor:
     """``[T]`` bool over training edges: inside the ``num_hops`` enclosing subgraph of test edges.
 
-    An edge is inside when both endpoints are within ``num_hops`` of a test-edge
-    endpoint, following both directions of the training graph (GNNDelete's "in" set,
-    built there from one direction only).
+    Args:
+        region: ``"library"`` - both endpoints within ``num_hops`` of a test-edge endpoint,
+            following both directions of the training graph; ``"gnndelete"`` - the reference
+            code's set (``prepare_dataset.py``): :func:`torch_geometric.utils.k_hop_subgraph`
+            over the training pairs stored once as ``u < v`` with the default
+            ``flow="source_to_target"``, which follows each pair in one direction only, so the
+            region is about half as large (Cora, seed-0 :func:`link_split`: 2,163 of 4,752
+            training edges against 4,248).
+            Use it to reproduce the published protocol; say which one a number used.
     """
     test = getattr(data, "test_pos_edge_index", None)
     if test is None:
         raise ValueError("'in'/'out' sampling needs a link split (data.test_pos_edge_index); "
                          "use gnn_unlearn.data.link_split first")
+    if region not in REGIONS:
+        raise ValueError(f"region must be one of {sorted(REGIONS)}, got {region!r}")
     train = training_edges(data)
+    if region == "gnndelete":
+        seeds = torch.unique(test.reshape(-1))
+        return k_hop_subgraph(seeds, num_hops, train, num_nodes=data.num_nodes)[3]
     dist = hop_distance(data.edge_index, test.reshape(-1), num_hops, data.num_nodes)
     near = dist <= num_hops
     return near[train[0]] & near[train[1]]
 
 
 def sample_edges(data: Data, size: float | int, where: str = "random", num_hops: int = 2,
-                 seed: int = 0) -> DeletionRequest:
+                 seed: int = 0, region: str = "library") -> DeletionRequest:
     """Samples training edges to delete.
 
     Args:
         size: fraction of training edges (float) or a count (int).
         where: ``"random"`` (any training edge), ``"in"`` (inside the ``num_hops``
             enclosing subgraph of test edges: the hard case of GNNDelete), or ``"out"``.
+        region: which definition of that subgraph ``"in"`` / ``"out"`` use
+            (:func:`near_test_edges`): ``"library"`` or ``"gnndelete"`` (the reference code's).
     """
     train = training_edges(data)
     k = _count(size, train.size(1), "training edges")
     if where == "random":
         candidates = torch.arange(train.size(1), device=train.device)
     elif where in ("in", "out"):
-        inside = near_test_edges(data, num_hops)
+        inside = near_test_edges(data, num_hops, region)
         candidates = (inside if where == "in" else ~inside).nonzero().view(-1)
     else:
         raise ValueError(f"where must be 'random', 'in' or 'out', got {where!r}")

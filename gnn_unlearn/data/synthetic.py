@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch_geometric.data import Data
 
+from gnn_unlearn.data.bipartite import bipartite_data
 from gnn_unlearn.ops.graph import symmetrize, undirected_pairs
 
 
@@ -78,7 +79,6 @@ def bipartite_synthetic(num_users: int = 1000, num_items: int = 1500, avg_degree
     ``avg_degree`` is interactions per user. Interactions are split per interaction into
     train/val/test with ``split`` ratios, stored like the LightGCN-format datasets.
     """
-    from gnn_unlearn.data.datasets import bipartite_data
     _check_positive(num_users=num_users, num_items=num_items, avg_degree=avg_degree,
                     num_communities=num_communities)
     g = torch.Generator().manual_seed(seed)

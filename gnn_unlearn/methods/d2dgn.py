@@ -69,7 +69,7 @@ from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.stopping import Monitor
 from gnn_unlearn.models.predictors import build_model
 from gnn_unlearn.requests import UnlearningTask
-from gnn_unlearn.training import negative_pairs
+from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.utils import seeded
 
 

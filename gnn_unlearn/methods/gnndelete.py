@@ -80,10 +80,11 @@ from gnn_unlearn.loader import (build_sampler, check_batch_size, check_fanouts, 
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.stopping import Monitor
 from gnn_unlearn.models.encoders import PreparedGraph
+from gnn_unlearn.models.predictors import register_model_wrapper
 from gnn_unlearn.ops.graph import edge_keys
 from gnn_unlearn.ops.scoring import pair_dot
 from gnn_unlearn.requests import UnlearningTask
-from gnn_unlearn.training import negative_pairs
+from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.utils import seeded
 
 
@@ -148,6 +149,9 @@ def wrap_from_config(base: nn.Module, spec: dict[str, Any]) -> GNNDeleteModel:
     """Rebuilds an (untrained) GNNDelete model from its config, for checkpoint loading."""
     regions = [torch.zeros(n, dtype=torch.long) for n in spec["region_sizes"]]
     return GNNDeleteModel(base, DeletionOperators(base.encoder.layer_sizes, regions))
+
+
+register_model_wrapper("gnndelete", wrap_from_config)
 
 
 def region_pairs(region: Tensor, num_nodes: int, df: Tensor, num_pairs: int | None,

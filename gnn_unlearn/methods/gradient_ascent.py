@@ -11,7 +11,7 @@ from gnn_unlearn.loader import Embedder, check_batch_size, check_sampler, index_
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.stopping import Monitor
 from gnn_unlearn.requests import UnlearningTask
-from gnn_unlearn.training import negative_pairs
+from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.utils import seeded
 
 

@@ -123,7 +123,7 @@ class Monitor:
 
     def __init__(self, model: nn.Module, task, generator: torch.Generator,
                  target: str = "unseen_edges", max_val_drop: float = 0.03):
-        from gnn_unlearn.training import negative_pairs
+        from gnn_unlearn.ops.negative import negative_pairs
         self.task, self.data, self.max_val_drop = task, task.retained_data, max_val_drop
         self.link = model.task == "link"
         if self.link:

@@ -82,7 +82,7 @@ class ShadowPosteriorAttack:
         pos = data.test_pos_edge_index
         neg = getattr(data, "test_neg_edge_index", None)
         val_neg = getattr(data, "val_neg_edge_index", None)
-        from gnn_unlearn.training import negative_pairs
+        from gnn_unlearn.ops.negative import negative_pairs
         if neg is None or val_neg is None:   # user-item graphs come without negatives: sample them
             known = torch.cat([data.train_pos_edge_index, data.val_pos_edge_index, pos], 1)
             neg = negative_pairs(data, pos.size(1), g, exclude=known).to(dev) if neg is None else neg

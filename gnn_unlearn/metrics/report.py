@@ -11,15 +11,17 @@ import torch
 from torch import nn
 
 from gnn_unlearn.methods.base import UnlearningResult, model_device, unlearn
-from gnn_unlearn.metrics.link import auroc_aupr, link_logits
+from gnn_unlearn.metrics.link import DF_PROTOCOLS, auroc_aupr, gnndelete_df_auc, link_logits
 from gnn_unlearn.metrics.mia import (LossAttack, ShadowPosteriorAttack, link_attack_features,
                                      node_attack_features)
 from gnn_unlearn.metrics.node import accuracy, macro_f1
-from gnn_unlearn.training import negative_pairs
+from gnn_unlearn.ops.negative import negative_pairs
+from gnn_unlearn.ops.graph import edge_keys
 from gnn_unlearn.requests import UnlearningTask
 
 LINK_COLUMNS = {
-    "dt_auroc": "Dt AUROC", "dt_aupr": "Dt AUPR", "df_auroc": "Df AUROC", "df_aupr": "Df AUPR",
+    "dt_auroc": "Dt AUROC", "dt_aupr": "Dt AUPR", "df_auroc": "Df AUROC (library)",
+    "df_auc_gnndelete": "Df AUC (GNNDelete)", "df_aupr": "Df AUPR (library)",
     "df_prob": "Df mean p", "mi_ratio": "MI ratio", "mia_df_member": "MIA Df member",
     "mia_auc": "MIA AUC", "seconds": "seconds", "speedup": "speed-up",
 }
@@ -29,9 +31,11 @@ NODE_COLUMNS = {
     "mia_auc": "MIA AUC", "seconds": "seconds", "speedup": "speed-up",
 }
 NOTES = {
-    "link": ("Dt: test positives vs test negatives. Df: deleted edges vs as many sampled non-edges "
-             "(the original model is scored on the original graph, the others on the retained graph). "
-             "MI ratio: GNNDelete's shadow attack, mean over Df of P_present(model) / P_present(original); "
+    "link": ("Dt: test positives vs test negatives. Df AUROC (library): deleted edges (1) vs as many "
+             "sampled non-edges (0). Df AUC (GNNDelete): deleted edges (0) vs an equal-size random "
+             "sample of retained training edges (1), mean over 500 samples, as the GNNDelete paper and "
+             "code measure it. The original model is scored on the original graph, the others on the "
+             "retained graph. MI ratio: GNNDelete's shadow attack, mean over Df of P_present(model) / P_present(original); "
              "MIA: member/non-member loss attack trained per model, fraction of Df classified as "
              "members, with the attack's held-out AUC."),
     "node": ("test acc/F1 on test nodes that were not deleted; deleted acc: accuracy on deleted nodes; "
@@ -96,7 +100,9 @@ class Report:
 
 def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: UnlearningTask,
              against: Sequence[str] = ("original", "retrain"), mia: bool = True,
-             retrained: UnlearningResult | None = None, seed: int = 0) -> Report:
+             retrained: UnlearningResult | None = None, seed: int = 0,
+             labels: Sequence[str] | None = None, df_negatives: torch.Tensor | None = None,
+             protocols: Sequence[str] = ("library", "gnndelete"), gnndelete_draws: int = 500) -> Report:
     """Scores unlearned models on ``task`` next to the original and the retrained model.
 
     Args:
@@ -106,7 +112,16 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
             computed with :func:`unlearn` (method ``"retrain"``) unless ``retrained`` is given
             or one of ``results`` is a retrain.
         mia: run the membership-inference attacks.
-        seed: seeds the sampled Df negatives and the attacks.
+        seed: seeds the sampled Df negatives, GNNDelete's retained-edge draws and the attacks.
+        labels: one row name per result (default: the method's name; results of one method
+            with different hyperparameters get the differing ones appended, so two
+            configurations never print as the same row).
+        df_negatives: ``[2, |D_f|]`` fixed non-edges for the library's Df AUROC (default:
+            sampled with ``seed``), so that runs can be compared on the same negatives.
+        protocols: which Df measures to compute (link tasks): ``"library"`` (Df vs sampled
+            non-edges) and/or ``"gnndelete"`` (Df vs retained edges, mean of
+            ``gnndelete_draws`` draws); see :data:`gnn_unlearn.metrics.link.DF_PROTOCOLS`.
+            Each is a column of its own and is named in ``report.meta["protocols"]``.
     """
     if isinstance(results, UnlearningResult):
         results = [results]
@@ -116,9 +131,13 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
     bad = set(against) - {"original", "retrain"}
     if bad:
         raise ValueError(f"against may hold 'original' and 'retrain', got {sorted(bad)}")
+    unknown = set(protocols) - set(DF_PROTOCOLS)
+    if unknown or not protocols:
+        raise ValueError(f"protocols must be a non-empty subset of {sorted(DF_PROTOCOLS)}, got {list(protocols)}")
     original = results[0].original
     if original is None or any(r.original is not original for r in results):
         raise ValueError("all results must come from unlearn() on the same original model")
+    names = _row_labels(results, labels)
     device = model_device(results[0].model)
     task = task.to(device)
     entries: list[tuple[str, nn.Module, bool, float]] = []  # name, model, on original graph, seconds
@@ -131,11 +150,16 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
         if retrained is None:
             retrained = unlearn(original, task, "retrain", device=device)
         entries.append(("retrain", retrained.model, False, retrained.seconds))
-    for r in results:
+    for r, name in zip(results, names):
         if r is not retrained:
-            entries.append((r.method, r.model, False, r.seconds))
+            entries.append((name, r.model, False, r.seconds))
     kind = original.task
-    scorer = _LinkScorer(task, seed, mia, original) if kind == "link" else _NodeScorer(task, seed, mia)
+    if kind == "link":
+        scorer = _LinkScorer(task, seed, mia, original, df_negatives, tuple(protocols), gnndelete_draws)
+    else:
+        if df_negatives is not None:
+            raise ValueError("df_negatives are non-edges for link tasks; this is a node task")
+        scorer = _NodeScorer(task, seed, mia)
     rows = []
     for name, model, on_original, seconds in entries:
         model.to(device)
@@ -146,22 +170,61 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
         row["speedup"] = ref / row["seconds"] if row["seconds"] and not math.isnan(row["seconds"]) else float("nan")
     meta = {"request": task.summary(), "seed": seed, "device": str(device),
             "dataset": getattr(task.data, "name", None),
-            "methods": {r.method: r.params for r in results}}
+            "methods": {n: r.params for r, n in zip(results, names)}}
+    if kind == "link":
+        meta["protocols"] = {p: DF_PROTOCOLS[p] for p in protocols}
+        meta["df_negatives"] = "given" if df_negatives is not None else f"sampled (seed {seed})"
     return Report(kind=kind, rows=rows, meta=meta)
 
 
+def _row_labels(results: list[UnlearningResult], labels: Sequence[str] | None) -> list[str]:
+    """Row names: given labels (checked), else method names made unique by their differing params."""
+    if labels is not None:
+        labels = list(labels)
+        if len(labels) != len(results) or not all(isinstance(x, str) and x for x in labels):
+            raise ValueError(f"labels must be {len(results)} non-empty strings, one per result")
+        reserved = [lab for lab, r in zip(labels, results)
+                    if lab == "original" or (lab == "retrain" and r.method != "retrain")]
+        if len(set(labels)) != len(labels) or reserved:
+            raise ValueError(f"labels must be distinct, and 'original' / 'retrain' name the reference "
+                             f"rows only (got {labels})")
+        return labels
+    names = []
+    for r in results:
+        same = [o for o in results if o.method == r.method]
+        if len(same) == 1:
+            names.append(r.method)
+            continue
+        keys = sorted({k for o in same for k in o.params})
+        differ = [k for k in keys if len({repr(o.params.get(k)) for o in same}) > 1]
+        names.append(f"{r.method}(" + ", ".join(f"{k}={r.params.get(k)!r}" for k in differ) + ")"
+                     if differ else r.method)
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        names = [f"{n}#{names[:i].count(n) + 1}" if n in dup else n for i, n in enumerate(names)]
+    return names
+
+
 class _LinkScorer:
-    def __init__(self, task: UnlearningTask, seed: int, mia: bool, original: nn.Module):
-        self.task, self.seed, self.mia = task, seed, mia
+    def __init__(self, task: UnlearningTask, seed: int, mia: bool, original: nn.Module,
+                 df_negatives: torch.Tensor | None = None, protocols: tuple[str, ...] = ("library",),
+                 gnndelete_draws: int = 500):
+        self.task, self.seed, self.mia, self.protocols = task, seed, mia, protocols
+        self.draws = gnndelete_draws
         data = task.data
         g = torch.Generator().manual_seed(seed)
         self.df = task.df_edge_index
         known = torch.cat([data.train_pos_edge_index, data.val_pos_edge_index,
                            data.test_pos_edge_index], 1)
-        self.df_neg = negative_pairs(data, self.df.size(1), g, exclude=known).to(self.df.device)
-        dr = task.dr_edge_index
-        n_mem = min(dr.size(1), data.test_pos_edge_index.size(1))
-        self.members = dr[:, torch.randperm(dr.size(1), generator=g)[:n_mem].to(dr.device)]
+        if df_negatives is None:
+            self.df_neg = negative_pairs(data, self.df.size(1), g, exclude=known).to(self.df.device)
+        else:
+            self.df_neg = _checked_negatives(df_negatives, known, data.num_nodes, self.df.size(1))
+            self.df_neg = self.df_neg.to(self.df.device)
+        self.dr = task.dr_edge_index
+        n_mem = min(self.dr.size(1), data.test_pos_edge_index.size(1))
+        self.members = self.dr[:, torch.randperm(self.dr.size(1), generator=g)[:n_mem].to(self.dr.device)]
+        self.draw_seed = seed
         self.shadow = None
         self.before = None
         if mia and self.df.size(1):
@@ -179,12 +242,20 @@ class _LinkScorer:
         row = {"dt_auroc": dt["auroc"], "dt_aupr": dt["aupr"]}
         nan = float("nan")
         if self.df.size(1) == 0:
-            row.update(df_auroc=nan, df_aupr=nan, df_prob=nan, mi_ratio=nan, mia_df_member=nan, mia_auc=nan)
+            row.update(df_auroc=nan, df_aupr=nan, df_auc_gnndelete=nan, df_prob=nan, mi_ratio=nan,
+                       mia_df_member=nan, mia_auc=nan)
             return row
         logits = link_logits(model, graph, torch.cat([self.df, self.df_neg], 1), z)
         df_logits = logits[: self.df.size(1)]
-        d = auroc_aupr(df_logits, logits[self.df.size(1):])
-        row.update(df_auroc=d["auroc"], df_aupr=d["aupr"], df_prob=float(torch.sigmoid(df_logits).mean()))
+        row["df_prob"] = float(torch.sigmoid(df_logits).mean())
+        if "library" in self.protocols:
+            d = auroc_aupr(df_logits, logits[self.df.size(1):])
+            row.update(df_auroc=d["auroc"], df_aupr=d["aupr"])
+        if "gnndelete" in self.protocols:
+            # the same retained-edge draws for every model (the reference code caches them too)
+            g = torch.Generator().manual_seed(self.draw_seed)
+            row["df_auc_gnndelete"] = gnndelete_df_auc(df_logits, link_logits(model, graph, self.dr, z),
+                                                       self.draws, g)
         if self.mia:
             p = self.shadow.present_probability(df_logits)
             if self.before is None:
@@ -200,6 +271,23 @@ class _LinkScorer:
         else:
             row.update(mi_ratio=nan, mia_df_member=nan, mia_auc=nan)
         return row
+
+
+def _checked_negatives(neg: torch.Tensor, known: torch.Tensor, n: int, k: int) -> torch.Tensor:
+    if not isinstance(neg, torch.Tensor) or neg.dim() != 2 or neg.size(0) != 2:
+        raise ValueError(f"df_negatives must be a [2, k] tensor of node pairs, got "
+                         f"{tuple(neg.shape) if isinstance(neg, torch.Tensor) else type(neg).__name__}")
+    if neg.dtype == torch.bool or neg.is_floating_point():
+        raise TypeError(f"df_negatives must hold integer node ids, got {neg.dtype}")
+    if neg.size(1) == 0 or (k and neg.size(1) != k):
+        raise ValueError(f"df_negatives must hold as many pairs as the deleted set ({k}), got {neg.size(1)}")
+    if bool(((neg < 0) | (neg >= n)).any()):
+        raise ValueError(f"df_negatives refer to nodes outside 0..{n - 1}")
+    clash = int(torch.isin(edge_keys(neg, n), edge_keys(known, n).to(neg.device)).sum())
+    if clash:
+        raise ValueError(f"{clash} df_negatives are edges of the graph (train/val/test, either direction); "
+                         "negatives must be non-edges")
+    return neg.long()
 
 
 class _NodeScorer:

@@ -1,7 +1,7 @@
 r"""LightGCN recommender (He, Deng, Wang, Li, Zhang, Wang, SIGIR 2020, arXiv 2002.02126).
 
 Users are nodes ``0..U-1`` and items ``U..U+I-1`` of one graph (as built by
-:func:`~gnn_unlearn.data.datasets.bipartite_data`). With initial embeddings :math:`E^{(0)}`
+:func:`~gnn_unlearn.data.bipartite.bipartite_data`). With initial embeddings :math:`E^{(0)}`
 (one learnable row per node) and the symmetric normalised adjacency
 :math:`\tilde A = D^{-1/2} A D^{-1/2}` of the training interactions (no self-loops):
 

@@ -1,7 +1,7 @@
 """Task models: an encoder plus a link decoder or a node-classification head."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
@@ -56,13 +56,27 @@ class NodeClassifier(nn.Module):
         return self.head(self.encode(x, edge_index))
 
 
+_WRAPPERS: dict[str, Callable[[nn.Module, Any], nn.Module]] = {}
+
+
+def register_model_wrapper(key: str, rebuild: Callable[[nn.Module, Any], nn.Module]) -> None:
+    """Lets a method that wraps a base model (e.g. GNNDelete's deletion operators) be rebuilt
+    from a checkpoint config without this module importing the method.
+
+    A config holding ``key`` is built as ``rebuild(build_model(config without key), config[key])``.
+    """
+    if key in _WRAPPERS and _WRAPPERS[key] is not rebuild:
+        raise ValueError(f"a model wrapper for config key {key!r} is already registered")
+    _WRAPPERS[key] = rebuild
+
+
 def build_model(config: dict[str, Any]) -> nn.Module:
     """Builds an untrained model from a config (as stored in ``model.config`` and checkpoints)."""
     cfg = dict(config)
-    if "gnndelete" in cfg:  # a model that carries GNNDelete's deletion operators
-        from gnn_unlearn.methods.gnndelete import wrap_from_config
-        spec = cfg.pop("gnndelete")
-        return wrap_from_config(build_model(cfg), spec)
+    for key, rebuild in _WRAPPERS.items():
+        if key in cfg:  # a model wrapped by a method (e.g. GNNDelete's deletion operators)
+            spec = cfg.pop(key)
+            return rebuild(build_model(cfg), spec)
     task = cfg.pop("task", None)
     if task not in TASKS:
         raise ValueError(f"model config needs task in {TASKS}, got {task!r}")

@@ -105,3 +105,86 @@ def training_edges(data: Data) -> Tensor:
     if getattr(data, "train_pos_edge_index", None) is not None:
         return data.train_pos_edge_index
     return undirected_pairs(data.edge_index, data.num_nodes)
+
+
+def _count(n: int) -> str:
+    return f"{n:,}"
+
+
+def check_graph_layout(data: Data) -> None:
+    """Refuses a graph whose undirected layout would make a deletion silently partial.
+
+    The library keeps every undirected training edge once (``train_pos_edge_index``, or
+    the pairs of ``edge_index`` when there is no link split) and passes messages over
+    both directions (``edge_index``). A deletion removes a pair in both directions from
+    message passing, supervision, negatives and the retained graph. Three layouts break
+    that and are refused here with what to do:
+
+    * ``train_pos_edge_index`` holding both directions of a pair (PyG's ``to_undirected``
+      convention): a request would mark one direction and leave the other in training;
+    * ``edge_index`` that is not symmetric (one direction of some pair only);
+    * ``edge_index`` passing messages over pairs that are not training edges (validation
+      or test edges leaking into message passing), or missing training pairs.
+
+    :func:`gnn_unlearn.data.prepare_data` converts such graphs (and PyG / OGB splits).
+    Cost: a few sorts of ``E`` keys, :math:`O(E \\log E)`.
+    """
+    n = data.num_nodes
+    ei = data.edge_index
+    fix = ("convert it with gnn_unlearn.data.prepare_data(...), which takes PyG RandomLinkSplit "
+           "output, OGB split dicts and splits in either direction convention")
+    train = getattr(data, "train_pos_edge_index", None)
+    if train is not None:
+        keys = edge_keys(train, n)
+        uniq = torch.unique(keys)
+        if uniq.numel() != keys.numel():
+            directed = torch.unique(edge_keys(train, n, undirected=False))
+            both = directed.numel() - uniq.numel()
+            repeats = keys.numel() - directed.numel()
+            what = []
+            if both:
+                what.append(f"both directions of {_count(both)} of its {_count(uniq.numel())} "
+                            "undirected pairs")
+            if repeats:
+                what.append(f"{_count(repeats)} repeated pairs")
+            raise ValueError(
+                f"data.train_pos_edge_index holds {' and '.join(what)}; the library keeps each "
+                "undirected training edge once so that a deletion removes it in both directions "
+                f"(otherwise one direction would stay in training): {fix}")
+    # message passing: symmetric, and (with a link split) exactly the training pairs
+    directed = edge_keys(ei, n, undirected=False)
+    reverse = edge_keys(ei.flip(0), n, undirected=False)
+    sorted_keys = torch.sort(directed)[0]
+    if sorted_keys.numel():
+        pos = torch.searchsorted(sorted_keys, reverse).clamp_(max=sorted_keys.numel() - 1)
+        one_way = int((sorted_keys[pos] != reverse).sum())
+        if one_way:
+            raise ValueError(
+                f"data.edge_index is not symmetric: {_count(one_way)} of its {_count(ei.size(1))} "
+                "edges have no reverse edge, so messages would flow one way only and a deleted "
+                "pair could not be removed in both directions; add the reverse edges "
+                "(torch_geometric.transforms.ToUndirected()) or " + fix)
+    if train is not None:
+        mp = torch.unique(edge_keys(ei, n))
+        mp = mp[mp // n != mp % n]  # self-loops are the model's business, not an edge
+        tr = torch.unique(edge_keys(train, n))
+        extra = int((~torch.isin(mp, tr)).sum())
+        missing = int((~torch.isin(tr, mp)).sum())
+        if extra or missing:
+            detail = []
+            if extra:
+                leak = []
+                for split in ("val", "test"):
+                    ref = getattr(data, f"{split}_pos_edge_index", None)
+                    if ref is not None and ref.numel():
+                        k = int(torch.isin(mp, edge_keys(ref, n)).sum())
+                        if k:
+                            leak.append(f"{_count(k)} are {split} edges")
+                detail.append(f"{_count(extra)} message-passing pairs are not training edges"
+                              + (f" ({', '.join(leak)}: a leak)" if leak else ""))
+            if missing:
+                detail.append(f"{_count(missing)} training edges are missing from edge_index")
+            raise ValueError(
+                f"data.edge_index must hold exactly the training edges in both directions, but "
+                f"{' and '.join(detail)}; set data.edge_index = "
+                "gnn_unlearn.ops.symmetrize(data.train_pos_edge_index) or " + fix)

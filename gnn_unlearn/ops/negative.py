@@ -4,7 +4,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gnn_unlearn.ops.graph import edge_keys
+from torch_geometric.data import Data
+
+from gnn_unlearn.ops.graph import edge_keys, is_bipartite
 
 
 def sample_non_edges(
@@ -68,3 +70,15 @@ def sample_non_edges(
             "too dense for the requested number of negatives; ask for fewer.")
     pairs = torch.stack([chosen // num_nodes, chosen % num_nodes])
     return pairs.to(device)
+
+
+def negative_pairs(data: Data, num: int, generator: torch.Generator,
+                   exclude: Tensor | None = None) -> Tensor:
+    """Seeded non-edges (user-item pairs on bipartite graphs) avoiding ``exclude``
+    (default: the training edges)."""
+    ranges = {}
+    if is_bipartite(data):
+        ranges = dict(source_range=(0, int(data.num_users)),
+                      target_range=(int(data.num_users), data.num_nodes))
+    exclude = data.train_pos_edge_index if exclude is None else exclude
+    return sample_non_edges(exclude, data.num_nodes, num, generator, **ranges)
