@@ -16,10 +16,14 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from gnn_unlearn.ops.graph import (check_graph_layout, edge_keys, hop_distance, is_bipartite,
-                                   lookup_edges, symmetrize, training_edges)
+from gnn_unlearn.ops.graph import (check_graph_layout, check_node_features, edge_keys, hop_distance,
+                                   is_bipartite, lookup_edges, symmetrize, training_edges)
 
 KINDS = ("edge", "node", "class", "feature", "interaction")
+# fields of each kind in a saved request: name -> (required, holds node ids)
+_FIELDS = {"edge": {"edge_index": (True, True)}, "node": {"ids": (True, True)},
+           "class": {"c": (True, False)}, "feature": {"ids": (True, True), "columns": (False, True)},
+           "interaction": {"users": (False, True), "items": (False, True)}}
 
 
 def _as_index(value: Any, what: str, device: torch.device | None = None) -> Tensor:
@@ -50,6 +54,13 @@ def _examples(t: Tensor, k: int = 5) -> str:
 class _Part:
     kind: str
     payload: dict[str, Tensor | int | None]
+    # payload keys given as Python lists (or loaded from a file): they follow the graph to its
+    # device on resolve(); a tensor the user placed on another device is refused instead
+    movable: frozenset[str] = frozenset()
+
+
+def _movable(**given: Any) -> frozenset[str]:
+    return frozenset(k for k, v in given.items() if v is not None and not isinstance(v, Tensor))
 
 
 class DeletionRequest:
@@ -71,12 +82,13 @@ class DeletionRequest:
     @classmethod
     def edges(cls, edge_index: Tensor | Sequence) -> "DeletionRequest":
         """Delete training edges given as ``[2, k]`` (``k`` pairs)."""
-        return cls([_Part("edge", {"edge_index": _as_index(edge_index, "edge_index")})])
+        return cls([_Part("edge", {"edge_index": _as_index(edge_index, "edge_index")},
+                          _movable(edge_index=edge_index))])
 
     @classmethod
     def nodes(cls, ids: Tensor | Sequence[int]) -> "DeletionRequest":
         """Delete nodes: all their edges leave the graph and they leave the training set."""
-        return cls([_Part("node", {"ids": _as_index(ids, "node ids")})])
+        return cls([_Part("node", {"ids": _as_index(ids, "node ids")}, _movable(ids=ids))])
 
     @classmethod
     def node_class(cls, c: int) -> "DeletionRequest":
@@ -94,7 +106,8 @@ class DeletionRequest:
                  columns: Tensor | Sequence[int] | None = None) -> "DeletionRequest":
         """Delete node features of ``ids`` (all columns, or only ``columns``); they are zeroed."""
         cols = None if columns is None else _as_index(columns, "feature columns")
-        return cls([_Part("feature", {"ids": _as_index(ids, "node ids"), "columns": cols})])
+        return cls([_Part("feature", {"ids": _as_index(ids, "node ids"), "columns": cols},
+                          _movable(ids=ids, columns=columns))])
 
     @classmethod
     def interactions(cls, users: Tensor | Sequence[int],
@@ -104,17 +117,17 @@ class DeletionRequest:
         if u.shape != i.shape or u.dim() != 1:
             raise ValueError(f"users and items must be 1-d and of equal length, got shapes "
                              f"{tuple(u.shape)} and {tuple(i.shape)}")
-        return cls([_Part("interaction", {"users": u, "items": i})])
+        return cls([_Part("interaction", {"users": u, "items": i}, _movable(users=users, items=items))])
 
     @classmethod
     def users(cls, ids: Tensor | Sequence[int]) -> "DeletionRequest":
         """Delete every training interaction of the given users (a user's whole history)."""
-        return cls([_Part("interaction", {"users": _as_index(ids, "users"), "items": None})])
+        return cls([_Part("interaction", {"users": _as_index(ids, "users"), "items": None}, _movable(users=ids))])
 
     @classmethod
     def items(cls, ids: Tensor | Sequence[int]) -> "DeletionRequest":
         """Delete every training interaction of the given items (e.g. an expired licence)."""
-        return cls([_Part("interaction", {"users": None, "items": _as_index(ids, "items")})])
+        return cls([_Part("interaction", {"users": None, "items": _as_index(ids, "items")}, _movable(items=ids))])
 
     # composition --------------------------------------------------------------------
     def __or__(self, other: "DeletionRequest") -> "DeletionRequest":
@@ -138,13 +151,37 @@ class DeletionRequest:
 
     @classmethod
     def from_dict(cls, d: dict) -> "DeletionRequest":
+        """Rebuilds a request saved by :meth:`to_dict`, checking every field (a saved request
+        from elsewhere is untrusted input: wrong fields are named, not met as a KeyError)."""
+        if not isinstance(d, dict) or not isinstance(d.get("parts"), (list, tuple)) or not d["parts"]:
+            raise ValueError("a saved request is a dict with a non-empty list 'parts' "
+                             "(as DeletionRequest.to_dict() writes it)")
         parts = []
-        for p in d["parts"]:
+        for i, p in enumerate(d["parts"]):
+            if not isinstance(p, dict):
+                raise ValueError(f"saved request part {i + 1} is a {type(p).__name__}, not a dict")
             p = dict(p)
-            kind = p.pop("kind")
-            if kind not in KINDS:
-                raise ValueError(f"unknown request kind {kind!r} in saved request")
-            parts.append(_Part(kind, p))
+            kind = p.pop("kind", None)
+            if kind not in _FIELDS:
+                raise ValueError(f"saved request part {i + 1} has kind {kind!r}; known kinds: {list(KINDS)}")
+            expected = _FIELDS[kind]
+            if set(p) != set(expected):
+                raise ValueError(f"saved {kind} request part {i + 1} has fields {sorted(p)}; expected "
+                                 f"{sorted(expected)}")
+            payload: dict[str, Tensor | int | None] = {}
+            for name, (required, tensor) in expected.items():
+                v = p[name]
+                if v is None:
+                    if required:
+                        raise ValueError(f"saved {kind} request part {i + 1}: field {name!r} is missing")
+                elif tensor:
+                    v = _as_index(v, f"saved {kind} request field {name!r}")
+                elif isinstance(v, bool) or not isinstance(v, int):
+                    raise ValueError(f"saved {kind} request part {i + 1}: field {name!r} must be an int")
+                payload[name] = v
+            if kind == "interaction" and payload["users"] is None and payload["items"] is None:
+                raise ValueError(f"saved interaction request part {i + 1} names neither users nor items")
+            parts.append(_Part(kind, payload, frozenset(k for k, v in payload.items() if isinstance(v, Tensor))))
         return cls(parts)
 
     # resolution -----------------------------------------------------------------------
@@ -176,7 +213,11 @@ class _Resolver:
         ei = getattr(data, "edge_index", None)
         if ei is None or ei.dim() != 2 or ei.size(0) != 2 or ei.dtype != torch.long:
             raise ValueError("data.edge_index must be a long tensor of shape [2, E]")
+        if num_hops > max(data.num_nodes, 1):
+            raise ValueError(f"num_hops={num_hops} exceeds the number of nodes ({data.num_nodes}); no path is "
+                             "that long: pass the model's number of message-passing layers")
         check_graph_layout(data)
+        check_node_features(data)
         self.data = data
         self.num_hops = num_hops
         self.n = data.num_nodes
@@ -251,10 +292,13 @@ class _Resolver:
         deleted_nodes = torch.zeros(n, dtype=torch.bool, device=self.device)
         seeds = torch.zeros(n, dtype=torch.bool, device=self.device)
         feature_mask: Tensor | None = None
-        for part in request.parts:
-            p = part.payload
-            if part.kind == "edge":
-                df |= self._edge_mask(p["edge_index"], "requested edges")
+        for i, part in enumerate(request.parts):
+            p = {k: v.to(self.device) if k in part.movable else v for k, v in part.payload.items()}
+            if part.kind in ("edge", "interaction"):
+                mask = (self._edge_mask(p["edge_index"], "requested edges") if part.kind == "edge"
+                        else self._interaction_mask(p["users"], p["items"]))
+                self._refuse_overlap(df & mask, i, "edges/interactions", self.train)
+                df |= mask
             elif part.kind in ("node", "class"):
                 if part.kind == "node":
                     ids = p["ids"]
@@ -263,11 +307,16 @@ class _Resolver:
                     nodes[ids] = True
                 else:
                     nodes = self._class_nodes(p["c"])
+                self._refuse_overlap(deleted_nodes & nodes, i, "nodes")
                 deleted_nodes |= nodes
             elif part.kind == "feature":
-                feature_mask = self._feature_mask(p["ids"], p["columns"], feature_mask)
-            elif part.kind == "interaction":
-                df |= self._interaction_mask(p["users"], p["items"])
+                part_mask = self._feature_mask(p["ids"], p["columns"], None)   # validated, fresh
+                if feature_mask is None:
+                    feature_mask = part_mask
+                else:
+                    self._refuse_overlap((feature_mask & part_mask).any(1), i,
+                                         "nodes' feature entries (same node and column)")
+                    feature_mask = feature_mask | part_mask
             else:  # pragma: no cover - guarded by from_dict
                 raise ValueError(f"unknown request kind {part.kind!r}")
         if bool(deleted_nodes.all()):
@@ -286,6 +335,17 @@ class _Resolver:
         return UnlearningTask(data=data, request=request, num_hops=self.num_hops, df_mask=df,
                               deleted_nodes=deleted_nodes, feature_mask=feature_mask,
                               hop_distance=dist)
+
+    @staticmethod
+    def _refuse_overlap(overlap: Tensor, index: int, what: str, pairs: Tensor | None = None) -> None:
+        """Parts of a combined request (``a | b``) must not name the same element twice."""
+        k = int(overlap.sum())
+        if k:
+            example = (_examples(pairs[:, overlap]) if pairs is not None
+                       else _examples(overlap.nonzero().view(-1)))
+            raise ValueError(f"part {index + 1} of the combined request names {k} {what} that an earlier "
+                             f"part already deletes (counting either direction), e.g. {example}; "
+                             "name each once")
 
     def _class_nodes(self, c: int) -> Tensor:
         y = getattr(self.data, "y", None)

@@ -12,7 +12,7 @@ from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
 from gnn_unlearn.distributed import GradientSync, Shard
-from gnn_unlearn.ops.graph import check_graph_layout, is_bipartite
+from gnn_unlearn.ops.graph import check_graph_layout, check_node_features, is_bipartite
 from gnn_unlearn.models.predictors import make_model
 from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.utils import data_to, resolve_device, seeded
@@ -186,6 +186,7 @@ def check_trainable(data: Data, task: str) -> None:
                "rec": "load_dataset('gowalla' | 'lastfm' | 'ml-1m')"}[task]
         raise ValueError(f"{task} training needs {missing} on the graph; make a split first with {fix}")
     check_graph_layout(data)
+    check_node_features(data)
 
 
 def fit(model: nn.Module, data: Data, config: TrainConfig | None = None,

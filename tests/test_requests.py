@@ -154,3 +154,52 @@ def test_gowalla_five_percent_resolves_quickly(mirror, cache_root):
     seconds = time.perf_counter() - start
     assert int(task.df_mask.sum()) == round(0.05 * 719081)
     print(f"gowalla 5% interaction request resolved in {seconds:.2f}s")
+
+
+def test_combined_parts_must_not_overlap(cora_link):
+    e = cora_link.train_pos_edge_index
+    with pytest.raises(ValueError, match="part 2.*earlier part"):
+        (DeletionRequest.edges(e[:, :3]) | DeletionRequest.edges(e[:, 2:4])).resolve(cora_link)
+    with pytest.raises(ValueError, match="part 2.*either direction"):
+        (DeletionRequest.edges(e[:, :1]) | DeletionRequest.edges(e[:, :1].flip(0))).resolve(cora_link)
+    with pytest.raises(ValueError, match="part 2.*nodes"):
+        (DeletionRequest.nodes([5, 6]) | DeletionRequest.nodes([6])).resolve(cora_link)
+    with pytest.raises(ValueError, match="part 2.*feature"):
+        (DeletionRequest.features([1], [0, 1]) | DeletionRequest.features([1], [1])).resolve(cora_link)
+    # disjoint parts still compose
+    ok = (DeletionRequest.edges(e[:, :2]) | DeletionRequest.edges(e[:, 2:4])
+          | DeletionRequest.features([1], [0]) | DeletionRequest.features([1], [1])).resolve(cora_link)
+    assert int(ok.df_mask.sum()) == 4 and int(ok.feature_mask.sum()) == 2
+
+
+def test_saved_requests_are_checked_field_by_field():
+    good = (DeletionRequest.edges([[0], [1]]) | DeletionRequest.node_class(2)).to_dict()
+    assert DeletionRequest.from_dict(good).kinds == {"edge", "class"}
+    bad = [
+        ({}, "non-empty list 'parts'"),
+        ({"parts": []}, "non-empty list 'parts'"),
+        ({"parts": ["edge"]}, "not a dict"),
+        ({"parts": [{"kind": "edges", "edge_index": [[0], [1]]}]}, "known kinds"),
+        ({"parts": [{"edge_index": [[0], [1]]}]}, "kind None"),
+        ({"parts": [{"kind": "edge", "pairs": [[0], [1]]}]}, "expected \\['edge_index'\\]"),
+        ({"parts": [{"kind": "node", "ids": None}]}, "missing"),
+        ({"parts": [{"kind": "node", "ids": [0.5]}]}, "integer"),
+        ({"parts": [{"kind": "class", "c": "2"}]}, "must be an int"),
+        ({"parts": [{"kind": "interaction", "users": None, "items": None}]}, "neither users nor items"),
+    ]
+    for d, match in bad:
+        with pytest.raises((ValueError, TypeError), match=match):
+            DeletionRequest.from_dict(d)
+
+
+def test_absurd_num_hops_and_non_finite_features_are_refused(cora_link):
+    request = DeletionRequest.edges(cora_link.train_pos_edge_index[:, :1])
+    with pytest.raises(ValueError, match="exceeds the number of nodes"):
+        request.resolve(cora_link, num_hops=2 ** 62)
+    broken = cora_link.clone()
+    broken.x[3, 7] = float("nan")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        request.resolve(broken)
+    from gnn_unlearn import TrainConfig, train
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        train(broken, "link", TrainConfig(epochs=1, progress=False))

@@ -47,7 +47,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gnn_unlearn.io import load_checkpoint_payload, save_payload
-from gnn_unlearn.methods.base import Unlearner, register
+from gnn_unlearn.methods.base import NON_NEGATIVE, Unlearner, register
 from gnn_unlearn.methods.rec_common import RankMonitor, removed_pairs
 from gnn_unlearn.models.lightgcn import SymmetricPropagation, normalized_adjacency
 from gnn_unlearn.ops.graph import edge_keys, symmetrize
@@ -232,6 +232,9 @@ class UnlearnRec(Unlearner):
     name = "unlearnrec"
     supports = frozenset({"interaction", "edge"})
     tasks = frozenset({"rec"})
+    # 0 fine-tuning steps is the paper's pure one-forward-pass variant
+    param_rules = {"finetune_steps": NON_NEGATIVE, "edge_dropout": (0, True, 1, False),
+                   "pretrain_request_size": (0, False, 1, False)}
 
     def __init__(self, encoder: InfluenceEncoder | str | None = None, finetune_steps: int = 5,
                  lr: float = 1e-3, batch_size: int = 8192,

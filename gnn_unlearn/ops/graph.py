@@ -188,3 +188,17 @@ def check_graph_layout(data: Data) -> None:
                 f"data.edge_index must hold exactly the training edges in both directions, but "
                 f"{' and '.join(detail)}; set data.edge_index = "
                 "gnn_unlearn.ops.symmetrize(data.train_pos_edge_index) or " + fix)
+
+
+def check_node_features(data: Data) -> None:
+    """Refuses NaN / infinite node features before any training or unlearning step."""
+    x = getattr(data, "x", None)
+    if x is None or not isinstance(x, Tensor) or not x.is_floating_point():
+        return
+    values = x.values() if x.is_sparse else x
+    bad = ~torch.isfinite(values)
+    if bool(bad.any()):
+        rows = int(bad.reshape(values.size(0), -1).any(1).sum()) if not x.is_sparse else int(bad.sum())
+        raise ValueError(f"data.x holds {int(bad.sum()):,} NaN or infinite entries (in {rows:,} "
+                         "rows); clean or impute the features first (e.g. torch.nan_to_num)")
+

@@ -76,3 +76,34 @@ def test_gradient_ascent_on_node_classification(cora):
     forget = task.deleted_nodes & cora.train_mask
     pred = result.model(task.retained_data.x, task.retained_data.edge_index)[forget].argmax(-1)
     assert (pred == 2).float().mean() < 0.5
+
+
+@pytest.mark.parametrize("method,hparams,match", [
+    ("gradient_ascent", {"epochs": 0}, "epochs=0 is out of range"),
+    ("gradient_ascent", {"epochs": -3}, "out of range"),
+    ("gnndelete", {"lr": float("nan")}, "finite"),
+    ("d2dgn", {"lr": -1e-3}, "> 0"),
+    ("d2dgn", {"alpha": 1.5}, "<= 1"),
+    ("gnndelete", {"epochs": 2.5}, "expected int"),
+    ("cognac", {"steps": True}, "expected int"),
+    ("cognac", {"descent_lr": float("inf")}, "finite"),
+    ("reverse_bpr", {"l2": -1.0}, ">= 0"),
+    ("retrain", {"patience": 0}, ">= 1"),
+    ("unlearnrec", {"edge_dropout": 1.0}, "< 1"),
+])
+def test_shared_hyperparameter_schema_refuses_before_work(method, hparams, match):
+    from gnn_unlearn.methods import base
+    with pytest.raises((ValueError, TypeError), match=match):
+        base.get(method, **hparams)
+    cls = base._REGISTRY[method]
+    with pytest.raises((ValueError, TypeError), match=match):     # direct construction too
+        cls(**hparams)
+
+
+def test_schema_accepts_defaults_and_nones():
+    import inspect
+    from gnn_unlearn.methods import base
+    for name, cls in base._REGISTRY.items():
+        cls()                                                       # every default is valid
+    assert base.get("retrain", epochs=None).epochs is None
+    assert base.get("unlearnrec", finetune_steps=0).finetune_steps == 0   # rule overridden per method
