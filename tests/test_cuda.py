@@ -133,7 +133,7 @@ def test_pair_dot_on_device_equals_cpu_forward_and_backward(dev, dtype):
     weights = torch.randn(6000, generator=g, dtype=dtype)
     results = {}
     for where in ("cpu", dev):
-        z = z0.to(where).requires_grad_()
+        z = z0.detach().clone().to(where).requires_grad_()
         s = PairDot.apply(z, pairs[0].to(where), pairs[1].to(where))
         (s * weights.to(where)).sum().backward()
         results[str(where)] = (s.detach().cpu(), z.grad.cpu())
@@ -156,10 +156,10 @@ def test_symmetric_propagation_on_device_equals_cpu(link_data, dev):
     for where in ("cpu", dev):
         adj = normalized_adjacency(ei.to(where), n)
         assert adj.layout == torch.sparse_csr and adj.device.type == torch.device(where).type
-        h = h0.to(where).requires_grad_()
+        h = h0.detach().clone().to(where).requires_grad_()
         y = SymmetricPropagation.apply(adj, SymmetricPropagation.apply(adj, h))
         (y * w.to(where)).sum().backward()
-        plain = h0.to(where).requires_grad_()         # torch's own CSR backward
+        plain = h0.detach().clone().to(where).requires_grad_()         # torch's own CSR backward
         (adj @ (adj @ plain) * w.to(where)).sum().backward()
         out[str(where)] = (y.detach().cpu(), h.grad.cpu(), plain.grad.cpu())
     cpu, gpu = out["cpu"], out[str(dev)]
@@ -175,7 +175,7 @@ def test_encoder_gradients_on_device_equal_cpu(link_data, dev, kind):
     grads = {}
     for where in ("cpu", dev):
         e = copy.deepcopy(enc).to(where)
-        x = link_data.x.to(where).requires_grad_()
+        x = link_data.x.detach().clone().to(where).requires_grad_()
         z = e(x, link_data.edge_index.to(where))
         (z ** 2).sum().backward()
         grads[str(where)] = [x.grad.cpu()] + [p.grad.cpu() for p in e.parameters()]
