@@ -309,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, ImportError) as e:
+    except (ValueError, TypeError, KeyError, OSError, ImportError) as e:
         print(f"gnn-unlearn {args.command}: error: {e}", file=sys.stderr)
         return 2
     finally:

@@ -87,6 +87,7 @@ def save_checkpoint(path: str, model: nn.Module, data: Data | None = None,
         "format": FORMAT,
         "config": dict(config),
         "train_config": dict(getattr(model, "train_config", None) or {}),
+        "data_signature": getattr(model, "data_signature", None),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "graph": graph_signature(data) if data is not None else None,
         "split": split_of(data) if data is not None else None,
@@ -128,6 +129,10 @@ def load_checkpoint(path: str, data: Data | None = None,
     payload = load_checkpoint_payload(path, map_location)
     if payload.get("format") != FORMAT:
         raise ValueError(f"{path!r} is not a gnn_unlearn checkpoint (expected format {FORMAT!r})")
+    for key, kind in (("config", dict), ("state_dict", dict)):
+        if not isinstance(payload.get(key), kind):
+            raise ValueError(f"checkpoint {path!r} has no valid {key!r} field; it was not written by "
+                             "gnn_unlearn.io.save_checkpoint or is damaged")
     if data is not None and payload.get("graph"):
         sig, now = payload["graph"], graph_signature(data)
         for key in ("num_nodes", "num_features"):
@@ -135,12 +140,17 @@ def load_checkpoint(path: str, data: Data | None = None,
                 raise ValueError(f"checkpoint {path!r} was made for a graph with {key}={sig[key]}, "
                                  f"but this graph has {key}={now[key]}; load it with the graph it "
                                  f"was trained on ({sig.get('name')})")
-    model = build_model(payload["config"])
+    try:
+        model = build_model(payload["config"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"checkpoint {path!r} has an unusable model config ({type(e).__name__}: {e})") from e
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as e:
         raise ValueError(f"checkpoint {path!r}: weights do not fit its own config ({e})") from e
     model.train_config = payload.get("train_config") or None
+    if payload.get("data_signature") is not None:
+        model.data_signature = payload["data_signature"]
     model.eval()
     return model, payload
 

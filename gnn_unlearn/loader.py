@@ -40,6 +40,7 @@ from torch_geometric.sampler import (BaseSampler, EdgeSamplerInput, NegativeSamp
 from torch_geometric.sampler.neighbor_sampler import edge_sample, node_sample
 from tqdm.auto import tqdm
 
+from gnn_unlearn.ops.graph import graph_digest
 from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.training import (EarlyStopping, TrainConfig, TrainHistory, check_trainable,
                                   validation_score)
@@ -348,6 +349,7 @@ def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = Non
                     break
     stopping.restore()
     # the recipe, with its sampling, so that retraining repeats it (methods.Retrain)
+    model.data_signature = graph_digest(data)
     model.train_config = {**asdict(config), "fanouts": [int(f) for f in fanouts],
                           "minibatch_size": batch_size, "sampler": sampler}
     return model, history

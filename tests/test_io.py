@@ -78,3 +78,44 @@ def test_atomic_write_gives_ordinary_permissions(tmp_path):
         assert os.stat(tmp_path / "new.txt").st_mode & 0o777 == 0o640   # an existing mode is kept
     finally:
         os.umask(umask)
+
+
+def test_checkpoint_records_data_signature_and_refuses_other_splits(tmp_path, cora, cora_gcn, cora_link):
+    from gnn_unlearn import link_split
+    from gnn_unlearn.data import sample_edges
+    from gnn_unlearn.io import load_checkpoint, save_checkpoint
+    from gnn_unlearn.methods import unlearn
+    path = str(tmp_path / "m.pt")
+    save_checkpoint(path, cora_gcn, cora_link)
+    model, _ = load_checkpoint(path, cora_link)
+    assert model.data_signature == cora_gcn.data_signature
+    other = link_split(cora, seed=1)                       # same dataset, another split
+    task = sample_edges(other, 5, seed=0).resolve(other)
+    with pytest.raises(ValueError, match="other than the one this model was trained on"):
+        unlearn(model, task, "gradient_ascent", epochs=1)
+    # a sequence: the unlearned model stands for the retained graph, where the next request resolves
+    first = sample_edges(cora_link, 5, seed=0).resolve(cora_link)
+    result = unlearn(model, first, "gradient_ascent", epochs=1)
+    second = sample_edges(first.retained_data, 5, seed=1).resolve(first.retained_data)
+    unlearn(result.model, second, "gradient_ascent", epochs=1)
+    with pytest.raises(ValueError, match="other than"):
+        unlearn(result.model, first, "gradient_ascent", epochs=1)
+
+
+def test_damaged_checkpoint_fields_are_named(tmp_path, cora_gcn, cora_link):
+    import torch
+    from gnn_unlearn.io import FORMAT, load_checkpoint, save_checkpoint
+    path = str(tmp_path / "m.pt")
+    save_checkpoint(path, cora_gcn, cora_link)
+    payload = torch.load(path, weights_only=True)
+    for damage, match in (({"config": None}, "'config'"), ({"state_dict": 3}, "'state_dict'")):
+        broken = str(tmp_path / "b.pt")
+        torch.save({**payload, **damage}, broken)
+        with pytest.raises(ValueError, match=match):
+            load_checkpoint(broken)
+    cfg = dict(payload["config"])
+    del cfg["in_channels"]
+    torch.save({**payload, "config": cfg}, str(tmp_path / "c.pt"))
+    with pytest.raises(ValueError, match="in_channels"):
+        load_checkpoint(str(tmp_path / "c.pt"))
+    assert payload["format"] == FORMAT

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from gnn_unlearn.ops.graph import graph_digest
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.utils import CostMeter, resolve_device
 
@@ -263,12 +264,20 @@ def unlearn(model: nn.Module, task: UnlearningTask, method: str | Unlearner = "g
     with CostMeter(dev) as meter:
         out = unlearner.fit(working, task)
     out.eval()
+    out.data_signature = graph_digest(task.retained_data)   # what the unlearned model stands for
     return UnlearningResult(model=out, seconds=meter.seconds, peak_memory_bytes=meter.peak_memory_bytes,
                             extra_memory_bytes=meter.extra_memory_bytes, history=history,
                             method=unlearner.name, params=unlearner.get_params(), original=model)
 
 
 def _check_model_matches(model: nn.Module, task: UnlearningTask) -> None:
+    signature = getattr(model, "data_signature", None)
+    if signature is not None and signature != graph_digest(task.data):
+        raise ValueError(
+            "the task was resolved on a graph or split other than the one this model was trained on "
+            f"(digest {graph_digest(task.data)} vs the model's {signature}); resolve the request on "
+            "the model's own graph (for a model that was already unlearned: its result's retained "
+            "graph, task.retained_data)")
     cfg = getattr(model, "config", {}) or {}
     x = getattr(task.data, "x", None)
     if cfg.get("in_channels") is not None and x is not None and cfg["in_channels"] != x.size(1):

@@ -83,6 +83,8 @@ def build_model(config: dict[str, Any]) -> nn.Module:
     if task == "rec":
         from gnn_unlearn.models.lightgcn import LightGCN
         return LightGCN(config=dict(config), **cfg)
+    if "in_channels" not in cfg:
+        raise ValueError("model config has no 'in_channels' (None for graphs without features)")
     num_classes = cfg.pop("num_classes", None)
     decoder = cfg.pop("decoder", "dot")
     encoder = GNNEncoder(

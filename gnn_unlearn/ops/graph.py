@@ -202,3 +202,24 @@ def check_node_features(data: Data) -> None:
         raise ValueError(f"data.x holds {int(bad.sum()):,} NaN or infinite entries (in {rows:,} "
                          "rows); clean or impute the features first (e.g. torch.nan_to_num)")
 
+
+def graph_digest(data: Data) -> str:
+    """A short digest of what a model trains on: node count, feature shape, the training
+    pairs (as sorted undirected keys) and the node split masks.
+
+    Recorded on every trained or unlearned model (``model.data_signature``) and in its
+    checkpoint, so that a request resolved on another graph or another split of the same
+    dataset is refused instead of silently unlearning the wrong edges.
+    """
+    import hashlib
+    h = hashlib.sha256()
+    x = getattr(data, "x", None)
+    h.update(repr((int(data.num_nodes), None if x is None else tuple(x.shape))).encode())
+    keys = torch.sort(edge_keys(training_edges(data), data.num_nodes))[0]
+    h.update(keys.cpu().numpy().tobytes())
+    for key in ("train_mask", "val_mask", "test_mask"):
+        mask = getattr(data, key, None)
+        if mask is not None:
+            h.update(key.encode() + mask.cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
