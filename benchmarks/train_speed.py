@@ -1,0 +1,230 @@
+"""Training speed: the retraining yardstick, per epoch and to early stop, before and after.
+
+Every unlearning speed-up is measured against retraining, so this times
+:func:`gnn_unlearn.training.fit` itself: node classification on Cora and CiteSeer and link
+prediction on Cora to early stop (the library's default recipe: GCN 128-64, Adam lr 0.01,
+validation every 5 epochs, patience 100), a few link epochs on gowalla (70,839 nodes, 1.4 M
+directed edges, featureless), and OpenGU's recipe on Cora (GCN, 64 hidden, 100 epochs, Adam
+lr 0.005, one thread; OpenGU's own figure is quoted from ``shared/opengu/results.md``).
+
+"Before" turns the sparse-feature path off in the same run (``encoder.sparse_feature_density
+= 0``: the first layer's :math:`XW` as a dense product, as before it existed); the two are run
+alternately, so the ratio survives a loaded machine. Each case also gets a per-epoch phase
+breakdown (negative sampling, forward, backward, optimiser step, one validation pass).
+
+    GNN_UNLEARN_MIRROR=../shared/datasets python benchmarks/train_speed.py --name train_speed_cpu
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from gnn_unlearn.data import link_split, load_dataset, node_split
+from gnn_unlearn.experiment import hardware
+from gnn_unlearn.io import atomic_write_text
+from gnn_unlearn.models import make_model
+from gnn_unlearn.training import (TrainConfig, fit, negative_pairs, node_loss, validation_score)
+from gnn_unlearn.utils import seeded
+
+#: OpenGU's retraining time on Cora (GCN 64 hidden, 100 epochs, one core), quoted from
+#: shared/opengu/results.md (Retrain row: 1.82 s retrain, 1.92 s original training).
+OPENGU_RETRAIN_S = 1.82
+
+MODES = {"before": 0.0, "after": None}    # sparse_feature_density: 0 = off, None = default
+
+
+def build(data, task: str, config: TrainConfig, mode: str, **options):
+    with seeded(config.seed):
+        model = make_model(data, task, **options)
+    if MODES[mode] is not None:
+        model.encoder.sparse_feature_density = MODES[mode]
+    return model
+
+
+def to_early_stop(data, task: str, config: TrainConfig, mode: str, **options) -> dict:
+    """One ``fit`` from a fresh model (the seed fixes its weights): time, epochs, best val."""
+    model = build(data, task, config, mode, **options)
+    t = time.perf_counter()
+    model, history = fit(model, data, config)
+    secs = time.perf_counter() - t
+    return dict(seconds=secs, epochs=history.epochs_run, best_epoch=history.best_epoch,
+                best_val=history.best_val, ms_per_epoch=1000 * secs / history.epochs_run)
+
+
+def phases(data, task: str, config: TrainConfig, mode: str, epochs: int, **options) -> dict:
+    """Milliseconds per epoch of each step of ``fit``'s loop, averaged over ``epochs`` epochs
+    (validation: per pass; ``fit`` runs one every ``eval_every`` epochs)."""
+    model = build(data, task, config, mode, **options)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    gen = torch.Generator().manual_seed(config.seed)
+    acc = dict(negatives=0.0, forward=0.0, backward=0.0, step=0.0, validation=0.0)
+    clock = time.perf_counter
+    with seeded(config.seed):
+        for _ in range(epochs):
+            model.train()
+            opt.zero_grad()
+            t0 = clock()
+            if task == "link":
+                pos = data.train_pos_edge_index
+                neg = negative_pairs(data, pos.size(1), gen)
+                t1 = clock()
+                z = model.encode(data.x, data.edge_index)
+                logits = model.decode(z, torch.cat([pos, neg], 1))
+                labels = torch.cat([torch.ones(pos.size(1)), torch.zeros(neg.size(1))])
+                loss = F.binary_cross_entropy_with_logits(logits, labels)
+            else:
+                t1 = t0
+                loss = node_loss(model, data)
+            t2 = clock()
+            loss.backward()
+            t3 = clock()
+            opt.step()
+            t4 = clock()
+            validation_score(model, data)
+            t5 = clock()
+            for key, secs in zip(acc, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
+                acc[key] += secs
+    return {k: round(1000 * v / epochs, 2) for k, v in acc.items()}
+
+
+def run_case(name: str, data, task: str, config: TrainConfig, repeats: int, threads: int,
+             phase_epochs: int, log, **options) -> dict:
+    was = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        runs = {m: [] for m in MODES}
+        for _ in range(repeats):                    # alternate: both see the same load
+            for mode in MODES:
+                runs[mode].append(to_early_stop(data, task, config, mode, **options))
+                r = runs[mode][-1]
+                log(f"  {name} {mode}: {r['seconds']:.2f} s, {r['epochs']} epochs, "
+                    f"best val {r['best_val']:.4f} at {r['best_epoch']}")
+        breakdown = {m: phases(data, task, config, m, phase_epochs, **options) for m in MODES}
+    finally:
+        torch.set_num_threads(was)
+    row = dict(case=name, task=task, threads=threads, config=config.__dict__, options=options,
+               runs=runs, phases=breakdown)
+    for mode in MODES:
+        secs = [r["seconds"] for r in runs[mode]]
+        row[f"{mode}_s"] = statistics.median(secs)
+        row[f"{mode}_min_s"] = min(secs)
+        row[f"{mode}_ms_per_epoch"] = statistics.median(r["ms_per_epoch"] for r in runs[mode])
+    row["speedup"] = row["before_s"] / row["after_s"]
+    b, a = runs["before"][0], runs["after"][0]
+    row["same_result"] = (b["epochs"] == a["epochs"] and b["best_epoch"] == a["best_epoch"]
+                          and abs(b["best_val"] - a["best_val"]) < 1e-6)
+    return row
+
+
+def markdown(rows: list[dict], command: str, loads: list[float], note: str) -> str:
+    lines = [
+        "# Training speed (the retraining yardstick)", "",
+        f"Command: `{command}`  ",
+        f"Hardware: {hardware()} (threads per case below)  ",
+        f"Load average (1 min) at start / end: {loads[0]:.2f} / {loads[1]:.2f}. {note}", "",
+        "\"before\" = the first layer's X W as a dense product (`encoder.sparse_feature_density "
+        "= 0`); \"after\" = CSR products for sparse features (the default). Both in the same "
+        "run, alternately, so their ratio holds under load. Times are medians over the "
+        "repeats (min in brackets); the model is built from the same seed each time.", "",
+        "| case | threads | epochs (best) | best val before / after | before s | after s | "
+        "ms/epoch before | ms/epoch after | speed-up |",
+        "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        b, a = r["runs"]["before"][0], r["runs"]["after"][0]
+        lines.append(
+            f"| {r['case']} | {r['threads']} | {a['epochs']} ({a['best_epoch']}) | "
+            f"{b['best_val']:.4f} / {a['best_val']:.4f} | {r['before_s']:.2f} "
+            f"({r['before_min_s']:.2f}) | {r['after_s']:.2f} ({r['after_min_s']:.2f}) | "
+            f"{r['before_ms_per_epoch']:.1f} | {r['after_ms_per_epoch']:.1f} | "
+            f"{r['speedup']:.2f}x |")
+    lines += ["", "## Per-epoch phases (ms)", "",
+              "Negative sampling (link), forward (+ loss), backward, Adam step, and one "
+              "validation pass (run every `eval_every` epochs, so divide by it for its share).",
+              "", "| case | mode | negatives | forward | backward | step | validation pass |",
+              "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        for mode, p in r["phases"].items():
+            lines.append(f"| {r['case']} | {mode} | {p['negatives']} | {p['forward']} | "
+                         f"{p['backward']} | {p['step']} | {p['validation']} |")
+    opengu = [r for r in rows if r["case"].startswith("OpenGU")]
+    if opengu:
+        r = opengu[0]
+        lines += ["", f"OpenGU recipe: after {r['after_s']:.2f} s (min {r['after_min_s']:.2f}) vs "
+                  f"OpenGU's retraining {OPENGU_RETRAIN_S} s on one core (quoted from "
+                  "`shared/opengu/results.md`, measured there with another job on the machine)."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cases", default="cora_node,citeseer_node,cora_link,gowalla_link,opengu",
+                   help="comma-separated subset of cora_node, citeseer_node, cora_link, "
+                        "gowalla_link, opengu")
+    p.add_argument("--threads", type=int, default=2, help="threads (OpenGU's recipe: always 1)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--phase-epochs", type=int, default=10)
+    p.add_argument("--gowalla-epochs", type=int, default=3)
+    p.add_argument("--note", default="", help="a sentence on the machine's load, for the table")
+    p.add_argument("--output", default="benchmarks/results")
+    p.add_argument("--name", default="train_speed_cpu")
+    args = p.parse_args(argv)
+    command = "python benchmarks/train_speed.py " + " ".join(
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    known = {"cora_node", "citeseer_node", "cora_link", "gowalla_link", "opengu"}
+    if not cases or set(cases) - known:
+        p.error(f"--cases must name some of {sorted(known)}, got {args.cases!r}")
+    if args.repeats < 1 or args.phase_epochs < 1 or args.gowalla_epochs < 1 or args.threads < 1:
+        p.error("--repeats, --phase-epochs, --gowalla-epochs and --threads must be >= 1")
+    if not os.environ.get("GNN_UNLEARN_MIRROR"):
+        print("note: GNN_UNLEARN_MIRROR is not set; datasets load from the cache or the web",
+              file=sys.stderr)
+
+    log = print
+    loads = [os.getloadavg()[0]]
+    rows = []
+    default = TrainConfig()
+    for case in cases:
+        log(f"{case}: load average {os.getloadavg()[0]:.2f}")
+        if case in ("cora_node", "citeseer_node"):
+            name = "Cora" if case == "cora_node" else "CiteSeer"
+            data = node_split(load_dataset(name), seed=0)
+            rows.append(run_case(f"{name} node GCN 128-64", data, "node", default, args.repeats,
+                                 args.threads, args.phase_epochs, log))
+        elif case == "cora_link":
+            data = link_split(load_dataset("Cora"), seed=0)
+            rows.append(run_case("Cora link GCN 128-64", data, "link", default, args.repeats,
+                                 args.threads, args.phase_epochs, log))
+        elif case == "gowalla_link":
+            data = link_split(load_dataset("gowalla"), seed=0)
+            config = TrainConfig(epochs=args.gowalla_epochs, eval_every=args.gowalla_epochs)
+            rows.append(run_case(f"gowalla link GCN 128-64 ({args.gowalla_epochs} epochs)", data,
+                                 "link", config, 1, args.threads, 1, log))
+        else:
+            data = node_split(load_dataset("Cora"), seed=0)
+            config = TrainConfig(epochs=100, lr=0.005, patience=100)
+            rows.append(run_case("OpenGU recipe: Cora node GCN 64-64, 100 epochs", data, "node",
+                                 config, args.repeats, 1, args.phase_epochs, log,
+                                 hidden_channels=64, out_channels=64))
+    loads.append(os.getloadavg()[0])
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    text = markdown(rows, command, loads, args.note)
+    atomic_write_text(str(out / f"{args.name}.md"), text)
+    atomic_write_text(str(out / f"{args.name}.json"), json.dumps(
+        dict(command=command, hardware=hardware(), load_average=loads, note=args.note,
+             opengu_retrain_s=OPENGU_RETRAIN_S, rows=rows), indent=1))
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
