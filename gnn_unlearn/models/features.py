@@ -31,12 +31,12 @@ def density(x: Tensor) -> float:
 
 
 def is_sparse_enough(x: Tensor, threshold: float = SPARSE_FEATURE_DENSITY) -> bool:
-    """Whether the features ``x`` should use :class:`SparseFeatures`: a 2-D floating-point
+    """Whether the features ``x`` should use :class:`SparseFeatures`: a 2-D float32/float64
     dense tensor that needs no gradient, with ``density(x) <= threshold`` (``threshold <= 0``
     turns the sparse path off)."""
     if threshold <= 0 or x.dim() != 2 or x.layout != torch.strided or x.requires_grad:
         return False
-    if not x.is_floating_point() or x.numel() == 0:
+    if x.dtype not in (torch.float32, torch.float64) or x.numel() == 0:
         return False
     return density(x) <= threshold
 

@@ -66,7 +66,8 @@ def test_density_threshold_rule():
     assert not is_sparse_enough(x, 0.0)                    # 0 turns the path off
     assert not is_sparse_enough(torch.ones(10, 10))        # dense features stay dense
     assert not is_sparse_enough(x.clone().requires_grad_())  # inputs that need a gradient
-    assert not is_sparse_enough(x.long())                  # not floating point
+    assert not is_sparse_enough(x.long()) and not is_sparse_enough(x.half())  # other dtypes
+    assert is_sparse_enough(x.double())
     assert not is_sparse_enough(x.view(-1))                # not a matrix
     assert not is_sparse_enough(torch.zeros(0, 5))
 
