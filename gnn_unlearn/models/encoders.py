@@ -221,7 +221,7 @@ class GNNEncoder(GraphCacheMixin, nn.Module):
         """Layer ``i`` alone: convolution, then ReLU and dropout unless it is the last layer."""
         graph = self.prepare(graph, h.size(0))
         conv = self.convs[i]
-        sparse = self.sparse_input(h) if i == 0 else None
+        sparse = self.sparse_input(h) if i == 0 and takes_sparse_input(conv, graph) else None
         if sparse is not None:
             h = sparse_first_layer(self.kind, conv, sparse, graph)
         elif graph.symmetric and self.kind == "gcn":      # GCNConv: lin, propagate, bias
@@ -244,6 +244,19 @@ def propagate(graph: PreparedGraph, h: Tensor) -> Tensor:
     if graph.symmetric:
         return SymmetricPropagation.apply(graph.structure, h)
     return graph.structure @ h
+
+
+def takes_sparse_input(conv: nn.Module, graph: PreparedGraph) -> bool:
+    """Whether :func:`sparse_first_layer` covers ``conv`` on ``graph``: an unweighted CSR
+    adjacency, and the configurations :func:`make_conv` builds (GIN's MLP without
+    normalisation layers; GraphSAGE with mean aggregation)."""
+    if graph.weight is not None or graph.structure.layout != torch.sparse_csr:
+        return False
+    if isinstance(conv, GINConv):
+        return all(isinstance(norm, nn.Identity) for norm in conv.nn.norms)
+    if isinstance(conv, SAGEConv):      # mean aggregation, no projection or normalisation
+        return str(conv.aggr) == "mean" and not conv.project and not conv.normalize
+    return isinstance(conv, GCNConv)
 
 
 def sparse_first_layer(kind: str, conv: nn.Module, x: SparseFeatures, graph: PreparedGraph) -> Tensor:

@@ -113,3 +113,13 @@ def test_training_gives_the_same_result_with_sparse_features(cora):
     with torch.no_grad():
         assert torch.allclose(sparse(data.x, data.edge_index), dense(data.x, data.edge_index),
                               atol=1e-3)
+
+
+def test_convolutions_outside_the_sparse_path_stay_dense(sparse_graph):
+    """A SAGE layer with max aggregation is not covered: the layer runs PyG's own forward."""
+    from torch_geometric.nn import SAGEConv
+    enc = GNNEncoder(sparse_graph.x.size(1), 16, 8, conv="sage").eval()
+    enc.convs[0] = SAGEConv(sparse_graph.x.size(1), 16, aggr="max")
+    out = enc(sparse_graph.x, sparse_graph.edge_index)
+    assert "_features" not in enc.__dict__
+    assert torch.allclose(out, dense_twin(enc)(sparse_graph.x, sparse_graph.edge_index))
