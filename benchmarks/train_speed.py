@@ -35,7 +35,8 @@ from gnn_unlearn.models import make_model
 from gnn_unlearn.models.features import density, is_sparse_enough
 from gnn_unlearn.ops.graph import edge_keys
 from gnn_unlearn.ops.negative import sample_non_edges
-from gnn_unlearn.training import (TrainConfig, fit, negative_pairs, node_loss, validation_score)
+from gnn_unlearn.training import (TrainConfig, fit, link_loss, negative_pairs, node_loss,
+                                  validation_score)
 from gnn_unlearn.utils import seeded
 
 #: OpenGU's retraining time on Cora (GCN 64 hidden, 100 epochs, one core), quoted from
@@ -155,6 +156,33 @@ def phases(data, task: str, config: TrainConfig, mode: str, epochs: int, **optio
     return {k: round(1000 * v / epochs, 2) for k, v in acc.items()}
 
 
+def top_ops(data, task: str, config: TrainConfig, mode: str, epochs: int, k: int = 8,
+            **options) -> list[dict]:
+    """The ``k`` torch operators with the most self time over ``epochs`` training steps
+    (torch.profiler; forward, backward and Adam step, no validation): what dominates."""
+    from torch.profiler import ProfilerActivity, profile
+    model = build(data, task, config, mode, **options)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    gen = torch.Generator().manual_seed(config.seed)
+    model.train()
+
+    def step():
+        opt.zero_grad()
+        loss = link_loss(model, data, gen) if task == "link" else node_loss(model, data)
+        loss.backward()
+        opt.step()
+
+    with seeded(config.seed):
+        step()                                  # caches built outside the profile
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(epochs):
+                step()
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events) or 1.0
+    return [dict(op=e.key, ms_per_epoch=round(e.self_cpu_time_total / 1000 / epochs, 2),
+                 share=round(e.self_cpu_time_total / total, 3)) for e in events[:k]]
+
+
 def run_case(name: str, data, task: str, config: TrainConfig, repeats: int, threads: int,
              phase_epochs: int, log, **options) -> dict:
     was = torch.get_num_threads()
@@ -168,10 +196,11 @@ def run_case(name: str, data, task: str, config: TrainConfig, repeats: int, thre
                 log(f"  {name} {mode}: {r['seconds']:.2f} s, {r['epochs']} epochs, "
                     f"best val {r['best_val']:.4f} at {r['best_epoch']}")
         breakdown = {m: phases(data, task, config, m, phase_epochs, **options) for m in MODES}
+        ops = {m: top_ops(data, task, config, m, phase_epochs, **options) for m in MODES}
     finally:
         torch.set_num_threads(was)
     row = dict(case=name, task=task, threads=threads, config=config.__dict__, options=options,
-               runs=runs, phases=breakdown)
+               runs=runs, phases=breakdown, top_ops=ops)
     for mode in MODES:
         secs = [r["seconds"] for r in runs[mode]]
         row[f"{mode}_s"] = statistics.median(secs)
@@ -226,6 +255,15 @@ def markdown(rows: list[dict], negatives: list[dict], command: str, loads: list[
         for mode, p in r["phases"].items():
             lines.append(f"| {r['case']} | {mode} | {p['negatives']} | {p['forward']} | "
                          f"{p['backward']} | {p['step']} | {p['validation']} |")
+    lines += ["", "## What dominates: top operators by self time (torch.profiler, training "
+              "steps without validation)", "", "Per case and mode: operator, ms per epoch, share "
+              "of the profiled time. `aten::bernoulli_` is dropout's mask.", "",
+              "| case | mode | top operators |", "|---|---|---|"]
+    for r in rows:
+        for mode, ops in r["top_ops"].items():
+            cells = "; ".join(f"{o['op']} {o['ms_per_epoch']} ms ({100 * o['share']:.0f} %)"
+                              for o in ops[:6])
+            lines.append(f"| {r['case']} | {mode} | {cells} |")
     if negatives:
         lines += ["", "## Negative sampling (one epoch's negatives, one thread, CPU ms)", "",
                   "\"before\": rejection lookups of the unsorted draws, then `unique`; "
