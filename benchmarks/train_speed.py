@@ -13,6 +13,8 @@ alternately, so the ratio survives a loaded machine. Each case also gets a per-e
 breakdown (negative sampling, forward, backward, optimiser step, one validation pass).
 
     GNN_UNLEARN_MIRROR=../shared/datasets python benchmarks/train_speed.py --name train_speed_cpu
+    # on a loaded machine, one thread (CPU seconds then approximate an idle core's wall-clock):
+    python benchmarks/train_speed.py --threads 1 --repeats 2 --name train_speed_cpu
 """
 from __future__ import annotations
 
@@ -276,7 +278,8 @@ def markdown(rows: list[dict], negatives: list[dict], command: str, loads: list[
     opengu = [r for r in rows if r["case"].startswith("OpenGU")]
     if opengu:
         r = opengu[0]
-        lines += ["", f"OpenGU recipe: after {r['after_s']:.2f} s wall (min {r['after_min_s']:.2f}, "
+        lines += ["", f"OpenGU recipe: after {r['after_s']:.2f} s wall "
+                  f"(min {r['after_min_s']:.2f}, "
                   f"CPU {r['after_cpu_s']:.2f} s) vs OpenGU's retraining {OPENGU_RETRAIN_S} s on "
                   "one core (quoted from `shared/opengu/results.md`, measured there with another "
                   "job on the machine)."]

@@ -259,7 +259,8 @@ def takes_sparse_input(conv: nn.Module, graph: PreparedGraph) -> bool:
     return isinstance(conv, GCNConv)
 
 
-def sparse_first_layer(kind: str, conv: nn.Module, x: SparseFeatures, graph: PreparedGraph) -> Tensor:
+def sparse_first_layer(kind: str, conv: nn.Module, x: SparseFeatures,
+                       graph: PreparedGraph) -> Tensor:
     r"""A GCN, GIN or GraphSAGE layer on sparse input features ``x``, before the activation;
     equal to ``conv(x, graph)`` up to float round-off, with every product of ``x`` a CSR product.
 
