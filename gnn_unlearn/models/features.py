@@ -41,12 +41,16 @@ def is_sparse_enough(x: Tensor, threshold: float = SPARSE_FEATURE_DENSITY) -> bo
     return density(x) <= threshold
 
 
-def _compact(csr: Tensor) -> Tensor:
-    """``csr`` with int32 indices when they fit (torch's CPU product is faster with them)."""
-    if csr._nnz() >= 2 ** 31 - 1 or max(csr.shape) >= 2 ** 31 - 1:
-        return csr
-    return torch.sparse_csr_tensor(csr.crow_indices().int(), csr.col_indices().int(),
-                                   csr.values(), csr.shape, check_invariants=False)
+def csr_from_entries(rows: Tensor, cols: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
+    """A CSR matrix from entries sorted by row (then column), with int32 indices when they fit
+    (torch's CPU product is faster with them). Plain tensor ops: the same on every device."""
+    small = values.numel() < 2 ** 31 - 1 and max(shape) < 2 ** 31 - 1
+    index = torch.int32 if small else torch.int64
+    crow = torch.zeros(shape[0] + 1, dtype=index, device=values.device)
+    crow[1:] = torch.bincount(rows, minlength=shape[0]).cumsum(0)
+    with warnings.catch_warnings():  # torch flags its CSR support as beta
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(crow, cols.to(index), values, shape, check_invariants=False)
 
 
 class SparseFeatures:
@@ -54,11 +58,12 @@ class SparseFeatures:
     (``transposed``, for the weight gradient). Built once per feature tensor."""
 
     def __init__(self, x: Tensor):
-        with warnings.catch_warnings():  # torch flags its CSR support as beta
-            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-            csr = x.to_sparse_csr()
-            self.matrix = _compact(csr)
-            self.transposed = _compact(csr.t().to_sparse_csr())   # CSC of x -> CSR of x^T
+        rows, cols = x.nonzero(as_tuple=True)          # row-major order
+        values = x[rows, cols]
+        n, f = x.shape
+        self.matrix = csr_from_entries(rows, cols, values, (n, f))
+        by_col = torch.argsort(cols, stable=True)      # row-major order of x^T
+        self.transposed = csr_from_entries(cols[by_col], rows[by_col], values[by_col], (f, n))
         self.shape = x.shape
 
     def linear(self, weight: Tensor, bias: Tensor | None = None) -> Tensor:

@@ -123,3 +123,13 @@ def test_convolutions_outside_the_sparse_path_stay_dense(sparse_graph):
     out = enc(sparse_graph.x, sparse_graph.edge_index)
     assert "_features" not in enc.__dict__
     assert torch.allclose(out, dense_twin(enc)(sparse_graph.x, sparse_graph.edge_index))
+
+
+def test_sparse_features_hold_x_and_its_transpose():
+    x = torch.zeros(6, 5)
+    x[0, 1], x[0, 4], x[3, 0], x[5, 4] = 1.0, 2.0, 3.0, 4.0   # empty rows and columns too
+    features = SparseFeatures(x)
+    assert torch.equal(features.matrix.to_dense(), x)
+    assert torch.equal(features.transposed.to_dense(), x.t())
+    w, b = torch.randn(3, 5), torch.randn(3)
+    assert torch.allclose(features.linear(w, b), torch.nn.functional.linear(x, w, b))
