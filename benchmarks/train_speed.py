@@ -225,7 +225,8 @@ def markdown(rows: list[dict], negatives: list[dict], command: str, loads: list[
     lines = [
         "# Training speed (the retraining yardstick)", "",
         f"Command: `{command}`  ",
-        f"Hardware: {hardware()} (threads per case below)  ",
+        f"Hardware: {hardware()} ({os.cpu_count()} cores; torch's default thread count "
+        "above, each case's in the table)  ",
         f"Load average (1 min) at start / end: {loads[0]:.2f} / {loads[1]:.2f}. {note}", "",
         "\"before\" = the first layer's X W as a dense product (`encoder.sparse_feature_density "
         "= 0`); \"after\" = CSR products for sparse features (the default). Both in the same "
