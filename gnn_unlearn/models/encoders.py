@@ -13,6 +13,8 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.models import MLP
 from torch_geometric.utils import is_undirected, to_torch_csr_tensor
 
+from gnn_unlearn.models.features import SPARSE_FEATURE_DENSITY, SparseFeatures, cached_features
+
 #: ``hook(layer_index, h) -> h``: called on each layer's output (after the activation
 #: of hidden layers); GNNDelete inserts its deletion operators here.
 LayerHook = Callable[[int, Tensor], Tensor]
@@ -72,11 +74,13 @@ def normalized_csr(edge_index: Tensor, num_nodes: int, self_loops: bool) -> Tens
 
 
 class GraphCacheMixin:
-    """Modules that cache their prepared graph (:func:`cached_graph`) drop it on copy/pickle."""
+    """Modules that cache their prepared graph (:func:`cached_graph`) or sparse features
+    (:func:`~gnn_unlearn.models.features.cached_features`) drop them on copy/pickle."""
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state.pop("_prepared", None)   # a cache: not copied, not pickled
+        state.pop("_prepared", None)   # caches: not copied, not pickled
+        state.pop("_features", None)
         return state
 
 
@@ -134,7 +138,14 @@ class GNNEncoder(GraphCacheMixin, nn.Module):
         conv: ``"gcn"``, ``"gat"``, ``"gin"`` or ``"sage"``.
         dropout: dropout on hidden layers during training.
         num_nodes: number of nodes when ``in_channels`` is ``None``.
+
+    Sparse input features (share of non-zeros at most ``sparse_feature_density``, an instance
+    attribute; 0 turns this off) enter the first GCN, GIN or GraphSAGE layer through CSR
+    products (:mod:`gnn_unlearn.models.features`): the same function up to float round-off,
+    since :math:`A(XW)` and :math:`(AX)W` are equal. GAT and later layers stay dense.
     """
+    #: density threshold of the sparse-feature path (:data:`SPARSE_FEATURE_DENSITY`)
+    sparse_feature_density: float = SPARSE_FEATURE_DENSITY
 
     def __init__(self, in_channels: int | None, hidden_channels: int = 128,
                  out_channels: int = 64, num_layers: int = 2, conv: str = "gcn",
@@ -199,11 +210,21 @@ class GNNEncoder(GraphCacheMixin, nn.Module):
         n = num_nodes if num_nodes is not None else int(edge_index.max()) + 1
         return cached_graph(self, edge_index, n, lambda: PreparedGraph.build(edge_index, n, self.kind))
 
+    def sparse_input(self, x: Tensor) -> SparseFeatures | None:
+        """The CSR form of input features ``x`` when the first layer should use it (cached per
+        tensor; ``None``: dense path)."""
+        if self.kind == "gat" or x.requires_grad:
+            return None
+        return cached_features(self, x, self.sparse_feature_density)
+
     def layer(self, i: int, h: Tensor, graph: "PreparedGraph | Tensor") -> Tensor:
         """Layer ``i`` alone: convolution, then ReLU and dropout unless it is the last layer."""
         graph = self.prepare(graph, h.size(0))
         conv = self.convs[i]
-        if graph.symmetric and self.kind == "gcn":      # GCNConv: lin, propagate, bias
+        sparse = self.sparse_input(h) if i == 0 and takes_sparse_input(conv, graph) else None
+        if sparse is not None:
+            h = sparse_first_layer(self.kind, conv, sparse, graph)
+        elif graph.symmetric and self.kind == "gcn":      # GCNConv: lin, propagate, bias
             h = SymmetricPropagation.apply(graph.structure, conv.lin(h))
             h = h + conv.bias if conv.bias is not None else h
         elif graph.symmetric and self.kind == "gin":    # GINConv: nn((1 + eps) h + A h)
@@ -216,3 +237,68 @@ class GNNEncoder(GraphCacheMixin, nn.Module):
             h = F.relu(h)
             h = F.dropout(h, p=self.dropout, training=self.training)
         return h
+
+
+def propagate(graph: PreparedGraph, h: Tensor) -> Tensor:
+    """:math:`A h` over a prepared CSR adjacency (symmetric backward when it is symmetric)."""
+    if graph.symmetric:
+        return SymmetricPropagation.apply(graph.structure, h)
+    return graph.structure @ h
+
+
+def takes_sparse_input(conv: nn.Module, graph: PreparedGraph) -> bool:
+    """Whether :func:`sparse_first_layer` covers ``conv`` on ``graph``: an unweighted CSR
+    adjacency, and the configurations :func:`make_conv` builds (GIN's MLP without
+    normalisation layers; GraphSAGE with mean aggregation)."""
+    if graph.weight is not None or graph.structure.layout != torch.sparse_csr:
+        return False
+    if isinstance(conv, GINConv):
+        return all(isinstance(norm, nn.Identity) for norm in conv.nn.norms)
+    if isinstance(conv, SAGEConv):      # mean aggregation, no projection or normalisation
+        return str(conv.aggr) == "mean" and not conv.project and not conv.normalize
+    return isinstance(conv, GCNConv)
+
+
+def sparse_first_layer(kind: str, conv: nn.Module, x: SparseFeatures,
+                       graph: PreparedGraph) -> Tensor:
+    r"""A GCN, GIN or GraphSAGE layer on sparse input features ``x``, before the activation;
+    equal to ``conv(x, graph)`` up to float round-off, with every product of ``x`` a CSR product.
+
+    GCN: :math:`\hat A (X W^\top) + b`. GIN (Xu et al. 2019): the MLP's first linear map
+    moved inside the sum, :math:`(1+\epsilon) XW^\top + A (XW^\top) + b`, then the rest of
+    the MLP. GraphSAGE (Hamilton et al. 2017), mean aggregation:
+    :math:`\mathrm{mean}_{j \in N(i)} (X W_l^\top)_j + b_l + (X W_r^\top)_i`.
+    """
+    if kind == "gcn":
+        h = propagate(graph, x.apply(conv.lin))
+        return h + conv.bias if conv.bias is not None else h
+    if kind == "gin":
+        mlp = conv.nn
+        bias = mlp.lins[0].bias
+        p = x.linear(mlp.lins[0].weight)
+        h = (1 + conv.eps) * p + propagate(graph, p)
+        return mlp_after_first_linear(mlp, h + bias if bias is not None else h)
+    if kind == "sage":
+        adj = graph.structure
+        deg = (adj.crow_indices()[1:] - adj.crow_indices()[:-1]).clamp(min=1)
+        h = propagate(graph, x.linear(conv.lin_l.weight)) / deg.unsqueeze(-1).to(adj.values().dtype)
+        h = h + conv.lin_l.bias if conv.lin_l.bias is not None else h
+        return h + x.apply(conv.lin_r) if conv.root_weight else h
+    raise ValueError(f"no sparse-feature path for encoder {kind!r}")
+
+
+def mlp_after_first_linear(mlp: nn.Module, h: Tensor) -> Tensor:
+    """PyG's ``MLP.forward`` from just after its first linear layer (``h`` = ``lins[0](x)``)."""
+    for i, (lin, norm) in enumerate(zip(mlp.lins, mlp.norms)):
+        if i > 0:
+            h = lin(h)
+        if mlp.act is not None and mlp.act_first:
+            h = mlp.act(h)
+        h = norm(h)
+        if mlp.act is not None and not mlp.act_first:
+            h = mlp.act(h)
+        h = F.dropout(h, p=mlp.dropout[i], training=mlp.training)
+    if mlp.plain_last:
+        h = mlp.lins[-1](h)
+        h = F.dropout(h, p=mlp.dropout[-1], training=mlp.training)
+    return h
