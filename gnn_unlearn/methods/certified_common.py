@@ -28,8 +28,8 @@ from torch import Tensor, nn
 
 from gnn_unlearn.methods.base import Unlearner
 from gnn_unlearn.models.certified import CertifiedLinear
-from gnn_unlearn.ops.logistic import (curvature, gradient, hvp, ovr_targets, remainder_bound,
-                                      solve_cg, solve_direct)
+from gnn_unlearn.ops.logistic import (curvature, gradient, ovr_targets, solve_cg, solve_direct,
+                                      step_bound)
 from gnn_unlearn.requests import UnlearningTask
 
 
@@ -109,8 +109,8 @@ class CertifiedUnlearner(Unlearner):
         lam_n = model.lam * z.size(0)
         s = curvature(w, z, yt)
         delta = self.solve(model, z, s, lam_n, change.v, tol=1e-6 * cert.budget)
-        solve_residual = (hvp(z, s, lam_n, delta) - change.v).norm(dim=0)
-        beta = (solve_residual + remainder_bound(z, delta, change.z_norm)).cpu()
+        solve_residual, remainder = step_bound(z, s, lam_n, change.v, delta, change.z_norm)
+        beta = (solve_residual + remainder).cpu()
         model.weight.data = w + delta
         approx = (model.approximation_bound(z) if model.push is not None
                   else torch.zeros_like(beta))

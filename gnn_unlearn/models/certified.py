@@ -21,7 +21,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from gnn_unlearn.ops.logistic import hessian_cholesky, newton_fit, ovr_targets, curvature
+from gnn_unlearn.ops.logistic import (curvature, hessian_cholesky, newton_fit, ovr_targets,
+                                      spectral_norm)
 from gnn_unlearn.ops.propagation import Adjacency, PushPropagation, normalize_rows, propagate
 
 SOLVERS = ("direct", "cg", "pcg")
@@ -149,10 +150,10 @@ class CertifiedLinear(nn.Module):
         self.register_buffer("train_mask", torch.zeros(0, dtype=torch.bool))
         self.register_buffer("features", torch.zeros(0, in_channels, dtype=torch.float64))
         self.register_buffer("precond", torch.zeros(0, dtype=torch.float64))
-        self.register_buffer("gram", torch.zeros(0, dtype=torch.float64))
         self.push: PushPropagation | None = None
         self.certificate: Certificate | None = None
         self.graph_edges = -1
+        self.z_norm_bound = 0.0     # an upper bound on ||Z_train||_2 (kept by scalegun)
         self.train_info: dict[str, Any] = {}
         self.config = dict(task="node", in_channels=in_channels, num_classes=num_classes,
                            certified=self.hparams())
@@ -197,7 +198,10 @@ class CertifiedLinear(nn.Module):
               total_requests: int = 0) -> "CertifiedLinear":
         """Trains the weights from scratch on the current features and ``train_mask`` with the
         noise of ``noise_seed``; resets the certificate. Raises if the exact minimiser is not
-        reached (the certificate would be void)."""
+        reached (the certificate would be void). A push state is first recomputed exactly, so
+        retraining also clears the approximation error."""
+        if self.push is not None and self.push.residue_norm() > 0:
+            self.push.restart()
         z = self.train_features[self.train_mask]
         yt = ovr_targets(y[self.train_mask], self.num_classes).to(z.device)
         gen = torch.Generator().manual_seed(int(noise_seed))
@@ -214,7 +218,7 @@ class CertifiedLinear(nn.Module):
         self.noise = b
         if self.solver == "pcg":
             self.precond = hessian_cholesky(z, curvature(w, z, yt), lam_n)
-            self.gram = z.t() @ z
+        self.z_norm_bound = spectral_norm(z)
         approx = self.approximation_bound(z) if self.push is not None else None
         self.certificate = Certificate.fresh(self.epsilon, self.delta, self.noise_std,
                                              int(noise_seed), gnorm.cpu(), approx)
@@ -230,14 +234,17 @@ class CertifiedLinear(nn.Module):
 
         Per row the gradient term :math:`f(z) = (\sigma(y w^\top z) - 1) y z` moves by at most
         :math:`\lVert e_i\rVert (1 + \tfrac14\lVert w\rVert \lVert\hat z_i\rVert)`; summed,
-        :math:`\le (1 + \tfrac14\lVert w\rVert \max_i\lVert\hat z_i\rVert)\sqrt n\,\lVert
-        E\rVert_F` with :math:`\lVert E\rVert_F` from :meth:`PushPropagation.error_bound`."""
-        err = self.push.error_bound()
-        if err == 0.0:
+        :math:`\le (1 + \tfrac14\lVert w\rVert \max_i\lVert\hat z_i\rVert)\sum_i\lVert
+        e_i\rVert`, and :math:`\sum_i \lVert e_i\rVert` is bounded by the smaller of
+        :math:`\sqrt n \lVert E\rVert_F` (:meth:`PushPropagation.error_bound`) and
+        :meth:`PushPropagation.row_error_bound`."""
+        frob = self.push.error_bound()
+        if frob == 0.0:
             return torch.zeros(self.num_classes, dtype=torch.float64)
+        rows = min(math.sqrt(z_train.size(0)) * frob, self.push.row_error_bound())
         zmax = float(z_train.norm(dim=1).max()) if z_train.numel() else 0.0
         wn = self.weight.norm(dim=0).cpu()
-        return (1 + 0.25 * wn * zmax) * math.sqrt(z_train.size(0)) * err
+        return (1 + 0.25 * wn * zmax) * rows
 
 
 def check_graph(data: Data, in_channels: int, num_classes: int) -> None:

@@ -180,14 +180,19 @@ def spectral_norm(z: Tensor) -> float:
     return float(torch.linalg.eigvalsh(gram)[-1].clamp_min(0).sqrt())
 
 
-def remainder_bound(z: Tensor, delta: Tensor, z_norm: float) -> Tensor:
-    r"""``[C]``: bound on the Taylor remainder of the gradient after the step :math:`\Delta`,
-    :math:`\gamma \lVert Z\rVert_2 \lVert Z\Delta_c\rVert_\infty \lVert Z\Delta_c\rVert_2`.
+def step_bound(z: Tensor, s: Tensor, lam_n: float, v: Tensor, delta: Tensor,
+               z_norm: float) -> tuple[Tensor, Tensor]:
+    r"""``([C], [C])``: the solve residual :math:`\lVert H\Delta_c - v_c\rVert` (exact, whatever
+    solved for :math:`\Delta`) and the bound on the Taylor remainder of the gradient after the
+    step, :math:`\gamma \lVert Z\rVert_2 \lVert Z\Delta_c\rVert_\infty \lVert Z\Delta_c\rVert_2`
+    (one pass over :math:`Z` for both).
 
-    From :math:`\int_0^1 (H(w + t\Delta) - H(w))\Delta\,dt = Z^\top D Z\Delta` with
-    :math:`|D_{ii}| \le \mathrm{Lip}(\ell'')\,t\,|z_i^\top\Delta|`; Guo et al.'s form replaces
-    :math:`\lVert Z\Delta\rVert_\infty` by :math:`\lVert\Delta\rVert`, valid only for
-    :math:`\lVert z_i\rVert \le 1`, which propagated features need not satisfy."""
+    The remainder is :math:`\int_0^1 (H(w + t\Delta) - H(w))\Delta\,dt = Z^\top D Z\Delta` with
+    :math:`|D_{ii}| \le \mathrm{Lip}(\ell'')\,t\,|z_i^\top\Delta|`. Guo et al.'s form has
+    :math:`\lVert\Delta\rVert` in place of :math:`\lVert Z\Delta\rVert_\infty`, which is valid
+    only for :math:`\lVert z_i\rVert \le 1`; propagated features need not satisfy that."""
     zd = z @ delta
-    return GAMMA * z_norm * zd.abs().amax(0) * zd.norm(dim=0) if zd.numel() else delta.new_zeros(
-        delta.size(1))
+    residual = (z.t() @ (s * zd) + lam_n * delta - v).norm(dim=0)
+    if zd.numel() == 0:
+        return residual, torch.zeros_like(residual)
+    return residual, GAMMA * z_norm * zd.abs().amax(0) * zd.norm(dim=0)
