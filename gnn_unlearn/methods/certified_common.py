@@ -21,6 +21,7 @@ scratch on the retained data with fresh noise instead, and the sum restarts.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import torch
@@ -103,7 +104,9 @@ class CertifiedUnlearner(Unlearner):
         cert = model.certificate
         before = cert.to_dict()
         y = task.data.y.to(model.weight.device)
+        t0 = time.perf_counter()
         change = self.apply_change(model, task)
+        t1 = time.perf_counter()
         w = model.weight.data
         z, yt = change.z_train, change.y_train
         lam_n = model.lam * z.size(0)
@@ -114,13 +117,15 @@ class CertifiedUnlearner(Unlearner):
         model.weight.data = w + delta
         approx = (model.approximation_bound(z) if model.push is not None
                   else torch.zeros_like(beta))
+        t2 = time.perf_counter()
         bound = (torch.tensor(cert.train_residual, dtype=beta.dtype)
                  + torch.tensor(cert.accumulated, dtype=beta.dtype) + beta + approx)
         over = bool((bound > cert.budget).any())
         self.history.update(certificate_before=before, beta=beta.tolist(),
                             solve_residual=solve_residual.tolist(),
                             step_norm=delta.norm(dim=0).tolist(),
-                            bound_if_updated=bound.tolist(), retrained=over)
+                            bound_if_updated=bound.tolist(), retrained=over,
+                            seconds_features=t1 - t0, seconds_newton=t2 - t1)
         if over:
             if not self.retrain:
                 raise RuntimeError(f"the removal certificate's budget {cert.budget:.3e} would be "

@@ -65,6 +65,7 @@ class ScaleGUN(CertifiedUnlearner):
             values = normalize_rows(data.x.to(dev)[rows].masked_fill(fm[rows], 0.0).double())
             push.set_features(rows, values)
         changed, old_values = push.push()
+        self.history.update(rows_changed=int(changed.numel()), edges_removed=int(pairs.size(1)))
         old_mask = model.train_mask
         new_mask = old_mask & ~task.deleted_nodes.to(dev)
         rows = torch.unique(torch.cat([changed, (old_mask & ~new_mask).nonzero().view(-1)]))
