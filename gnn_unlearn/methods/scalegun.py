@@ -71,8 +71,11 @@ class ScaleGUN(CertifiedUnlearner):
         rows = torch.unique(torch.cat([changed, (old_mask & ~new_mask).nonzero().view(-1)]))
         z_now = push.features
         z_new_rows = z_now[rows]
-        z_old_rows = z_new_rows.clone()
-        z_old_rows[torch.searchsorted(rows, changed)] = old_values
+        if rows.numel() == changed.numel():         # the usual case: rows == changed
+            z_old_rows = old_values
+        else:
+            z_old_rows = z_new_rows.clone()
+            z_old_rows[torch.searchsorted(rows, changed)] = old_values
         was, now = old_mask[rows], new_mask[rows]
         n_old, n_new = int(old_mask.sum()), int(new_mask.sum())
         v = gradient_change(model, z_old_rows[was], targets(model, y[rows][was]),

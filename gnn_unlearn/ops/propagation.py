@@ -255,8 +255,8 @@ class PushPropagation:
         self.__init__(self.adj, x, self.num_layers, self.alpha, self.rmax)
 
     def _mark(self, layer: int, rows: Tensor) -> None:
+        """Rows whose residue changed: :meth:`push` examines them (and refreshes ``r_sq``)."""
         self._dirty[layer] = torch.cat([self._dirty[layer], rows])
-        self.r_sq[layer][rows] = self.r[layer][rows].pow(2).sum(1)
 
     def push(self) -> tuple[Tensor, Tensor]:
         """Pushes every residue above ``rmax``; returns the rows of :math:`q^{(L)}` that changed
@@ -268,20 +268,25 @@ class PushPropagation:
             if cand.numel() == 0:
                 continue
             r = self.r[layer]
-            big = cand[r[cand].abs().amax(1) > self.rmax]
+            if self.rmax > 0:
+                keep = r[cand].abs().amax(1) <= self.rmax
+                rest = cand[keep]
+                self.r_sq[layer][rest] = r[rest].pow(2).sum(1)
+                big = cand[~keep]
+            else:                       # exact: push every changed row
+                big = cand
             if big.numel() == 0:
                 continue
-            self.q[layer][big] += r[big]
+            self.q[layer].index_add_(0, big, r[big])
             touched = self.adj.push_columns(big, r, self.alpha, self.r[layer + 1])
             r[big] = 0
             self.r_sq[layer][big] = 0
             self._mark(layer + 1, touched)
         cand = torch.unique(self._dirty[L])
         self._dirty[L] = cand[:0]
-        old = self.q[L][cand].clone()
-        self.q[L][cand] += self.r[L][cand]
+        old = self.q[L][cand]
+        self.q[L].index_add_(0, cand, self.r[L][cand])
         self.r[L][cand] = 0
-        self.r_sq[L][cand] = 0
         return cand, old
 
     def remove_edges(self, pairs: Tensor) -> None:
