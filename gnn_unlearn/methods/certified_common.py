@@ -104,7 +104,7 @@ class CertifiedUnlearner(Unlearner):
         cert = model.certificate
         before = cert.to_dict()
         y = task.data.y.to(model.weight.device)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         change = self.apply_change(model, task)
         t1 = time.perf_counter()
         w = model.weight.data
@@ -143,7 +143,7 @@ class CertifiedUnlearner(Unlearner):
         after = model.certificate
         self.history.update(certificate=after.to_dict(), budget_left=after.budget_left,
                             bound=after.bound, worst_bound=after.worst_bound,
-                            certified=after.certified)
+                            certified=after.certified, cpu_seconds=time.process_time() - cpu0)
         return model
 
 

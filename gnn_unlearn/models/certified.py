@@ -163,6 +163,13 @@ class CertifiedLinear(nn.Module):
                     noise_std=self.noise_std, epsilon=self.epsilon, delta=self.delta,
                     rmax=self.rmax, tol=self.tol, solver=self.solver)
 
+    def _apply(self, fn, recurse=True):
+        """``.to(device)`` and friends also move the push state."""
+        out = super()._apply(fn, recurse)
+        if self.push is not None:
+            self.push.apply_(fn)
+        return out
+
     # ---------------------------------------------------------------------------------------
     def propagated(self, x: Tensor, edge_index: Tensor) -> Tensor:
         """Exact :math:`P^K \\bar X` (float64) of a graph."""

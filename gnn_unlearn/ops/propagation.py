@@ -220,6 +220,13 @@ class PushPropagation:
         self.r_sq = [x.new_zeros(x.size(0)) for _ in range(num_layers + 1)]
         self._dirty = [x.new_zeros(0, dtype=torch.long) for _ in range(num_layers + 1)]
 
+    def apply_(self, fn) -> None:
+        """Applies ``fn`` (e.g. a device move) to every tensor of the state."""
+        a = self.adj
+        self.adj = Adjacency(fn(a.row), fn(a.col), fn(a.crow), fn(a.deg), a.num_nodes)
+        for name in ("q", "r", "r_sq", "_dirty"):
+            setattr(self, name, [fn(t) for t in getattr(self, name)])
+
     @property
     def features(self) -> Tensor:
         """The estimate :math:`q^{(L)}` of :math:`P^L X` (all nodes)."""

@@ -109,3 +109,11 @@ def test_retrain_off_refuses_instead_of_releasing_an_uncertified_model(graph):
         unlearn(model, task, "cgu", retrain=False)
     result = unlearn(model, task, "cgu")
     assert result.history["retrained"] and result.model.certificate.certified
+
+
+def test_retrain_method_trains_a_certified_model_exactly(graph):
+    model = train_certified(graph, noise_std=1.0, seed=3)
+    task = DeletionRequest.nodes([int(graph.train_mask.nonzero()[0])]).resolve(graph)
+    fresh = unlearn(model, task, "retrain").model
+    scratch = train_certified(task.retained_data, noise_std=1.0, seed=3)
+    assert torch.allclose(fresh.weight, scratch.weight) and fresh.certificate.certified
