@@ -109,6 +109,9 @@ class CertifiedUnlearner(Unlearner):
         t1 = time.perf_counter()
         w = model.weight.data
         z, yt = change.z_train, change.y_train
+        if z.size(0) < 2:
+            raise ValueError(f"the request leaves {z.size(0)} training node(s); the certified "
+                             "model needs at least 2 to train on")
         lam_n = model.lam * z.size(0)
         s = curvature(w, z, yt)
         delta = self.solve(model, z, s, lam_n, change.v, tol=1e-6 * cert.budget)
