@@ -44,6 +44,7 @@ from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.node import accuracy, macro_f1
 from gnn_unlearn.models import train_certified
+from gnn_unlearn.models.certified import certificate_budget
 from gnn_unlearn.ops.logistic import gradient, newton_fit, ovr_targets
 from gnn_unlearn.ops.propagation import Adjacency, normalize_rows, propagate
 from gnn_unlearn.utils import CostMeter
@@ -182,7 +183,7 @@ def scratch(data, model) -> tuple[float, float]:
 
 
 def run_scale(nodes: int, rounds: int, num_hops: int, rmaxes: list[float], fraction: float,
-              log) -> list[dict]:
+              noise_std: float, log) -> list[dict]:
     data = node_split(synthetic_graph(nodes, avg_degree=11.0, seed=0), seed=0)
     task = sample_edges(data, fraction, seed=0).resolve(data, num_hops=num_hops)
     retained = task.retained_data
@@ -190,7 +191,8 @@ def run_scale(nodes: int, rounds: int, num_hops: int, rmaxes: list[float], fract
     for rmax in rmaxes:
         gc.collect()
         with CostMeter(torch.device("cpu")) as meter:
-            model = train_certified(data, num_hops=num_hops, rmax=rmax, solver="pcg")
+            model = train_certified(data, num_hops=num_hops, rmax=rmax, solver="pcg",
+                                    noise_std=noise_std)
         log(f"trained rmax={rmax}: {meter.seconds:.1f}s")
         for r in range(rounds):
             gc.collect()
@@ -218,7 +220,7 @@ def run_scale(nodes: int, rounds: int, num_hops: int, rmaxes: list[float], fract
                                  peak=peak, acc=acc))
                 log(f"scratch round {r}: {sec:.2f}s")
         if rmax == rmaxes[0]:
-            exact = train_certified(data, num_hops=num_hops, solver="pcg")
+            exact = train_certified(data, num_hops=num_hops, solver="pcg", noise_std=noise_std)
             gc.collect()
             res = unlearn(exact, task, "cgu")
             rows.append(dict(step="cgu", rmax=None, round=0, seconds=res.seconds,
@@ -232,7 +234,7 @@ def run_scale(nodes: int, rounds: int, num_hops: int, rmaxes: list[float], fract
 
 
 def scale_markdown(rows: list[dict], command: str, nodes: int, num_hops: int,
-                   fraction: float) -> str:
+                   fraction: float, noise_std: float) -> str:
     scratch_rows = [r for r in rows if r["step"] == "scratch"]
     wall = statistics.median(r["seconds"] for r in scratch_rows)
     cpu = statistics.median(r["cpu_seconds"] for r in scratch_rows)
@@ -243,7 +245,8 @@ def scale_markdown(rows: list[dict], command: str, nodes: int, num_hops: int,
              "noise of a factor 2-3; CPU seconds of the process are steadier; steps alternate "
              "to share the noise).  \n"
              f"Graph: synthetic_graph({nodes}, avg_degree=11), node split 60/20/20; model: "
-             f"CertifiedLinear K = {num_hops}, solver pcg, sigma 1e-2, epsilon 1, delta 1e-4. "
+             f"CertifiedLinear K = {num_hops}, solver pcg, sigma {noise_std:g}, epsilon 1, delta 1e-4 "
+             f"(budget {certificate_budget(noise_std, 1.0, 1e-4):.3g}). "
              "Scratch = recompute P^K X on the retained graph + fit the exact minimiser (Newton, "
              "PCG). Peak: the process' peak RSS (the unlearn call's model copy, made by `unlearn` "
              "before timing, included). 'vs scratch': against the median scratch time (wall / "
@@ -274,6 +277,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rmax", default="0", help="comma-separated push thresholds (scale part)")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--fraction", type=float, default=0.001, help="deleted share of the edges")
+    p.add_argument("--noise-std", type=float, default=1e-2, help="sigma of the scale part")
     p.add_argument("--root", default=None)
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default=None)
@@ -295,8 +299,10 @@ def main(argv: list[str] | None = None) -> None:
         payload = dict(command=command, hardware=hardware(), summary=summary, rows=rows)
     else:
         rmaxes = [float(v) for v in args.rmax.split(",")]
-        rows = run_scale(args.nodes, args.rounds, args.num_hops, rmaxes, args.fraction, log)
-        md = scale_markdown(rows, command, args.nodes, args.num_hops, args.fraction)
+        rows = run_scale(args.nodes, args.rounds, args.num_hops, rmaxes, args.fraction,
+                         args.noise_std, log)
+        md = scale_markdown(rows, command, args.nodes, args.num_hops, args.fraction,
+                            args.noise_std)
         stem = args.name or "certified_scale"
         payload = dict(command=command, hardware=hardware(), rows=rows)
     atomic_write_text(out / f"{stem}.md", md)

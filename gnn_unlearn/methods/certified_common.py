@@ -118,7 +118,7 @@ class CertifiedUnlearner(Unlearner):
         solve_residual, remainder = step_bound(z, s, lam_n, change.v, delta, change.z_norm)
         beta = (solve_residual + remainder).cpu()
         model.weight.data = w + delta
-        approx = (model.approximation_bound(z) if model.push is not None
+        approx = (model.approximation_bound(z, yt) if model.push is not None
                   else torch.zeros_like(beta))
         t2 = time.perf_counter()
         bound = (torch.tensor(cert.train_residual, dtype=beta.dtype)

@@ -93,6 +93,16 @@ class Adjacency:
                                            (self.num_nodes, self.num_nodes),
                                            check_invariants=False)
 
+    def transpose_matrix(self, alpha: float, dtype: torch.dtype = torch.float64) -> Tensor:
+        """:math:`P^\top` as a sparse CSR tensor (:math:`\tilde A` is symmetric, so only the
+        degree exponents swap)."""
+        w = self.deg[self.row].pow(alpha - 1.0) * self.deg[self.col].pow(-alpha)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            return torch.sparse_csr_tensor(self.crow, self.col, w.to(dtype),
+                                           (self.num_nodes, self.num_nodes),
+                                           check_invariants=False)
+
     def spectral_factor(self, alpha: float) -> float:
         r"""An upper bound on :math:`\lVert P^k \rVert_2` for every :math:`k`.
 
@@ -255,6 +265,31 @@ class PushPropagation:
         c = float(colsum.max())
         L = self.num_layers
         return float(sum(c ** (L - l) * self.r_sq[l].clamp_min(0).sqrt().sum() for l in range(L)))
+
+    def error_times(self, w: Tensor) -> Tensor:
+        r""":math:`E w` for the error :math:`E = P^L X - q^{(L)} = \sum_{\ell<L} P^{L-\ell}
+        r^{(\ell)}` and ``w`` ``[d, C]``: ``[N, C]`` by Horner's rule, :math:`L` sparse products
+        with :math:`C` columns (only residue rows enter the dense products)."""
+        p = self.adj.matrix(self.alpha, w.dtype)
+        h = w.new_zeros(self.adj.num_nodes, w.size(1))
+        for layer in range(self.num_layers):
+            if layer:
+                h = p @ h
+            rows = (self.r_sq[layer] > 0).nonzero().view(-1)
+            h[rows] += self.r[layer][rows] @ w
+        return p @ h
+
+    def error_transpose_times(self, a: Tensor) -> Tensor:
+        r""":math:`E^\top a = \sum_{\ell<L} r^{(\ell)\top} (P^\top)^{L-\ell} a` for ``a``
+        ``[N, C]``: ``[d, C]``."""
+        pt = self.adj.transpose_matrix(self.alpha, a.dtype)
+        g = a
+        out = a.new_zeros(self.r[0].size(1), a.size(1))
+        for layer in reversed(range(self.num_layers)):
+            g = pt @ g
+            rows = (self.r_sq[layer] > 0).nonzero().view(-1)
+            out += self.r[layer][rows].t() @ g[rows]
+        return out
 
     def restart(self) -> None:
         """Recomputes the state exactly from scratch on the current graph (all residues zero)."""

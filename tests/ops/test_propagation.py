@@ -91,3 +91,18 @@ def test_push_validates_arguments(graph):
         PushPropagation(adj, x, 2, 0.5, rmax=-1.0)
     with pytest.raises(ValueError, match="num_layers"):
         PushPropagation(adj, x, 0, 0.5)
+
+
+def test_error_products_match_the_dense_error(graph):
+    g, x = graph
+    adj = Adjacency.from_edge_index(g.edge_index, g.num_nodes)
+    push = PushPropagation(adj, x, 3, 0.3, rmax=5e-3)
+    pairs = g.edge_index[:, :60:2]
+    push.remove_edges(pairs)
+    push.push()
+    err = propagate(adj.without_edges(pairs), x, 3, 0.3) - push.features
+    w = torch.randn(x.size(1), 4, dtype=torch.float64)
+    a = torch.randn(g.num_nodes, 4, dtype=torch.float64)
+    assert err.norm() > 0
+    assert torch.allclose(push.error_times(w), err @ w, atol=1e-12)
+    assert torch.allclose(push.error_transpose_times(a), err.t() @ a, atol=1e-12)
