@@ -14,7 +14,7 @@ The certificate state lives on the model so that a sequence of requests composes
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
