@@ -7,6 +7,7 @@ from torch import nn
 
 from gnn_unlearn.loader import check_sampler, fit_minibatch
 from gnn_unlearn.methods.base import Unlearner, register
+from gnn_unlearn.models.certified import CertifiedLinear
 from gnn_unlearn.models.predictors import build_model
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.training import TrainConfig, fit
@@ -67,6 +68,12 @@ class Retrain(Unlearner):
         return TrainConfig.from_dict(base)
 
     def fit(self, model: nn.Module, task: UnlearningTask) -> nn.Module:
+        if isinstance(model, CertifiedLinear):   # its own exact trainer, same noise seed
+            fresh = CertifiedLinear(model.in_channels, model.num_classes, **model.hparams())
+            fresh = fresh.to(model.weight.device).fit(task.retained_data,
+                                                      noise_seed=model.certificate.noise_seed)
+            self.history.update(fresh.train_info)
+            return fresh
         if not getattr(model, "config", None):
             raise ValueError("retrain needs model.config to rebuild the architecture; build models "
                              "with gnn_unlearn.models.make_model / build_model")

@@ -1,0 +1,358 @@
+r"""Feature propagation :math:`Z = P^K X` for linear (SGC-style) models, exact and by local push.
+
+:math:`P = D^{-\alpha} \tilde A D^{\alpha - 1}` with :math:`\tilde A = A + I` and :math:`D` the
+degree matrix of :math:`\tilde A` (:math:`\alpha = 1/2`: the symmetric GCN normalisation), as in
+Chien et al., "Certified Graph Unlearning" (2022). :class:`Adjacency` keeps :math:`\tilde A` as a
+sorted CSR index (never a dense :math:`N \times N` matrix) so that edges can be removed and rows of
+:math:`P h` recomputed locally. :class:`PushPropagation` is the layered forward push of Yi & Wei,
+"Scalable and Certifiable Graph Unlearning" (ScaleGUN, ICLR 2025): a reserve :math:`q^{(\ell)}`
+and a residue :math:`r^{(\ell)}` per layer, updated locally when the graph changes.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+#: entries of one gathered block (rows x features) per chunk of the local kernels
+_CHUNK_ENTRIES = 1 << 22
+
+
+def normalize_rows(x: Tensor) -> Tensor:
+    r"""Rows scaled to unit :math:`\ell_2` norm (zero rows stay zero): :math:`\lVert x_i\rVert \le 1`.
+
+    Row-wise, so deleting one node's features changes only that node's row."""
+    norm = x.norm(dim=1, keepdim=True)
+    return x / norm.clamp_min(torch.finfo(x.dtype).tiny)
+
+
+@dataclass
+class Adjacency:
+    r""":math:`\tilde A = A + I` of an undirected graph as a sorted CSR index.
+
+    Attributes:
+        row, col: ``[nnz]`` entries sorted by ``(row, col)``; both directions of every edge and
+            one self-loop per node.
+        crow: ``[N + 1]`` row pointers.
+        deg: ``[N]`` degrees of :math:`\tilde A` (self-loop included), float64.
+    """
+    row: Tensor
+    col: Tensor
+    crow: Tensor
+    deg: Tensor
+    num_nodes: int
+
+    @classmethod
+    def from_edge_index(cls, edge_index: Tensor, num_nodes: int) -> "Adjacency":
+        """Symmetrises ``edge_index``, drops duplicates and adds one self-loop per node."""
+        dev = edge_index.device
+        ei = edge_index.long()
+        loops = torch.arange(num_nodes, device=dev)
+        row = torch.cat([ei[0], ei[1], loops])
+        col = torch.cat([ei[1], ei[0], loops])
+        keys = torch.unique(row * num_nodes + col)          # sorted: CSR order
+        return cls._from_keys(keys, num_nodes)
+
+    @classmethod
+    def _from_keys(cls, keys: Tensor, num_nodes: int) -> "Adjacency":
+        row, col = keys // num_nodes, keys % num_nodes
+        counts = torch.bincount(row, minlength=num_nodes)
+        crow = torch.zeros(num_nodes + 1, dtype=torch.long, device=keys.device)
+        crow[1:] = torch.cumsum(counts, 0)
+        return cls(row, col, crow, counts.double(), num_nodes)
+
+    @property
+    def num_edges(self) -> int:
+        """Undirected edges without self-loops."""
+        return int((self.row.numel() - self.num_nodes) // 2)
+
+    def without_edges(self, pairs: Tensor) -> "Adjacency":
+        """A new adjacency without the undirected edges ``pairs`` ``[2, k]`` (both directions;
+        self-loops are kept). Pairs that are not edges are ignored."""
+        n = self.num_nodes
+        keys = self.row * n + self.col
+        pairs = pairs.long().to(keys.device)
+        pairs = pairs[:, pairs[0] != pairs[1]]
+        drop = torch.cat([pairs[0] * n + pairs[1], pairs[1] * n + pairs[0]])
+        pos = torch.searchsorted(keys, drop).clamp_(max=max(keys.numel() - 1, 0))
+        keep = torch.ones_like(keys, dtype=torch.bool)
+        keep[pos[keys[pos] == drop]] = False
+        return Adjacency._from_keys(keys[keep], n)
+
+    def weights(self, alpha: float) -> Tensor:
+        r"""Values of :math:`P_{ij} = d_i^{-\alpha} d_j^{\alpha - 1}` on the entries."""
+        return self.deg[self.row].pow(-alpha) * self.deg[self.col].pow(alpha - 1.0)
+
+    def matrix(self, alpha: float, dtype: torch.dtype = torch.float64) -> Tensor:
+        """:math:`P` as a sparse CSR tensor (rows = targets)."""
+        with warnings.catch_warnings():   # torch flags its CSR support as beta
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            return torch.sparse_csr_tensor(self.crow, self.col, self.weights(alpha).to(dtype),
+                                           (self.num_nodes, self.num_nodes),
+                                           check_invariants=False)
+
+    def transpose_matrix(self, alpha: float, dtype: torch.dtype = torch.float64) -> Tensor:
+        """:math:`P^\top` as a sparse CSR tensor (:math:`\tilde A` is symmetric, so only the
+        degree exponents swap)."""
+        w = self.deg[self.row].pow(alpha - 1.0) * self.deg[self.col].pow(-alpha)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            return torch.sparse_csr_tensor(self.crow, self.col, w.to(dtype),
+                                           (self.num_nodes, self.num_nodes),
+                                           check_invariants=False)
+
+    def spectral_factor(self, alpha: float) -> float:
+        r"""An upper bound on :math:`\lVert P^k \rVert_2` for every :math:`k`.
+
+        :math:`P^k = D^{1/2-\alpha} N^k D^{\alpha-1/2}` with :math:`N` the symmetric normalisation
+        (:math:`\lVert N\rVert_2 \le 1`), hence :math:`(d_{max}/d_{min})^{|\alpha - 1/2|}`."""
+        return float((self.deg.max() / self.deg.min()) ** abs(alpha - 0.5))
+
+    def _entries(self, nodes: Tensor) -> tuple[Tensor, Tensor]:
+        """(owner node, entry position) of every CSR entry of the rows ``nodes``."""
+        start, stop = self.crow[nodes], self.crow[nodes + 1]
+        counts = stop - start
+        owner = torch.repeat_interleave(nodes, counts)
+        offset = torch.arange(owner.numel(), device=nodes.device) - torch.repeat_interleave(
+            torch.cumsum(counts, 0) - counts, counts)
+        return owner, torch.repeat_interleave(start, counts) + offset
+
+    def _chunks(self, nodes: Tensor, width: int) -> list[Tensor]:
+        """``nodes`` cut so that one chunk gathers at most ``_CHUNK_ENTRIES`` values."""
+        if nodes.numel() == 0:
+            return []
+        cost = torch.cumsum(self.crow[nodes + 1] - self.crow[nodes], 0) * max(width, 1)
+        cut = torch.div(cost - 1, _CHUNK_ENTRIES, rounding_mode="floor")
+        bounds = torch.nonzero(cut[1:] != cut[:-1]).view(-1) + 1
+        return list(torch.tensor_split(nodes, bounds.cpu()))
+
+    def rows_product(self, rows: Tensor, h: Tensor, alpha: float) -> Tensor:
+        r""":math:`(P h)_{\text{rows}}` computed from those rows only (``[len(rows), d]``)."""
+        out = h.new_zeros(rows.numel(), h.size(1))
+        if rows.numel() == 0:
+            return out
+        local = torch.empty(self.num_nodes, dtype=torch.long, device=rows.device)
+        local[rows] = torch.arange(rows.numel(), device=rows.device)
+        for part in self._chunks(rows, h.size(1)):
+            owner, pos = self._entries(part)
+            col = self.col[pos]
+            w = (self.deg[owner].pow(-alpha) * self.deg[col].pow(alpha - 1.0)).to(h.dtype)
+            out.index_add_(0, local[owner], w.unsqueeze(1) * h[col])
+        return out
+
+    def push_columns(self, cols: Tensor, h: Tensor, alpha: float, out: Tensor) -> Tensor:
+        r"""``out += P[:, cols] h[cols]`` in place; returns the rows of ``out`` it touched.
+
+        :math:`\tilde A` is symmetric, so column :math:`u` of :math:`P` has its non-zeros on the
+        row :math:`u` of the CSR index: :math:`P_{iu} = d_i^{-\alpha} d_u^{\alpha-1}`."""
+        touched = []
+        for part in self._chunks(cols, h.size(1)):
+            owner, pos = self._entries(part)
+            target = self.col[pos]
+            w = (self.deg[target].pow(-alpha) * self.deg[owner].pow(alpha - 1.0)).to(h.dtype)
+            out.index_add_(0, target, w.unsqueeze(1) * h[owner])
+            touched.append(target)
+        return torch.unique(torch.cat(touched)) if touched else cols.new_zeros(0)
+
+    def neighbourhood(self, nodes: Tensor) -> Tensor:
+        """``nodes`` and their neighbours (sorted, unique)."""
+        if nodes.numel() == 0:
+            return nodes
+        _, pos = self._entries(nodes)
+        return torch.unique(torch.cat([nodes, self.col[pos]]))
+
+
+def operator_change(old: Adjacency, new: Adjacency, ends: Tensor, h: Tensor,
+                    alpha: float) -> tuple[Tensor, Tensor]:
+    r"""``(rows, (P' - P) h [rows])`` after deleting edges between the nodes ``ends``.
+
+    :math:`P'_{ij} - P_{ij}` is non-zero only where :math:`i` or :math:`j` is an endpoint
+    (:math:`S`): rows :math:`i \in S` are recomputed whole; a row :math:`i \notin S` changes only
+    through its entries :math:`j \in S`, :math:`d_i^{-\alpha}(d'^{\,\alpha-1}_j -
+    d^{\alpha-1}_j) h_j` (an edge between :math:`S` and the rest is never deleted). Work:
+    :math:`O(|S| \cdot \text{degree} \cdot d)`."""
+    in_s = torch.zeros(old.num_nodes, dtype=torch.bool, device=ends.device)
+    in_s[ends] = True
+    owner, pos = new._entries(ends)
+    target = new.col[pos]
+    outside = ~in_s[target]
+    owner, target = owner[outside], target[outside]
+    rows = torch.unique(torch.cat([ends, target]))
+    local = torch.empty(old.num_nodes, dtype=torch.long, device=ends.device)
+    local[rows] = torch.arange(rows.numel(), device=ends.device)
+    out = h.new_zeros(rows.numel(), h.size(1))
+    out[local[ends]] = new.rows_product(ends, h, alpha) - old.rows_product(ends, h, alpha)
+    w = (new.deg[target].pow(-alpha)
+         * (new.deg[owner].pow(alpha - 1.0) - old.deg[owner].pow(alpha - 1.0))).to(h.dtype)
+    out.index_add_(0, local[target], w.unsqueeze(1) * h[owner])
+    return rows, out
+
+
+def propagate(adj: Adjacency, x: Tensor, num_hops: int, alpha: float = 0.5) -> Tensor:
+    r""":math:`P^K x` by :math:`K` sparse CSR products, :math:`O(K |E| d)`."""
+    p = adj.matrix(alpha, x.dtype)
+    for _ in range(num_hops):
+        x = p @ x
+    return x
+
+
+class PushPropagation:
+    r"""Layered forward push for :math:`Z = P^L X` with residue threshold ``rmax`` (ScaleGUN).
+
+    Per layer :math:`\ell`: a reserve :math:`q^{(\ell)}` (the estimate of :math:`P^\ell X`) and
+    a residue defined by :math:`r^{(0)} = X - q^{(0)}`, :math:`r^{(\ell)} = P q^{(\ell-1)} -
+    q^{(\ell)}`. Then :math:`P^L X - q^{(L)} = \sum_{\ell < L} P^{L-\ell} r^{(\ell)}`: the
+    estimate is exact once every residue is zero (``rmax = 0``). Pushing node :math:`u` at layer
+    :math:`\ell` moves :math:`r^{(\ell)}_u` into :math:`q^{(\ell)}_u` and adds
+    :math:`P_{:,u} r^{(\ell)}_u` to :math:`r^{(\ell+1)}`; the last layer's residue is always
+    absorbed. A push touches only a node's neighbours, so an update after a small graph change
+    costs about (changed rows x degree x d), not :math:`O(L|E|d)`.
+
+    Nodes are pushed in synchronous rounds (all rows of a layer whose largest residue exceeds
+    ``rmax`` at once: vectorised); only rows whose residue changed are examined.
+    """
+
+    def __init__(self, adj: Adjacency, x: Tensor, num_layers: int, alpha: float = 0.5,
+                 rmax: float = 0.0):
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        if not rmax >= 0:
+            raise ValueError(f"rmax must be >= 0, got {rmax}")
+        self.adj, self.num_layers, self.alpha, self.rmax = adj, num_layers, alpha, float(rmax)
+        # the exact start (every residue zero) by L CSR products: the cheapest valid state
+        p = adj.matrix(alpha, x.dtype)
+        self.q = [x.clone()]
+        for _ in range(num_layers):
+            self.q.append(p @ self.q[-1])
+        self.r = [torch.zeros_like(x) for _ in range(num_layers + 1)]
+        self.r_sq = [x.new_zeros(x.size(0)) for _ in range(num_layers + 1)]
+        self._dirty = [x.new_zeros(0, dtype=torch.long) for _ in range(num_layers + 1)]
+
+    def apply_(self, fn) -> None:
+        """Applies ``fn`` (e.g. a device move) to every tensor of the state."""
+        a = self.adj
+        self.adj = Adjacency(fn(a.row), fn(a.col), fn(a.crow), fn(a.deg), a.num_nodes)
+        for name in ("q", "r", "r_sq", "_dirty"):
+            setattr(self, name, [fn(t) for t in getattr(self, name)])
+
+    @property
+    def features(self) -> Tensor:
+        """The estimate :math:`q^{(L)}` of :math:`P^L X` (all nodes)."""
+        return self.q[self.num_layers]
+
+    def residue_norm(self) -> float:
+        r""":math:`\sum_{\ell<L} \lVert r^{(\ell)}\rVert_F` (0 when the estimate is exact)."""
+        return float(sum(s.clamp_min(0).sum().sqrt() for s in self.r_sq[:self.num_layers]))
+
+    def error_bound(self) -> float:
+        r"""Upper bound on :math:`\lVert P^L X - q^{(L)}\rVert_F`:
+        :math:`\kappa \sum_{\ell<L} \lVert r^{(\ell)}\rVert_F` with
+        :math:`\kappa \ge \lVert P^k\rVert_2` (:meth:`Adjacency.spectral_factor`)."""
+        return self.adj.spectral_factor(self.alpha) * self.residue_norm()
+
+    def row_error_bound(self) -> float:
+        r"""Upper bound on :math:`\sum_i \lVert(P^L X - q^{(L)})_i\rVert`, the sum of the error's
+        row norms: :math:`\sum_{\ell<L} c^{L-\ell} \sum_j \lVert r^{(\ell)}_j\rVert` with
+        :math:`c = \max_j \sum_i P_{ij}` (since :math:`\sum_i\lVert(Ph)_i\rVert \le \sum_j
+        (\sum_i P_{ij})\lVert h_j\rVert`). Tight when the residues sit on few rows."""
+        if all(not bool((s > 0).any()) for s in self.r_sq[:self.num_layers]):
+            return 0.0
+        adj = self.adj
+        colsum = torch.zeros(adj.num_nodes, dtype=adj.deg.dtype, device=adj.deg.device)
+        colsum.index_add_(0, adj.col, adj.weights(self.alpha))
+        c = float(colsum.max())
+        L = self.num_layers
+        return float(sum(c ** (L - l) * self.r_sq[l].clamp_min(0).sqrt().sum() for l in range(L)))
+
+    def error_times(self, w: Tensor) -> Tensor:
+        r""":math:`E w` for the error :math:`E = P^L X - q^{(L)} = \sum_{\ell<L} P^{L-\ell}
+        r^{(\ell)}` and ``w`` ``[d, C]``: ``[N, C]`` by Horner's rule, :math:`L` sparse products
+        with :math:`C` columns (only residue rows enter the dense products)."""
+        p = self.adj.matrix(self.alpha, w.dtype)
+        h = w.new_zeros(self.adj.num_nodes, w.size(1))
+        for layer in range(self.num_layers):
+            if layer:
+                h = p @ h
+            rows = (self.r_sq[layer] > 0).nonzero().view(-1)
+            h[rows] += self.r[layer][rows] @ w
+        return p @ h
+
+    def error_transpose_times(self, a: Tensor) -> Tensor:
+        r""":math:`E^\top a = \sum_{\ell<L} r^{(\ell)\top} (P^\top)^{L-\ell} a` for ``a``
+        ``[N, C]``: ``[d, C]``."""
+        pt = self.adj.transpose_matrix(self.alpha, a.dtype)
+        g = a
+        out = a.new_zeros(self.r[0].size(1), a.size(1))
+        for layer in reversed(range(self.num_layers)):
+            g = pt @ g
+            rows = (self.r_sq[layer] > 0).nonzero().view(-1)
+            out += self.r[layer][rows].t() @ g[rows]
+        return out
+
+    def restart(self) -> None:
+        """Recomputes the state exactly from scratch on the current graph (all residues zero)."""
+        x = self.q[0] + self.r[0]
+        self.__init__(self.adj, x, self.num_layers, self.alpha, self.rmax)
+
+    def _mark(self, layer: int, rows: Tensor) -> None:
+        """Rows whose residue changed: :meth:`push` examines them (and refreshes ``r_sq``)."""
+        self._dirty[layer] = torch.cat([self._dirty[layer], rows])
+
+    def push(self) -> tuple[Tensor, Tensor]:
+        """Pushes every residue above ``rmax``; returns the rows of :math:`q^{(L)}` that changed
+        and their previous values."""
+        L = self.num_layers
+        for layer in range(L):
+            cand = torch.unique(self._dirty[layer])
+            self._dirty[layer] = cand[:0]
+            if cand.numel() == 0:
+                continue
+            r = self.r[layer]
+            if self.rmax > 0:
+                keep = r[cand].abs().amax(1) <= self.rmax
+                rest = cand[keep]
+                self.r_sq[layer][rest] = r[rest].pow(2).sum(1)
+                big = cand[~keep]
+            else:                       # exact: push every changed row
+                big = cand
+            if big.numel() == 0:
+                continue
+            self.q[layer].index_add_(0, big, r[big])
+            touched = self.adj.push_columns(big, r, self.alpha, self.r[layer + 1])
+            r[big] = 0
+            self.r_sq[layer][big] = 0
+            self._mark(layer + 1, touched)
+        cand = torch.unique(self._dirty[L])
+        self._dirty[L] = cand[:0]
+        old = self.q[L][cand]
+        self.q[L].index_add_(0, cand, self.r[L][cand])
+        self.r[L][cand] = 0
+        return cand, old
+
+    def remove_edges(self, pairs: Tensor) -> None:
+        r"""Deletes undirected edges and restores the residue invariant locally, then pushes.
+
+        With :math:`P'` the new operator, :math:`r'^{(\ell)} = r^{(\ell)} + (P' - P)
+        q^{(\ell-1)}`; :math:`P' - P` is non-zero only on the rows of the endpoints and of their
+        neighbours (their degrees enter the normalisation), so only those rows are recomputed.
+        Call :meth:`push` afterwards."""
+        old = self.adj
+        new = old.without_edges(pairs)
+        ends = torch.unique(pairs.reshape(-1)).to(old.row.device)
+        for layer in range(1, self.num_layers + 1):
+            rows, delta = operator_change(old, new, ends, self.q[layer - 1], self.alpha)
+            self.r[layer][rows] += delta
+            self._mark(layer, rows)
+        self.adj = new
+
+    def set_features(self, rows: Tensor, values: Tensor) -> None:
+        """Replaces ``x[rows]`` by ``values`` (:math:`r^{(0)}` absorbs the change); call
+        :meth:`push` afterwards."""
+        self.r[0][rows] += values - self._x_rows(rows)
+        self._mark(0, rows)
+
+    def _x_rows(self, rows: Tensor) -> Tensor:
+        # x = q^(0) + r^(0) by the invariant
+        return self.q[0][rows] + self.r[0][rows]
