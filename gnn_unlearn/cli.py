@@ -1,4 +1,4 @@
-"""The ``gnn-unlearn`` command: demo, train, unlearn, evaluate, benchmark, pretrain-influence."""
+"""The ``gnn-unlearn`` command: demo, train, unlearn, audit, evaluate, benchmark, pretrain-influence."""
 from __future__ import annotations
 
 import argparse
@@ -101,17 +101,23 @@ def cmd_train(a: argparse.Namespace) -> None:
                       "best_val": hist.best_val, "processes": shard.world_size}, indent=2))
 
 
-def _graph_from_checkpoint(a, payload):
+def _graph_from_checkpoint(a, payload, state: str = "split"):
+    """The graph a checkpoint stands for: the dataset it names with its saved ``split`` (the
+    graph its request was resolved on) or, with ``state="retained"``, the retained graph an
+    unlearned checkpoint carries (where the next request of a sequence resolves)."""
     extra = payload.get("extra") or {}
     a.dataset = extra.get("dataset", a.dataset)
     a.task = extra.get("task", "link")
     a.num_nodes = extra.get("num_nodes_option", a.num_nodes)
-    return _load_graph(a, split=payload.get("split"))
+    return _load_graph(a, split=payload.get(state))
 
 
 def _build_request(a, data):
     from gnn_unlearn.data import sample_edges
     from gnn_unlearn.requests import DeletionRequest
+    if getattr(a, "request", None):
+        from gnn_unlearn.request_files import read_request
+        return read_request(a.request, data, kind=a.request_kind, id_map=_id_map_option(a.id_map))
     if a.nodes:
         try:
             ids = [int(v) for v in a.nodes.split(",")]
@@ -128,28 +134,80 @@ def _build_request(a, data):
     return sample_edges(data, a.df_size, where=a.where, seed=a.seed, region=a.region)
 
 
+def _id_map_option(values: list[str] | None) -> dict[str, str] | None:
+    if not values:
+        return None
+    out = {}
+    for v in values:
+        entity, sep, path = v.partition("=")
+        if not sep or not path:
+            raise ValueError(f"--id-map takes ENTITY=FILE (user=users.csv, item=items.csv, "
+                             f"node=nodes.csv), got {v!r}")
+        out[entity.strip()] = path
+    return out
+
+
 def cmd_unlearn(a: argparse.Namespace) -> None:
-    from gnn_unlearn.io import DeletionLedger, load_checkpoint, save_checkpoint
+    from gnn_unlearn.io import (DeletionLedger, deleted_features_of, graph_state, load_checkpoint,
+                                save_checkpoint)
     from gnn_unlearn.distributed import init_from_env
-    from gnn_unlearn.methods import unlearn
+    from gnn_unlearn.methods import get, unlearn
     shard, a.device = init_from_env(a.device)       # retraining runs data parallel under torchrun
     if shard.active and a.method != "retrain":
         raise ValueError(f"under torchrun only --method retrain runs distributed; run {a.method!r} "
                          "as a single process")
+    if os.path.abspath(a.output) == os.path.abspath(a.checkpoint):
+        raise ValueError("--output must differ from --checkpoint: the input checkpoint is kept as it is "
+                         "(the ledger fingerprints both)")
     model, payload = load_checkpoint(a.checkpoint)
-    data = _graph_from_checkpoint(a, payload)
+    # an unlearned checkpoint carries its retained graph: a second request resolves there
+    state = "retained" if payload.get("retained") is not None else "split"
+    data = _graph_from_checkpoint(a, payload, state)
+    prior_features = deleted_features_of(payload, state)
     request = _build_request(a, data)
-    task = request.resolve(data, num_hops=num_hops(model))
     params = json.loads(a.params) if a.params else {}
+    ledger = DeletionLedger(a.ledger or os.path.splitext(a.output)[0] + ".ledger.jsonl")
+    if shard.rank == 0:
+        report = ledger.verify(check_files=False)   # refuse a damaged ledger before any work
+        if not report.ok:
+            raise ValueError(f"ledger {ledger.path!r} is not intact ({report.problem}); run "
+                             f"`gnn-unlearn audit {ledger.path}`")
+    get(a.method, **params)                          # hyperparameters checked before any work
+    task = request.resolve(data, num_hops=num_hops(model))
     result = unlearn(model, task, a.method, device=a.device, **params)
     if shard.rank != 0:
         return
+    deleted = prior_features
+    if task.feature_mask is not None:
+        now = task.feature_mask.cpu()
+        deleted = now if deleted is None else deleted | now
     save_checkpoint(a.output, result.model, data, request=request,
+                    split=graph_state(data, prior_features),
+                    retained=graph_state(task.retained_data, deleted),
                     extra={**(payload.get("extra") or {}), "method": a.method, "params": params,
-                           "seconds": result.seconds, "original": os.path.abspath(a.checkpoint)})
-    entry = DeletionLedger(a.ledger or os.path.splitext(a.output)[0] + ".ledger.jsonl").record(
-        task, result, checkpoint=os.path.abspath(a.output))
+                           "seconds": result.seconds, "original": os.path.abspath(a.checkpoint),
+                           "request_file": os.path.abspath(a.request) if a.request else None})
+    entry = ledger.record(task, result, request=request, input_checkpoint=a.checkpoint,
+                          output_checkpoint=a.output,
+                          request_file=os.path.abspath(a.request) if a.request else None)
     print(json.dumps(entry, indent=2, default=str))
+
+
+def cmd_audit(a: argparse.Namespace) -> None:
+    from gnn_unlearn.ledger import DeletionLedger, describe
+    ledger = DeletionLedger(a.ledger)
+    if not os.path.isfile(a.ledger):
+        raise FileNotFoundError(f"no ledger at {a.ledger!r}")
+    if a.set_aside_torn:
+        aside = ledger.set_aside_torn_tail()
+        print(f"torn last entry moved to {aside}" if aside else "no torn entry to set aside")
+    report = ledger.verify(check_files=not a.no_files)
+    for entry in report.entries:
+        print(describe(entry))
+    if not report.ok:
+        raise ValueError(f"ledger {a.ledger!r} fails the audit at {report.problem}")
+    checked = "chain" + ("" if a.no_files else " and checkpoint digests")
+    print(f"ledger intact: {len(report.entries)} entries, {checked} verified, head {report.head[:16]}")
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
@@ -262,6 +320,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", default=None, help='method hyperparameters as JSON, e.g. \'{"lr": 0.001}\'')
     p.add_argument("--output", required=True, help="path of the unlearned checkpoint")
     p.add_argument("--ledger", default=None, help="deletion ledger (JSON lines; default beside --output)")
+    g = p.add_argument_group("deletion request from a file (instead of sampling)")
+    g.add_argument("--request", default=None,
+                   help="CSV / JSON lines / Parquet file of IDs to forget, e.g. a CSV with the header "
+                        "user,item (see gnn_unlearn.request_files)")
+    g.add_argument("--request-kind", default=None,
+                   choices=["interactions", "edges", "nodes", "users", "items", "features"],
+                   help="what the rows name (default: told by the header)")
+    g.add_argument("--id-map", action="append", default=None, metavar="ENTITY=FILE",
+                   help="map the file's IDs to graph indices: a CSV original_id,index per entity "
+                        "(user, item, node); repeatable. Default: IDs are the indices")
     _request_args(p)
     _common(p)
     p.set_defaults(func=cmd_unlearn, dataset="synthetic", num_nodes=2000, task="link")
@@ -274,6 +342,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default=None, help="folder for evaluate.json and evaluate.md")
     _common(p)
     p.set_defaults(func=cmd_evaluate, dataset="synthetic", num_nodes=2000, task="link")
+
+    p = sub.add_parser("audit", help="verify a deletion ledger's hash chain and checkpoint digests",
+                       formatter_class=fmt)
+    p.add_argument("ledger", help="ledger file written by `gnn-unlearn unlearn`")
+    p.add_argument("--no-files", action="store_true", help="check the chain only, not the checkpoints")
+    p.add_argument("--set-aside-torn", action="store_true",
+                   help="first move a torn last entry (a crash during an append) to LEDGER.torn-TIME")
+    p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("pretrain-influence", formatter_class=fmt,
                        help="pre-train UnlearnRec's influence encoder for a recommender checkpoint")
