@@ -174,8 +174,7 @@ class DeletionLedger:
         if clash:
             raise ValueError(f"ledger fields {sorted(clash)} are set by the ledger itself")
         request = task.request if request is None else request
-        body = {"format": LEDGER_FORMAT, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "method": result.method, "params": result.params, "request": task.summary(),
+        body = {"method": result.method, "params": result.params, "request": task.summary(),
                 "request_sha256": request_sha256(request), "seconds": result.seconds,
                 "peak_memory_bytes": result.peak_memory_bytes,
                 "input_checkpoint": _file_record(input_checkpoint),
@@ -197,7 +196,8 @@ class DeletionLedger:
                 hint = (f"; set it aside with `gnn-unlearn audit {self.path} --set-aside-torn`"
                         if report.torn else "; run `gnn-unlearn audit` on it")
                 raise LedgerError(f"refusing to append to ledger {self.path!r}: {report.problem}{hint}")
-            entry = {**body, "seq": len(report.entries) + 1, "prev_sha256": report.head}
+            entry = {**body, "format": LEDGER_FORMAT, "seq": len(report.entries) + 1,
+                     "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "prev_sha256": report.head}
             entry["entry_sha256"] = _entry_hash(entry)
             line = (canonical_json(entry) + "\n").encode()
             written = os.write(fd, line)        # O_APPEND: one write lands at the end
