@@ -344,8 +344,8 @@ def _refuse_duplicate_rows(kind: str, cols: dict[str, np.ndarray], idx: dict[str
     _, first, counts = np.unique(rows, axis=0, return_index=True, return_counts=True)
     if (counts > 1).any():
         dup_rows = np.sort(first[counts > 1]) + 1
-        names = [tuple(cols[c][r - 1] for c in cols) for r in dup_rows[:_SHOW].tolist()]
-        raise ValueError(f"{source}: {int((counts - 1).sum())} rows repeat an earlier row"
+        names = [tuple(str(cols[c][r - 1]) for c in cols) for r in dup_rows[:_SHOW].tolist()]
+        raise ValueError(f"{source}: {int((counts - 1).sum())} row(s) repeat an earlier row"
                          f"{' (an edge and its reverse are one edge)' if kind == 'edges' else ''}, e.g. "
                          f"{_examples(names)}; give each once")
 
