@@ -317,8 +317,9 @@ def _check_files(entry: dict[str, Any]) -> str | None:
 def describe(entry: dict[str, Any]) -> str:
     """One line for people: when, which method, what was deleted, at what cost, into which file."""
     s = entry.get("request") or {}
-    what = ", ".join(f"{s[k]} {k.replace('deleted_', '').replace('_', ' ')}" for k in
-                     ("deleted_edges", "deleted_nodes", "deleted_feature_entries") if s.get(k))
+    edges = "interactions" if set(s.get("kinds", [])) == {"interaction"} else "edges"
+    names = {"deleted_edges": edges, "deleted_nodes": "nodes", "deleted_feature_entries": "feature entries"}
+    what = ", ".join(f"{s[k]} {name}" for k, name in names.items() if s.get(k))
     out = entry.get("output_checkpoint") or {}
     target = f" -> {out['path']} (sha256 {out['sha256'][:12]})" if out else ""
     return (f"#{entry['seq']} {entry['time']} {entry['method']}: deleted {what or 'nothing'} "
