@@ -61,6 +61,12 @@ def cmd_demo(a: argparse.Namespace) -> None:
 def _load_graph(a, split=None):
     from gnn_unlearn.data import link_split, load_dataset, node_split
     from gnn_unlearn.io import apply_split
+    if getattr(a, "graph", None):        # a user's own graph: through prepare_data, the one way in
+        from gnn_unlearn.data import prepare_data
+        from gnn_unlearn.io import load_graph_file
+        seed = a.seed if getattr(a, "graph_seed", None) is None else a.graph_seed
+        data = prepare_data(load_graph_file(a.graph), task=a.task, seed=seed)
+        return data if split is None else apply_split(data, split)
     opts = {"num_nodes": a.num_nodes, "seed": 0} if a.dataset.lower() == "synthetic" else {}
     data = load_dataset(a.dataset, root=a.root, mirror=a.mirror, **opts)
     if split is not None:
@@ -95,8 +101,9 @@ def cmd_train(a: argparse.Namespace) -> None:
         model, hist = train(data, a.task, config, device=a.device, **options)
     if shard.rank != 0:
         return
-    save_checkpoint(a.output, model, data, extra={"dataset": a.dataset, "task": a.task,
-                                                  "num_nodes_option": a.num_nodes})
+    save_checkpoint(a.output, model, data, extra={
+        "dataset": None if a.graph else a.dataset, "task": a.task, "num_nodes_option": a.num_nodes,
+        "graph_file": os.path.abspath(a.graph) if a.graph else None, "seed": a.seed})
     print(json.dumps({"checkpoint": a.output, "epochs": hist.epochs_run, "best_epoch": hist.best_epoch,
                       "best_val": hist.best_val, "processes": shard.world_size}, indent=2))
 
@@ -106,7 +113,9 @@ def _graph_from_checkpoint(a, payload, state: str = "split"):
     graph its request was resolved on) or, with ``state="retained"``, the retained graph an
     unlearned checkpoint carries (where the next request of a sequence resolves)."""
     extra = payload.get("extra") or {}
-    a.dataset = extra.get("dataset", a.dataset)
+    a.graph = getattr(a, "graph", None) or extra.get("graph_file")
+    a.graph_seed = extra.get("seed")         # the seed the graph was prepared with at training
+    a.dataset = extra.get("dataset") or a.dataset
     a.task = extra.get("task", "link")
     a.num_nodes = extra.get("num_nodes_option", a.num_nodes)
     return _load_graph(a, split=payload.get(state))
@@ -297,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train an original model and save a checkpoint", formatter_class=fmt)
     p.add_argument("--dataset", default="synthetic", help=f"one of: {datasets}")
     p.add_argument("--num-nodes", type=int, default=2000, help="size of the synthetic graph")
+    p.add_argument("--graph", default=None, help="your own graph instead of --dataset: a file written by "
+                   "torch.save(data) or torch.save(data.to_dict()) (prepared by gnn_unlearn.data.prepare_data)")
     p.add_argument("--task", choices=["link", "node", "rec"], default="link",
                    help="rec: LightGCN with BPR on a user-item graph (gowalla, lastfm, ml-1m)")
     p.add_argument("--encoder", default="gcn", choices=["gcn", "gat", "gin", "sage"])
@@ -316,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("unlearn", help="serve a deletion request on a checkpoint", formatter_class=fmt)
     p.add_argument("--checkpoint", required=True, help="checkpoint written by `gnn-unlearn train`")
+    p.add_argument("--graph", default=None, help="the graph file the checkpoint was trained on, if it "
+                   "moved (default: the one the checkpoint names)")
     p.add_argument("--method", default="gradient_ascent", help=f"one of: {', '.join(available())}")
     p.add_argument("--params", default=None, help='method hyperparameters as JSON, e.g. \'{"lr": 0.001}\'')
     p.add_argument("--output", required=True, help="path of the unlearned checkpoint")
@@ -338,6 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=fmt)
     p.add_argument("--unlearned", required=True, help="checkpoint written by `gnn-unlearn unlearn`")
     p.add_argument("--original", default=None, help="original checkpoint (default: the one it names)")
+    p.add_argument("--graph", default=None, help="the graph file, if it moved (default: the one the "
+                   "checkpoint names)")
     p.add_argument("--no-mia", action="store_true")
     p.add_argument("--output", default=None, help="folder for evaluate.json and evaluate.md")
     _common(p)

@@ -201,6 +201,34 @@ def load_checkpoint(path: str, data: Data | None = None,
     return model, payload
 
 
+def load_graph_file(path: str) -> Data:
+    """Reads a user's graph saved with ``torch.save(data)`` or ``torch.save(data.to_dict())``.
+
+    Loaded with ``weights_only=True`` (no code in the file runs): only PyG ``Data`` objects and
+    dicts of tensors and plain values are accepted. Pass the result through
+    :func:`gnn_unlearn.data.prepare_data` before use.
+    """
+    from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
+    from torch_geometric.data.storage import GlobalStorage
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no graph file at {path!r}")
+    try:
+        with torch.serialization.safe_globals([Data, DataEdgeAttr, DataTensorAttr, GlobalStorage]):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # unpickling errors have many types
+        raise ValueError(f"{path!r} is not a graph saved with torch.save(data) or torch.save(data.to_dict()) "
+                         f"({type(e).__name__}); it is read with weights_only=True, so only PyG Data "
+                         "objects and dicts of tensors load") from e
+    if isinstance(obj, dict):
+        try:
+            obj = Data.from_dict(obj)
+        except Exception as e:
+            raise ValueError(f"{path!r} holds a dict that is not a Data.to_dict() ({e})") from e
+    if not isinstance(obj, Data):
+        raise ValueError(f"{path!r} holds a {type(obj).__name__}, not a torch_geometric Data")
+    return obj
+
+
 def load_request(payload: dict[str, Any]) -> DeletionRequest | None:
     req = payload.get("request")
     return None if req is None else DeletionRequest.from_dict(req)

@@ -127,3 +127,35 @@ def test_damaged_ledger_is_refused_before_any_work(served, tmp_path, capsys):
                  "--output", str(out), "--ledger", str(bad)]) == 2
     assert "not intact" in capsys.readouterr().err and not out.exists()
     assert bad.read_text() == '{"not": "an entry"}\n'
+
+
+def test_own_graph_file_trains_and_serves_a_node_sequence(tmp_path, capsys):
+    from gnn_unlearn.data import synthetic_graph
+    g = synthetic_graph(num_nodes=120, num_classes=3, avg_degree=4, num_features=8, features_per_node=2, seed=5)
+    torch.save(g, str(tmp_path / "g.pt"))                       # a PyG Data, loaded weights_only
+    torch.save(g.to_dict(), str(tmp_path / "gd.pt"))            # or its dict
+    p = lambda n: str(tmp_path / n)                              # noqa: E731
+    assert main(["train", "--graph", p("g.pt"), "--task", "node", "--epochs", "5", "--output", p("m.pt")]) == 0
+    (tmp_path / "a.csv").write_text("node\n3\n")
+    (tmp_path / "b.csv").write_text("node,column\n9,1\n")
+    assert main(["unlearn", "--checkpoint", p("m.pt"), "--request", p("a.csv"), *RETRAIN, "--output", p("u1.pt")]) == 0
+    assert main(["unlearn", "--checkpoint", p("u1.pt"), "--graph", p("gd.pt"), "--request", p("b.csv"),
+                 "--request-kind", "features", *RETRAIN,
+                 "--output", p("u2.pt")]) == 0
+    u2 = torch.load(p("u2.pt"), weights_only=True)
+    kept = u2["retained"]["edge_index"]
+    assert not bool((kept == 3).any()) and u2["retained"]["deleted_features"].nonzero().tolist() == [[9, 1]]
+    assert not bool(u2["retained"]["train_mask"][3])
+    # another graph under the same checkpoint is refused (its digest differs), before any work
+    torch.save(synthetic_graph(num_nodes=120, num_classes=3, avg_degree=4, num_features=8,
+                               features_per_node=2, seed=6), p("other.pt"))
+    capsys.readouterr()
+    assert main(["unlearn", "--checkpoint", p("u1.pt"), "--graph", p("other.pt"), "--request", p("b.csv"),
+                 "--request-kind", "features", *RETRAIN, "--output", p("x.pt")]) == 2
+    assert "resolved on a graph or split other" in capsys.readouterr().err and not (tmp_path / "x.pt").exists()
+    torch.save(torch.zeros(3), p("t.pt"))
+    assert main(["train", "--graph", p("t.pt"), "--output", p("y.pt")]) == 2
+    assert "not a torch_geometric Data" in capsys.readouterr().err
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    assert main(["train", "--graph", p("junk.pt"), "--output", p("y.pt")]) == 2
+    assert "weights_only" in capsys.readouterr().err

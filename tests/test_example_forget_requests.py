@@ -2,7 +2,6 @@ import os
 import runpy
 
 
-
 def test_recommender_forget_requests_example(mirror, cache_root, tmp_path, monkeypatch, capsys):
     """The example serves two requests on lastfm in sequence and the audit verifies both."""
     monkeypatch.setenv("GNN_UNLEARN_MIRROR", mirror)
