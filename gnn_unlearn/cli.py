@@ -64,8 +64,14 @@ def _load_graph(a, split=None):
     if getattr(a, "graph", None):        # a user's own graph: through prepare_data, the one way in
         from gnn_unlearn.data import prepare_data
         from gnn_unlearn.io import load_graph_file
+        from gnn_unlearn.io import graph_content_sha256
+        raw = load_graph_file(a.graph)
+        a.graph_sha256, expected = graph_content_sha256(raw), getattr(a, "expected_graph_sha256", None)
+        if expected is not None and a.graph_sha256 != expected:
+            raise ValueError(f"the graph in {a.graph!r} is not the one this checkpoint was trained on "
+                             "(its nodes, features, labels or edges differ); pass the original file")
         seed = a.seed if getattr(a, "graph_seed", None) is None else a.graph_seed
-        data = prepare_data(load_graph_file(a.graph), task=a.task, seed=seed)
+        data = prepare_data(raw, task=a.task, seed=seed)
         return data if split is None else apply_split(data, split)
     opts = {"num_nodes": a.num_nodes, "seed": 0} if a.dataset.lower() == "synthetic" else {}
     data = load_dataset(a.dataset, root=a.root, mirror=a.mirror, **opts)
@@ -103,7 +109,8 @@ def cmd_train(a: argparse.Namespace) -> None:
         return
     save_checkpoint(a.output, model, data, extra={
         "dataset": None if a.graph else a.dataset, "task": a.task, "num_nodes_option": a.num_nodes,
-        "graph_file": os.path.abspath(a.graph) if a.graph else None, "seed": a.seed})
+        "graph_file": os.path.abspath(a.graph) if a.graph else None,
+        "graph_sha256": getattr(a, "graph_sha256", None), "seed": a.seed})
     print(json.dumps({"checkpoint": a.output, "epochs": hist.epochs_run, "best_epoch": hist.best_epoch,
                       "best_val": hist.best_val, "processes": shard.world_size}, indent=2))
 
@@ -115,6 +122,7 @@ def _graph_from_checkpoint(a, payload, state: str = "split"):
     extra = payload.get("extra") or {}
     a.graph = getattr(a, "graph", None) or extra.get("graph_file")
     a.graph_seed = extra.get("seed")         # the seed the graph was prepared with at training
+    a.expected_graph_sha256 = extra.get("graph_sha256")
     a.dataset = extra.get("dataset") or a.dataset
     a.task = extra.get("task", "link")
     a.num_nodes = extra.get("num_nodes_option", a.num_nodes)

@@ -229,6 +229,30 @@ def load_graph_file(path: str) -> Data:
     return obj
 
 
+def graph_content_sha256(data: Data) -> str:
+    """SHA-256 of what a graph file holds, independent of how it was saved: node count, user/item
+    counts, features, labels and the undirected edge set (either direction of a pair counts once).
+
+    Recorded by ``gnn-unlearn train --graph`` so that a later command given another file under
+    the same checkpoint is refused (the split digest alone would not see changed features).
+    """
+    import hashlib
+    h = hashlib.sha256()
+    n = int(data.num_nodes)
+    h.update(repr((n, getattr(data, "num_users", None), getattr(data, "num_items", None))).encode())
+    for key in ("x", "y"):
+        t = getattr(data, key, None)
+        if isinstance(t, torch.Tensor):
+            t = t.detach().cpu().contiguous()
+            h.update(f"{key}{tuple(t.shape)}{t.dtype}".encode() + t.numpy().tobytes())
+    ei = getattr(data, "edge_index", None)
+    if isinstance(ei, torch.Tensor) and ei.dim() == 2 and ei.size(0) == 2:
+        ei = ei.detach().cpu().long()
+        keys = torch.unique(torch.minimum(ei[0], ei[1]) * n + torch.maximum(ei[0], ei[1]))
+        h.update(b"edges" + keys.numpy().tobytes())
+    return h.hexdigest()
+
+
 def load_request(payload: dict[str, Any]) -> DeletionRequest | None:
     req = payload.get("request")
     return None if req is None else DeletionRequest.from_dict(req)

@@ -146,13 +146,13 @@ def test_own_graph_file_trains_and_serves_a_node_sequence(tmp_path, capsys):
     kept = u2["retained"]["edge_index"]
     assert not bool((kept == 3).any()) and u2["retained"]["deleted_features"].nonzero().tolist() == [[9, 1]]
     assert not bool(u2["retained"]["train_mask"][3])
-    # another graph under the same checkpoint is refused (its digest differs), before any work
+    # another graph under the same checkpoint is refused (its content digest differs), before any work
     torch.save(synthetic_graph(num_nodes=120, num_classes=3, avg_degree=4, num_features=8,
                                features_per_node=2, seed=6), p("other.pt"))
     capsys.readouterr()
     assert main(["unlearn", "--checkpoint", p("u1.pt"), "--graph", p("other.pt"), "--request", p("b.csv"),
                  "--request-kind", "features", *RETRAIN, "--output", p("x.pt")]) == 2
-    assert "resolved on a graph or split other" in capsys.readouterr().err and not (tmp_path / "x.pt").exists()
+    assert "not the one this checkpoint was trained on" in capsys.readouterr().err and not (tmp_path / "x.pt").exists()
     torch.save(torch.zeros(3), p("t.pt"))
     assert main(["train", "--graph", p("t.pt"), "--output", p("y.pt")]) == 2
     assert "not a torch_geometric Data" in capsys.readouterr().err
