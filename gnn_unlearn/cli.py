@@ -134,6 +134,9 @@ def _build_request(a, data):
     from gnn_unlearn.requests import DeletionRequest
     if getattr(a, "request", None):
         from gnn_unlearn.request_files import read_request
+        if a.nodes or a.node_class is not None or a.users:
+            raise ValueError("give the request either as --request FILE or as --nodes/--node-class/--users, "
+                             "not both")
         return read_request(a.request, data, kind=a.request_kind, id_map=_id_map_option(a.id_map))
     if a.nodes:
         try:
@@ -183,7 +186,9 @@ def cmd_unlearn(a: argparse.Namespace) -> None:
     prior_features = deleted_features_of(payload, state)
     request = _build_request(a, data)
     params = json.loads(a.params) if a.params else {}
-    ledger = DeletionLedger(a.ledger or os.path.splitext(a.output)[0] + ".ledger.jsonl")
+    # default: the ledger the input checkpoint was recorded in (a sequence stays in one chain)
+    ledger = DeletionLedger(a.ledger or (payload.get("extra") or {}).get("ledger")
+                            or os.path.splitext(a.output)[0] + ".ledger.jsonl")
     if shard.rank == 0:
         report = ledger.verify(check_files=False)   # refuse a damaged ledger before any work
         if not report.ok:
@@ -203,7 +208,8 @@ def cmd_unlearn(a: argparse.Namespace) -> None:
                     retained=graph_state(task.retained_data, deleted),
                     extra={**(payload.get("extra") or {}), "method": a.method, "params": params,
                            "seconds": result.seconds, "original": os.path.abspath(a.checkpoint),
-                           "request_file": os.path.abspath(a.request) if a.request else None})
+                           "request_file": os.path.abspath(a.request) if a.request else None,
+                           "ledger": os.path.abspath(ledger.path)})
     entry = ledger.record(task, result, request=request, input_checkpoint=a.checkpoint,
                           output_checkpoint=a.output,
                           request_file=os.path.abspath(a.request) if a.request else None)
@@ -340,7 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="gradient_ascent", help=f"one of: {', '.join(available())}")
     p.add_argument("--params", default=None, help='method hyperparameters as JSON, e.g. \'{"lr": 0.001}\'')
     p.add_argument("--output", required=True, help="path of the unlearned checkpoint")
-    p.add_argument("--ledger", default=None, help="deletion ledger (JSON lines; default beside --output)")
+    p.add_argument("--ledger", default=None, help="deletion ledger (JSON lines; default: the input "
+                   "checkpoint's ledger if it was unlearned, else beside --output)")
     g = p.add_argument_group("deletion request from a file (instead of sampling)")
     g.add_argument("--request", default=None,
                    help="CSV / JSON lines / Parquet file of IDs to forget, e.g. a CSV with the header "

@@ -139,10 +139,14 @@ def test_own_graph_file_trains_and_serves_a_node_sequence(tmp_path, capsys):
     (tmp_path / "a.csv").write_text("node\n3\n")
     (tmp_path / "b.csv").write_text("node,column\n9,1\n")
     assert main(["unlearn", "--checkpoint", p("m.pt"), "--request", p("a.csv"), *RETRAIN, "--output", p("u1.pt")]) == 0
+    assert main(["unlearn", "--checkpoint", p("u1.pt"), "--request", p("b.csv"), "--nodes", "4",
+                 "--output", p("z.pt")]) == 2
     assert main(["unlearn", "--checkpoint", p("u1.pt"), "--graph", p("gd.pt"), "--request", p("b.csv"),
                  "--request-kind", "features", *RETRAIN,
                  "--output", p("u2.pt")]) == 0
     u2 = torch.load(p("u2.pt"), weights_only=True)
+    # without --ledger, the second step joins the first's ledger: one chain
+    assert main(["audit", p("u1.ledger.jsonl")]) == 0 and "ledger intact: 2 entries" in capsys.readouterr().out
     kept = u2["retained"]["edge_index"]
     assert not bool((kept == 3).any()) and u2["retained"]["deleted_features"].nonzero().tolist() == [[9, 1]]
     assert not bool(u2["retained"]["train_mask"][3])
