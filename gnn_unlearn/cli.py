@@ -273,7 +273,8 @@ def cmd_pretrain_influence(a: argparse.Namespace) -> None:
     if getattr(model, "task", None) != "rec":
         raise ValueError(f"{a.checkpoint} holds a {getattr(model, 'task', None)!r} model; the influence "
                          "encoder is for recommenders (train one with --task rec)")
-    data = _graph_from_checkpoint(a, payload)
+    # an unlearned recommender stands for its retained graph
+    data = _graph_from_checkpoint(a, payload, "retained" if payload.get("retained") is not None else "split")
     encoder, info = pretrain_influence_encoder(model, data, a.request_size, a.steps, seed=a.seed)
     save_influence_encoder(a.output, encoder)
     print(json.dumps({"encoder": a.output, "seconds": info["seconds"], "steps": a.steps,
