@@ -1,7 +1,6 @@
 """Checkpoints (atomic write, safe load), the graph state they carry, and the deletion ledger."""
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time

@@ -163,3 +163,11 @@ def test_own_graph_file_trains_and_serves_a_node_sequence(tmp_path, capsys):
     (tmp_path / "junk.pt").write_bytes(b"junk")
     assert main(["train", "--graph", p("junk.pt"), "--output", p("y.pt")]) == 2
     assert "weights_only" in capsys.readouterr().err
+
+
+def test_audit_help_and_missing_ledger(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["audit", "--help"])
+    assert e.value.code == 0 and "--set-aside-torn" in capsys.readouterr().out
+    assert main(["audit", str(tmp_path / "none.jsonl")]) == 2
+    assert "no ledger" in capsys.readouterr().err
