@@ -113,34 +113,43 @@ def test_torn_tail_is_reported_refused_and_set_aside(served, tmp_path):
 
 
 _CHILD = r"""
-import sys
+import importlib.util, sys
 from types import SimpleNamespace
-from gnn_unlearn.ledger import DeletionLedger
+spec = importlib.util.spec_from_file_location("ledger", sys.argv[4])   # the module alone: fast start
+ledger_module = sys.modules["ledger"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ledger_module)
 task = SimpleNamespace(request={"parts": [{"kind": "node", "ids": [1, 2]}]},
                        summary=lambda: {"kinds": ["node"], "deleted_nodes": 2})
 result = SimpleNamespace(method="retrain", params={}, seconds=0.5, peak_memory_bytes=0)
-ledger = DeletionLedger(sys.argv[1])
-pad = "x" * 200_000          # long lines: a kill can land inside a write
+ledger = ledger_module.DeletionLedger(sys.argv[1])
+count, pad = int(sys.argv[2]), "x" * int(sys.argv[3])   # long lines: a kill can land inside a write
 print("ready", flush=True)
-while True:
+while count:
     ledger.record(task, result, pad=pad)
+    count -= 1
 """
 
 
-def test_killed_writer_leaves_a_verifiable_prefix(tmp_path):
+def test_killed_writers_leave_a_verifiable_prefix(tmp_path):
+    """Two processes append to one ledger at once (the lock keeps one chain) and are killed
+    mid-stream: the intact prefix verifies, a torn tail (if the kill tore a line) is reported."""
     path = str(tmp_path / "ledger.jsonl")
-    env = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, path], env=env, stdout=subprocess.PIPE)
+    module = os.path.join(ROOT, "gnn_unlearn", "ledger.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    children = [subprocess.Popen([sys.executable, "-c", _CHILD, path, "-1", "200000", module], env=env,
+                                 stdout=subprocess.PIPE) for _ in range(2)]
     try:
-        assert child.stdout.readline().strip() == b"ready"
+        for child in children:
+            assert child.stdout.readline().strip() == b"ready"
         deadline = time.time() + 60
-        while (not os.path.exists(path) or os.path.getsize(path) < 1_300_000) and time.time() < deadline:
+        while (not os.path.exists(path) or os.path.getsize(path) < 2_500_000) and time.time() < deadline:
             time.sleep(0.01)
     finally:
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait()
+        for child in children:
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait()
     report = DeletionLedger(path).verify(check_files=False)
-    assert len(report.entries) >= 5          # the intact prefix verifies
+    assert len(report.entries) >= 10          # the intact prefix verifies: one chain from both writers
     content = open(path, "rb").read()
     if content.endswith(b"\n"):
         assert report.ok
