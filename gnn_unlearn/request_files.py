@@ -233,7 +233,7 @@ def infer_kind(columns: Sequence[str]) -> str:
     """The request kind a header names (``node`` alone means nodes; say ``features`` for rows)."""
     cols = set(columns)
     for kind, (required, optional) in REQUEST_COLUMNS.items():
-        if cols == set(required) or (optional and cols == set(required) | set(optional) and kind == "features"):
+        if cols == set(required) or cols == set(required) | set(optional):
             return kind
     expected = "; ".join(f"{k}: {','.join(r + tuple(f'[{o}]' for o in opt))}"
                          for k, (r, opt) in REQUEST_COLUMNS.items())
@@ -259,8 +259,9 @@ def request_from_ids(data: Data, kind: str | None, columns: Mapping[str, Sequenc
         raise TypeError(f"data must be a torch_geometric.data.Data, got {type(data).__name__}")
     if not isinstance(columns, Mapping) or not columns:
         raise ValueError(f"{source}: columns must be a non-empty mapping {{column: IDs}}")
-    cols = {str(k).strip().lower(): np.char.strip(np.asarray(v).astype(str)).reshape(-1)
-            for k, v in columns.items()}
+    cols = {str(k).strip().lower(): np.char.strip(np.asarray(
+        v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v).astype(str)).reshape(-1)
+        for k, v in columns.items()}
     if kind is None:
         kind = infer_kind(list(cols))
     if kind not in REQUEST_COLUMNS:
@@ -290,10 +291,17 @@ def request_from_ids(data: Data, kind: str | None, columns: Mapping[str, Sequenc
         _refuse_non_training(data, np.stack([idx["user"], idx["item"] + nu]), cols["user"], cols["item"],
                              "(user, item) pairs", "interactions", source)
         return DeletionRequest.interactions(idx["user"], idx["item"])
-    if kind == "users":
-        return DeletionRequest.users(idx["user"])
-    if kind == "items":
-        return DeletionRequest.items(idx["item"])
+    if kind in ("users", "items"):
+        column = kind[:-1]
+        nodes = idx[column] + (int(data.num_users) if kind == "items" else 0)
+        train = training_edges(data).cpu()
+        degree = torch.bincount(train.reshape(-1), minlength=data.num_nodes).numpy()
+        idle = degree[nodes] == 0
+        if idle.any():
+            raise ValueError(f"{int(idle.sum())} {column}s in {source} have no training interactions left "
+                             f"(already forgotten, or only in validation/test), e.g. "
+                             f"{_examples(cols[column][idle].tolist())}")
+        return DeletionRequest.users(idx["user"]) if kind == "users" else DeletionRequest.items(idx["item"])
     if kind == "edges":
         _refuse_non_training(data, np.stack([idx["source"], idx["target"]]), cols["source"], cols["target"],
                              "(source, target) pairs", "edges", source)

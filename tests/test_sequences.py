@@ -103,3 +103,5 @@ def test_recommender_forget_pairs_then_a_user_equals_both_at_once():
     # the second request cannot name a pair the first already deleted
     with pytest.raises(ValueError, match="not training interactions"):
         request_from_ids(first.retained_data, "interactions", pairs)
+    with pytest.raises(ValueError, match=f"no training interactions left .*'{user}'"):
+        request_from_ids(second.retained_data, "users", {"user": torch.tensor([user])})
