@@ -17,6 +17,10 @@ exclusive ``flock`` (several processes may serve requests against one ledger). A
 leaves at most a last line without its newline, a *torn* entry: :meth:`DeletionLedger.verify`
 reports it (the entries before it still verify) and :meth:`DeletionLedger.record` refuses to
 append after it until it is set aside with :meth:`DeletionLedger.set_aside_torn_tail`.
+
+The chain detects edits, removals and reorderings by anyone who does not rewrite every later
+entry. Someone who may rewrite the whole file can recompute the chain: keep the head hash that
+``gnn-unlearn audit`` prints somewhere they cannot write (a ticket, a signed log), and compare.
 """
 from __future__ import annotations
 
