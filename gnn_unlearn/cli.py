@@ -1,4 +1,4 @@
-"""The ``gnn-unlearn`` command: demo, train, unlearn, evaluate, benchmark, pretrain-influence."""
+"""The ``gnn-unlearn`` command: demo, train, unlearn, audit, evaluate, benchmark, pretrain-influence."""
 from __future__ import annotations
 
 import argparse
@@ -61,6 +61,18 @@ def cmd_demo(a: argparse.Namespace) -> None:
 def _load_graph(a, split=None):
     from gnn_unlearn.data import link_split, load_dataset, node_split
     from gnn_unlearn.io import apply_split
+    if getattr(a, "graph", None):        # a user's own graph: through prepare_data, the one way in
+        from gnn_unlearn.data import prepare_data
+        from gnn_unlearn.io import load_graph_file
+        from gnn_unlearn.io import graph_content_sha256
+        raw = load_graph_file(a.graph)
+        a.graph_sha256, expected = graph_content_sha256(raw), getattr(a, "expected_graph_sha256", None)
+        if expected is not None and a.graph_sha256 != expected:
+            raise ValueError(f"the graph in {a.graph!r} is not the one this checkpoint was trained on "
+                             "(its nodes, features, labels or edges differ); pass the original file")
+        seed = a.seed if getattr(a, "graph_seed", None) is None else a.graph_seed
+        data = prepare_data(raw, task=a.task, seed=seed)
+        return data if split is None else apply_split(data, split)
     opts = {"num_nodes": a.num_nodes, "seed": 0} if a.dataset.lower() == "synthetic" else {}
     data = load_dataset(a.dataset, root=a.root, mirror=a.mirror, **opts)
     if split is not None:
@@ -95,23 +107,37 @@ def cmd_train(a: argparse.Namespace) -> None:
         model, hist = train(data, a.task, config, device=a.device, **options)
     if shard.rank != 0:
         return
-    save_checkpoint(a.output, model, data, extra={"dataset": a.dataset, "task": a.task,
-                                                  "num_nodes_option": a.num_nodes})
+    save_checkpoint(a.output, model, data, extra={
+        "dataset": None if a.graph else a.dataset, "task": a.task, "num_nodes_option": a.num_nodes,
+        "graph_file": os.path.abspath(a.graph) if a.graph else None,
+        "graph_sha256": getattr(a, "graph_sha256", None), "seed": a.seed})
     print(json.dumps({"checkpoint": a.output, "epochs": hist.epochs_run, "best_epoch": hist.best_epoch,
                       "best_val": hist.best_val, "processes": shard.world_size}, indent=2))
 
 
-def _graph_from_checkpoint(a, payload):
+def _graph_from_checkpoint(a, payload, state: str = "split"):
+    """The graph a checkpoint stands for: the dataset it names with its saved ``split`` (the
+    graph its request was resolved on) or, with ``state="retained"``, the retained graph an
+    unlearned checkpoint carries (where the next request of a sequence resolves)."""
     extra = payload.get("extra") or {}
-    a.dataset = extra.get("dataset", a.dataset)
+    a.graph = getattr(a, "graph", None) or extra.get("graph_file")
+    a.graph_seed = extra.get("seed")         # the seed the graph was prepared with at training
+    a.expected_graph_sha256 = extra.get("graph_sha256")
+    a.dataset = extra.get("dataset") or a.dataset
     a.task = extra.get("task", "link")
     a.num_nodes = extra.get("num_nodes_option", a.num_nodes)
-    return _load_graph(a, split=payload.get("split"))
+    return _load_graph(a, split=payload.get(state))
 
 
 def _build_request(a, data):
     from gnn_unlearn.data import sample_edges
     from gnn_unlearn.requests import DeletionRequest
+    if getattr(a, "request", None):
+        from gnn_unlearn.request_files import read_request
+        if a.nodes or a.node_class is not None or a.users:
+            raise ValueError("give the request either as --request FILE or as --nodes/--node-class/--users, "
+                             "not both")
+        return read_request(a.request, data, kind=a.request_kind, id_map=_id_map_option(a.id_map))
     if a.nodes:
         try:
             ids = [int(v) for v in a.nodes.split(",")]
@@ -128,28 +154,83 @@ def _build_request(a, data):
     return sample_edges(data, a.df_size, where=a.where, seed=a.seed, region=a.region)
 
 
+def _id_map_option(values: list[str] | None) -> dict[str, str] | None:
+    if not values:
+        return None
+    out = {}
+    for v in values:
+        entity, sep, path = v.partition("=")
+        if not sep or not path:
+            raise ValueError(f"--id-map takes ENTITY=FILE (user=users.csv, item=items.csv, "
+                             f"node=nodes.csv), got {v!r}")
+        out[entity.strip()] = path
+    return out
+
+
 def cmd_unlearn(a: argparse.Namespace) -> None:
-    from gnn_unlearn.io import DeletionLedger, load_checkpoint, save_checkpoint
+    from gnn_unlearn.io import (DeletionLedger, deleted_features_of, graph_state, load_checkpoint,
+                                save_checkpoint)
     from gnn_unlearn.distributed import init_from_env
-    from gnn_unlearn.methods import unlearn
+    from gnn_unlearn.methods import get, unlearn
     shard, a.device = init_from_env(a.device)       # retraining runs data parallel under torchrun
     if shard.active and a.method != "retrain":
         raise ValueError(f"under torchrun only --method retrain runs distributed; run {a.method!r} "
                          "as a single process")
+    if os.path.abspath(a.output) == os.path.abspath(a.checkpoint):
+        raise ValueError("--output must differ from --checkpoint: the input checkpoint is kept as it is "
+                         "(the ledger fingerprints both)")
     model, payload = load_checkpoint(a.checkpoint)
-    data = _graph_from_checkpoint(a, payload)
+    # an unlearned checkpoint carries its retained graph: a second request resolves there
+    state = "retained" if payload.get("retained") is not None else "split"
+    data = _graph_from_checkpoint(a, payload, state)
+    prior_features = deleted_features_of(payload, state)
     request = _build_request(a, data)
-    task = request.resolve(data, num_hops=num_hops(model))
     params = json.loads(a.params) if a.params else {}
+    # default: the ledger the input checkpoint was recorded in (a sequence stays in one chain)
+    ledger = DeletionLedger(a.ledger or (payload.get("extra") or {}).get("ledger")
+                            or os.path.splitext(a.output)[0] + ".ledger.jsonl")
+    if shard.rank == 0:
+        report = ledger.verify(check_files=False)   # refuse a damaged ledger before any work
+        if not report.ok:
+            raise ValueError(f"ledger {ledger.path!r} is not intact ({report.problem}); run "
+                             f"`gnn-unlearn audit {ledger.path}`")
+    get(a.method, **params)                          # hyperparameters checked before any work
+    task = request.resolve(data, num_hops=num_hops(model))
     result = unlearn(model, task, a.method, device=a.device, **params)
     if shard.rank != 0:
         return
+    deleted = prior_features
+    if task.feature_mask is not None:
+        now = task.feature_mask.cpu()
+        deleted = now if deleted is None else deleted | now
     save_checkpoint(a.output, result.model, data, request=request,
+                    split=graph_state(data, prior_features),
+                    retained=graph_state(task.retained_data, deleted),
                     extra={**(payload.get("extra") or {}), "method": a.method, "params": params,
-                           "seconds": result.seconds, "original": os.path.abspath(a.checkpoint)})
-    entry = DeletionLedger(a.ledger or os.path.splitext(a.output)[0] + ".ledger.jsonl").record(
-        task, result, checkpoint=os.path.abspath(a.output))
+                           "seconds": result.seconds, "original": os.path.abspath(a.checkpoint),
+                           "request_file": os.path.abspath(a.request) if a.request else None,
+                           "ledger": os.path.abspath(ledger.path)})
+    entry = ledger.record(task, result, request=request, input_checkpoint=a.checkpoint,
+                          output_checkpoint=a.output,
+                          request_file=os.path.abspath(a.request) if a.request else None)
     print(json.dumps(entry, indent=2, default=str))
+
+
+def cmd_audit(a: argparse.Namespace) -> None:
+    from gnn_unlearn.ledger import DeletionLedger, describe
+    ledger = DeletionLedger(a.ledger)
+    if not os.path.isfile(a.ledger):
+        raise FileNotFoundError(f"no ledger at {a.ledger!r}")
+    if a.set_aside_torn:
+        aside = ledger.set_aside_torn_tail()
+        print(f"torn last entry moved to {aside}" if aside else "no torn entry to set aside")
+    report = ledger.verify(check_files=not a.no_files)
+    for entry in report.entries:
+        print(describe(entry))
+    if not report.ok:
+        raise ValueError(f"ledger {a.ledger!r} fails the audit at {report.problem}")
+    checked = "chain" + ("" if a.no_files else " and checkpoint digests")
+    print(f"ledger intact: {len(report.entries)} entries, {checked} verified, head {report.head[:16]}")
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
@@ -192,7 +273,8 @@ def cmd_pretrain_influence(a: argparse.Namespace) -> None:
     if getattr(model, "task", None) != "rec":
         raise ValueError(f"{a.checkpoint} holds a {getattr(model, 'task', None)!r} model; the influence "
                          "encoder is for recommenders (train one with --task rec)")
-    data = _graph_from_checkpoint(a, payload)
+    # an unlearned recommender stands for its retained graph
+    data = _graph_from_checkpoint(a, payload, "retained" if payload.get("retained") is not None else "split")
     encoder, info = pretrain_influence_encoder(model, data, a.request_size, a.steps, seed=a.seed)
     save_influence_encoder(a.output, encoder)
     print(json.dumps({"encoder": a.output, "seconds": info["seconds"], "steps": a.steps,
@@ -239,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train an original model and save a checkpoint", formatter_class=fmt)
     p.add_argument("--dataset", default="synthetic", help=f"one of: {datasets}")
     p.add_argument("--num-nodes", type=int, default=2000, help="size of the synthetic graph")
+    p.add_argument("--graph", default=None, help="your own graph instead of --dataset: a file written by "
+                   "torch.save(data) or torch.save(data.to_dict()) (prepared by gnn_unlearn.data.prepare_data)")
     p.add_argument("--task", choices=["link", "node", "rec"], default="link",
                    help="rec: LightGCN with BPR on a user-item graph (gowalla, lastfm, ml-1m)")
     p.add_argument("--encoder", default="gcn", choices=["gcn", "gat", "gin", "sage"])
@@ -258,10 +342,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("unlearn", help="serve a deletion request on a checkpoint", formatter_class=fmt)
     p.add_argument("--checkpoint", required=True, help="checkpoint written by `gnn-unlearn train`")
+    p.add_argument("--graph", default=None, help="the graph file the checkpoint was trained on, if it "
+                   "moved (default: the one the checkpoint names)")
     p.add_argument("--method", default="gradient_ascent", help=f"one of: {', '.join(available())}")
     p.add_argument("--params", default=None, help='method hyperparameters as JSON, e.g. \'{"lr": 0.001}\'')
     p.add_argument("--output", required=True, help="path of the unlearned checkpoint")
-    p.add_argument("--ledger", default=None, help="deletion ledger (JSON lines; default beside --output)")
+    p.add_argument("--ledger", default=None, help="deletion ledger (JSON lines; default: the input "
+                   "checkpoint's ledger if it was unlearned, else beside --output)")
+    g = p.add_argument_group("deletion request from a file (instead of sampling)")
+    g.add_argument("--request", default=None,
+                   help="CSV / JSON lines / Parquet file of IDs to forget, e.g. a CSV with the header "
+                        "user,item (see gnn_unlearn.request_files)")
+    g.add_argument("--request-kind", default=None,
+                   choices=["interactions", "edges", "nodes", "users", "items", "features"],
+                   help="what the rows name (default: told by the header)")
+    g.add_argument("--id-map", action="append", default=None, metavar="ENTITY=FILE",
+                   help="map the file's IDs to graph indices: a CSV original_id,index per entity "
+                        "(user, item, node); repeatable. Default: IDs are the indices")
     _request_args(p)
     _common(p)
     p.set_defaults(func=cmd_unlearn, dataset="synthetic", num_nodes=2000, task="link")
@@ -270,10 +367,20 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=fmt)
     p.add_argument("--unlearned", required=True, help="checkpoint written by `gnn-unlearn unlearn`")
     p.add_argument("--original", default=None, help="original checkpoint (default: the one it names)")
+    p.add_argument("--graph", default=None, help="the graph file, if it moved (default: the one the "
+                   "checkpoint names)")
     p.add_argument("--no-mia", action="store_true")
     p.add_argument("--output", default=None, help="folder for evaluate.json and evaluate.md")
     _common(p)
     p.set_defaults(func=cmd_evaluate, dataset="synthetic", num_nodes=2000, task="link")
+
+    p = sub.add_parser("audit", help="verify a deletion ledger's hash chain and checkpoint digests",
+                       formatter_class=fmt)
+    p.add_argument("ledger", help="ledger file written by `gnn-unlearn unlearn`")
+    p.add_argument("--no-files", action="store_true", help="check the chain only, not the checkpoints")
+    p.add_argument("--set-aside-torn", action="store_true",
+                   help="first move a torn last entry (a crash during an append) to LEDGER.torn-TIME")
+    p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("pretrain-influence", formatter_class=fmt,
                        help="pre-train UnlearnRec's influence encoder for a recommender checkpoint")

@@ -1,7 +1,6 @@
-"""Checkpoints (atomic write, safe load) and the deletion ledger."""
+"""Checkpoints (atomic write, safe load), the graph state they carry, and the deletion ledger."""
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -11,6 +10,7 @@ import torch
 from torch import nn
 from torch_geometric.data import Data
 
+from gnn_unlearn.ledger import DeletionLedger, LedgerError  # noqa: F401  (re-exported)
 from gnn_unlearn.models.predictors import build_model
 from gnn_unlearn.requests import DeletionRequest
 
@@ -64,22 +64,66 @@ def split_of(data: Data) -> dict[str, torch.Tensor]:
     return {k: data[k].cpu() for k in SPLIT_KEYS if getattr(data, k, None) is not None}
 
 
+def graph_state(data: Data, deleted_features: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Everything that tells ``data`` apart from the dataset it was loaded from: its split
+    tensors, ``edge_index`` when it has no link split (a node task's retained graph lost edges
+    that no split records), and ``deleted_features``, the ``[N, F]`` mask of feature entries
+    zeroed by earlier deletions. :func:`apply_split` rebuilds ``data`` from the dataset and this.
+    """
+    state = split_of(data)
+    if "train_pos_edge_index" not in state:
+        state["edge_index"] = data.edge_index.cpu()
+    if deleted_features is not None and bool(deleted_features.any()):
+        state["deleted_features"] = deleted_features.cpu()
+    return state
+
+
 def apply_split(data: Data, split: dict[str, torch.Tensor]) -> Data:
-    """A copy of ``data`` carrying a saved split (``edge_index`` rebuilt from the training edges)."""
+    """A copy of ``data`` carrying a saved split or :func:`graph_state` (``edge_index`` rebuilt
+    from the training edges, or taken as saved; ``deleted_features`` zeroed in ``x``)."""
     import copy
 
     from gnn_unlearn.ops.graph import symmetrize
+    if not isinstance(split, dict):
+        raise ValueError(f"a saved split is a dict of tensors, got {type(split).__name__}")
+    unknown = set(split) - set(SPLIT_KEYS) - {"edge_index", "deleted_features"}
+    bad = [k for k, v in split.items() if not isinstance(v, torch.Tensor)]
+    if unknown or bad:
+        raise ValueError(f"saved split has unknown fields {sorted(unknown)} or non-tensor fields "
+                         f"{sorted(bad)}; the checkpoint is damaged or not from gnn_unlearn")
     out = copy.copy(data)
+    device = data.edge_index.device
     for k, v in split.items():
-        out[k] = v.to(data.edge_index.device)
+        if k != "deleted_features":
+            out[k] = v.to(device)
     if "train_pos_edge_index" in split:
         out.edge_index = symmetrize(out.train_pos_edge_index)
+    mask = split.get("deleted_features")
+    if mask is not None:
+        x = getattr(data, "x", None)
+        if x is None or mask.dtype != torch.bool or tuple(mask.shape) != tuple(x.shape):
+            raise ValueError(f"saved deleted_features mask of shape {tuple(mask.shape)} does not fit "
+                             f"the graph's features {None if x is None else tuple(x.shape)}")
+        out.x = x.masked_fill(mask.to(x.device), 0.0)
     return out
 
 
+def deleted_features_of(payload: dict[str, Any], key: str = "retained") -> torch.Tensor | None:
+    """The cumulative deleted-feature mask a checkpoint's graph state carries, if any."""
+    state = payload.get(key) or {}
+    return state.get("deleted_features") if isinstance(state, dict) else None
+
+
 def save_checkpoint(path: str, model: nn.Module, data: Data | None = None,
-                    request: DeletionRequest | None = None, extra: dict[str, Any] | None = None) -> None:
-    """Saves model weights + config (+ the graph's signature, split and request) atomically."""
+                    request: DeletionRequest | None = None, extra: dict[str, Any] | None = None,
+                    split: dict[str, torch.Tensor] | None = None,
+                    retained: dict[str, torch.Tensor] | None = None) -> None:
+    """Saves model weights + config (+ the graph's signature, split and request) atomically.
+
+    ``split`` overrides the split saved for ``data`` (e.g. a :func:`graph_state`);
+    ``retained`` is the :func:`graph_state` of an unlearned model's retained graph: the
+    graph the next request in a sequence resolves on.
+    """
     config = getattr(model, "config", None)
     if not config:
         raise ValueError("only models with a config (built by gnn_unlearn.models) can be checkpointed")
@@ -90,7 +134,8 @@ def save_checkpoint(path: str, model: nn.Module, data: Data | None = None,
         "data_signature": getattr(model, "data_signature", None),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "graph": graph_signature(data) if data is not None else None,
-        "split": split_of(data) if data is not None else None,
+        "split": split if split is not None else (split_of(data) if data is not None else None),
+        "retained": retained,
         "request": request.to_dict() if request is not None else None,
         "extra": extra or {},
         "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -155,30 +200,58 @@ def load_checkpoint(path: str, data: Data | None = None,
     return model, payload
 
 
+def load_graph_file(path: str) -> Data:
+    """Reads a user's graph saved with ``torch.save(data)`` or ``torch.save(data.to_dict())``.
+
+    Loaded with ``weights_only=True`` (no code in the file runs): only PyG ``Data`` objects and
+    dicts of tensors and plain values are accepted. Pass the result through
+    :func:`gnn_unlearn.data.prepare_data` before use.
+    """
+    from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
+    from torch_geometric.data.storage import GlobalStorage
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no graph file at {path!r}")
+    try:
+        with torch.serialization.safe_globals([Data, DataEdgeAttr, DataTensorAttr, GlobalStorage]):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # unpickling errors have many types
+        raise ValueError(f"{path!r} is not a graph saved with torch.save(data) or torch.save(data.to_dict()) "
+                         f"({type(e).__name__}); it is read with weights_only=True, so only PyG Data "
+                         "objects and dicts of tensors load") from e
+    if isinstance(obj, dict):
+        try:
+            obj = Data.from_dict(obj)
+        except Exception as e:
+            raise ValueError(f"{path!r} holds a dict that is not a Data.to_dict() ({e})") from e
+    if not isinstance(obj, Data):
+        raise ValueError(f"{path!r} holds a {type(obj).__name__}, not a torch_geometric Data")
+    return obj
+
+
+def graph_content_sha256(data: Data) -> str:
+    """SHA-256 of what a graph file holds, independent of how it was saved: node count, user/item
+    counts, features, labels and the undirected edge set (either direction of a pair counts once).
+
+    Recorded by ``gnn-unlearn train --graph`` so that a later command given another file under
+    the same checkpoint is refused (the split digest alone would not see changed features).
+    """
+    import hashlib
+    h = hashlib.sha256()
+    n = int(data.num_nodes)
+    h.update(repr((n, getattr(data, "num_users", None), getattr(data, "num_items", None))).encode())
+    for key in ("x", "y"):
+        t = getattr(data, key, None)
+        if isinstance(t, torch.Tensor):
+            t = t.detach().cpu().contiguous()
+            h.update(f"{key}{tuple(t.shape)}{t.dtype}".encode() + t.numpy().tobytes())
+    ei = getattr(data, "edge_index", None)
+    if isinstance(ei, torch.Tensor) and ei.dim() == 2 and ei.size(0) == 2:
+        ei = ei.detach().cpu().long()
+        keys = torch.unique(torch.minimum(ei[0], ei[1]) * n + torch.maximum(ei[0], ei[1]))
+        h.update(b"edges" + keys.numpy().tobytes())
+    return h.hexdigest()
+
+
 def load_request(payload: dict[str, Any]) -> DeletionRequest | None:
     req = payload.get("request")
     return None if req is None else DeletionRequest.from_dict(req)
-
-
-class DeletionLedger:
-    """An auditable JSON-lines log of every deletion served: what, when, how, at what cost.
-
-    Each :meth:`record` rewrites the file atomically (old entries + the new one).
-    """
-
-    def __init__(self, path: str):
-        self.path = path
-
-    def entries(self) -> list[dict[str, Any]]:
-        if not os.path.exists(self.path):
-            return []
-        with open(self.path) as f:
-            return [json.loads(line) for line in f if line.strip()]
-
-    def record(self, task, result, **info: Any) -> dict[str, Any]:
-        entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "method": result.method,
-                 "params": result.params, "request": task.summary(), "seconds": result.seconds,
-                 "peak_memory_bytes": result.peak_memory_bytes, **info}
-        lines = [json.dumps(e) for e in self.entries()] + [json.dumps(entry, default=str)]
-        atomic_write_text(self.path, "\n".join(lines) + "\n")
-        return entry
