@@ -7,9 +7,10 @@ from gnn_unlearn.methods.gnndelete import GNNDelete
 from gnn_unlearn.methods.gradient_ascent import GradientAscent
 from gnn_unlearn.methods.retrain import Retrain
 from gnn_unlearn.methods.reverse_bpr import ReverseBPR
+from gnn_unlearn.methods.gif import GIF
 from gnn_unlearn.methods.unlearnrec import UnlearnRec
 from gnn_unlearn.methods.utu import UnlinkToUnlearn
 
 __all__ = ["Unlearner", "UnlearningResult", "available", "get", "minibatch_methods", "register", "unlearn",
            "Retrain", "ReverseBPR", "UnlearnRec", "GradientAscent", "GNNDelete", "D2DGN", "Cognac",
-           "UnlinkToUnlearn"]
+           "UnlinkToUnlearn", "GIF"]

@@ -39,3 +39,14 @@ def distance_to_retrain(model, retrained, task, on_original: bool = False) -> fl
     q = softmax_on(retrained, kept)
     nodes = task.deleted_nodes
     return float((p[nodes] - q[nodes]).abs().sum(-1).mean())
+
+
+@pytest.fixture(scope="session")
+def cora_link_case(cora_link):
+    """(original GCN link predictor, task deleting 2.5 % of the training edges near test edges,
+    retrained model); 150 epochs without early stopping, cheaper than the suite's ``cora_gcn``."""
+    from gnn_unlearn.data import sample_edges
+    config = TrainConfig(epochs=150, lr=0.01, patience=150, eval_every=150, seed=0)
+    model, _ = train(cora_link, "link", config, hidden_channels=64, out_channels=32)
+    task = sample_edges(cora_link, 0.025, where="in", seed=0).resolve(cora_link, num_hops=2)
+    return model, task, unlearn(model, task, "retrain").model

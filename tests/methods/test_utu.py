@@ -9,7 +9,8 @@ from ..conftest import param_hash
 from .conftest import distance_to_retrain
 
 
-def test_link_df_scores_move_towards_retrain(cora_gcn, cora_task, cora_retrained):
+def test_link_df_scores_move_towards_retrain(cora_link_case):
+    cora_gcn, cora_task, retrained = cora_link_case
     before = param_hash(cora_gcn)
     result = unlearn(cora_gcn, cora_task, "utu")
     assert param_hash(cora_gcn) == before and result.model is not cora_gcn
@@ -19,7 +20,7 @@ def test_link_df_scores_move_towards_retrain(cora_gcn, cora_task, cora_retrained
     neg = data.test_neg_edge_index[:, : df.size(1)]
     df_orig = link_auc(cora_gcn, data, df, neg)["auroc"]           # before: original graph
     df_utu = link_auc(result.model, kept, df, neg)["auroc"]
-    df_rt = link_auc(cora_retrained.model, kept, df, neg)["auroc"]
+    df_rt = link_auc(retrained, kept, df, neg)["auroc"]
     assert abs(df_utu - df_rt) < abs(df_orig - df_rt) - 0.01
     assert result.history["weights_changed"] is False
     assert result.history["unlinked_edges"] == df.size(1)
@@ -35,7 +36,8 @@ def test_node_predictions_move_towards_retrain(cora_node_cases):
         assert d_utu < d_orig - 0.01          # a small step: the weights still remember them
 
 
-def test_refuses_feature_requests_and_parameters(cora_gcn, cora_link):
+def test_refuses_feature_requests_and_parameters(cora_link_case, cora_link):
+    cora_gcn = cora_link_case[0]
     with pytest.raises(ValueError, match=r"'utu' does not support \['feature'\]"):
         unlearn(cora_gcn, DeletionRequest.features([1]).resolve(cora_link), "utu")
     with pytest.raises(ValueError, match="has no parameter 'lr'"):
