@@ -105,13 +105,17 @@ class InfluenceProblem:
 
     ``loss(graph, part)`` sums the per-item training losses of ``part`` (``"before"``: the
     region's items on the original graph, ``"after"``: on the edited graph, ``"all"``: every
-    training item on the original graph); ``counts`` are :math:`|T|` and :math:`|T'|`.
+    training item on the original graph); ``num_train`` / ``num_train_after`` count the loss
+    terms before and after (non-edges included); ``items`` / ``removed`` / ``region_items``
+    count training items (nodes, or positive edges), removed ones, and those in the region.
     """
     loss: Callable[[str], Tensor]
-    num_train: int
+    num_train: int              # loss terms of the training objective (its mean's divisor)
     num_train_after: int
     region_items: int
     full_region: bool
+    items: int = 0
+    removed: int = 0
 
 
 def node_problem(model: nn.Module, task: UnlearningTask, region: Tensor, mode: str) -> InfluenceProblem:
@@ -129,7 +133,8 @@ def node_problem(model: nn.Module, task: UnlearningTask, region: Tensor, mode: s
         return F.cross_entropy(out[mask], y[mask], reduction="sum")
 
     return InfluenceProblem(loss, int(train.sum()), int(train_after.sum()), int(before.sum()),
-                            bool(region.all()))
+                            bool(region.all()), items=int(train.sum()),
+                            removed=int((train & ~train_after).sum()))
 
 
 def link_problem(model: nn.Module, task: UnlearningTask, region: Tensor, mode: str,
@@ -157,8 +162,9 @@ def link_problem(model: nn.Module, task: UnlearningTask, region: Tensor, mode: s
         return F.binary_cross_entropy_with_logits(logits, labels, reduction="sum")
 
     b = parts["before"]
-    return InfluenceProblem(loss, 2 * pos.size(1), 2 * pos_after.size(1),
-                            b[1].size(1) + b[2].size(1), bool(region.all()))
+    return InfluenceProblem(loss, 2 * pos.size(1), 2 * pos_after.size(1), b[1].size(1),
+                            bool(region.all()), items=pos.size(1),
+                            removed=pos.size(1) - pos_after.size(1))
 
 
 class HessianOperator:
@@ -308,5 +314,6 @@ class GIF(Unlearner):
         self.history.update(solver=self.solver, mode=self.mode, hessian_products=A.products,
                             residual=residual, update_norm=float(delta.norm()),
                             v_norm=float(v.norm()), region_items=problem.region_items,
+                            num_train=problem.items, removed_items=problem.removed,
                             region_is_whole_graph=full_region, weight_decay=wd, **info)
         return delta
