@@ -63,6 +63,9 @@ def build_model(config: dict[str, Any]) -> nn.Module:
         from gnn_unlearn.methods.gnndelete import wrap_from_config
         spec = cfg.pop("gnndelete")
         return wrap_from_config(build_model(cfg), spec)
+    if cfg.get("encoder") == "linear":     # fixed propagation + a linear map (SGC-style)
+        from gnn_unlearn.models.linear import build_linear
+        return build_linear(config)
     task = cfg.pop("task", None)
     if task not in TASKS:
         raise ValueError(f"model config needs task in {TASKS}, got {task!r}")
