@@ -52,7 +52,10 @@ full-graph forward/backward passes) plus two region gradients; memory about two 
 Args:
     solver: ``"cg"`` or ``"lissa"``.
     iterations: Hessian-vector products at most (the paper's 100).
-    damping: :math:`\lambda \ge 0` added to the mean-scale Hessian.
+    damping: :math:`\lambda \ge 0` added to the mean-scale Hessian. Default 0.1, measured on
+        Cora in OpenGU's protocol (GCN, 100 epochs, largest eigenvalue about 33): at 0.01 CG
+        meets negative curvature after large steps and the update wrecks the model (test F1
+        0.86 -> 0.44); at 0.1 it converges (residual 6e-4) in about 22 products.
     scale: LiSSA's :math:`s > 0`; ``None``: estimated by power iteration.
     tol: CG's relative-residual target.
     power_iterations: steps of the power iteration that estimates ``scale``.
@@ -243,7 +246,7 @@ class GIF(Unlearner):
     supports = frozenset({"node", "edge", "feature"})
     tasks = frozenset({"node", "link"})
 
-    def __init__(self, solver: str = "cg", iterations: int = 100, damping: float = 0.01,
+    def __init__(self, solver: str = "cg", iterations: int = 100, damping: float = 0.1,
                  scale: float | None = None, tol: float = 1e-3, power_iterations: int = 20,
                  mode: str = "gif", seed: int = 0):
         if solver not in SOLVERS:

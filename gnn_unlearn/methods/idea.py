@@ -71,7 +71,7 @@ class IDEA(GIF):
     supports = frozenset({"node", "edge", "feature"})
     tasks = frozenset({"node", "link"})
 
-    def __init__(self, solver: str = "cg", iterations: int = 100, damping: float = 0.01,
+    def __init__(self, solver: str = "cg", iterations: int = 100, damping: float = 0.1,
                  scale: float | None = None, tol: float = 1e-3, power_iterations: int = 20,
                  mode: str = "gif", noise_std: float = 0.0, epsilon: float | None = None,
                  delta: float = 1e-4, lipschitz: float = 0.25, strong_convexity: float = 1.0,
