@@ -308,7 +308,7 @@ class GIF(Unlearner):
             if scale is None:
                 scale = 1.1 * largest_eigenvalue(A, b, self.power_iterations, g)
                 info["estimated_scale"] = scale
-            delta = lissa(A, b, self.iterations, scale)
+            delta, info["stop"] = lissa(A, b, self.iterations, scale), "iterations"
         residual = float((A(delta) - b).norm() / b.norm()) if float(b.norm()) > 0 else 0.0
         if not bool(torch.isfinite(delta).all()):
             raise FloatingPointError(
