@@ -77,6 +77,9 @@ def build_model(config: dict[str, Any]) -> nn.Module:
         if key in cfg:  # a model wrapped by a method (e.g. GNNDelete's deletion operators)
             spec = cfg.pop(key)
             return rebuild(build_model(cfg), spec)
+    if cfg.get("encoder") == "linear":     # fixed propagation + a linear map (SGC-style)
+        from gnn_unlearn.models.linear import build_linear
+        return build_linear(config)
     task = cfg.pop("task", None)
     if task not in TASKS:
         raise ValueError(f"model config needs task in {TASKS}, got {task!r}")
