@@ -318,3 +318,72 @@ def test_minibatch_training_and_unlearning_on_device(link_data, dev):
     retained = data_to(task.retained_data, dev)
     _check_result(result, model, before, dev, lambda m: m.decode(model_outputs(m, retained),
                                                                  retained.test_pos_edge_index))
+
+
+# pieces added after the first GPU session -----------------------------------------------
+
+@pytest.mark.parametrize("conv", ["gcn", "gin", "sage"])
+def test_sparse_feature_path_on_device_equals_dense(dev, conv):
+    """Bag-of-words features as CSR products (models/features.py) on the device."""
+    node_data = synthetic_graph(300, num_classes=3, avg_degree=6, num_features=128, features_per_node=4,
+                                seed=0)                       # 3 % non-zeros: the sparse path
+    torch.manual_seed(0)
+    enc = GNNEncoder(node_data.x.size(1), hidden_channels=16, out_channels=8, conv=conv,
+                     num_layers=2, dropout=0.0).to(dev)
+    dense = copy.deepcopy(enc)
+    dense.sparse_feature_density = 0.0
+    x, ei = node_data.x.to(dev), node_data.edge_index.to(dev)
+    outs = []
+    for e in (enc, dense):
+        e.zero_grad()
+        out = e(x, ei)
+        (out.square().sum() + out.sum()).backward()
+        outs.append((out.detach(), [p.grad.clone() for p in e.parameters()]))
+    assert enc.__dict__["_features"][3] is not None          # the sparse path ran on the device
+    assert torch.allclose(outs[0][0], outs[1][0], atol=1e-4, rtol=1e-4)
+    for g, r in zip(outs[0][1], outs[1][1]):
+        assert torch.allclose(g, r, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("method,kw", [("utu", {}), ("gif", {"iterations": 20}),
+                                       ("idea", {"iterations": 20, "noise_std": 0.01})])
+@pytest.mark.parametrize("kind", ["node", "link"])
+def test_influence_methods_on_device(node_data, node_model, link_data, link_model, dev, method, kw, kind):
+    if kind == "node":
+        data, (model, _) = node_data, node_model
+        task = sample_nodes(data, 5, among=data.train_mask, seed=0).resolve(data, num_hops=2)
+    else:
+        data, (model, _) = link_data, link_model
+        task = sample_edges(data, 10, seed=0).resolve(data, num_hops=2)
+    before = param_hash(model)
+    result = unlearn(model, task, method, device=dev, **kw)
+    retained = data_to(task.retained_data, dev)
+    _check_result(result, model, before, dev, lambda m: model_outputs(m, retained))
+
+
+def test_projector_on_device(node_data, dev):
+    model, _ = train(node_data, "node", TrainConfig(epochs=20, eval_every=5, seed=0), device=dev,
+                     encoder="linear", num_layers=2)
+    task = sample_nodes(node_data, 5, among=node_data.train_mask, seed=0).resolve(node_data)
+    before = param_hash(model)
+    result = unlearn(model, task, "projector", device=dev, iterations=50)
+    retained = data_to(task.retained_data, dev)
+    _check_result(result, model, before, dev, lambda m: model_outputs(m, retained))
+
+
+@pytest.mark.parametrize("method,request_kind", [("cgu", "node"), ("ceu", "edge"), ("scalegun", "edge"),
+                                                 ("scalegun", "node")])
+def test_certified_methods_on_device(node_data, dev, method, request_kind):
+    from gnn_unlearn.models import train_certified
+    model = train_certified(node_data, noise_std=1.0, seed=0, device=dev,
+                            rmax=0.0 if method == "scalegun" else None)
+    if request_kind == "node":
+        request = DeletionRequest.nodes(node_data.train_mask.nonzero().view(-1)[:2])
+    else:
+        request = DeletionRequest.edges(node_data.edge_index[:, :2])
+    task = request.resolve(node_data)
+    before = param_hash(model)
+    result = unlearn(model, task, method, device=dev)
+    retained = data_to(task.retained_data, dev)
+    _check_result(result, model, before, dev, lambda m: m(retained.x, retained.edge_index))
+    assert "budget_left" in str(result.history) or "bound" in str(result.history)
