@@ -142,7 +142,7 @@ def _build_request(a, data):
         try:
             ids = [int(v) for v in a.nodes.split(",")]
         except ValueError as e:
-            raise SystemExit(f"--nodes must be comma-separated integers, got {a.nodes!r}") from e
+            raise ValueError(f"--nodes must be comma-separated integers, got {a.nodes!r}") from e
         return DeletionRequest.nodes(ids)
     if a.node_class is not None:
         return DeletionRequest.node_class(a.node_class)
@@ -240,12 +240,12 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     unlearned, up = load_checkpoint(a.unlearned)
     original_path = a.original or (up.get("extra") or {}).get("original")
     if not original_path:
-        raise SystemExit("--original is required (the unlearned checkpoint does not name it)")
+        raise ValueError("--original is required (the unlearned checkpoint does not name it)")
     original, op = load_checkpoint(original_path)
     data = _graph_from_checkpoint(a, up)
     request = load_request(up)
     if request is None:
-        raise SystemExit(f"{a.unlearned} holds no deletion request; was it written by `gnn-unlearn unlearn`?")
+        raise ValueError(f"{a.unlearned} holds no deletion request; was it written by `gnn-unlearn unlearn`?")
     if original.task == "rec":
         from gnn_unlearn.metrics.rec import evaluate_recommender
         task = request.resolve(data, num_hops=num_hops(original))

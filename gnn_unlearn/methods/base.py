@@ -271,13 +271,6 @@ def unlearn(model: nn.Module, task: UnlearningTask, method: str | Unlearner = "g
 
 
 def _check_model_matches(model: nn.Module, task: UnlearningTask) -> None:
-    signature = getattr(model, "data_signature", None)
-    if signature is not None and signature != graph_digest(task.data):
-        raise ValueError(
-            "the task was resolved on a graph or split other than the one this model was trained on "
-            f"(digest {graph_digest(task.data)} vs the model's {signature}); resolve the request on "
-            "the model's own graph (for a model that was already unlearned: its result's retained "
-            "graph, task.retained_data)")
     cfg = getattr(model, "config", {}) or {}
     x = getattr(task.data, "x", None)
     if cfg.get("in_channels") is not None and x is not None and cfg["in_channels"] != x.size(1):
@@ -286,3 +279,10 @@ def _check_model_matches(model: nn.Module, task: UnlearningTask) -> None:
     if cfg.get("num_nodes") is not None and cfg["num_nodes"] != task.data.num_nodes:
         raise ValueError(f"the model was built for {cfg['num_nodes']} nodes but the graph has "
                          f"{task.data.num_nodes}")
+    signature = getattr(model, "data_signature", None)
+    if signature is not None and signature != graph_digest(task.data):
+        raise ValueError(
+            "the task was resolved on a graph or split other than the one this model was trained on "
+            f"(digest {graph_digest(task.data)} vs the model's {signature}); resolve the request on "
+            "the model's own graph (for a model that was already unlearned: its result's retained "
+            "graph, task.retained_data)")
