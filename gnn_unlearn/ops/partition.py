@@ -205,14 +205,15 @@ def metis_partition(edge_index: Tensor, num_nodes: int, num_shards: int,
         ImportError: when neither ``torch-sparse`` nor ``pyg-lib`` (with METIS) is installed.
     """
     import torch_geometric.typing as pyg_typing
-    from torch_geometric.utils import index_to_ptr, sort_edge_index
+    from torch_geometric.index import index2ptr
+    from torch_geometric.utils import sort_edge_index
 
     _check_k(num_nodes, num_shards)
     if not (pyg_typing.WITH_TORCH_SPARSE or pyg_typing.WITH_METIS):
         raise ImportError("METIS partitioning needs torch-sparse or pyg-lib (built with METIS); "
                           "install one of them, or use partition='blpa', 'bekm' or 'random'")
     row, col = sort_edge_index(edge_index, num_nodes=num_nodes)
-    indptr = index_to_ptr(row, size=num_nodes).cpu()
+    indptr = index2ptr(row, size=num_nodes).cpu()
     cluster = None
     if pyg_typing.WITH_TORCH_SPARSE:
         try:

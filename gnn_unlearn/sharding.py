@@ -1,0 +1,390 @@
+r"""Training sharded (SISA) node classifiers and retraining the shards a deletion touches.
+
+Recipe (Bourtoule et al., "Machine Unlearning", S&P 2021, on graphs as GraphEraser, Chen et
+al., CCS 2022, and GUIDE, Wang et al., USENIX Security 2023):
+
+1. partition every node into :math:`K` shards (:mod:`gnn_unlearn.ops.partition`);
+2. shard :math:`k` trains on the subgraph induced by its nodes (edges cut by the partition
+   are dropped; GUIDE's *repair* gives each cut edge end a virtual neighbour made from the
+   in-shard node alone), with its own training nodes for the loss and its own validation
+   nodes for early stopping, from a fresh initialisation seeded by ``(seed, k)``;
+3. aggregate the shard posteriors (:class:`~gnn_unlearn.models.sharded.ShardedModel`).
+
+Nothing in shard :math:`k` reads data outside it, so a shard retrained alone on the edited
+graph is bit-identical (CPU, same seeds) to the same shard of :func:`train_sharded` run on
+that graph with the same assignment. What else depends on the data, and what unlearning does
+about it:
+
+* the aggregator: ``learned`` weights (fitted on training nodes) and ``similarity`` weights
+  (computed from the graph) are recomputed on the edited graph after every deletion;
+  ``mean`` and ``majority`` depend on nothing;
+* the inference graph: the model predicts on whatever graph it is given; pass the edited one;
+* the partition: ``random`` depends only on :math:`N` and the seed. ``blpa``, ``bekm``,
+  ``fair`` and ``metis`` read the graph (``bekm`` a model trained on it; ``fair`` the training
+  labels): keeping them after a deletion keeps a trace of the deleted data in *where the other
+  nodes sit* (the leak the papers accept). Unlearning with ``repartition=True`` recomputes the
+  partition on the edited graph and retrains every shard: strictly exact, at full cost.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.data import Data
+from torch_geometric.utils import coalesce, subgraph
+
+from gnn_unlearn.models.predictors import build_model, model_config, model_outputs
+from gnn_unlearn.models.sharded import AGGREGATIONS, ShardedModel
+from gnn_unlearn.ops.graph_kernels import normalised_pyramid_match, spectral_vertex_embedding
+from gnn_unlearn.ops.partition import (balanced_kmeans, balanced_lpa, fair_partition, graph_balance,
+                                       graph_fairness, metis_partition, random_partition)
+from gnn_unlearn.training import TrainConfig, check_trainable, fit, train
+from gnn_unlearn.utils import data_to, resolve_device, seeded
+
+PARTITIONS = ("random", "blpa", "bekm", "fair", "metis")
+REPAIRS = ("zero", "mirror", "mixup")
+#: Data-independent partitions (survive any deletion exactly).
+DATA_INDEPENDENT = ("random", "given")
+#: The two papers' recipes (OpenGU defaults: 10 shards, BLPA + learned weights; GUIDE's fair
+#: partition + MixUp repair + similarity weights).
+PRESETS: dict[str, dict[str, Any]] = {
+    "graph_eraser": dict(partition="blpa", aggregation="learned", repair=None),
+    "guide": dict(partition="fair", aggregation="similarity", repair="mixup"),
+}
+LEARNED_DEFAULTS = dict(lr=1e-3, epochs=20, batch_size=32, num_samples=1000, l2=1.0)
+
+
+def shard_seed(seed: int, shard: int) -> int:
+    """The seed of shard ``shard`` in a model trained with ``seed`` (initial weights, dropout)."""
+    return int(seed) * 1_000_003 + int(shard)
+
+
+def _canonical(edge_index: Tensor, num_nodes: int) -> Tensor:
+    """Sorted, duplicate-free edges: a shard graph depends on the edge *set*, not its order."""
+    return coalesce(edge_index, num_nodes=num_nodes)
+
+
+def shard_graph(data: Data, assignment: Tensor, shard: int, repair: str | None = None,
+                seed: int = 0) -> Data:
+    r"""The training graph of one shard: the subgraph induced by its nodes (ascending ids).
+
+    Masks are restricted to the shard; a shard without validation nodes validates on its
+    training nodes. With ``repair`` (GUIDE), every directed edge :math:`v \to u` cut by the
+    partition (:math:`u` inside, :math:`v` outside) gives :math:`u` a virtual neighbour
+    :math:`w` (edges :math:`u \leftrightarrow w`, no label, in no mask) with features
+    :math:`0` (``"zero"``), :math:`x_u` (``"mirror"``) or :math:`\lambda x_u`,
+    :math:`\lambda \sim U(0, 1)` drawn from ``shard_seed(seed, shard)`` (``"mixup"``). Only
+    :math:`u`'s own features are used, so the shard reads nothing of :math:`v`.
+
+    ``node_ids`` holds the original ids of the real nodes (the first ``len(node_ids)``).
+    """
+    n = data.num_nodes
+    nodes = (assignment == shard).nonzero().view(-1)
+    ei = _canonical(data.edge_index, n)
+    sub, _ = subgraph(nodes, ei, relabel_nodes=True, num_nodes=n)
+    m = nodes.numel()
+    x = data.x[nodes]
+    y = data.y.view(-1)[nodes]
+    train = data.train_mask[nodes]
+    val = data.val_mask[nodes]
+    if not bool(val.any()):
+        val = train.clone()
+    if repair is not None:
+        inside = assignment == shard
+        cut = ei[:, inside[ei[1]] & ~inside[ei[0]]]       # sorted by (v, u): canonical
+        local = torch.full((n,), -1, dtype=torch.long, device=ei.device)
+        local[nodes] = torch.arange(m, device=ei.device)
+        u = local[cut[1]]
+        r = u.numel()
+        if repair == "zero":
+            xv = torch.zeros(r, x.size(1), dtype=x.dtype, device=x.device)
+        elif repair == "mirror":
+            xv = x[u]
+        else:
+            g = torch.Generator().manual_seed(shard_seed(seed, shard))
+            lam = torch.rand(r, generator=g).to(x.device, x.dtype)
+            xv = lam.view(-1, 1) * x[u]
+        w = torch.arange(m, m + r, device=ei.device)
+        sub = torch.cat([sub, torch.stack([u, w]), torch.stack([w, u])], 1)
+        x = torch.cat([x, xv])
+        y = torch.cat([y, torch.zeros(r, dtype=y.dtype, device=y.device)])
+        pad = torch.zeros(r, dtype=torch.bool, device=train.device)
+        train, val = torch.cat([train, pad]), torch.cat([val, pad])
+    return Data(x=x, edge_index=sub, y=y, train_mask=train, val_mask=val, node_ids=nodes,
+                num_nodes=x.size(0))
+
+
+def partition_nodes(data: Data, method: str, num_shards: int, seed: int = 0,
+                    options: dict[str, Any] | None = None, train_config: TrainConfig | None = None,
+                    model_options: dict[str, Any] | None = None,
+                    device: torch.device | str = "cpu") -> Tensor:
+    """The node -> shard assignment of ``method`` (:data:`PARTITIONS`) on ``data``.
+
+    ``bekm`` clusters the log-softmax outputs of a backbone trained on ``data`` with
+    ``train_config`` and ``model_options`` (GraphEraser); ``fair`` colours nodes by their
+    training labels, every other node sharing one extra colour (GUIDE, without its use of test
+    labels).
+    """
+    opts = dict(options or {})
+    g = torch.Generator().manual_seed(int(seed))
+    n = data.num_nodes
+    if method == "random":
+        return random_partition(n, num_shards, g, data.edge_index.device)
+    if method == "blpa":
+        return balanced_lpa(data.edge_index, n, num_shards, generator=g, **opts)
+    if method == "metis":
+        return metis_partition(data.edge_index, n, num_shards, **opts)
+    if method == "fair":
+        y = data.y.view(-1)
+        colours = torch.where(data.train_mask, y, torch.full_like(y, int(y.max()) + 1))
+        return fair_partition(data.edge_index, n, num_shards, colours, generator=g, **opts)
+    if method == "bekm":
+        backbone, _ = train(data, "node", train_config or TrainConfig(seed=seed), device,
+                            **(model_options or {}))
+        emb = F.log_softmax(model_outputs(backbone, data_to(data, resolve_device(device))), -1)
+        return balanced_kmeans(emb, num_shards, generator=g, **opts).to(data.edge_index.device)
+    raise ValueError(f"unknown partition {method!r}; choose one of {PARTITIONS} or pass an "
+                     "assignment tensor")
+
+
+def train_shard(data: Data, assignment: Tensor, shard: int, arch: dict[str, Any],
+                config: TrainConfig, repair: str | None = None, seed: int = 0,
+                device: torch.device | str = "cpu") -> nn.Module:
+    """Trains shard ``shard`` from a fresh initialisation seeded by ``shard_seed(seed, shard)``."""
+    sg = shard_graph(data, assignment, shard, repair, seed)
+    if not bool(sg.train_mask.any()):
+        raise ValueError(f"shard {shard} holds no training node; use fewer shards (or a partition "
+                         "that spreads the training nodes)")
+    s = shard_seed(seed, shard)
+    with seeded(s):
+        model = build_model(arch)
+    cfg = TrainConfig.from_dict({**asdict(config), "seed": s, "progress": False})
+    model, _ = fit(model, sg, cfg, device)
+    return model.eval()
+
+
+@torch.no_grad()
+def _posteriors(shards: Sequence[nn.Module], data: Data, nodes: Tensor) -> Tensor:
+    return torch.stack([torch.softmax(model_outputs(m, data)[nodes], -1) for m in shards])
+
+
+def learned_weights(shards: Sequence[nn.Module], data: Data, seed: int = 0, lr: float = 1e-3,
+                    epochs: int = 20, batch_size: int = 32, num_samples: int = 1000,
+                    l2: float = 1.0) -> Tensor:
+    r"""GraphEraser's "optimal" aggregation weights.
+
+    .. math::
+        \min_{\alpha \ge 0}\ \frac{1}{|B|}\sum_{v \in B} -\log\Big(\sum_k \alpha_k p_k(v)\Big)_{y_v}
+        + l_2 \lVert\alpha\rVert_2
+
+    over ``num_samples`` training nodes sampled with ``seed`` (posteriors of each shard model on
+    the whole graph ``data``), Adam from :math:`\alpha = 1/K`, clamped to :math:`\ge 0` after
+    each step; returns :math:`\alpha / \sum\alpha`. The cross-entropy is taken on the mixture
+    itself (OpenGU applies a second softmax first).
+    """
+    k = len(shards)
+    train_nodes = data.train_mask.nonzero().view(-1)
+    g = torch.Generator().manual_seed(int(seed))
+    pick = torch.randperm(train_nodes.numel(), generator=g)[:num_samples].to(train_nodes.device)
+    nodes = train_nodes[pick]
+    probs = _posteriors(shards, data, nodes)                  # [K, S, C]
+    y = data.y.view(-1)[nodes]
+    alpha = torch.full((k,), 1.0 / k, device=probs.device, requires_grad=True)
+    opt = torch.optim.Adam([alpha], lr=lr)
+    for _ in range(epochs):
+        order = torch.randperm(nodes.numel(), generator=g).to(nodes.device)
+        for batch in order.split(batch_size):
+            mix = torch.einsum("k,kbc->bc", alpha, probs[:, batch])
+            loss = F.nll_loss(mix.clamp_min(1e-12).log(), y[batch]) + l2 * alpha.norm()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                alpha.clamp_(min=0)
+    a = alpha.detach()
+    return a / a.sum() if float(a.sum()) > 0 else torch.full_like(a, 1.0 / k)
+
+
+def similarity_weights(data: Data, assignment: Tensor, num_shards: int, dim: int = 6,
+                       levels: int = 4) -> Tensor:
+    r"""GUIDE's label-free weights :math:`w = \mathrm{softmax}_k\, \hat k_{PM}(G, G_k)`: the
+    normalised pyramid match between the whole graph and each shard's induced subgraph."""
+    n = data.num_nodes
+    ei = _canonical(data.edge_index, n)
+    full = spectral_vertex_embedding(ei, n, dim)
+    scores = []
+    for k in range(num_shards):
+        nodes = (assignment == k).nonzero().view(-1)
+        sub, _ = subgraph(nodes, ei, relabel_nodes=True, num_nodes=n)
+        scores.append(normalised_pyramid_match(full, spectral_vertex_embedding(sub, nodes.numel(), dim),
+                                               levels))
+    return torch.softmax(torch.tensor(scores, dtype=torch.float), 0)
+
+
+def aggregation_weights(shards: Sequence[nn.Module], data: Data, aggregation: str,
+                        assignment: Tensor, seed: int = 0,
+                        options: dict[str, Any] | None = None) -> Tensor:
+    """``[K]`` weights for ``aggregation`` (uniform for ``mean`` / ``majority``)."""
+    k = len(shards)
+    if aggregation == "learned":
+        return learned_weights(shards, data, seed, **{**LEARNED_DEFAULTS, **(options or {})})
+    if aggregation == "similarity":
+        return similarity_weights(data, assignment, k, **(options or {}))
+    return torch.full((k,), 1.0 / k)
+
+
+def _check_inputs(data: Data, task: str, num_shards: int, partition: str | Tensor,
+                  aggregation: str, repair: str | None) -> None:
+    if not isinstance(data, Data):
+        raise TypeError(f"data must be a torch_geometric.data.Data, got {type(data).__name__}")
+    if task != "node":
+        raise ValueError(f"sharded training supports task='node' only, got {task!r}")
+    check_trainable(data, task)
+    if isinstance(num_shards, bool) or not isinstance(num_shards, int) or num_shards < 1:
+        raise ValueError(f"num_shards must be a positive int, got {num_shards!r}")
+    if num_shards > int(data.train_mask.sum()):
+        raise ValueError(f"{num_shards} shards but only {int(data.train_mask.sum())} training nodes; "
+                         "use fewer shards")
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(f"unknown aggregation {aggregation!r}; choose one of {AGGREGATIONS}")
+    if repair is not None and repair not in REPAIRS:
+        raise ValueError(f"unknown repair {repair!r}; choose one of {REPAIRS} or None")
+    if isinstance(partition, Tensor):
+        if partition.shape != (data.num_nodes,) or partition.dtype != torch.long:
+            raise ValueError(f"an assignment must be a long tensor of shape [{data.num_nodes}], got "
+                             f"{partition.dtype} {tuple(partition.shape)}")
+        if int(partition.min()) < 0 or int(partition.max()) >= num_shards:
+            raise ValueError(f"assignment holds shard ids outside 0..{num_shards - 1}")
+    elif partition not in PARTITIONS:
+        raise ValueError(f"unknown partition {partition!r}; choose one of {PARTITIONS} or pass an "
+                         "assignment tensor")
+
+
+def train_sharded(data: Data, task: str = "node", num_shards: int = 10,
+                  partition: str | Tensor | None = None, aggregation: str | None = None,
+                  repair: str | None = None, seed: int = 0, config: TrainConfig | None = None,
+                  device: str | torch.device | None = "cpu", method: str | None = None,
+                  partition_options: dict[str, Any] | None = None,
+                  aggregation_options: dict[str, Any] | None = None,
+                  **model_options: Any) -> ShardedModel:
+    """Trains a sharded node classifier from scratch.
+
+    Args:
+        data: a graph with a node split (``train_mask``, ``val_mask``).
+        task: ``"node"`` (link prediction is not sharded yet).
+        num_shards: :math:`K`.
+        partition: a name in :data:`PARTITIONS` or an ``[N]`` assignment to reuse (default:
+            the preset's, else ``random``).
+        aggregation: ``mean``, ``majority``, ``learned`` (GraphEraser) or ``similarity``
+            (GUIDE); default: the preset's, else ``mean``.
+        repair: GUIDE's subgraph repair (``zero``, ``mirror``, ``mixup``), ``"none"``, or
+            ``None`` (the preset's, else none).
+        seed: seeds the partition, shard :math:`k` (through :func:`shard_seed`) and the
+            aggregator, so a run is repeatable on the CPU.
+        config: the training recipe of every shard (``seed`` is replaced per shard).
+        method: ``"graph_eraser"`` or ``"guide"``: fills partition / aggregation / repair left
+            at ``None`` with the paper's choice (:data:`PRESETS`) and marks the model for that
+            unlearning method.
+        **model_options: the shard architecture (encoder, hidden_channels, ...; see
+            :func:`~gnn_unlearn.models.model_config`).
+
+    >>> model = train_sharded(node_split(load_dataset("Cora")), num_shards=10, method="graph_eraser")
+    """
+    if method is not None and method not in PRESETS:
+        raise ValueError(f"unknown method preset {method!r}; choose one of {sorted(PRESETS)}")
+    preset = PRESETS.get(method, dict(partition="random", aggregation="mean", repair=None))
+    partition = preset["partition"] if partition is None else partition
+    aggregation = preset["aggregation"] if aggregation is None else aggregation
+    repair = preset["repair"] if repair is None else (None if repair == "none" else repair)
+    _check_inputs(data, task, num_shards, partition, aggregation, repair)
+    config = config or TrainConfig(seed=seed)
+    dev = resolve_device(device)
+    data = data_to(data, dev)
+    arch = model_config(data, "node", **model_options)
+    if isinstance(partition, Tensor):
+        assignment, partition_name = partition.to(dev), "given"
+    else:
+        assignment = partition_nodes(data, partition, num_shards, seed, partition_options, config,
+                                     model_options, dev).to(dev)
+        partition_name = partition
+    if torch.bincount(assignment, minlength=num_shards).min() == 0:
+        raise ValueError("the partition left a shard empty; use fewer shards")
+    shards = [train_shard(data, assignment, k, arch, config, repair, seed, dev) for k in range(num_shards)]
+    weights = aggregation_weights(shards, data, aggregation, assignment, seed, aggregation_options)
+    recipe = dict(method=method, num_shards=num_shards, partition=partition_name,
+                  partition_options=dict(partition_options or {}), aggregation=aggregation,
+                  aggregation_options=dict(aggregation_options or {}), repair=repair, seed=seed,
+                  train_config=asdict(config), model_options=dict(model_options),
+                  partition_depends_on_data=partition_name not in DATA_INDEPENDENT,
+                  balance=graph_balance(assignment, num_shards))
+    return ShardedModel(shards, assignment, aggregation, weights.to(dev), {**arch, "sharded": recipe})
+
+
+def touched_shards(model: ShardedModel, task) -> Tensor:
+    """Sorted ids of the shards whose training data a resolved deletion changes.
+
+    A deleted node, or a node whose features are deleted, touches its own shard. A deleted
+    edge touches the shard holding both ends; an edge cut by the partition touches no shard
+    unless the shards were repaired (GUIDE), in which case it touches both ends' shards (their
+    virtual neighbours came from it).
+    """
+    a = model.assignment.to(task.device)
+    k = model.num_shards
+    touched = torch.zeros(k, dtype=torch.bool, device=a.device)
+    touched[a[task.deleted_nodes]] = True
+    u, v = task.df_edge_index
+    if model.recipe.get("repair"):
+        touched[a[u]] = True
+        touched[a[v]] = True
+    else:
+        same = a[u] == a[v]
+        touched[a[u[same]]] = True
+    if task.feature_mask is not None:
+        touched[a[task.feature_mask.any(1)]] = True
+    return touched.nonzero().view(-1).cpu()
+
+
+def retrain_shards(model: ShardedModel, data: Data, shards: Sequence[int] | Tensor,
+                   device: str | torch.device | None = None) -> ShardedModel:
+    """A new sharded model: ``shards`` retrained from fresh initialisation on ``data`` with the
+    model's own assignment and recipe, the other shard models copied unchanged, and the
+    aggregation weights recomputed on ``data``. ``model`` is not modified."""
+    if not isinstance(model, ShardedModel):
+        raise TypeError(f"expected a ShardedModel (from train_sharded), got {type(model).__name__}")
+    r = model.recipe
+    dev = resolve_device(device) if device is not None else model.assignment.device
+    data = data_to(data, dev)
+    arch = {k: v for k, v in model.config.items() if k != "sharded"}
+    config = TrainConfig.from_dict(r["train_config"])
+    assignment = model.assignment.to(dev)
+    ids = sorted({int(s) for s in (shards.tolist() if isinstance(shards, Tensor) else shards)})
+    bad = [s for s in ids if not 0 <= s < model.num_shards]
+    if bad:
+        raise ValueError(f"shard ids {bad} are outside 0..{model.num_shards - 1}")
+    new_models = [copy.deepcopy(m) for m in model.shards]
+    for s in ids:
+        new_models[s] = train_shard(data, assignment, s, arch, config, r["repair"], r["seed"], dev)
+    weights = aggregation_weights(new_models, data, model.aggregation, assignment, r["seed"],
+                                  r.get("aggregation_options"))
+    return ShardedModel(new_models, assignment, model.aggregation, weights.to(dev), copy.deepcopy(model.config))
+
+
+def retrain_sharded(model: ShardedModel, data: Data, repartition: bool = True,
+                    device: str | torch.device | None = None) -> ShardedModel:
+    """Full retraining with ``model``'s recipe on ``data``: the partition recomputed on ``data``
+    (``repartition``; a ``given`` or ``random`` partition is reused as it is data-free) or kept,
+    and every shard retrained."""
+    if not isinstance(model, ShardedModel):
+        raise TypeError(f"expected a ShardedModel (from train_sharded), got {type(model).__name__}")
+    r = model.recipe
+    dev = resolve_device(device) if device is not None else model.assignment.device
+    partition = (r["partition"] if repartition and r["partition"] != "given"
+                 else model.assignment.to(dev))
+    return train_sharded(data, "node", r["num_shards"], partition, r["aggregation"], r["repair"] or "none",
+                         r["seed"], TrainConfig.from_dict(r["train_config"]), dev, r.get("method"),
+                         r.get("partition_options"), r.get("aggregation_options"),
+                         **r.get("model_options", {}))
