@@ -83,7 +83,15 @@ class ShardedModel(nn.Module):
 
     def shard_probabilities(self, x: Tensor, edge_index: Tensor) -> Tensor:
         """``[K, N, C]``: each shard model's softmax posteriors on the given graph."""
-        return torch.stack([torch.softmax(m(x, edge_index), -1) for m in self.shards])
+        return self.probabilities_of(self.shards, x, edge_index)
+
+    @staticmethod
+    def probabilities_of(shards: Sequence[nn.Module], x: Tensor, edge_index: Tensor) -> Tensor:
+        """``[K, N, C]`` posteriors of ``shards`` (one architecture), the graph's propagation
+        structure (e.g. GCN's normalised adjacency) built once and shared by all of them."""
+        encoder = getattr(shards[0], "encoder", None)
+        graph = encoder.prepare(edge_index, x.size(0)) if encoder is not None else edge_index
+        return torch.stack([torch.softmax(m(x, graph), -1) for m in shards])
 
     def aggregate(self, probs: Tensor) -> Tensor:
         """``[K, N, C]`` shard posteriors -> ``[N, C]`` aggregated probabilities."""
