@@ -38,11 +38,12 @@ from torch_geometric.data import Data
 from torch_geometric.utils import coalesce, subgraph
 
 from gnn_unlearn.models.predictors import build_model, model_config, model_outputs
-from gnn_unlearn.models.sharded import AGGREGATIONS, ShardedModel
+from gnn_unlearn.models.sharded import AGGREGATIONS, ShardedModel, _shared_graph
+from gnn_unlearn.ops.negative import sample_non_edges
 from gnn_unlearn.ops.graph_kernels import normalised_pyramid_match, spectral_vertex_embedding
 from gnn_unlearn.ops.partition import (balanced_kmeans, balanced_lpa, fair_partition, graph_balance,
                                        graph_fairness, metis_partition, random_partition)
-from gnn_unlearn.training import TrainConfig, check_trainable, fit, train
+from gnn_unlearn.training import TrainConfig, check_trainable, fit, negative_pairs, train
 from gnn_unlearn.utils import data_to, resolve_device, seeded
 
 PARTITIONS = ("random", "blpa", "bekm", "fair", "metis")
@@ -72,32 +73,53 @@ def shard_graph(data: Data, assignment: Tensor, shard: int, repair: str | None =
                 seed: int = 0) -> Data:
     r"""The training graph of one shard: the subgraph induced by its nodes (ascending ids).
 
-    Masks are restricted to the shard; a shard without validation nodes validates on its
-    training nodes. With ``repair`` (GUIDE), every directed edge :math:`v \to u` cut by the
+    Node classification: masks are restricted to the shard; a shard without validation nodes
+    validates on its training nodes. Link prediction: the training edges with both ends in the
+    shard (message passing and loss) and the validation edges with both ends in it, with as
+    many validation non-edges drawn inside the shard (seeded by ``shard_seed(seed, shard)``,
+    avoiding the shard's training and validation edges); a shard without validation edges
+    validates on its training edges.
+
+    With ``repair`` (GUIDE), every directed message-passing edge :math:`v \to u` cut by the
     partition (:math:`u` inside, :math:`v` outside) gives :math:`u` a virtual neighbour
-    :math:`w` (edges :math:`u \leftrightarrow w`, no label, in no mask) with features
-    :math:`0` (``"zero"``), :math:`x_u` (``"mirror"``) or :math:`\lambda x_u`,
+    :math:`w` (edges :math:`u \leftrightarrow w`; no label, in no mask, in no training pair)
+    with features :math:`0` (``"zero"``), :math:`x_u` (``"mirror"``) or :math:`\lambda x_u`,
     :math:`\lambda \sim U(0, 1)` drawn from ``shard_seed(seed, shard)`` (``"mixup"``). Only
     :math:`u`'s own features are used, so the shard reads nothing of :math:`v`.
 
     ``node_ids`` holds the original ids of the real nodes (the first ``len(node_ids)``).
+    Every edge set is sorted first, so the result depends on the graph, not on edge order.
     """
     n = data.num_nodes
-    nodes = (assignment == shard).nonzero().view(-1)
-    ei = _canonical(data.edge_index, n)
-    sub, _ = subgraph(nodes, ei, relabel_nodes=True, num_nodes=n)
+    link = getattr(data, "train_pos_edge_index", None) is not None
+    inside = assignment == shard
+    nodes = inside.nonzero().view(-1)
     m = nodes.numel()
+    local = torch.full((n,), -1, dtype=torch.long, device=assignment.device)
+    local[nodes] = torch.arange(m, device=assignment.device)
+    ei = _canonical(data.edge_index, n)
+    sub = local[ei[:, inside[ei[0]] & inside[ei[1]]]]
     x = data.x[nodes]
-    y = data.y.view(-1)[nodes]
-    train = data.train_mask[nodes]
-    val = data.val_mask[nodes]
-    if not bool(val.any()):
-        val = train.clone()
+    out = Data(node_ids=nodes)
+    if link:
+        train = _canonical(data.train_pos_edge_index, n)
+        train = local[train[:, inside[train[0]] & inside[train[1]]]]
+        val = _canonical(data.val_pos_edge_index, n)
+        val = local[val[:, inside[val[0]] & inside[val[1]]]]
+        if val.size(1) == 0:
+            val = train
+        g = torch.Generator().manual_seed(shard_seed(seed, shard))
+        out.train_pos_edge_index = train
+        out.val_pos_edge_index = val
+        out.val_neg_edge_index = sample_non_edges(torch.cat([train, val], 1), m, val.size(1), g).to(val.device)
+    else:
+        out.y = data.y.view(-1)[nodes]
+        out.train_mask = data.train_mask[nodes]
+        out.val_mask = data.val_mask[nodes]
+        if not bool(out.val_mask.any()):
+            out.val_mask = out.train_mask.clone()
     if repair is not None:
-        inside = assignment == shard
         cut = ei[:, inside[ei[1]] & ~inside[ei[0]]]       # sorted by (v, u): canonical
-        local = torch.full((n,), -1, dtype=torch.long, device=ei.device)
-        local[nodes] = torch.arange(m, device=ei.device)
         u = local[cut[1]]
         r = u.numel()
         if repair == "zero":
@@ -105,17 +127,18 @@ def shard_graph(data: Data, assignment: Tensor, shard: int, repair: str | None =
         elif repair == "mirror":
             xv = x[u]
         else:
-            g = torch.Generator().manual_seed(shard_seed(seed, shard))
+            g = torch.Generator().manual_seed(shard_seed(seed, shard) + 1)
             lam = torch.rand(r, generator=g).to(x.device, x.dtype)
             xv = lam.view(-1, 1) * x[u]
-        w = torch.arange(m, m + r, device=ei.device)
+        w = torch.arange(m, m + r, device=sub.device)
         sub = torch.cat([sub, torch.stack([u, w]), torch.stack([w, u])], 1)
         x = torch.cat([x, xv])
-        y = torch.cat([y, torch.zeros(r, dtype=y.dtype, device=y.device)])
-        pad = torch.zeros(r, dtype=torch.bool, device=train.device)
-        train, val = torch.cat([train, pad]), torch.cat([val, pad])
-    return Data(x=x, edge_index=sub, y=y, train_mask=train, val_mask=val, node_ids=nodes,
-                num_nodes=x.size(0))
+        if not link:
+            out.y = torch.cat([out.y, torch.zeros(r, dtype=out.y.dtype, device=out.y.device)])
+            pad = torch.zeros(r, dtype=torch.bool, device=out.train_mask.device)
+            out.train_mask, out.val_mask = torch.cat([out.train_mask, pad]), torch.cat([out.val_mask, pad])
+    out.x, out.edge_index, out.num_nodes = x, sub, x.size(0)
+    return out
 
 
 def partition_nodes(data: Data, method: str, num_shards: int, seed: int = 0,
@@ -124,10 +147,10 @@ def partition_nodes(data: Data, method: str, num_shards: int, seed: int = 0,
                     device: torch.device | str = "cpu") -> Tensor:
     """The node -> shard assignment of ``method`` (:data:`PARTITIONS`) on ``data``.
 
-    ``bekm`` clusters the log-softmax outputs of a backbone trained on ``data`` with
-    ``train_config`` and ``model_options`` (GraphEraser); ``fair`` colours nodes by their
-    training labels, every other node sharing one extra colour (GUIDE, without its use of test
-    labels).
+    ``bekm`` clusters the log-softmax outputs (link graphs: the embeddings) of a backbone
+    trained on ``data`` with ``train_config`` and ``model_options`` (GraphEraser); ``fair``
+    colours nodes by their training labels, every other node sharing one extra colour (GUIDE,
+    without its use of test labels; a graph without a node split gets one colour).
     """
     opts = dict(options or {})
     g = torch.Generator().manual_seed(int(seed))
@@ -139,13 +162,19 @@ def partition_nodes(data: Data, method: str, num_shards: int, seed: int = 0,
     if method == "metis":
         return metis_partition(data.edge_index, n, num_shards, **opts)
     if method == "fair":
-        y = data.y.view(-1)
-        colours = torch.where(data.train_mask, y, torch.full_like(y, int(y.max()) + 1))
+        y, train_mask = getattr(data, "y", None), getattr(data, "train_mask", None)
+        if y is None or train_mask is None:     # no training labels: balance only, one colour
+            colours = torch.zeros(n, dtype=torch.long, device=data.edge_index.device)
+        else:
+            y = y.view(-1)
+            colours = torch.where(train_mask, y, torch.full_like(y, int(y.max()) + 1))
         return fair_partition(data.edge_index, n, num_shards, colours, generator=g, **opts)
     if method == "bekm":
-        backbone, _ = train(data, "node", train_config or TrainConfig(seed=seed), device,
+        task = "link" if getattr(data, "train_pos_edge_index", None) is not None else "node"
+        backbone, _ = train(data, task, train_config or TrainConfig(seed=seed), device,
                             **(model_options or {}))
-        emb = F.log_softmax(model_outputs(backbone, data_to(data, resolve_device(device))), -1)
+        emb = model_outputs(backbone, data_to(data, resolve_device(device)))
+        emb = F.log_softmax(emb, -1) if task == "node" else emb
         return balanced_kmeans(emb, num_shards, generator=g, **opts).to(data.edge_index.device)
     raise ValueError(f"unknown partition {method!r}; choose one of {PARTITIONS} or pass an "
                      "assignment tensor")
@@ -156,9 +185,12 @@ def train_shard(data: Data, assignment: Tensor, shard: int, arch: dict[str, Any]
                 device: torch.device | str = "cpu") -> nn.Module:
     """Trains shard ``shard`` from a fresh initialisation seeded by ``shard_seed(seed, shard)``."""
     sg = shard_graph(data, assignment, shard, repair, seed)
-    if not bool(sg.train_mask.any()):
-        raise ValueError(f"shard {shard} holds no training node; use fewer shards (or a partition "
-                         "that spreads the training nodes)")
+    empty = (sg.train_pos_edge_index.size(1) == 0 if arch["task"] == "link"
+             else not bool(sg.train_mask.any()))
+    if empty:
+        what = "training edge" if arch["task"] == "link" else "training node"
+        raise ValueError(f"shard {shard} holds no {what}; use fewer shards (or a partition that "
+                         f"spreads the {what}s)")
     s = shard_seed(seed, shard)
     with seeded(s):
         model = build_model(arch)
@@ -168,9 +200,27 @@ def train_shard(data: Data, assignment: Tensor, shard: int, arch: dict[str, Any]
 
 
 @torch.no_grad()
-def _posteriors(shards: Sequence[nn.Module], data: Data, nodes: Tensor) -> Tensor:
-    """``[K, |nodes|, C]`` softmax posteriors of every shard model on the whole graph."""
-    return ShardedModel.probabilities_of(shards, data.x, data.edge_index)[:, nodes]
+def true_class_probabilities(shards: Sequence[nn.Module], data: Data, seed: int = 0,
+                             num_samples: int = 1000) -> Tensor:
+    r"""``[K, S]``: :math:`q_{ks}`, shard :math:`k`'s probability of the true label of sample
+    :math:`s`, on the whole graph ``data``. Node models: ``num_samples`` training nodes. Link
+    models: ``num_samples`` training edges (label 1) and as many sampled non-edges (label 0,
+    probability :math:`1 - p`). Samples are drawn with ``seed``."""
+    g = torch.Generator().manual_seed(int(seed))
+    if getattr(shards[0], "task", None) == "link":
+        train = data.train_pos_edge_index
+        pos = train[:, torch.randperm(train.size(1), generator=g)[:num_samples].to(train.device)]
+        neg = negative_pairs(data, pos.size(1), g).to(pos.device)
+        graph = _shared_graph(shards, data.x, data.edge_index)
+        p = torch.stack([torch.sigmoid(m.decode(m.encode(data.x, graph), torch.cat([pos, neg], 1)))
+                         for m in shards])
+        return torch.cat([p[:, : pos.size(1)], 1 - p[:, pos.size(1):]], 1)
+    train_nodes = data.train_mask.nonzero().view(-1)
+    pick = torch.randperm(train_nodes.numel(), generator=g)[:num_samples].to(train_nodes.device)
+    nodes = train_nodes[pick]
+    probs = ShardedModel.probabilities_of(shards, data.x, data.edge_index)[:, nodes]   # [K, S, C]
+    y = data.y.view(-1)[nodes]
+    return probs.gather(2, y.view(1, -1, 1).expand(len(shards), -1, 1)).squeeze(2)
 
 
 def learned_weights(shards: Sequence[nn.Module], data: Data, seed: int = 0, lr: float = 1e-3,
@@ -179,31 +229,26 @@ def learned_weights(shards: Sequence[nn.Module], data: Data, seed: int = 0, lr: 
     r"""GraphEraser's "optimal" aggregation weights.
 
     .. math::
-        \min_{\alpha \ge 0}\ \frac{1}{|B|}\sum_{v \in B} -\log\Big(\sum_k \alpha_k p_k(v)\Big)_{y_v}
+        \min_{\alpha \ge 0}\ \frac{1}{|B|}\sum_{s \in B} -\log \alpha^\top q_s
         + l_2 \lVert\alpha\rVert_2
 
-    over ``num_samples`` training nodes sampled with ``seed`` (posteriors of each shard model on
-    the whole graph ``data``), mini-batch Adam from :math:`\alpha = 1/K`, clamped to
-    :math:`\ge 0` after each step; returns :math:`\alpha / \sum\alpha`. The cross-entropy is
-    taken on the mixture itself (OpenGU applies a second softmax first). Only the true-class
-    posteriors :math:`q_{kv} = p_k(v)_{y_v}` enter the loss, so the gradient is written out,
-    :math:`\nabla = -\frac{1}{|B|}\sum_v q_v / (\alpha^\top q_v) + l_2\,\alpha/\lVert\alpha\rVert`,
-    and Adam (:math:`\beta = (0.9, 0.999)`, :math:`\epsilon = 10^{-8}`) is applied by hand: the
+    with :math:`q_s` the shards' probabilities of sample :math:`s`'s true label
+    (:func:`true_class_probabilities`: the cross-entropy of the mixture
+    :math:`\sum_k \alpha_k p_k`, which OpenGU passes through a second softmax first);
+    mini-batch Adam from :math:`\alpha = 1/K`, clamped to :math:`\ge 0` after each step;
+    returns :math:`\alpha / \sum\alpha`. The gradient is written out,
+    :math:`\nabla = -\frac{1}{|B|}\sum_s q_s / (\alpha^\top q_s) + l_2\,\alpha/\lVert\alpha\rVert`,
+    and Adam (:math:`\beta = (0.9, 0.999)`, :math:`\epsilon = 10^{-8}`) applied by hand: the
     640 default steps cost milliseconds instead of autograd's per-step overhead.
     """
     k = len(shards)
-    train_nodes = data.train_mask.nonzero().view(-1)
-    g = torch.Generator().manual_seed(int(seed))
-    pick = torch.randperm(train_nodes.numel(), generator=g)[:num_samples].to(train_nodes.device)
-    nodes = train_nodes[pick]
-    probs = _posteriors(shards, data, nodes)                  # [K, S, C]
-    y = data.y.view(-1)[nodes]
-    q = probs.gather(2, y.view(1, -1, 1).expand(k, -1, 1)).squeeze(2).double()   # [K, S]
+    q = true_class_probabilities(shards, data, seed, num_samples).double()
+    g = torch.Generator().manual_seed(int(seed) + 1)
     alpha = torch.full((k,), 1.0 / k, dtype=torch.float64, device=q.device)
     m1, m2 = torch.zeros_like(alpha), torch.zeros_like(alpha)
     b1, b2, eps, step = 0.9, 0.999, 1e-8, 0
     for _ in range(epochs):
-        order = torch.randperm(nodes.numel(), generator=g).to(nodes.device)
+        order = torch.randperm(q.size(1), generator=g).to(q.device)
         for batch in order.split(batch_size):
             qb = q[:, batch]
             mix = alpha @ qb
@@ -253,14 +298,18 @@ def _check_inputs(data: Data, task: str, num_shards: int, partition: str | Tenso
                   aggregation: str, repair: str | None) -> None:
     if not isinstance(data, Data):
         raise TypeError(f"data must be a torch_geometric.data.Data, got {type(data).__name__}")
-    if task != "node":
-        raise ValueError(f"sharded training supports task='node' only, got {task!r}")
+    if task not in ("node", "link"):
+        raise ValueError(f"sharded training supports task='node' or 'link', got {task!r}")
     check_trainable(data, task)
+    if getattr(data, "x", None) is None:
+        raise ValueError("sharded training needs node features data.x (a featureless graph's node "
+                         "embeddings cannot be split across shards)")
     if isinstance(num_shards, bool) or not isinstance(num_shards, int) or num_shards < 1:
         raise ValueError(f"num_shards must be a positive int, got {num_shards!r}")
-    if num_shards > int(data.train_mask.sum()):
-        raise ValueError(f"{num_shards} shards but only {int(data.train_mask.sum())} training nodes; "
-                         "use fewer shards")
+    units = (data.train_pos_edge_index.size(1), "training edges") if task == "link" else \
+        (int(data.train_mask.sum()), "training nodes")
+    if num_shards > units[0]:
+        raise ValueError(f"{num_shards} shards but only {units[0]} {units[1]}; use fewer shards")
     if aggregation not in AGGREGATIONS:
         raise ValueError(f"unknown aggregation {aggregation!r}; choose one of {AGGREGATIONS}")
     if repair is not None and repair not in REPAIRS:
@@ -283,11 +332,12 @@ def train_sharded(data: Data, task: str = "node", num_shards: int = 10,
                   partition_options: dict[str, Any] | None = None,
                   aggregation_options: dict[str, Any] | None = None,
                   **model_options: Any) -> ShardedModel:
-    """Trains a sharded node classifier from scratch.
+    """Trains a sharded node classifier or link predictor from scratch.
 
     Args:
-        data: a graph with a node split (``train_mask``, ``val_mask``).
-        task: ``"node"`` (link prediction is not sharded yet).
+        data: a graph with a node split (``train_mask``, ``val_mask``; task ``"node"``) or a
+            link split (task ``"link"``), with node features.
+        task: ``"node"`` or ``"link"``.
         num_shards: :math:`K`.
         partition: a name in :data:`PARTITIONS` or an ``[N]`` assignment to reuse (default:
             the preset's, else ``random``).
@@ -316,7 +366,7 @@ def train_sharded(data: Data, task: str = "node", num_shards: int = 10,
     config = config or TrainConfig(seed=seed)
     dev = resolve_device(device)
     data = data_to(data, dev)
-    arch = model_config(data, "node", **model_options)
+    arch = model_config(data, task, **model_options)
     if isinstance(partition, Tensor):
         assignment, partition_name = partition.to(dev), "given"
     else:
@@ -327,13 +377,13 @@ def train_sharded(data: Data, task: str = "node", num_shards: int = 10,
         raise ValueError("the partition left a shard empty; use fewer shards")
     shards = [train_shard(data, assignment, k, arch, config, repair, seed, dev) for k in range(num_shards)]
     weights = aggregation_weights(shards, data, aggregation, assignment, seed, aggregation_options)
-    recipe = dict(method=method, num_shards=num_shards, partition=partition_name,
+    recipe = dict(method=method, task=task, num_shards=num_shards, partition=partition_name,
                   partition_options=dict(partition_options or {}), aggregation=aggregation,
                   aggregation_options=dict(aggregation_options or {}), repair=repair, seed=seed,
                   train_config=asdict(config), model_options=dict(model_options),
                   partition_depends_on_data=partition_name not in DATA_INDEPENDENT,
                   balance=graph_balance(assignment, num_shards))
-    return ShardedModel(shards, assignment, aggregation, weights.to(dev), {**arch, "sharded": recipe})
+    return ShardedModel(shards, assignment, aggregation, weights.to(dev), arch, recipe)
 
 
 def touched_shards(model: ShardedModel, task) -> Tensor:
@@ -370,7 +420,7 @@ def retrain_shards(model: ShardedModel, data: Data, shards: Sequence[int] | Tens
     r = model.recipe
     dev = resolve_device(device) if device is not None else model.assignment.device
     data = data_to(data, dev)
-    arch = {k: v for k, v in model.config.items() if k != "sharded"}
+    arch = dict(model.config)
     config = TrainConfig.from_dict(r["train_config"])
     assignment = model.assignment.to(dev)
     ids = sorted({int(s) for s in (shards.tolist() if isinstance(shards, Tensor) else shards)})
@@ -382,7 +432,8 @@ def retrain_shards(model: ShardedModel, data: Data, shards: Sequence[int] | Tens
         new_models[s] = train_shard(data, assignment, s, arch, config, r["repair"], r["seed"], dev)
     weights = aggregation_weights(new_models, data, model.aggregation, assignment, r["seed"],
                                   r.get("aggregation_options"))
-    return ShardedModel(new_models, assignment, model.aggregation, weights.to(dev), copy.deepcopy(model.config))
+    return ShardedModel(new_models, assignment, model.aggregation, weights.to(dev), copy.deepcopy(model.config),
+                        copy.deepcopy(model.recipe))
 
 
 def retrain_sharded(model: ShardedModel, data: Data, repartition: bool = True,
@@ -396,7 +447,7 @@ def retrain_sharded(model: ShardedModel, data: Data, repartition: bool = True,
     dev = resolve_device(device) if device is not None else model.assignment.device
     partition = (r["partition"] if repartition and r["partition"] != "given"
                  else model.assignment.to(dev))
-    return train_sharded(data, "node", r["num_shards"], partition, r["aggregation"], r["repair"] or "none",
+    return train_sharded(data, r.get("task", model.task), r["num_shards"], partition, r["aggregation"], r["repair"] or "none",
                          r["seed"], TrainConfig.from_dict(r["train_config"]), dev, r.get("method"),
                          r.get("partition_options"), r.get("aggregation_options"),
                          **r.get("model_options", {}))

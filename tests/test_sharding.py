@@ -135,8 +135,14 @@ def test_retrain_shards_keeps_other_shards_and_the_input(graph, model):
 
 
 def test_train_sharded_refuses_bad_inputs(graph):
-    with pytest.raises(ValueError, match="task='node' only"):
+    with pytest.raises(ValueError, match="task='node' or 'link'"):
+        train_sharded(graph, task="rec")
+    with pytest.raises(ValueError, match="link_split"):
         train_sharded(graph, task="link")
+    featureless = graph.clone()
+    del featureless.x
+    with pytest.raises(ValueError, match="node features"):
+        train_sharded(featureless)
     with pytest.raises(ValueError, match="unknown partition"):
         train_sharded(graph, partition="spectral")
     with pytest.raises(ValueError, match="unknown aggregation"):

@@ -27,7 +27,7 @@ class ShardRetrainer(Unlearner):
             the deleted data in where the other nodes sit; ``history["partition"]`` says which.
     """
     supports = frozenset({"node", "edge", "feature", "class"})
-    tasks = frozenset({"node"})
+    tasks = frozenset({"node", "link"})
 
     def __init__(self, repartition: bool = False):
         if not isinstance(repartition, bool):
