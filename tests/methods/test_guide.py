@@ -74,3 +74,18 @@ def test_refuses_a_graph_eraser_model(graph):
     task = DeletionRequest.nodes([0]).resolve(graph)
     with pytest.raises(ValueError, match="trained for 'graph_eraser'"):
         unlearn(m, task, "guide")
+
+
+def test_link_prediction_cut_edge_is_bit_exact():
+    from gnn_unlearn import link_split
+    g = link_split(synthetic_graph(num_nodes=200, num_classes=3, avg_degree=8, num_features=24,
+                                   features_per_node=4, seed=0), seed=0)
+    m = train_sharded(g, "link", num_shards=3, method="guide", seed=0, config=FAST, **ARCH)
+    a, train = m.assignment, g.train_pos_edge_index
+    cut = train[:, a[train[0]] != a[train[1]]][:, :1]
+    task = DeletionRequest.edges(cut).resolve(g)
+    result = unlearn(m, task, "guide")
+    assert set(result.history["touched_shards"]) == {int(a[cut[0, 0]]), int(a[cut[1, 0]])}
+    ref = train_sharded(task.retained_data, "link", num_shards=3, method="guide", partition=m.assignment,
+                        seed=0, config=FAST, **ARCH)
+    assert_same_model(result.model, ref)
