@@ -25,16 +25,27 @@ from pathlib import Path
 
 import torch
 
-from gnn_unlearn import DeletionRequest, TrainConfig, evaluate, load_dataset, node_split, train, unlearn
+from gnn_unlearn import (DeletionRequest, TrainConfig, evaluate, link_split, load_dataset, node_split, train,
+                         unlearn)
 from gnn_unlearn.data import sample_edges, sample_nodes
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
+from gnn_unlearn.metrics.link import link_auc
 from gnn_unlearn.metrics.node import accuracy, macro_f1
 from gnn_unlearn.sharding import train_sharded
 
 
+METRICS = {"node": ("acc", "f1"), "link": ("auroc", "aupr")}
+REPORT_KEYS = {"node": ("test_acc", "test_f1"), "link": ("dt_auroc", "dt_aupr")}
+LABELS = {"node": ("acc", "F1"), "link": ("AUROC", "AUPR")}
+
+
 def score(model, data, exclude=None) -> tuple[float, float]:
-    """Test accuracy and macro F1 (test nodes not in ``exclude``)."""
+    """Node models: test accuracy and macro F1 (test nodes not in ``exclude``); link models:
+    AUROC and AUPR of test edges against test non-edges."""
+    if model.task == "link":
+        r = link_auc(model, data, data.test_pos_edge_index, data.test_neg_edge_index)
+        return r["auroc"], r["aupr"]
     model.eval()
     with torch.no_grad():
         pred = model(data.x, data.edge_index).argmax(-1)
@@ -43,13 +54,24 @@ def score(model, data, exclude=None) -> tuple[float, float]:
     return accuracy(pred[test], y[test]), macro_f1(pred[test], y[test])
 
 
+@torch.no_grad()
+def outputs(model, data) -> torch.Tensor:
+    """Node models: log-probabilities of every node; link models: logits of the test pairs."""
+    model.eval()
+    if model.task == "link":
+        pairs = torch.cat([data.test_pos_edge_index, data.test_neg_edge_index], 1)
+        return model.decode(model.encode(data.x, data.edge_index), pairs)
+    return model(data.x, data.edge_index)
+
+
 def make_request(data, kind: str, size: float, seed: int) -> DeletionRequest:
+    among = getattr(data, "train_mask", None)       # node tasks: training nodes; link: any node
     if kind == "node":
-        return sample_nodes(data, size, seed=seed, among=data.train_mask)
+        return sample_nodes(data, size, seed=seed, among=among)
     if kind == "edge":
         return sample_edges(data, size, where="random", seed=seed)
     if kind == "feature":
-        ids = sample_nodes(data, size, seed=seed, among=data.train_mask).parts[0].payload["ids"]
+        ids = sample_nodes(data, size, seed=seed, among=among).parts[0].payload["ids"]
         return DeletionRequest.features(ids)
     raise ValueError(f"unknown request kind {kind!r}")
 
@@ -62,19 +84,23 @@ def same_weights(a, b) -> bool:
 def run(args) -> list[dict]:
     rows = []
     requests = [(r.split(":")[0], float(r.split(":")[1])) for r in args.requests.split(",")]
+    task_kind = args.task
+    m1, m2 = METRICS[task_kind]
     for seed in range(args.seeds):
         for name in args.datasets.split(","):
-            data = node_split(load_dataset(name, root=args.root), 0.6, 0.2, seed=seed, use_public=False)
-            cfg = TrainConfig(epochs=args.epochs, eval_every=5, patience=args.patience, weight_decay=5e-4,
-                              seed=seed)
+            base = load_dataset(name, root=args.root)
+            data = (node_split(base, 0.6, 0.2, seed=seed, use_public=False) if task_kind == "node"
+                    else link_split(base, seed=seed))
+            cfg = TrainConfig(epochs=args.epochs, eval_every=5, patience=args.patience,
+                              weight_decay=5e-4 if task_kind == "node" else 0.0, seed=seed)
             t0 = time.perf_counter()
-            single, _ = train(data, "node", cfg, encoder=args.encoder)
+            single, _ = train(data, task_kind, cfg, encoder=args.encoder)
             single_s = time.perf_counter() - t0
             single_acc, single_f1 = score(single, data)
             for method in args.methods.split(","):
                 t0 = time.perf_counter()
-                model = train_sharded(data, num_shards=args.shards, method=method, seed=seed, config=cfg,
-                                      encoder=args.encoder)
+                model = train_sharded(data, task_kind, num_shards=args.shards, method=method, seed=seed,
+                                      config=cfg, encoder=args.encoder)
                 train_s = time.perf_counter() - t0
                 acc, f1 = score(model, data)
                 log(f"{name} seed {seed} {method}: single {single_acc:.3f} ({single_s:.1f}s), "
@@ -85,33 +111,33 @@ def run(args) -> list[dict]:
                     result = unlearn(model, task, method)
                     retrained = unlearn(model, task, "retrain")
                     single_re = unlearn(single, task, "retrain")
-                    rep = evaluate(result, task, retrained=retrained, mia=True, seed=seed)
-                    row = dict(dataset=name, seed=seed, method=method, request=kind, size=size,
+                    rep = evaluate(result, task, retrained=retrained, mia=task_kind == "node", seed=seed)
+                    row = dict(dataset=name, task=task_kind, seed=seed, method=method, request=kind, size=size,
                                request_summary=task.summary(), shards=args.shards,
-                               single_acc=single_acc, single_f1=single_f1, single_train_s=single_s,
-                               single_retrain_s=single_re.seconds,
-                               single_after_acc=score(single_re.model, task.retained_data, task.deleted_nodes)[0],
-                               sharded_acc=acc, sharded_f1=f1, sharded_train_s=train_s,
-                               touched=result.history["num_touched"],
+                               **{f"single_{m1}": single_acc, f"single_{m2}": single_f1},
+                               single_train_s=single_s, single_retrain_s=single_re.seconds,
+                               **{f"single_after_{m1}": score(single_re.model, task.retained_data,
+                                                              task.deleted_nodes)[0]},
+                               sharded_train_s=train_s, touched=result.history["num_touched"],
                                partition=result.history["partition"])
+                    k1, k2 = REPORT_KEYS[task_kind]
                     for label, key in (("original", "orig"), ("retrain", "retrain"), (method, "unlearn")):
                         r = rep.row(label)
-                        row.update({f"{key}_acc": r["test_acc"], f"{key}_f1": r["test_f1"],
+                        row.update({f"{key}_{m1}": r[k1], f"{key}_{m2}": r[k2],
                                     f"{key}_mia": r["mia_df_member"]})
                     row["unlearn_s"], row["retrain_s"] = result.seconds, retrained.seconds
                     row["speedup"] = retrained.seconds / result.seconds
                     if seed < args.verify_seeds:
-                        ref = train_sharded(task.retained_data, num_shards=args.shards, method=method,
+                        ref = train_sharded(task.retained_data, task_kind, num_shards=args.shards, method=method,
                                             partition=model.assignment, seed=seed, config=cfg,
                                             encoder=args.encoder)
                         row["bit_exact"] = same_weights(result.model, ref) and torch.equal(
-                            result.model(task.retained_data.x, task.retained_data.edge_index),
-                            ref(task.retained_data.x, task.retained_data.edge_index))
+                            outputs(result.model, task.retained_data), outputs(ref, task.retained_data))
                     if kind == "node":
                         node_retrain_s = retrained.seconds
                     rows.append(row)
                     log(f"  {kind} {size:g}: touched {row['touched']}/{args.shards}, unlearn "
-                        f"{row['unlearn_s']:.1f}s vs retrain {row['retrain_s']:.1f}s, acc {row['unlearn_acc']:.3f}"
+                        f"{row['unlearn_s']:.1f}s vs retrain {row['retrain_s']:.1f}s, {m1} {row[f'unlearn_{m1}']:.3f}"
                         + (f", bit-exact {row['bit_exact']}" if "bit_exact" in row else ""))
                     write(rows, args)
                 if args.per_request and node_retrain_s is not None:
@@ -124,7 +150,8 @@ def run(args) -> list[dict]:
                         secs.append(res.seconds)
                         touched.append(res.history["num_touched"])
                         current, graph = res.model, task.retained_data
-                    rows.append(dict(dataset=name, seed=seed, method=method, request="node, one at a time",
+                    rows.append(dict(dataset=name, task=task_kind, seed=seed, method=method,
+                                     request="node, one at a time",
                                      size=len(secs), shards=args.shards, unlearn_s=statistics.fmean(secs),
                                      touched=statistics.fmean(touched), retrain_s=node_retrain_s,
                                      speedup=node_retrain_s / statistics.fmean(secs)))
@@ -148,15 +175,17 @@ def mean_std(vals) -> str:
 
 
 def markdown(rows: list[dict], args) -> str:
+    m1, m2 = METRICS[args.task]
+    l1, l2 = LABELS[args.task]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["dataset"], r["method"], r["request"], r["size"]), []).append(r)
     batch = [(k, v) for k, v in groups.items() if "one at a time" not in k[2]]
     single = [(k, v) for k, v in groups.items() if "one at a time" in k[2]]
-    cols = [("single model acc", "single_acc"), ("single model F1", "single_f1"),
-            ("sharded acc", "orig_acc"), ("sharded F1", "orig_f1"),
-            ("unlearned acc", "unlearn_acc"), ("unlearned F1", "unlearn_f1"),
-            ("full retrain acc", "retrain_acc"), ("full retrain F1", "retrain_f1"),
+    cols = [(f"single model {l1}", f"single_{m1}"), (f"single model {l2}", f"single_{m2}"),
+            (f"sharded {l1}", f"orig_{m1}"), (f"sharded {l2}", f"orig_{m2}"),
+            (f"unlearned {l1}", f"unlearn_{m1}"), (f"unlearned {l2}", f"unlearn_{m2}"),
+            (f"full retrain {l1}", f"retrain_{m1}"), (f"full retrain {l2}", f"retrain_{m2}"),
             ("shards touched", "touched"), ("unlearn s", "unlearn_s"), ("full retrain s", "retrain_s"),
             ("speed-up", "speedup"), ("single-model retrain s", "single_retrain_s")]
     lines = ["| dataset | method | request | seeds | " + " | ".join(c for c, _ in cols) + " | bit-exact |",
@@ -181,16 +210,25 @@ def write(rows: list[dict], args) -> None:
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/sharded.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    md = (f"# Exact unlearning by sharding (GraphEraser, GUIDE), node classification\n\n"
+    if args.task == "node":
+        setting = ("node classification", "Stratified 60/20/20 node split per seed; GCN (2 layers, 128/64, "
+                   "dropout 0.5) for the single model and for every shard; Adam lr 0.01, weight decay 5e-4",
+                   "validation nodes", "Accuracy / macro F1 on the test nodes that were not deleted")
+    else:
+        setting = ("link prediction", "90/5/5 link split per seed (GNNDelete's); GCN encoder (2 layers, 128/64, "
+                   "dropout 0.5) + dot decoder for the single model and for every shard (in-shard training edges, "
+                   "fresh negatives each epoch); Adam lr 0.01",
+                   "validation edges against validation non-edges (each shard: its in-shard validation edges and "
+                   "as many seeded in-shard non-edges)", "AUROC / AUPR of test edges against test non-edges")
+    md = (f"# Exact unlearning by sharding (GraphEraser, GUIDE), {setting[0]}\n\n"
           f"Command: `OMP_NUM_THREADS=1 {command}`\n\nHardware: {hardware()}. {args.note}\n\n"
-          f"Stratified 60/20/20 node split per seed; GCN (2 layers, 128/64, dropout 0.5) for the single model "
-          f"and for every shard; Adam lr 0.01, weight decay 5e-4, up to {args.epochs} epochs, early stopping "
-          f"(patience {args.patience}) on validation nodes (each shard on its own). {args.shards} shards. "
+          f"{setting[1]}, up to {args.epochs} epochs, early stopping "
+          f"(patience {args.patience}) on {setting[2]}. {args.shards} shards. "
           "graph_eraser: balanced LPA partition, learned aggregation weights; guide: fair spectral partition "
-          "(training labels as colours), MixUp repair, pyramid-match similarity weights.\n\n"
-          "Requests: node = training nodes (fraction of all nodes) deleted with their edges; edge = training "
-          "edges; feature = feature rows of training nodes zeroed. Accuracy / macro F1 on the test nodes that "
-          "were not deleted, after unlearning on the retained graph. 'sharded' = the sharded model before "
+          "(training labels as colours; a link split has no labels: one colour), MixUp repair, pyramid-match similarity weights.\n\n"
+          "Requests: node = nodes (fraction of all nodes; node classification: training nodes) deleted with "
+          "their edges; edge = training edges; feature = feature rows of such nodes zeroed. "
+          f"{setting[3]}, after unlearning on the retained graph. 'sharded' = the sharded model before "
           "the deletion; 'full retrain' = partition recomputed and every shard retrained on the retained "
           "graph; 'unlearn s' = the unlearning call (touched shards retrained from fresh initialisation + "
           "aggregation weights recomputed); speed-up = full retrain s / unlearn s. Bit-exact: the unlearned "
@@ -206,6 +244,7 @@ def write(rows: list[dict], args) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--datasets", default="Cora,CiteSeer")
+    p.add_argument("--task", default="node", choices=("node", "link"))
     p.add_argument("--methods", default="graph_eraser,guide")
     p.add_argument("--requests", default="node:0.01,edge:0.01,feature:0.01",
                    help="kind:fraction, comma-separated (node / feature: fraction of all nodes, sampled "
