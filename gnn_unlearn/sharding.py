@@ -382,8 +382,17 @@ def train_sharded(data: Data, task: str = "node", num_shards: int = 10,
                   aggregation_options=dict(aggregation_options or {}), repair=repair, seed=seed,
                   train_config=asdict(config), model_options=dict(model_options),
                   partition_depends_on_data=partition_name not in DATA_INDEPENDENT,
-                  balance=graph_balance(assignment, num_shards))
+                  balance=graph_balance(assignment, num_shards),
+                  fairness=_training_label_fairness(data, assignment, num_shards))
     return ShardedModel(shards, assignment, aggregation, weights.to(dev), arch, recipe)
+
+
+def _training_label_fairness(data: Data, assignment: Tensor, num_shards: int) -> float | None:
+    """GUIDE's fairness gap of the training labels over shards (``None`` without a node split)."""
+    if getattr(data, "train_mask", None) is None or getattr(data, "y", None) is None:
+        return None
+    train = data.train_mask
+    return graph_fairness(assignment[train], data.y.view(-1)[train], num_shards)
 
 
 def touched_shards(model: ShardedModel, task) -> Tensor:

@@ -135,7 +135,8 @@ class ShardedModel(nn.Module):
 
 
 def _shared_graph(shards: Sequence[nn.Module], x: Tensor, edge_index: Tensor):
+    """The propagation structure of ``edge_index`` for the shards' (common) encoder, built once."""
     encoder = getattr(shards[0], "encoder", None)
-    if encoder is None or isinstance(edge_index, Tensor) is False:
+    if encoder is None or not isinstance(edge_index, Tensor):
         return edge_index
     return encoder.prepare(edge_index, x.size(0))

@@ -49,20 +49,17 @@ def random_partition(num_nodes: int, num_shards: int, generator: torch.Generator
 
 def _rank_in_group(group: Tensor, score: Tensor) -> Tensor:
     """Rank of each item within its group by descending ``score`` (ties by position)."""
+    if group.numel() == 0:
+        return group.clone()
     order = torch.argsort(score, descending=True, stable=True)
     order = order[torch.argsort(group[order], stable=True)]
     sorted_group = group[order]
-    start = torch.zeros_like(sorted_group)
-    if sorted_group.numel():
-        new = torch.ones_like(sorted_group, dtype=torch.bool)
-        new[1:] = sorted_group[1:] != sorted_group[:-1]
-        idx = torch.arange(sorted_group.numel(), device=group.device)
-        start = torch.cummax(torch.where(new, idx, torch.zeros_like(idx)), 0).values
-        rank_sorted = idx - start
-    else:
-        rank_sorted = sorted_group
-    rank = torch.empty_like(rank_sorted)
-    rank[order] = rank_sorted
+    idx = torch.arange(sorted_group.numel(), device=group.device)
+    first = torch.ones_like(sorted_group, dtype=torch.bool)
+    first[1:] = sorted_group[1:] != sorted_group[:-1]
+    start = torch.cummax(torch.where(first, idx, torch.zeros_like(idx)), 0).values
+    rank = torch.empty_like(idx)
+    rank[order] = idx - start
     return rank
 
 
