@@ -199,6 +199,42 @@ def train_shard(data: Data, assignment: Tensor, shard: int, arch: dict[str, Any]
     return model.eval()
 
 
+def _train_shard_worker(job: tuple) -> dict[str, Tensor]:
+    """Process-pool entry point: trains one shard, returns its weights (CPU)."""
+    data, assignment, shard, arch, config, repair, seed, threads = job
+    torch.set_num_threads(threads)
+    return train_shard(data, assignment, shard, arch, config, repair, seed, "cpu").state_dict()
+
+
+def train_shards(data: Data, assignment: Tensor, shards: Sequence[int], arch: dict[str, Any],
+                 config: TrainConfig, repair: str | None = None, seed: int = 0,
+                 device: torch.device | str = "cpu", workers: int = 1) -> dict[int, nn.Module]:
+    """:func:`train_shard` for each of ``shards``; with ``workers > 1`` on the CPU, in that many
+    spawned processes, each with this process's thread count (shards are independent, so the
+    weights are the same as trained one after another; a test checks it). On CUDA the shards
+    train one after another on the device."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive int, got {workers!r}")
+    dev = torch.device(device)
+    ids = list(shards)
+    if workers == 1 or dev.type != "cpu" or len(ids) < 2:
+        return {k: train_shard(data, assignment, k, arch, config, repair, seed, dev) for k in ids}
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = [(data, assignment, k, arch, config, repair, seed, torch.get_num_threads()) for k in ids]
+    with ProcessPoolExecutor(min(workers, len(ids)), mp_context=mp.get_context("spawn")) as pool:
+        states = list(pool.map(_train_shard_worker, jobs))
+    out = {}
+    for k, state in zip(ids, states):
+        with seeded(shard_seed(seed, k)):
+            model = build_model(arch)
+        model.load_state_dict(state)
+        model.train_config = {**asdict(config), "seed": shard_seed(seed, k), "progress": False}
+        out[k] = model.eval()
+    return out
+
+
 @torch.no_grad()
 def true_class_probabilities(shards: Sequence[nn.Module], data: Data, seed: int = 0,
                              num_samples: int = 1000) -> Tensor:
@@ -330,7 +366,7 @@ def train_sharded(data: Data, task: str = "node", num_shards: int = 10,
                   repair: str | None = None, seed: int = 0, config: TrainConfig | None = None,
                   device: str | torch.device | None = "cpu", method: str | None = None,
                   partition_options: dict[str, Any] | None = None,
-                  aggregation_options: dict[str, Any] | None = None,
+                  aggregation_options: dict[str, Any] | None = None, workers: int = 1,
                   **model_options: Any) -> ShardedModel:
     """Trains a sharded node classifier or link predictor from scratch.
 
@@ -351,6 +387,7 @@ def train_sharded(data: Data, task: str = "node", num_shards: int = 10,
         method: ``"graph_eraser"`` or ``"guide"``: fills partition / aggregation / repair left
             at ``None`` with the paper's choice (:data:`PRESETS`) and marks the model for that
             unlearning method.
+        workers: train shards in this many processes (CPU; results unchanged).
         **model_options: the shard architecture (encoder, hidden_channels, ...; see
             :func:`~gnn_unlearn.models.model_config`).
 
@@ -375,7 +412,8 @@ def train_sharded(data: Data, task: str = "node", num_shards: int = 10,
         partition_name = partition
     if torch.bincount(assignment, minlength=num_shards).min() == 0:
         raise ValueError("the partition left a shard empty; use fewer shards")
-    shards = [train_shard(data, assignment, k, arch, config, repair, seed, dev) for k in range(num_shards)]
+    trained = train_shards(data, assignment, range(num_shards), arch, config, repair, seed, dev, workers)
+    shards = [trained[k] for k in range(num_shards)]
     weights = aggregation_weights(shards, data, aggregation, assignment, seed, aggregation_options)
     recipe = dict(method=method, task=task, num_shards=num_shards, partition=partition_name,
                   partition_options=dict(partition_options or {}), aggregation=aggregation,
@@ -420,7 +458,7 @@ def touched_shards(model: ShardedModel, task) -> Tensor:
 
 
 def retrain_shards(model: ShardedModel, data: Data, shards: Sequence[int] | Tensor,
-                   device: str | torch.device | None = None) -> ShardedModel:
+                   device: str | torch.device | None = None, workers: int = 1) -> ShardedModel:
     """A new sharded model: ``shards`` retrained from fresh initialisation on ``data`` with the
     model's own assignment and recipe, the other shard models copied unchanged, and the
     aggregation weights recomputed on ``data``. ``model`` is not modified."""
@@ -437,8 +475,7 @@ def retrain_shards(model: ShardedModel, data: Data, shards: Sequence[int] | Tens
     if bad:
         raise ValueError(f"shard ids {bad} are outside 0..{model.num_shards - 1}")
     new_models = [copy.deepcopy(m) for m in model.shards]
-    for s in ids:
-        new_models[s] = train_shard(data, assignment, s, arch, config, r["repair"], r["seed"], dev)
+    new_models.update(train_shards(data, assignment, ids, arch, config, r["repair"], r["seed"], dev, workers))
     weights = aggregation_weights(new_models, data, model.aggregation, assignment, r["seed"],
                                   r.get("aggregation_options"))
     return ShardedModel(new_models, assignment, model.aggregation, weights.to(dev), copy.deepcopy(model.config),
@@ -446,7 +483,7 @@ def retrain_shards(model: ShardedModel, data: Data, shards: Sequence[int] | Tens
 
 
 def retrain_sharded(model: ShardedModel, data: Data, repartition: bool = True,
-                    device: str | torch.device | None = None) -> ShardedModel:
+                    device: str | torch.device | None = None, workers: int = 1) -> ShardedModel:
     """Full retraining with ``model``'s recipe on ``data``: the partition recomputed on ``data``
     (``repartition``; a ``given`` or ``random`` partition is reused as it is data-free) or kept,
     and every shard retrained."""
@@ -458,5 +495,5 @@ def retrain_sharded(model: ShardedModel, data: Data, repartition: bool = True,
                  else model.assignment.to(dev))
     return train_sharded(data, r.get("task", model.task), r["num_shards"], partition, r["aggregation"], r["repair"] or "none",
                          r["seed"], TrainConfig.from_dict(r["train_config"]), dev, r.get("method"),
-                         r.get("partition_options"), r.get("aggregation_options"),
+                         r.get("partition_options"), r.get("aggregation_options"), workers,
                          **r.get("model_options", {}))

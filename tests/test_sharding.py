@@ -159,3 +159,19 @@ def test_train_sharded_refuses_bad_inputs(graph):
     del no_split.train_mask
     with pytest.raises(ValueError, match="node_split"):
         train_sharded(no_split)
+
+
+@pytest.mark.slow
+def test_parallel_shard_training_gives_the_same_weights(graph, model):
+    """Spawned workers (slow to start: marked slow) train the same shards as one process."""
+    parallel = train_sharded(graph, num_shards=4, partition="blpa", aggregation="learned", seed=0,
+                             config=FAST, workers=2, **ARCH)
+    for k in ("assignment", "weights"):
+        assert torch.equal(getattr(parallel, k), getattr(model, k))
+    sa, sb = parallel.state_dict(), model.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_workers_must_be_positive(graph):
+    with pytest.raises(ValueError, match="workers"):
+        train_sharded(graph, num_shards=2, config=FAST, workers=0, **ARCH)

@@ -25,14 +25,17 @@ class ShardRetrainer(Unlearner):
             shard (strictly exact for graph-dependent partitions, at full cost). Without it a
             graph-dependent partition (``blpa``, ``bekm``, ``fair``, ``metis``) still reflects
             the deleted data in where the other nodes sit; ``history["partition"]`` says which.
+        workers: retrain the touched shards in this many processes (CPU; same weights).
     """
     supports = frozenset({"node", "edge", "feature", "class"})
     tasks = frozenset({"node", "link"})
 
-    def __init__(self, repartition: bool = False):
+    def __init__(self, repartition: bool = False, workers: int = 1):
         if not isinstance(repartition, bool):
             raise TypeError(f"repartition must be True or False, got {repartition!r}")
-        self.repartition = repartition
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be a positive int, got {workers!r}")
+        self.repartition, self.workers = repartition, workers
 
     def check(self, model: nn.Module, task: UnlearningTask) -> None:
         if not isinstance(model, ShardedModel):
@@ -53,12 +56,12 @@ class ShardRetrainer(Unlearner):
         recipe = model.recipe
         data = task.retained_data
         if self.repartition:
-            out = retrain_sharded(model, data, repartition=True)
+            out = retrain_sharded(model, data, repartition=True, workers=self.workers)
             touched = list(range(model.num_shards))
             partition = f"recomputed on the retained graph ({recipe['partition']})"
         else:
             touched = touched_shards(model, task).tolist()
-            out = retrain_shards(model, data, touched)
+            out = retrain_shards(model, data, touched, workers=self.workers)
             partition = (f"kept; {recipe['partition']!r} was computed on the graph with the deleted data"
                          if recipe.get("partition_depends_on_data") else
                          f"kept; {recipe['partition']!r} does not depend on the data")
