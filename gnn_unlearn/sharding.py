@@ -475,7 +475,9 @@ def retrain_shards(model: ShardedModel, data: Data, shards: Sequence[int] | Tens
     if bad:
         raise ValueError(f"shard ids {bad} are outside 0..{model.num_shards - 1}")
     new_models = [copy.deepcopy(m) for m in model.shards]
-    new_models.update(train_shards(data, assignment, ids, arch, config, r["repair"], r["seed"], dev, workers))
+    for s, retrained in train_shards(data, assignment, ids, arch, config, r["repair"], r["seed"], dev,
+                                     workers).items():
+        new_models[s] = retrained
     weights = aggregation_weights(new_models, data, model.aggregation, assignment, r["seed"],
                                   r.get("aggregation_options"))
     return ShardedModel(new_models, assignment, model.aggregation, weights.to(dev), copy.deepcopy(model.config),
