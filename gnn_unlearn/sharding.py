@@ -1,4 +1,5 @@
-r"""Training sharded (SISA) node classifiers and retraining the shards a deletion touches.
+r"""Training sharded (SISA) node classifiers and link predictors, and retraining the shards a
+deletion touches.
 
 Recipe (Bourtoule et al., "Machine Unlearning", S&P 2021, on graphs as GraphEraser, Chen et
 al., CCS 2022, and GUIDE, Wang et al., USENIX Security 2023):
@@ -6,8 +7,9 @@ al., CCS 2022, and GUIDE, Wang et al., USENIX Security 2023):
 1. partition every node into :math:`K` shards (:mod:`gnn_unlearn.ops.partition`);
 2. shard :math:`k` trains on the subgraph induced by its nodes (edges cut by the partition
    are dropped; GUIDE's *repair* gives each cut edge end a virtual neighbour made from the
-   in-shard node alone), with its own training nodes for the loss and its own validation
-   nodes for early stopping, from a fresh initialisation seeded by ``(seed, k)``;
+   in-shard node alone), with its own training nodes (link prediction: its in-shard training
+   edges) for the loss and its own validation nodes (edges) for early stopping, from a fresh
+   initialisation seeded by ``(seed, k)``;
 3. aggregate the shard posteriors (:class:`~gnn_unlearn.models.sharded.ShardedModel`).
 
 Nothing in shard :math:`k` reads data outside it, so a shard retrained alone on the edited
@@ -38,7 +40,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import coalesce, subgraph
 
 from gnn_unlearn.models.predictors import build_model, model_config, model_outputs
-from gnn_unlearn.models.sharded import AGGREGATIONS, ShardedModel, _shared_graph
+from gnn_unlearn.models.sharded import AGGREGATIONS, ShardedModel, shared_graph
 from gnn_unlearn.ops.negative import sample_non_edges
 from gnn_unlearn.ops.graph_kernels import normalised_pyramid_match, spectral_vertex_embedding
 from gnn_unlearn.ops.partition import (balanced_kmeans, balanced_lpa, fair_partition, graph_balance,
@@ -49,7 +51,7 @@ from gnn_unlearn.utils import data_to, resolve_device, seeded
 PARTITIONS = ("random", "blpa", "bekm", "fair", "metis")
 REPAIRS = ("zero", "mirror", "mixup")
 #: Data-independent partitions (survive any deletion exactly).
-DATA_INDEPENDENT = ("random", "given")
+DATA_INDEPENDENT = ("random",)
 #: The two papers' recipes (OpenGU defaults: 10 shards, BLPA + learned weights; GUIDE's fair
 #: partition + MixUp repair + similarity weights).
 PRESETS: dict[str, dict[str, Any]] = {
@@ -247,7 +249,7 @@ def true_class_probabilities(shards: Sequence[nn.Module], data: Data, seed: int 
         train = data.train_pos_edge_index
         pos = train[:, torch.randperm(train.size(1), generator=g)[:num_samples].to(train.device)]
         neg = negative_pairs(data, pos.size(1), g).to(pos.device)
-        graph = _shared_graph(shards, data.x, data.edge_index)
+        graph = shared_graph(shards, data.x, data.edge_index)
         p = torch.stack([torch.sigmoid(m.decode(m.encode(data.x, graph), torch.cat([pos, neg], 1)))
                          for m in shards])
         return torch.cat([p[:, : pos.size(1)], 1 - p[:, pos.size(1):]], 1)
@@ -419,7 +421,8 @@ def train_sharded(data: Data, task: str = "node", num_shards: int = 10,
                   partition_options=dict(partition_options or {}), aggregation=aggregation,
                   aggregation_options=dict(aggregation_options or {}), repair=repair, seed=seed,
                   train_config=asdict(config), model_options=dict(model_options),
-                  partition_depends_on_data=partition_name not in DATA_INDEPENDENT,
+                  partition_depends_on_data=(None if partition_name == "given"
+                                             else partition_name not in DATA_INDEPENDENT),
                   balance=graph_balance(assignment, num_shards),
                   fairness=_training_label_fairness(data, assignment, num_shards))
     return ShardedModel(shards, assignment, aggregation, weights.to(dev), arch, recipe)

@@ -62,9 +62,11 @@ class ShardRetrainer(Unlearner):
         else:
             touched = touched_shards(model, task).tolist()
             out = retrain_shards(model, data, touched, workers=self.workers)
+            depends = recipe.get("partition_depends_on_data")
             partition = (f"kept; {recipe['partition']!r} was computed on the graph with the deleted data"
-                         if recipe.get("partition_depends_on_data") else
-                         f"kept; {recipe['partition']!r} does not depend on the data")
+                         if depends else f"kept; {recipe['partition']!r} does not depend on the data"
+                         if depends is False else "kept; given by the caller (its dependence on the data is "
+                         "the caller's)")
         self.history.update(self.ledger(model, out, touched, partition))
         return out
 

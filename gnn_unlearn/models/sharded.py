@@ -91,7 +91,7 @@ class ShardedModel(nn.Module):
     def probabilities_of(shards: Sequence[nn.Module], x: Tensor, edge_index: Tensor) -> Tensor:
         """``[K, N, C]`` posteriors of ``shards`` (one architecture), the graph's propagation
         structure (e.g. GCN's normalised adjacency) built once and shared by all of them."""
-        graph = _shared_graph(shards, x, edge_index)
+        graph = shared_graph(shards, x, edge_index)
         return torch.stack([torch.softmax(m(x, graph), -1) for m in shards])
 
     def aggregate(self, probs: Tensor) -> Tensor:
@@ -118,7 +118,7 @@ class ShardedModel(nn.Module):
         """``[N, K * d]``: every shard's node embeddings, side by side."""
         if self.task != "link":
             raise ValueError("encode/decode are for link models; call the node model directly")
-        graph = _shared_graph(self.shards, x, edge_index)
+        graph = shared_graph(self.shards, x, edge_index)
         return torch.cat([m.encode(x, graph) for m in self.shards], 1)
 
     def shard_pair_probabilities(self, z: Tensor, pairs: Tensor) -> Tensor:
@@ -134,7 +134,7 @@ class ShardedModel(nn.Module):
         return torch.log(agg) - torch.log1p(-agg)
 
 
-def _shared_graph(shards: Sequence[nn.Module], x: Tensor, edge_index: Tensor):
+def shared_graph(shards: Sequence[nn.Module], x: Tensor, edge_index: Tensor):
     """The propagation structure of ``edge_index`` for the shards' (common) encoder, built once."""
     encoder = getattr(shards[0], "encoder", None)
     if encoder is None or not isinstance(edge_index, Tensor):
