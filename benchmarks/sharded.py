@@ -65,7 +65,8 @@ def outputs(model, data) -> torch.Tensor:
 
 
 def make_request(data, kind: str, size: float, seed: int) -> DeletionRequest:
-    among = getattr(data, "train_mask", None)       # node tasks: training nodes; link: any node
+    # node classification: a fraction of the training nodes; link prediction: of all nodes
+    among = data.train_mask if getattr(data, "train_pos_edge_index", None) is None else None
     if kind == "node":
         return sample_nodes(data, size, seed=seed, among=among)
     if kind == "edge":
@@ -214,10 +215,11 @@ def markdown(rows: list[dict], args) -> str:
     return "\n".join(lines)
 
 
-def write(rows: list[dict], args) -> None:
+def write(rows: list[dict], args, command: str | None = None, where: str | None = None) -> None:
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    command = "python benchmarks/sharded.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command or "python benchmarks/sharded.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    where = where or hardware()
     if args.task == "node":
         setting = ("node classification", "Stratified 60/20/20 node split per seed; GCN (2 layers, 128/64, "
                    "dropout 0.5) for the single model and for every shard; Adam lr 0.01, weight decay 5e-4",
@@ -229,13 +231,14 @@ def write(rows: list[dict], args) -> None:
                    "validation edges against validation non-edges (each shard: its in-shard validation edges and "
                    "as many seeded in-shard non-edges)", "AUROC / AUPR of test edges against test non-edges")
     md = (f"# Exact unlearning by sharding (GraphEraser, GUIDE), {setting[0]}\n\n"
-          f"Command: `OMP_NUM_THREADS=1 {command}`\n\nHardware: {hardware()}. {args.note}\n\n"
+          f"Command: `OMP_NUM_THREADS=1 {command}`\n\nHardware: {where}. {args.note}\n\n"
           f"{setting[1]}, up to {args.epochs} epochs, early stopping "
           f"(patience {args.patience}) on {setting[2]}. {args.shards} shards. "
           "graph_eraser: balanced LPA partition, learned aggregation weights; guide: fair spectral partition "
           "(training labels as colours; a link split has no labels: one colour), MixUp repair, pyramid-match similarity weights.\n\n"
-          "Requests: node = nodes (fraction of all nodes; node classification: training nodes) deleted with "
-          "their edges; edge = training edges; feature = feature rows of such nodes zeroed. "
+          "Requests: node = nodes deleted with their edges (node classification: a fraction of the training "
+          "nodes; link prediction: of all nodes); edge = a fraction of the training edges; feature = the "
+          "feature rows of such nodes zeroed. "
           f"{setting[3]}, after unlearning on the retained graph. 'sharded' = the sharded model before "
           "the deletion; 'full retrain' = partition recomputed and every shard retrained on the retained "
           "graph; 'unlearn s' = the unlearning call (touched shards retrained from fresh initialisation + "
@@ -245,7 +248,7 @@ def write(rows: list[dict], args) -> None:
           + markdown(rows, args) + "\n")
     atomic_write_text(str(out / f"{args.name}.md"), md)
     atomic_write_text(str(out / f"{args.name}.json"),
-                      json.dumps({"command": command, "hardware": hardware(), "note": args.note, "rows": rows},
+                      json.dumps({"command": command, "hardware": where, "note": args.note, "rows": rows},
                                  indent=2, default=str))
 
 
@@ -271,7 +274,14 @@ def main() -> None:
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="sharded")
     p.add_argument("--note", default="The 2-core machine was shared with other jobs while this ran (one thread).")
+    p.add_argument("--render", default=None, metavar="JSON",
+                   help="only rewrite the Markdown of an earlier run from its JSON (with --name, --task ...)")
     args = p.parse_args()
+    if args.render:
+        saved = json.loads(Path(args.render).read_text())
+        args.note = saved.get("note", args.note)
+        write(saved["rows"], args, saved["command"], saved["hardware"])
+        return
     write(run(args), args)
 
 
