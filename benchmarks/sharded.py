@@ -87,7 +87,7 @@ def run(args) -> list[dict]:
     requests = [(r.split(":")[0], float(r.split(":")[1])) for r in args.requests.split(",")]
     task_kind = args.task
     m1, m2 = METRICS[task_kind]
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for name in args.datasets.split(","):
             base = load_dataset(name, root=args.root)
             data = (node_split(base, 0.6, 0.2, seed=seed, use_public=False) if task_kind == "node"
@@ -128,7 +128,7 @@ def run(args) -> list[dict]:
                                     f"{key}_mia": r["mia_df_member"]})
                     row["unlearn_s"], row["retrain_s"] = result.seconds, retrained.seconds
                     row["speedup"] = retrained.seconds / result.seconds
-                    if seed < args.verify_seeds:
+                    if seed < args.first_seed + args.verify_seeds:
                         ref = train_sharded(task.retained_data, task_kind, num_shards=args.shards, method=method,
                                             partition=model.assignment, seed=seed, config=cfg,
                                             encoder=args.encoder)
@@ -218,7 +218,8 @@ def markdown(rows: list[dict], args) -> str:
 def write(rows: list[dict], args, command: str | None = None, where: str | None = None) -> None:
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    command = command or "python benchmarks/sharded.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command or "OMP_NUM_THREADS=1 python benchmarks/sharded.py " + " ".join(
+        shlex.quote(a) for a in sys.argv[1:])
     where = where or hardware()
     if args.task == "node":
         setting = ("node classification", "Stratified 60/20/20 node split per seed; GCN (2 layers, 128/64, "
@@ -231,7 +232,8 @@ def write(rows: list[dict], args, command: str | None = None, where: str | None 
                    "validation edges against validation non-edges (each shard: its in-shard validation edges and "
                    "as many seeded in-shard non-edges)", "AUROC / AUPR of test edges against test non-edges")
     md = (f"# Exact unlearning by sharding (GraphEraser, GUIDE), {setting[0]}\n\n"
-          f"Command: `OMP_NUM_THREADS=1 {command}`\n\nHardware: {where}. {args.note}\n\n"
+          "Command: " + " and ".join(f"`{c}`" for c in command.split(" && ")) + f"\n\nHardware: {where}. "
+          f"{args.note}\n\n"
           f"{setting[1]}, up to {args.epochs} epochs, early stopping "
           f"(patience {args.patience}) on {setting[2]}. {args.shards} shards. "
           "graph_eraser: balanced LPA partition, learned aggregation weights; guide: fair spectral partition "
@@ -262,6 +264,7 @@ def main() -> None:
                         "among training nodes; edge: fraction of training edges)")
     p.add_argument("--shards", type=int, default=10)
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds run from here (to split a run)")
     p.add_argument("--encoder", default="gcn")
     p.add_argument("--epochs", type=int, default=200)
     p.add_argument("--patience", type=int, default=50)
@@ -274,13 +277,16 @@ def main() -> None:
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="sharded")
     p.add_argument("--note", default="The 2-core machine was shared with other jobs while this ran (one thread).")
-    p.add_argument("--render", default=None, metavar="JSON",
-                   help="only rewrite the Markdown of an earlier run from its JSON (with --name, --task ...)")
+    p.add_argument("--render", default=None, metavar="JSON[,JSON...]",
+                   help="only rewrite the Markdown (and JSON) of earlier runs from their JSON files, merged "
+                        "(with --name, --task ...)")
     args = p.parse_args()
     if args.render:
-        saved = json.loads(Path(args.render).read_text())
-        args.note = saved.get("note", args.note)
-        write(saved["rows"], args, saved["command"], saved["hardware"])
+        runs = [json.loads(Path(f).read_text()) for f in args.render.split(",")]
+        args.note = runs[0].get("note", args.note)
+        command = " && ".join(r["command"] if r["command"].startswith("OMP") else "OMP_NUM_THREADS=1 " + r["command"]
+                              for r in runs)
+        write([row for r in runs for row in r["rows"]], args, command, runs[0]["hardware"])
         return
     write(run(args), args)
 
