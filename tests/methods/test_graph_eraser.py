@@ -155,3 +155,11 @@ def test_link_prediction_unlearning_is_bit_exact(link_graph, kind):
     if kind == "edge":  # scored like any link predictor (test AUROC, shadow attack on the shard architecture)
         report = evaluate(result, task, retrained=unlearn(m, task, "retrain"))
         assert 0.5 < report.row("graph_eraser")["dt_auroc"] <= 1
+
+
+def test_class_request_is_bit_exact(graph, model):
+    task = DeletionRequest.node_class(1).resolve(graph)
+    result = unlearn(model, task, "graph_eraser")
+    assert_same_model(result.model, reference(model, task))
+    r = task.retained_data
+    assert not (r.train_mask & (r.y == 1)).any()
