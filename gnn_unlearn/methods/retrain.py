@@ -9,7 +9,9 @@ from gnn_unlearn.loader import check_sampler, fit_minibatch
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.models.certified import CertifiedLinear
 from gnn_unlearn.models.predictors import build_model
+from gnn_unlearn.models.sharded import ShardedModel
 from gnn_unlearn.requests import UnlearningTask
+from gnn_unlearn.sharding import retrain_sharded
 from gnn_unlearn.training import TrainConfig, fit
 from gnn_unlearn.utils import seeded
 
@@ -32,6 +34,10 @@ class Retrain(Unlearner):
             ``train_config``), otherwise full batch.
         sampler: ``"torch"`` or ``"pyg"`` (:func:`gnn_unlearn.loader.build_sampler`);
             default: as recorded, else ``"torch"``.
+
+    A :class:`~gnn_unlearn.models.sharded.ShardedModel` is retrained whole with its own recipe
+    (:func:`gnn_unlearn.sharding.retrain_sharded`: partition recomputed on the retained graph,
+    every shard retrained, aggregator refitted); the overrides above do not apply to it.
     """
     name = "retrain"
     supports = frozenset({"edge", "node", "class", "feature", "interaction"})
@@ -74,6 +80,9 @@ class Retrain(Unlearner):
                                                       noise_seed=model.certificate.noise_seed)
             self.history.update(fresh.train_info)
             return fresh
+        if isinstance(model, ShardedModel):
+            self.history["sharded"] = "partition recomputed, every shard retrained, aggregator refitted"
+            return retrain_sharded(model, task.retained_data, repartition=True)
         if not getattr(model, "config", None):
             raise ValueError("retrain needs model.config to rebuild the architecture; build models "
                              "with gnn_unlearn.models.make_model / build_model")

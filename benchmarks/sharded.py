@@ -1,0 +1,295 @@
+"""Exact unlearning by sharding (GraphEraser, GUIDE) on node classification.
+
+For each dataset and seed: a stratified 60/20/20 node split (seeded); a single unsharded GCN
+and, per method, a 10-shard GCN model trained with the method's recipe
+(``train_sharded(data, method=...)``). For each request (a fraction of training nodes,
+training edges, or training nodes' feature rows, sampled with the seed) the request is
+unlearned at once (one batch) and the sharded model is fully retrained on the retained graph
+(partition recomputed, every shard retrained: ``unlearn(model, task, "retrain")``). With
+``--verify-seeds``, the unlearned model is compared bit for bit with ``train_sharded`` run on
+the retained graph with the same assignment and seeds. With ``--per-request P``, the first
+``P`` nodes of the node request are also unlearned one request at a time (each on the graph
+left by the previous one), which is how GraphEraser reports its unlearning time.
+
+    OMP_NUM_THREADS=1 python benchmarks/sharded.py --datasets Cora,CiteSeer --seeds 3 --name sharded
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from gnn_unlearn import (DeletionRequest, TrainConfig, evaluate, link_split, load_dataset, node_split, train,
+                         unlearn)
+from gnn_unlearn.data import sample_edges, sample_nodes
+from gnn_unlearn.experiment import hardware
+from gnn_unlearn.io import atomic_write_text
+from gnn_unlearn.metrics.link import link_auc
+from gnn_unlearn.metrics.node import accuracy, macro_f1
+from gnn_unlearn.sharding import train_sharded
+
+
+METRICS = {"node": ("acc", "f1"), "link": ("auroc", "aupr")}
+REPORT_KEYS = {"node": ("test_acc", "test_f1"), "link": ("dt_auroc", "dt_aupr")}
+LABELS = {"node": ("acc", "F1"), "link": ("AUROC", "AUPR")}
+
+
+def score(model, data, exclude=None) -> tuple[float, float]:
+    """Node models: test accuracy and macro F1 (test nodes not in ``exclude``); link models:
+    AUROC and AUPR of test edges against test non-edges."""
+    if model.task == "link":
+        r = link_auc(model, data, data.test_pos_edge_index, data.test_neg_edge_index)
+        return r["auroc"], r["aupr"]
+    model.eval()
+    with torch.no_grad():
+        pred = model(data.x, data.edge_index).argmax(-1)
+    test = data.test_mask if exclude is None else data.test_mask & ~exclude
+    y = data.y.view(-1)
+    return accuracy(pred[test], y[test]), macro_f1(pred[test], y[test])
+
+
+@torch.no_grad()
+def outputs(model, data) -> torch.Tensor:
+    """Node models: log-probabilities of every node; link models: logits of the test pairs."""
+    model.eval()
+    if model.task == "link":
+        pairs = torch.cat([data.test_pos_edge_index, data.test_neg_edge_index], 1)
+        return model.decode(model.encode(data.x, data.edge_index), pairs)
+    return model(data.x, data.edge_index)
+
+
+def make_request(data, kind: str, size: float, seed: int) -> DeletionRequest:
+    # node classification: a fraction of the training nodes; link prediction: of all nodes
+    among = data.train_mask if getattr(data, "train_pos_edge_index", None) is None else None
+    if kind == "node":
+        return sample_nodes(data, size, seed=seed, among=among)
+    if kind == "edge":
+        return sample_edges(data, size, where="random", seed=seed)
+    if kind == "feature":
+        ids = sample_nodes(data, size, seed=seed, among=among).parts[0].payload["ids"]
+        return DeletionRequest.features(ids)
+    raise ValueError(f"unknown request kind {kind!r}")
+
+
+def same_weights(a, b) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def run(args) -> list[dict]:
+    rows = []
+    requests = [(r.split(":")[0], float(r.split(":")[1])) for r in args.requests.split(",")]
+    task_kind = args.task
+    m1, m2 = METRICS[task_kind]
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        for name in args.datasets.split(","):
+            base = load_dataset(name, root=args.root)
+            data = (node_split(base, 0.6, 0.2, seed=seed, use_public=False) if task_kind == "node"
+                    else link_split(base, seed=seed))
+            cfg = TrainConfig(epochs=args.epochs, eval_every=5, patience=args.patience,
+                              weight_decay=5e-4 if task_kind == "node" else 0.0, seed=seed)
+            t0 = time.perf_counter()
+            single, _ = train(data, task_kind, cfg, encoder=args.encoder)
+            single_s = time.perf_counter() - t0
+            single_acc, single_f1 = score(single, data)
+            for method in args.methods.split(","):
+                t0 = time.perf_counter()
+                model = train_sharded(data, task_kind, num_shards=args.shards, method=method, seed=seed,
+                                      config=cfg, encoder=args.encoder)
+                train_s = time.perf_counter() - t0
+                acc, f1 = score(model, data)
+                log(f"{name} seed {seed} {method}: single {single_acc:.3f} ({single_s:.1f}s), "
+                    f"sharded {acc:.3f} ({train_s:.1f}s)")
+                node_retrain_s = None
+                for kind, size in requests:
+                    task = make_request(data, kind, size, seed).resolve(data, num_hops=2)
+                    result = unlearn(model, task, method)
+                    retrained = unlearn(model, task, "retrain")
+                    single_re = unlearn(single, task, "retrain")
+                    rep = evaluate(result, task, retrained=retrained, mia=task_kind == "node", seed=seed)
+                    row = dict(dataset=name, task=task_kind, seed=seed, method=method, request=kind, size=size,
+                               request_summary=task.summary(), shards=args.shards,
+                               **{f"single_{m1}": single_acc, f"single_{m2}": single_f1},
+                               single_train_s=single_s, single_retrain_s=single_re.seconds,
+                               **{f"single_after_{m1}": score(single_re.model, task.retained_data,
+                                                              task.deleted_nodes)[0]},
+                               sharded_train_s=train_s, touched=result.history["num_touched"],
+                               partition=result.history["partition"])
+                    k1, k2 = REPORT_KEYS[task_kind]
+                    for label, key in (("original", "orig"), ("retrain", "retrain"), (method, "unlearn")):
+                        r = rep.row(label)
+                        row.update({f"{key}_{m1}": r[k1], f"{key}_{m2}": r[k2],
+                                    f"{key}_mia": r["mia_df_member"]})
+                    row["unlearn_s"], row["retrain_s"] = result.seconds, retrained.seconds
+                    row["speedup"] = retrained.seconds / result.seconds
+                    if seed < args.first_seed + args.verify_seeds:
+                        ref = train_sharded(task.retained_data, task_kind, num_shards=args.shards, method=method,
+                                            partition=model.assignment, seed=seed, config=cfg,
+                                            encoder=args.encoder)
+                        row["bit_exact"] = same_weights(result.model, ref) and torch.equal(
+                            outputs(result.model, task.retained_data), outputs(ref, task.retained_data))
+                    if kind == "node":
+                        node_retrain_s = retrained.seconds
+                    rows.append(row)
+                    log(f"  {kind} {size:g}: touched {row['touched']}/{args.shards}, unlearn "
+                        f"{row['unlearn_s']:.1f}s vs retrain {row['retrain_s']:.1f}s, {m1} {row[f'unlearn_{m1}']:.3f}"
+                        + (f", bit-exact {row['bit_exact']}" if "bit_exact" in row else ""))
+                    write(rows, args)
+                if args.per_request and node_retrain_s is not None:
+                    ids = make_request(data, "node", requests[0][1] if requests[0][0] == "node" else 0.01,
+                                       seed).parts[0].payload["ids"][: args.per_request]
+                    current, graph, secs, touched, ratios = model, data, [], [], []
+                    for v in ids.tolist():
+                        task = DeletionRequest.nodes([v]).resolve(graph, num_hops=2)
+                        res = unlearn(current, task, method)
+                        secs.append(res.seconds)
+                        touched.append(res.history["num_touched"])
+                        if args.paired:     # a full retrain on the same graph, right after: paired timing
+                            ratios.append(unlearn(current, task, "retrain").seconds / res.seconds)
+                        current, graph = res.model, task.retained_data
+                    row = dict(dataset=name, task=task_kind, seed=seed, method=method,
+                               request="node, one at a time", size=len(secs), shards=args.shards,
+                               unlearn_s=statistics.fmean(secs), touched=statistics.fmean(touched),
+                               retrain_s=node_retrain_s, speedup=node_retrain_s / statistics.fmean(secs))
+                    if ratios:
+                        row.update(paired_speedups=ratios, paired_speedup_median=statistics.median(ratios))
+                    rows.append(row)
+                    log(f"  one node at a time: {statistics.fmean(secs):.2f}s per request "
+                        f"(retrain {node_retrain_s:.1f}s)")
+                    write(rows, args)
+    return rows
+
+
+def log(s: str) -> None:
+    print(s, file=sys.stderr, flush=True)
+
+
+def mean_std(vals) -> str:
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return "-"
+    m = statistics.fmean(vals)
+    s = statistics.stdev(vals) if len(vals) > 1 else 0.0
+    return f"{m:.3f} ± {s:.3f}" if abs(m) < 10 else f"{m:.1f} ± {s:.1f}"
+
+
+def markdown(rows: list[dict], args) -> str:
+    m1, m2 = METRICS[args.task]
+    l1, l2 = LABELS[args.task]
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["dataset"], r["method"], r["request"], r["size"]), []).append(r)
+    batch = [(k, v) for k, v in groups.items() if "one at a time" not in k[2]]
+    single = [(k, v) for k, v in groups.items() if "one at a time" in k[2]]
+    cols = [(f"single model {l1}", f"single_{m1}"), (f"single model {l2}", f"single_{m2}"),
+            (f"sharded {l1}", f"orig_{m1}"), (f"sharded {l2}", f"orig_{m2}"),
+            (f"unlearned {l1}", f"unlearn_{m1}"), (f"unlearned {l2}", f"unlearn_{m2}"),
+            (f"full retrain {l1}", f"retrain_{m1}"), (f"full retrain {l2}", f"retrain_{m2}"),
+            ("shards touched", "touched"), ("unlearn s", "unlearn_s"), ("full retrain s", "retrain_s"),
+            ("speed-up", "speedup"), ("single-model retrain s", "single_retrain_s")]
+    lines = ["| dataset | method | request | seeds | " + " | ".join(c for c, _ in cols) + " | bit-exact |",
+             "|---" * (len(cols) + 5) + "|"]
+    for (ds, method, kind, size), rs in batch:
+        exact = [r["bit_exact"] for r in rs if "bit_exact" in r]
+        ex = f"{sum(exact)}/{len(exact)}" if exact else "-"
+        lines.append(f"| {ds} | {method} | {kind} {size:g} | {len(rs)} | "
+                     + " | ".join(mean_std([r.get(k) for r in rs]) for _, k in cols) + f" | {ex} |")
+    if single:
+        lines += ["", "One request at a time (single-node requests, each on the graph the previous one left):", "",
+                  "| dataset | method | requests per seed | seeds | shards touched | unlearn s per request | "
+                  "full retrain s (batch row) | speed-up | paired speed-up (median per seed) |", "|---" * 9 + "|"]
+        for (ds, method, kind, size), rs in single:
+            lines.append(f"| {ds} | {method} | {size} | {len(rs)} | {mean_std([r['touched'] for r in rs])} | "
+                         f"{mean_std([r['unlearn_s'] for r in rs])} | {mean_std([r['retrain_s'] for r in rs])} | "
+                         f"{mean_std([r['speedup'] for r in rs])} | "
+                         f"{mean_std([r.get('paired_speedup_median') for r in rs])} |")
+        lines += ["", "speed-up = full retrain s of the batch row / mean s per request; paired: each single "
+                  "request's seconds against a full sharded retrain on the same graph timed right after it "
+                  "(robust to the load drifting during the run), median over the requests of a seed."]
+    return "\n".join(lines)
+
+
+def write(rows: list[dict], args, command: str | None = None, where: str | None = None) -> None:
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    command = command or "OMP_NUM_THREADS=1 python benchmarks/sharded.py " + " ".join(
+        shlex.quote(a) for a in sys.argv[1:])
+    where = where or hardware()
+    if args.task == "node":
+        setting = ("node classification", "Stratified 60/20/20 node split per seed; GCN (2 layers, 128/64, "
+                   "dropout 0.5) for the single model and for every shard; Adam lr 0.01, weight decay 5e-4",
+                   "validation nodes", "Accuracy / macro F1 on the test nodes that were not deleted")
+    else:
+        setting = ("link prediction", "90/5/5 link split per seed (GNNDelete's); GCN encoder (2 layers, 128/64, "
+                   "dropout 0.5) + dot decoder for the single model and for every shard (in-shard training edges, "
+                   "fresh negatives each epoch); Adam lr 0.01",
+                   "validation edges against validation non-edges (each shard: its in-shard validation edges and "
+                   "as many seeded in-shard non-edges)", "AUROC / AUPR of test edges against test non-edges")
+    md = (f"# Exact unlearning by sharding (GraphEraser, GUIDE), {setting[0]}\n\n"
+          "Command: " + " and ".join(f"`{c}`" for c in command.split(" && ")) + f"\n\nHardware: {where}. "
+          f"{args.note}\n\n"
+          f"{setting[1]}, up to {args.epochs} epochs, early stopping "
+          f"(patience {args.patience}) on {setting[2]}. {args.shards} shards. "
+          "graph_eraser: balanced LPA partition, learned aggregation weights; guide: fair spectral partition "
+          "(training labels as colours; a link split has no labels: one colour), MixUp repair, pyramid-match similarity weights.\n\n"
+          "Requests: node = nodes deleted with their edges (node classification: a fraction of the training "
+          "nodes; link prediction: of all nodes); edge = a fraction of the training edges; feature = the "
+          "feature rows of such nodes zeroed. "
+          f"{setting[3]}, after unlearning on the retained graph. 'sharded' = the sharded model before "
+          "the deletion; 'full retrain' = partition recomputed and every shard retrained on the retained "
+          "graph; 'unlearn s' = the unlearning call (touched shards retrained from fresh initialisation + "
+          "aggregation weights recomputed); speed-up = full retrain s / unlearn s. Bit-exact: the unlearned "
+          "model equals train_sharded on the retained graph with the same assignment and seeds, parameter "
+          "by parameter (torch.equal) and in its outputs. Mean ± std over seeds.\n\n"
+          + markdown(rows, args) + "\n")
+    atomic_write_text(str(out / f"{args.name}.md"), md)
+    atomic_write_text(str(out / f"{args.name}.json"),
+                      json.dumps({"command": command, "hardware": where, "note": args.note, "rows": rows},
+                                 indent=2, default=str))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--datasets", default="Cora,CiteSeer")
+    p.add_argument("--task", default="node", choices=("node", "link"))
+    p.add_argument("--methods", default="graph_eraser,guide")
+    p.add_argument("--requests", default="node:0.01,edge:0.01,feature:0.01",
+                   help="kind:fraction, comma-separated (node / feature: fraction of all nodes, sampled "
+                        "among training nodes; edge: fraction of training edges)")
+    p.add_argument("--shards", type=int, default=10)
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds run from here (to split a run)")
+    p.add_argument("--encoder", default="gcn")
+    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--patience", type=int, default=50)
+    p.add_argument("--verify-seeds", type=int, default=1, help="check bit-exactness on the first N seeds")
+    p.add_argument("--per-request", type=int, default=5,
+                   help="also unlearn this many single-node requests one at a time (0: skip)")
+    p.add_argument("--paired", action="store_true",
+                   help="time a full sharded retrain right after each one-at-a-time request")
+    p.add_argument("--root", default=None)
+    p.add_argument("--output", default="benchmarks/results")
+    p.add_argument("--name", default="sharded")
+    p.add_argument("--note", default="The 2-core machine was shared with other jobs while this ran (one thread).")
+    p.add_argument("--render", default=None, metavar="JSON[,JSON...]",
+                   help="only rewrite the Markdown (and JSON) of earlier runs from their JSON files, merged "
+                        "(with --name, --task ...)")
+    args = p.parse_args()
+    if args.render:
+        runs = [json.loads(Path(f).read_text()) for f in args.render.split(",")]
+        args.note = runs[0].get("note", args.note)
+        command = " && ".join(r["command"] if r["command"].startswith("OMP") else "OMP_NUM_THREADS=1 " + r["command"]
+                              for r in runs)
+        write([row for r in runs for row in r["rows"]], args, command, runs[0]["hardware"])
+        return
+    write(run(args), args)
+
+
+if __name__ == "__main__":
+    main()
