@@ -387,3 +387,16 @@ def test_certified_methods_on_device(node_data, dev, method, request_kind):
     retained = data_to(task.retained_data, dev)
     _check_result(result, model, before, dev, lambda m: m(retained.x, retained.edge_index))
     assert "budget_left" in str(result.history) or "bound" in str(result.history)
+
+
+@pytest.mark.parametrize("method", ["graph_eraser", "guide"])
+def test_sharded_methods_on_device(node_data, dev, method):
+    from gnn_unlearn.sharding import train_sharded
+    model = train_sharded(node_data, num_shards=3, method=method, seed=0, device=dev,
+                          config=TrainConfig(epochs=10, eval_every=5, patience=100, seed=0),
+                          hidden_channels=16, out_channels=16)
+    task = sample_nodes(node_data, 3, among=node_data.train_mask, seed=0).resolve(node_data)
+    before = param_hash(model)
+    result = unlearn(model, task, method, device=dev)
+    retained = data_to(task.retained_data, dev)
+    _check_result(result, model, before, dev, lambda m: m(retained.x, retained.edge_index))
