@@ -70,8 +70,10 @@ def test_minibatch_cognac_steps_on_sampled_batches_and_is_seeded(poisoned, monke
 
 
 def test_cognac_edge_requests_and_refusals(poisoned, cora_gcn, cora_link):
-    data, _, model = poisoned
+    data, _, _ = poisoned
     inj = edge_injection(data, size=100, seed=0)
+    # the model must be trained on the graph the request is resolved on (unlearn checks its digest)
+    model, _ = train(inj.data, "node", TrainConfig(epochs=20, weight_decay=5e-4, seed=0))
     task = inj.identify(0.25, seed=0).resolve(inj.data)
     result = unlearn(model, task, "cognac", steps=1, contrastive_epochs_1=1, contrastive_epochs_2=2)
     assert result.history["negative_pairs"] == 2 * 25
