@@ -325,7 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "torch.save(data) or torch.save(data.to_dict()) (prepared by gnn_unlearn.data.prepare_data)")
     p.add_argument("--task", choices=["link", "node", "rec"], default="link",
                    help="rec: LightGCN with BPR on a user-item graph (gowalla, lastfm, ml-1m)")
-    p.add_argument("--encoder", default="gcn", choices=["gcn", "gat", "gin", "sage"])
+    p.add_argument("--encoder", default="gcn", choices=["gcn", "gat", "gin", "sage", "linear"],
+                   help="linear: an SGC-style linear GNN (node task; what `projector` unlearns)")
     p.add_argument("--num-layers", type=int, default=None, help="default 2 (GNNs), 3 (LightGCN)")
     p.add_argument("--batch-size", type=int, default=8192,
                    help="rec: BPR triples per step; with --fanouts: seed nodes/edges per mini-batch")

@@ -55,3 +55,15 @@ def test_train_with_pyg_sampler_works_or_says_what_is_missing(tmp_path, capsys):
     else:
         assert code == 2 and "needs pyg-lib or torch-sparse" in capsys.readouterr().err
         assert not (tmp_path / "m.pt").exists()
+
+
+def test_linear_gnn_trains_and_projector_unlearns_from_the_cli(tmp_path, capsys):
+    ckpt, out = str(tmp_path / "lin.pt"), str(tmp_path / "u.pt")
+    assert main(["train", "--task", "node", "--encoder", "linear", "--num-nodes", "300", "--epochs", "20",
+                 "--output", ckpt]) == 0
+    assert main(["unlearn", "--checkpoint", ckpt, "--method", "projector", "--nodes", "3,4",
+                 "--output", out]) == 0
+    assert os.path.exists(out)
+    assert main(["train", "--task", "link", "--encoder", "linear", "--num-nodes", "300", "--epochs", "2",
+                 "--output", str(tmp_path / "x.pt")]) == 2
+    assert "node classifier" in capsys.readouterr().err
