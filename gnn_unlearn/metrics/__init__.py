@@ -1,9 +1,10 @@
 """Metrics: link (Dt/Df AUROC/AUPR), node (accuracy, F1), membership inference, reports."""
-from gnn_unlearn.metrics.link import (DF_PROTOCOLS, auroc_aupr, gnndelete_df_auc, link_auc,
+from gnn_unlearn.metrics.link import (DF_PROTOCOLS, auroc_aupr, deleted_vs_retained_auc,
+                                      gnndelete_df_auc, link_auc,
                                       link_logits, logit_stats)
 from gnn_unlearn.metrics.mia import LossAttack, ShadowPosteriorAttack
 from gnn_unlearn.metrics.node import accuracy, macro_f1
 from gnn_unlearn.metrics.report import Report, evaluate
 
-__all__ = ["DF_PROTOCOLS", "gnndelete_df_auc", "auroc_aupr", "link_auc", "link_logits", "logit_stats", "LossAttack",
+__all__ = ["DF_PROTOCOLS", "deleted_vs_retained_auc", "gnndelete_df_auc", "auroc_aupr", "link_auc", "link_logits", "logit_stats", "LossAttack",
            "ShadowPosteriorAttack", "accuracy", "macro_f1", "Report", "evaluate"]

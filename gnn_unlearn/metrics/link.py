@@ -53,30 +53,46 @@ DF_PROTOCOLS = {
 }
 
 
-def gnndelete_df_auc(df_logits: Tensor, dr_logits: Tensor, draws: int = 500,
-                     generator: torch.Generator | None = None) -> float:
-    r"""GNNDelete's Df AUC: deleted edges against retained training edges, averaged over draws.
+def deleted_vs_retained_auc(deleted: Tensor, retained: Tensor, draws: int = 500,
+                            generator: torch.Generator | None = None) -> float:
+    r"""Deletion identification: how well a score tells retained items (label 1) from deleted
+    ones (label 0), averaged over ``draws`` equal-size random samples of the retained items.
 
-    For each of ``draws`` random subsets :math:`R_d` of the retained edges with
-    :math:`|R_d| = |D_f|` (drawn without replacement), the AUROC of :math:`R_d` (label 1)
-    against :math:`D_f` (label 0) on :math:`\sigma(\text{logit})` in float32 (as the
-    reference code scores, so saturated probabilities tie as they do there); the result is
-    the mean. Each AUROC is the Mann-Whitney statistic
-    :math:`\frac{1}{k^2}\sum_{r \in R_d}\sum_{f \in D_f} [s_r > s_f] + \tfrac12 [s_r = s_f]`,
-    computed for all draws at once with a binary search in the sorted deleted scores.
+    For each draw, a subset :math:`R_d` of the retained scores with :math:`|R_d| = |D_f|`
+    (without replacement) and the Mann-Whitney statistic
+    :math:`\frac{1}{k^2}\sum_{r \in R_d}\sum_{f \in D_f} [s_r > s_f] + \tfrac12 [s_r = s_f]`;
+    the result is the mean, computed for all draws at once with a binary search in the sorted
+    deleted scores. 0.5: deleted items look like retained ones (what the original model gives,
+    having trained on both); retraining's value is the target of unlearning.
     """
-    k, m = df_logits.numel(), dr_logits.numel()
+    k, m = deleted.numel(), retained.numel()
     if k == 0:
-        raise ValueError("GNNDelete's Df AUC needs at least one deleted edge")
+        raise ValueError("deletion identification needs at least one deleted item")
     if m < k:
-        raise ValueError(f"GNNDelete's Df AUC draws {k} retained edges per sample but only {m} remain")
+        raise ValueError(f"deletion identification draws {k} retained items per sample but only {m} remain")
     if not isinstance(draws, int) or isinstance(draws, bool) or draws < 1:
         raise ValueError(f"draws must be a positive int, got {draws!r}")
-    neg = torch.sort(torch.sigmoid(df_logits.detach().float().cpu()))[0]
-    pos_all = torch.sigmoid(dr_logits.detach().float().cpu())
+    neg = torch.sort(deleted.detach().cpu())[0]
+    pos_all = retained.detach().cpu()
     idx = torch.stack([torch.randperm(m, generator=generator)[:k] for _ in range(draws)])
     pos = pos_all[idx]                                                  # [draws, k]
     below = torch.searchsorted(neg, pos, right=False)
     not_above = torch.searchsorted(neg, pos, right=True)
     auc = (below.double() + 0.5 * (not_above - below).double()).sum(1) / (k * k)
     return float(auc.mean())
+
+
+def gnndelete_df_auc(df_logits: Tensor, dr_logits: Tensor, draws: int = 500,
+                     generator: torch.Generator | None = None) -> float:
+    r"""GNNDelete's Df AUC: deleted edges against retained training edges, averaged over draws.
+
+    :func:`deleted_vs_retained_auc` on :math:`\sigma(\text{logit})` in float32, as the
+    reference code scores (so saturated probabilities tie as they do there).
+    """
+    if df_logits.numel() == 0:
+        raise ValueError("GNNDelete's Df AUC needs at least one deleted edge")
+    if dr_logits.numel() < df_logits.numel():
+        raise ValueError(f"GNNDelete's Df AUC draws {df_logits.numel()} retained edges per sample but "
+                         f"only {dr_logits.numel()} remain")
+    return deleted_vs_retained_auc(torch.sigmoid(df_logits.detach().float()),
+                                   torch.sigmoid(dr_logits.detach().float()), draws, generator)

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from gnn_unlearn.methods.base import UnlearningResult, model_device, unlearn
-from gnn_unlearn.metrics.link import DF_PROTOCOLS, auroc_aupr, gnndelete_df_auc, link_logits
+from gnn_unlearn.metrics.link import (DF_PROTOCOLS, auroc_aupr, deleted_vs_retained_auc, gnndelete_df_auc,
+                                      link_logits)
 from gnn_unlearn.metrics.mia import (LossAttack, ShadowPosteriorAttack, link_attack_features,
                                      node_attack_features)
 from gnn_unlearn.metrics.node import accuracy, macro_f1
@@ -27,6 +28,7 @@ LINK_COLUMNS = {
 }
 NODE_COLUMNS = {
     "test_acc": "test acc", "test_f1": "test F1", "deleted_acc": "deleted acc",
+    "deleted_id_auc": "deleted-node id AUC",
     "deleted_class_pred": "pred. deleted class", "mia_df_member": "MIA deleted member",
     "mia_auc": "MIA AUC", "seconds": "seconds", "speedup": "speed-up",
 }
@@ -39,6 +41,9 @@ NOTES = {
              "MIA: member/non-member loss attack trained per model, fraction of Df classified as "
              "members, with the attack's held-out AUC."),
     "node": ("test acc/F1 on test nodes that were not deleted; deleted acc: accuracy on deleted nodes; "
+             "deleted-node id AUC: retained training nodes (1) vs deleted training nodes (0) by the "
+             "probability of their true label, mean over 500 equal-size draws of retained nodes (0.5: "
+             "deleted nodes look like retained ones; target: retrain's value); "
              "pred. deleted class: share of test predictions that fall in a deleted class; MIA: "
              "member/non-member loss attack, fraction of deleted training nodes classified as members."),
 }
@@ -311,7 +316,11 @@ class _NodeScorer:
         row = {"test_acc": accuracy(pred[self.test], self.y[self.test]),
                "test_f1": macro_f1(pred[self.test], self.y[self.test]),
                "deleted_acc": accuracy(pred[self.deleted], self.y[self.deleted]),
-               "deleted_class_pred": nan, "mia_df_member": nan, "mia_auc": nan}
+               "deleted_id_auc": nan, "deleted_class_pred": nan, "mia_df_member": nan, "mia_auc": nan}
+        if bool(self.forget.any()) and int(self.members.sum()) >= int(self.forget.sum()):
+            p_true = torch.softmax(logits.float(), -1).gather(1, self.y.view(-1, 1)).view(-1)
+            row["deleted_id_auc"] = deleted_vs_retained_auc(
+                p_true[self.forget], p_true[self.members], 500, torch.Generator().manual_seed(self.seed))
         if self.deleted_classes is not None:
             row["deleted_class_pred"] = float(torch.isin(pred[self.task.data.test_mask],
                                                          self.deleted_classes).float().mean())

@@ -74,3 +74,24 @@ def test_evaluate_names_protocols_and_rows(cora_gcn, cora_task, cora_retrained, 
     with pytest.raises(ValueError, match="non-edges"):
         evaluate(a, cora_task, mia=False, retrained=cora_retrained,
                  df_negatives=cora_link.train_pos_edge_index[:, :neg.size(1)])
+
+
+def test_deleted_node_identification_separates_original_from_retrain(cora):
+    """Deleted training nodes look like retained ones to the original (both trained on) and
+    less confident than them after retraining: the measure has power on Cora."""
+    from gnn_unlearn import DeletionRequest, TrainConfig, train
+    from gnn_unlearn.data import node_split
+    data = node_split(cora, train_ratio=0.6, val_ratio=0.2, use_public=False, seed=0)
+    model, _ = train(data, "node", TrainConfig(epochs=100, eval_every=100, patience=10 ** 6, seed=0))
+    train_ids = data.train_mask.nonzero().view(-1)
+    gaps = []
+    for seed in (0, 1):
+        ids = train_ids[torch.randperm(train_ids.numel(), generator=torch.Generator().manual_seed(seed))[:80]]
+        task = DeletionRequest.nodes(ids).resolve(data)
+        retrained = unlearn(model, task, "retrain", epochs=100, patience=10 ** 6, eval_every=100)
+        rep = evaluate(retrained, task, mia=False, seed=seed)
+        orig, ret = rep.row("original")["deleted_id_auc"], rep.row("retrain")["deleted_id_auc"]
+        assert 0.3 < orig < 0.7, orig
+        gaps.append(ret - orig)
+    assert min(gaps) > 0.1, gaps
+    assert "deleted-node id AUC" in rep.to_markdown()
