@@ -92,7 +92,7 @@ stage() {
   [ "$box" -gt "$left" ] && box=$left
   note ""
   note "=== $name (time box ${box}s, $(date -u +%H:%M:%S)) ==="
-  note "\$ $*"
+  note "\$ ${*//$PY/python}"      # as a user types it: no interpreter path of the machine
   local t0 t1 rc status
   t0=$(date +%s.%N)
   timeout -k 10 "$box" "$@" >> "$LOG" 2>&1

@@ -1,6 +1,6 @@
 """Node unlearning in OpenGU's protocol: GCN on Cora / CiteSeer, 10 % of the nodes deleted.
 
-Protocol (OpenGU, ``/work/shared/opengu``): row-normalised features; a random 80/0/20 split of
+Protocol (OpenGU, ``../shared/opengu``): row-normalised features; a random 80/0/20 split of
 all nodes (here stratified by class: ``node_split(train_ratio=0.8, val_ratio=0)``);
 ``int(0.1 * num_nodes)`` training nodes deleted (Cora 270, CiteSeer 332) with all their edges;
 GCN with 2 layers and 64 hidden units (here: two GCN layers of 64 and a linear head, as the
@@ -42,7 +42,7 @@ from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.node import accuracy, macro_f1
 
-#: OpenGU's numbers on Cora (one run, seed 2024), quoted from /work/shared/opengu/results.md
+#: OpenGU's numbers on Cora (one run, seed 2024), quoted from ../shared/opengu/results.md
 #: (measured on this machine type, 1 thread): test F1 after unlearning and unlearning seconds.
 OPENGU_CORA = {"retrain": (0.8635, 1.82), "gif": (0.8635, 1.65), "megu": (0.8579, 0.91),
                "gnndelete": (0.8063, 1.59), "d2dgn": (0.9004, 1.85)}
@@ -240,7 +240,7 @@ def write(blocks, args, command, started, t0) -> None:
             "The 2-core machine was shared with other jobs while this ran: seconds are one-thread "
             "figures under load; speed-ups compare methods within the same run.\n\n"
             + markdown(blocks) + "\n" + (__doc__.split("\n\n", 1)[1].split("    python")[0]) +
-            "OpenGU column: quoted from /work/shared/opengu/results.md (OpenGU's code, Cora, one run, "
+            "OpenGU column: quoted from ../shared/opengu/results.md (OpenGU's code, Cora, one run, "
             "seed 2024, one thread on this machine type; its GIF time excludes the gradient "
             "computation, its D2DGN F1 is the best test F1 over its epochs).\n")
     atomic_write_text(out / f"{args.name}.md", body)
