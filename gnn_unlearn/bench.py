@@ -11,8 +11,10 @@ from typing import Sequence
 
 from torch_geometric.transforms import NormalizeFeatures
 
+from gnn_unlearn.data.samplers import REGIONS
 from gnn_unlearn.experiment import aggregate, hardware, prepare_link, run_edge_request
 from gnn_unlearn.io import atomic_write_text
+from gnn_unlearn.metrics.link import DF_PROTOCOLS
 from gnn_unlearn.metrics.report import LINK_COLUMNS
 from gnn_unlearn.training import TrainConfig
 
@@ -24,11 +26,11 @@ def user_command(argv: Sequence[str] | None = None) -> str:
     """The command as a user types it: the program's name, not the path it ran from."""
     argv = list(sys.argv if argv is None else argv)
     prog = os.path.basename(argv[0]) if argv else "gnn-unlearn"
-    if prog.endswith(".py"):
+    if prog in ("__main__.py", "-m", "-c"):         # python -m gnn_unlearn.cli
+        prog = "gnn-unlearn"
+    elif prog.endswith(".py"):
         rel = os.path.relpath(os.path.abspath(argv[0]))
         prog = "python " + (rel if not rel.startswith("..") else prog)
-    elif prog in ("__main__.py", "-m", "-c"):
-        prog = "gnn-unlearn"
     return " ".join([prog, *map(shlex.quote, argv[1:])])
 
 
@@ -88,17 +90,12 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
 
 
 def _protocols() -> dict[str, str]:
-    from gnn_unlearn.data.samplers import REGIONS
-    from gnn_unlearn.metrics.link import DF_PROTOCOLS
     return {**{f"df:{k}": v for k, v in DF_PROTOCOLS.items()}, **{f"region:{k}": v for k, v in REGIONS.items()}}
 
 
 def _protocol_notes() -> str:
-    from gnn_unlearn.data.samplers import REGIONS
-    from gnn_unlearn.metrics.link import DF_PROTOCOLS
     return ("Protocols (each column is measured one way only):\n\n"
-            + "".join(f"- {text}\n" for text in DF_PROTOCOLS.values())
-            + "".join(f"- region '{k}' (what 'in'/'out' mean): {v}\n" for k, v in REGIONS.items()))
+            + "".join(f"- {key}: {text}\n" for key, text in _protocols().items()))
 
 
 def _write(blocks, output, name, command, started) -> None:

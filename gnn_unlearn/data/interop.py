@@ -72,8 +72,7 @@ def canonical_pairs(pairs: Tensor, num_nodes: int, what: str,
     loops = pairs[0] == pairs[1]
     directed = torch.unique(edge_keys(pairs[:, ~loops], num_nodes, undirected=False))
     repeats = int((~loops).sum()) - directed.numel()
-    und = torch.unique(torch.minimum(directed // num_nodes, directed % num_nodes) * num_nodes
-                       + torch.maximum(directed // num_nodes, directed % num_nodes))
+    und = torch.unique(edge_keys(pairs[:, ~loops], num_nodes))
     both = directed.numel() - und.numel()          # pairs present in both directions
     one = und.numel() - both
     if both and one:

@@ -280,9 +280,10 @@ def _check_model_matches(model: nn.Module, task: UnlearningTask) -> None:
         raise ValueError(f"the model was built for {cfg['num_nodes']} nodes but the graph has "
                          f"{task.data.num_nodes}")
     signature = getattr(model, "data_signature", None)
-    if signature is not None and signature != graph_digest(task.data):
+    digest = None if signature is None else graph_digest(task.data)
+    if signature is not None and signature != digest:
         raise ValueError(
             "the task was resolved on a graph or split other than the one this model was trained on "
-            f"(digest {graph_digest(task.data)} vs the model's {signature}); resolve the request on "
+            f"(digest {digest} vs the model's {signature}); resolve the request on "
             "the model's own graph (for a model that was already unlearned: its result's retained "
             "graph, task.retained_data)")

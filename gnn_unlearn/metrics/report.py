@@ -229,7 +229,6 @@ class _LinkScorer:
         self.dr = task.dr_edge_index
         n_mem = min(self.dr.size(1), data.test_pos_edge_index.size(1))
         self.members = self.dr[:, torch.randperm(self.dr.size(1), generator=g)[:n_mem].to(self.dr.device)]
-        self.draw_seed = seed
         self.shadow = None
         self.before = None
         if mia and self.df.size(1):
@@ -258,7 +257,7 @@ class _LinkScorer:
             row.update(df_auroc=d["auroc"], df_aupr=d["aupr"])
         if "gnndelete" in self.protocols:
             # the same retained-edge draws for every model (the reference code caches them too)
-            g = torch.Generator().manual_seed(self.draw_seed)
+            g = torch.Generator().manual_seed(self.seed)
             row["df_auc_gnndelete"] = gnndelete_df_auc(df_logits, link_logits(model, graph, self.dr, z),
                                                        self.draws, g)
         if self.mia:

@@ -137,8 +137,8 @@ def test_edge_index_only_is_split_by_the_library(cora):
     data = prepare_data(one_way, seed=0)
     assert data.split_info["convention"] == "one direction"
     check_graph_layout(data)
-    node = prepare_data(one_way if False else Data(x=cora.x, edge_index=one_way.edge_index, y=cora.y,
-                                                   num_nodes=cora.num_nodes), task="node")
+    node = prepare_data(Data(x=cora.x, edge_index=one_way.edge_index, y=cora.y, num_nodes=cora.num_nodes),
+                        task="node")
     assert node.edge_index.size(1) == cora.edge_index.size(1)
     assert node.train_mask.sum() > 0
 
