@@ -12,6 +12,7 @@ from torch_geometric.data import Data
 
 from gnn_unlearn.ledger import DeletionLedger, LedgerError  # noqa: F401  (re-exported)
 from gnn_unlearn.models.predictors import build_model
+from gnn_unlearn.ops.graph import edge_keys, symmetrize
 from gnn_unlearn.requests import DeletionRequest
 
 FORMAT = "gnn_unlearn.checkpoint/1"
@@ -83,7 +84,6 @@ def apply_split(data: Data, split: dict[str, torch.Tensor]) -> Data:
     from the training edges, or taken as saved; ``deleted_features`` zeroed in ``x``)."""
     import copy
 
-    from gnn_unlearn.ops.graph import symmetrize
     if not isinstance(split, dict):
         raise ValueError(f"a saved split is a dict of tensors, got {type(split).__name__}")
     unknown = set(split) - set(SPLIT_KEYS) - {"edge_index", "deleted_features"}
@@ -247,7 +247,7 @@ def graph_content_sha256(data: Data) -> str:
     ei = getattr(data, "edge_index", None)
     if isinstance(ei, torch.Tensor) and ei.dim() == 2 and ei.size(0) == 2:
         ei = ei.detach().cpu().long()
-        keys = torch.unique(torch.minimum(ei[0], ei[1]) * n + torch.maximum(ei[0], ei[1]))
+        keys = torch.unique(edge_keys(ei, n))
         h.update(b"edges" + keys.numpy().tobytes())
     return h.hexdigest()
 

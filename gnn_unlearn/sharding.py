@@ -128,10 +128,12 @@ def shard_graph(data: Data, assignment: Tensor, shard: int, repair: str | None =
             xv = torch.zeros(r, x.size(1), dtype=x.dtype, device=x.device)
         elif repair == "mirror":
             xv = x[u]
-        else:
+        elif repair == "mixup":
             g = torch.Generator().manual_seed(shard_seed(seed, shard) + 1)
             lam = torch.rand(r, generator=g).to(x.device, x.dtype)
             xv = lam.view(-1, 1) * x[u]
+        else:
+            raise ValueError(f"unknown repair {repair!r}; choose one of {REPAIRS} or None")
         w = torch.arange(m, m + r, device=sub.device)
         sub = torch.cat([sub, torch.stack([u, w]), torch.stack([w, u])], 1)
         x = torch.cat([x, xv])

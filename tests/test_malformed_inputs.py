@@ -170,6 +170,8 @@ API_CASES = {
     "negatives that are positives": lambda w: prepare_data(_with(
         w["data"], val_neg_edge_index=w["data"].train_pos_edge_index[:, :3])),
     "unknown task": lambda w: prepare_data(w["data"], task="graph"),
+    "user-item graph without a split": lambda w: prepare_data(
+        Data(edge_index=torch.tensor([[0, 3], [3, 0]]), num_nodes=5, num_users=2, num_items=3), task="rec"),
     # datasets and samplers
     "unknown dataset": lambda w: load_dataset("Coraa"),
     "transform not callable": lambda w: load_dataset("synthetic", transform="NormalizeFeatures"),

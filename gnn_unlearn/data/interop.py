@@ -310,6 +310,10 @@ def prepare_data(source: Data | Sequence[Data], task: str = "link",
         if not is_bipartite(source):
             raise ValueError("task='rec' needs a user-item graph with data.num_users and data.num_items "
                              "(users 0..U-1, items U..U+I-1)")
+        if getattr(source, "train_pos_edge_index", None) is None:
+            raise ValueError("task='rec' needs the interactions already split: train_pos_edge_index, "
+                             "val_pos_edge_index and test_pos_edge_index as (user, num_users + item) pairs "
+                             "(see gnn_unlearn.data.bipartite.bipartite_data)")
         return _from_user_split(source, undirected, seed)
     if task == "link" and getattr(source, "train_pos_edge_index", None) is not None:
         return _from_user_split(source, undirected, seed)

@@ -93,7 +93,9 @@ def _rule(name: str, extra: dict[str, Rule]) -> Rule | None:
 def _annotation_types(annotation: Any) -> set[str] | None:
     """The simple types an annotation allows (``"int | None"`` -> {"int", "None"}); None: unchecked."""
     text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
-    parts = {p.strip() for p in text.replace("Optional[", "").rstrip("]").split("|")}
+    if text.startswith("Optional[") and text.endswith("]"):
+        text = text[len("Optional["):-1] + " | None"
+    parts = {p.strip() for p in text.split("|")}
     simple = {"int", "float", "str", "bool", "None", "list[int]", "list[float]"}
     return parts if parts and parts <= simple else None
 

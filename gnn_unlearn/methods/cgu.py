@@ -44,10 +44,10 @@ class CGU(CertifiedUnlearner):
         z_old = model.features
         z_new = model.propagated(retained.x.to(dev), retained.edge_index.to(dev))
         n_old, n_new = int(old_mask.sum()), int(new_mask.sum())
-        v = gradient_change(model, z_old[old_mask], targets(model, y[old_mask]),
-                            z_new[new_mask], targets(model, y[new_mask]), n_old, n_new)
+        z_train, y_train = z_new[new_mask], targets(model, y[new_mask])
+        v = gradient_change(model, z_old[old_mask], targets(model, y[old_mask]), z_train, y_train,
+                            n_old, n_new)
         model.features = z_new
         model.train_mask = new_mask
         model.graph_edges = int((~task.df_mask).sum())
-        z_train = z_new[new_mask]
-        return GraphChange(v, z_train, targets(model, y[new_mask]), spectral_norm(z_train))
+        return GraphChange(v, z_train, y_train, spectral_norm(z_train))

@@ -38,11 +38,6 @@ class PropagatedFeatures(GraphCacheMixin, nn.Module):
     def num_layers(self) -> int:
         return self.hops
 
-    def __getstate__(self) -> dict:
-        state = super().__getstate__()
-        state.pop("_features", None)
-        return state
-
     def forward(self, x: Tensor, edge_index: Tensor, layer_hook=None,
                 return_layers: bool = False) -> Tensor | list[Tensor]:
         if layer_hook is not None:

@@ -170,7 +170,7 @@ def check_graph_layout(data: Data, strict: bool = True) -> None:
     if train is not None:
         mp = torch.unique(edge_keys(ei, n))
         mp = mp[mp // n != mp % n]  # self-loops are the model's business, not an edge
-        tr = torch.unique(edge_keys(train, n))
+        tr = uniq                   # the training keys, sorted and (checked above) distinct
         extra = int((~torch.isin(mp, tr)).sum())
         missing = int((~torch.isin(tr, mp)).sum())
         if not strict:      # only a val/test edge in message passing is refused (a leak)

@@ -18,7 +18,7 @@ import math
 import torch
 from torch import Tensor
 
-from gnn_unlearn.ops.graph import undirected_pairs
+from gnn_unlearn.ops.graph import symmetrize, undirected_pairs
 
 
 def _check_k(num_nodes: int, num_shards: int) -> None:
@@ -228,7 +228,7 @@ def metis_partition(edge_index: Tensor, num_nodes: int, num_shards: int,
 def _sparse_normalised(edge_index: Tensor, num_nodes: int) -> Tensor:
     r""":math:`W = D^{-1/2}\bar A D^{-1/2}` of the symmetrised graph, sparse COO."""
     pairs = undirected_pairs(edge_index, num_nodes)
-    both = torch.cat([pairs, pairs.flip(0)], 1)
+    both = symmetrize(pairs)
     deg = torch.bincount(both[0], minlength=num_nodes).double()
     inv = deg.clamp(min=1).rsqrt()
     w = inv[both[0]] * inv[both[1]]
@@ -299,8 +299,7 @@ def fair_partition(edge_index: Tensor, num_nodes: int, num_shards: int, colours:
         # the spectral step on the linked nodes only (relabelled 0..n'-1)
         relabel = torch.full((num_nodes,), -1, dtype=torch.long, device=dev)
         relabel[linked] = torch.arange(linked.numel(), device=dev)
-        keep = (deg[edge_index[0]] > 0) & (deg[edge_index[1]] > 0)
-        sub = relabel[edge_index[:, keep]]
+        sub = relabel[edge_index]          # every endpoint of an edge is linked
         h = fair_spectral_embedding(sub, linked.numel(), colours[linked], num_shards, alpha, iters,
                                     generator)
         assign[linked] = balanced_kmeans(h, num_shards, kmeans_iters, capacity=cap, generator=generator)
