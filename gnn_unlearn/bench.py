@@ -14,6 +14,7 @@ from torch_geometric.transforms import NormalizeFeatures
 from gnn_unlearn.data.samplers import REGIONS
 from gnn_unlearn.experiment import aggregate, hardware, prepare_link, run_edge_request
 from gnn_unlearn.io import atomic_write_text
+from gnn_unlearn.metrics.attacks import build_attacks
 from gnn_unlearn.metrics.link import DF_PROTOCOLS
 from gnn_unlearn.metrics.report import LINK_COLUMNS
 from gnn_unlearn.training import TrainConfig
@@ -42,13 +43,19 @@ def _cell(row: dict, key: str) -> str:
 
 
 def grid_markdown(blocks: list[dict]) -> str:
-    head = "| dataset | GNN | Df | where (region) | model | " + " | ".join(LINK_COLUMNS[k] for k in TABLE_COLUMNS) + " |"
-    lines = [head, "|---" * (5 + len(TABLE_COLUMNS)) + "|"]
+    extra: dict[str, str] = {}
+    for b in blocks:
+        extra.update(b.get("attack_columns") or {})
+    names = {**{k: LINK_COLUMNS[k] for k in TABLE_COLUMNS if k not in ("seconds", "speedup")}, **extra,
+             "seconds": LINK_COLUMNS["seconds"], "speedup": LINK_COLUMNS["speedup"]}
+    keys = list(names)
+    head = "| dataset | GNN | Df | where (region) | model | " + " | ".join(names.values()) + " |"
+    lines = [head, "|---" * (5 + len(keys)) + "|"]
     for b in blocks:
         for row in b["rows"]:
             lines.append(f"| {b['dataset']} | {b['encoder']} | {b['df_size']:g} | "
                          f"{b['where']} ({b.get('region', 'library')}) | "
-                         f"{row['model']} (n={row['n']}) | " + " | ".join(_cell(row, k) for k in TABLE_COLUMNS) + " |")
+                         f"{row['model']} (n={row['n']}) | " + " | ".join(_cell(row, k) for k in keys) + " |")
     return "\n".join(lines)
 
 
@@ -56,12 +63,14 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
              sizes: Sequence[float], wheres: Sequence[str], seeds: Sequence[int],
              device: str = "cpu", output: str = "benchmarks/results", root: str | None = None,
              mirror: str | None = None, epochs: int = 500, name: str = "grid",
-             region: str = "library", normalize_features: bool = False) -> list[dict]:
+             region: str = "library", normalize_features: bool = False,
+             attacks: Sequence[str] = (), attack_params: dict | None = None) -> list[dict]:
     """Runs every combination, writes ``<output>/<name>.{md,json}`` (mean ± std over seeds).
 
     The original model of a (dataset, encoder, seed) is trained once and shared by every
     deleted-set size and position, as in GNNDelete's protocol.
     """
+    build_attacks(attacks, "link", attack_params)          # refuse bad attack options before any work
     command = user_command()
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     log = lambda s: print("  " + s, file=sys.stderr)
@@ -73,7 +82,7 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
                                              TrainConfig(seed=seed, epochs=epochs), options, log=log)
             for size, where in itertools.product(sizes, wheres):
                 rep = run_edge_request(data, model, size, where, methods, seed, device, log=log,
-                                       region=region)
+                                       region=region, attacks=attacks, attack_params=attack_params)
                 rep.meta["steps"] = {"train original": info["train original"], **rep.meta["steps"]}
                 reports.setdefault((ds, enc, size, where), []).append(rep)
                 print(f"{ds} {enc} {size:g} {where} seed {seed}: "
@@ -82,6 +91,7 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
             blocks = [{"dataset": k[0], "encoder": k[1], "df_size": k[2], "where": k[3], "region": region,
                        "features": "row-normalised" if normalize_features else "as loaded",
                        "seeds": [r.meta["seed"] for r in v], "rows": aggregate(v),
+                       "attack_columns": v[0].attack_columns, "attack_notes": v[0].meta.get("attack_notes", {}),
                        "steps": [r.meta["steps"] for r in v],
                        "stop_reasons": [r.meta["stop_reasons"] for r in v]}
                       for k, v in reports.items()]
@@ -98,6 +108,13 @@ def _protocol_notes() -> str:
             + "".join(f"- {key}: {text}\n" for key, text in _protocols().items()))
 
 
+def _attack_notes(blocks: list[dict]) -> str:
+    notes: dict[str, str] = {}
+    for b in blocks:
+        notes.update(b.get("attack_notes") or {})
+    return ("\nAttacks:\n\n" + "".join(f"- {k}: {v}\n" for k, v in notes.items())) if notes else ""
+
+
 def _write(blocks, output, name, command, started) -> None:
     os.makedirs(output, exist_ok=True)
     feats = sorted({b.get("features", "as loaded") for b in blocks})
@@ -105,7 +122,7 @@ def _write(blocks, output, name, command, started) -> None:
           f"node features: {', '.join(feats)}\n\n"
           + grid_markdown(blocks) + "\n\nMean ± std over seeds. "
           "Seconds: wall time of the unlearning call (retrain: training from scratch on the retained graph).\n\n"
-          + _protocol_notes())
+          + _protocol_notes() + _attack_notes(blocks))
     atomic_write_text(os.path.join(output, f"{name}.md"), md)
     atomic_write_text(os.path.join(output, f"{name}.json"),
                       json.dumps({"command": command, "hardware": hardware(), "protocols": _protocols(),

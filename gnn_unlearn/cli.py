@@ -262,7 +262,8 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     result = UnlearningResult(model=unlearned, seconds=float(extra.get("seconds", float("nan"))),
                               peak_memory_bytes=0, method=extra.get("method", "unlearned"),
                               params=extra.get("params", {}), original=original)
-    report = evaluate(result, task, mia=not a.no_mia, seed=a.seed)
+    report = evaluate(result, task, mia=not a.no_mia, seed=a.seed, attacks=_attack_list(a.attacks),
+                      attack_params=_json_arg(a.attack_params, "--attack-params"))
     _write_report(report, a.output, "evaluate")
 
 
@@ -287,7 +288,32 @@ def cmd_benchmark(a: argparse.Namespace) -> None:
              methods=a.methods.split(","), sizes=[float(s) for s in a.sizes.split(",")],
              wheres=a.wheres.split(","), seeds=list(range(a.seeds)), device=a.device,
              output=a.output, root=a.root, mirror=a.mirror, epochs=a.epochs, name=a.name,
-             region=a.region, normalize_features=a.normalize_features)
+             region=a.region, normalize_features=a.normalize_features,
+             attacks=_attack_list(a.attacks), attack_params=_json_arg(a.attack_params, "--attack-params"))
+
+
+def _attack_list(text: str | None) -> list[str]:
+    return [t for t in (text or "").split(",") if t]
+
+
+def _json_arg(text: str | None, flag: str) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{flag} must be JSON, e.g. '{{\"lira\": {{\"shadows\": 8}}}}': {e}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{flag} must be a JSON object keyed by attack name, got {text!r}")
+    return value
+
+
+def _attack_args(p: argparse.ArgumentParser) -> None:
+    from gnn_unlearn.metrics.attacks import available_attacks
+    p.add_argument("--attacks", default="", help="comma-separated attacks to run as well; available: "
+                   + (", ".join(available_attacks()) or "none"))
+    p.add_argument("--attack-params", default=None,
+                   help='attack options as JSON keyed by attack name, e.g. \'{"lira": {"shadows": 8}}\'')
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -372,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "checkpoint names)")
     p.add_argument("--no-mia", action="store_true")
     p.add_argument("--output", default=None, help="folder for evaluate.json and evaluate.md")
+    _attack_args(p)
     _common(p)
     p.set_defaults(func=cmd_evaluate, dataset="synthetic", num_nodes=2000, task="link")
 
@@ -408,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=500)
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="grid", help="results file stem: <output>/<name>.md and .json")
+    _attack_args(p)
     _common(p)
     p.set_defaults(func=cmd_benchmark)
     return parser

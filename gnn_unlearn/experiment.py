@@ -50,7 +50,8 @@ def run_edge_request(data, model, df_size: float | int = 0.025, where: str = "in
                      methods: Sequence[str] = ("gradient_ascent",), seed: int = 0,
                      device: str | None = "cpu", mia: bool = True,
                      method_options: dict[str, dict[str, Any]] | None = None, log=print,
-                     region: str = "library") -> Report:
+                     region: str = "library", attacks: Sequence[str] = (),
+                     attack_params: dict[str, dict[str, Any]] | None = None) -> Report:
     """Samples a deleted set, retrains, runs ``methods`` and evaluates them (one seed).
 
     ``region`` picks the definition of "in"/"out" (:func:`gnn_unlearn.data.samplers.near_test_edges`);
@@ -72,7 +73,8 @@ def run_edge_request(data, model, df_size: float | int = 0.025, where: str = "in
         log(f"{name}: {r.seconds:.2f}s ({r.history.get('stop_reason', '')})")
         results.append(r)
     t0 = time.perf_counter()
-    report = evaluate(results or [retrained], task, retrained=retrained, mia=mia, seed=seed)
+    report = evaluate(results or [retrained], task, retrained=retrained, mia=mia, seed=seed,
+                      attacks=attacks, attack_params=attack_params)
     steps["evaluate"] = time.perf_counter() - t0
     report.meta.update(df_size=df_size, where=where, region=region, steps=steps, hardware=hardware(),
                        stop_reasons={r.method: r.history.get("stop_reason") for r in results})

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from gnn_unlearn.methods.base import UnlearningResult, model_device, unlearn
+from gnn_unlearn.metrics.attacks import Attack, build_attacks
 from gnn_unlearn.metrics.link import (DF_PROTOCOLS, auroc_aupr, deleted_vs_retained_auc, gnndelete_df_auc,
                                       link_logits)
 from gnn_unlearn.metrics.mia import (LossAttack, ShadowPosteriorAttack, link_attack_features,
@@ -63,10 +64,15 @@ class Report:
     kind: str
     rows: list[dict[str, Any]]
     meta: dict[str, Any] = field(default_factory=dict)
+    attack_columns: dict[str, str] = field(default_factory=dict)
 
     @property
     def columns(self) -> dict[str, str]:
-        return LINK_COLUMNS if self.kind == "link" else NODE_COLUMNS
+        base = LINK_COLUMNS if self.kind == "link" else NODE_COLUMNS
+        if not self.attack_columns:
+            return base
+        head = {k: v for k, v in base.items() if k not in ("seconds", "speedup")}
+        return {**head, **self.attack_columns, "seconds": base["seconds"], "speedup": base["speedup"]}
 
     def row(self, model: str) -> dict[str, Any]:
         for r in self.rows:
@@ -77,7 +83,7 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         def clean(v):
             return None if isinstance(v, float) and math.isnan(v) else v
-        return {"kind": self.kind, "meta": self.meta,
+        return {"kind": self.kind, "meta": self.meta, "attack_columns": self.attack_columns,
                 "rows": [{k: clean(v) for k, v in r.items()} for r in self.rows]}
 
     def to_json(self) -> str:
@@ -97,6 +103,8 @@ class Report:
             lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
         lines.append("")
         lines.append(NOTES[self.kind])
+        for name, note in (self.meta.get("attack_notes") or {}).items():
+            lines.append(f"{name}: {note}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -107,7 +115,8 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
              against: Sequence[str] = ("original", "retrain"), mia: bool = True,
              retrained: UnlearningResult | None = None, seed: int = 0,
              labels: Sequence[str] | None = None, df_negatives: torch.Tensor | None = None,
-             protocols: Sequence[str] = ("library", "gnndelete"), gnndelete_draws: int = 500) -> Report:
+             protocols: Sequence[str] = ("library", "gnndelete"), gnndelete_draws: int = 500,
+             attacks: Sequence[str] = (), attack_params: dict[str, dict[str, Any]] | None = None) -> Report:
     """Scores unlearned models on ``task`` next to the original and the retrained model.
 
     Args:
@@ -127,6 +136,10 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
             non-edges) and/or ``"gnndelete"`` (Df vs retained edges, mean of
             ``gnndelete_draws`` draws); see :data:`gnn_unlearn.metrics.link.DF_PROTOCOLS`.
             Each is a column of its own and is named in ``report.meta["protocols"]``.
+        attacks: names of registered attacks to run as well
+            (:func:`gnn_unlearn.metrics.attacks.available_attacks`); each adds its columns.
+            They are prepared once with the original and the retrained model.
+        attack_params: keyword arguments per attack name, e.g. ``{"lira": {"shadows": 16}}``.
     """
     if isinstance(results, UnlearningResult):
         results = [results]
@@ -143,6 +156,7 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
     if original is None or any(r.original is not original for r in results):
         raise ValueError("all results must come from unlearn() on the same original model")
     names = _row_labels(results, labels)
+    chosen: list[Attack] = build_attacks(attacks, original.task, attack_params, seed)
     device = model_device(results[0].model)
     task = task.to(device)
     entries: list[tuple[str, nn.Module, bool, float]] = []  # name, model, on original graph, seconds
@@ -165,10 +179,17 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
         if df_negatives is not None:
             raise ValueError("df_negatives are non-edges for link tasks; this is a node task")
         scorer = _NodeScorer(task, seed, mia)
+    if chosen and retrained is None:
+        retrained = unlearn(original, task, "retrain", device=device)
+    for attack in chosen:
+        attack.prepare(task, original, retrained.model)
     rows = []
     for name, model, on_original, seconds in entries:
         model.to(device)
         row = {"model": name, **scorer.score(model, on_original), "seconds": seconds}
+        graph = task.data if on_original else task.retained_data
+        for attack in chosen:
+            row.update(attack.score(model, graph, on_original))
         rows.append(row)
     ref = retrained.seconds if retrained is not None else float("nan")
     for row in rows:
@@ -179,7 +200,17 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
     if kind == "link":
         meta["protocols"] = {p: DF_PROTOCOLS[p] for p in protocols}
         meta["df_negatives"] = "given" if df_negatives is not None else f"sampled (seed {seed})"
-    return Report(kind=kind, rows=rows, meta=meta)
+    attack_columns = {k: v for a in chosen for k, v in a.columns.items()}
+    if chosen:
+        meta["attacks"] = {a.name: {k: v for k, v in vars(a).items() if _plain(v)} for a in chosen}
+        meta["attack_notes"] = {a.name: a.note for a in chosen if a.note}
+    return Report(kind=kind, rows=rows, meta=meta, attack_columns=attack_columns)
+
+
+def _plain(v: Any) -> bool:
+    """JSON-able hyperparameter values (attack state such as fitted models is left out)."""
+    return isinstance(v, (bool, int, float, str, type(None))) or (
+        isinstance(v, (list, tuple)) and all(isinstance(x, (bool, int, float, str)) for x in v))
 
 
 def _row_labels(results: list[UnlearningResult], labels: Sequence[str] | None) -> list[str]:

@@ -1,0 +1,1 @@
+"""The attacks shipped with the library; importing this module registers them."""
