@@ -19,6 +19,23 @@ The encoder is frozen; only the :math:`W_l` train, on
 with :math:`P` = ``random_ratio`` x :math:`|D_f|` random non-edges (their logits are targets,
 detached) and :math:`\hat z` the frozen original model's embeddings.
 
+That is the paper's Deleted Edge Consistency (``dec_target="non_edges"``). It over-forgets:
+every deleted edge is pushed to the level of a random pair, while a retrained model still
+scores the deleted edges that the rest of the graph predicts highly. Measured on Cora (GCN,
+2.5 %, 5 seeds, stopped when :math:`D_f` separates from non-edges like unseen edges do): the
+deleted edges then stand out from the retained ones at AUC 0.89 ("in") / 0.99 ("out") against
+retraining's 0.69 / 0.90. The default, ``dec_target="unseen_edges"``, matches the *distribution*
+instead: each deleted edge's logit is regressed onto the quantile of its rank in the current
+model's scores of unseen true edges (validation positives re-weighted to :math:`D_f`'s
+structural support, :class:`~gnn_unlearn.methods.stopping.UnseenEdges`):
+
+.. math::
+    \mathrm{DEC} = \frac{1}{|D_f|}\sum_{e \in D_f}\big(s(e) - Q^{-1}(\tfrac{r(e) + 1/2}{|D_f|})\big)^2,
+
+so the deleted edges keep their order and look like edges the model never trained on,
+against non-edges and against retained edges alike; training stops when they separate from
+those unseen edges no better than chance (``target="matched"``).
+
 What differs from the reference code, and why (all measured, see benchmarks/):
 
 * Operators start as the identity (reference: all entries 1/1000, which collapses the region's
@@ -45,11 +62,15 @@ What differs from the reference code, and why (all measured, see benchmarks/):
 
 Args:
     alpha: weight of Deleted Edge Consistency (paper 0.5).
-    lr: Adam learning rate (reference 1e-3).
+    lr: Adam learning rate (default 5e-3 with ``dec_target="unseen_edges"``; the reference's 1e-3
+        with ``"non_edges"``).
     epochs: maximum number of epochs.
     random_ratio: random pairs per deleted edge (paper 1; later code 20).
     init: ``"identity"`` or ``"reference"`` (1/1000).
-    target: stopping target, ``"unseen_edges"`` or ``"non_edges"`` (see ForgetCriterion).
+    dec_target: ``"unseen_edges"`` (default: quantile matching, see above) or ``"non_edges"``
+        (the paper's random pairs).
+    target: stopping target, ``"matched"``, ``"unseen_edges"`` or ``"non_edges"`` (see
+        :class:`~gnn_unlearn.methods.stopping.ForgetCriterion`).
     neighbourhood / space: ``"edges"`` / ``"logit"`` (default) or ``"all_pairs"`` / ``"prob"``
         (the paper's); see above.
     max_dense_region / num_region_pairs: see above.
@@ -78,7 +99,7 @@ from torch import Tensor, nn
 from gnn_unlearn.loader import (build_sampler, check_batch_size, check_fanouts, check_sampler,
                                  sample_subgraph)
 from gnn_unlearn.methods.base import Unlearner, register
-from gnn_unlearn.methods.stopping import Monitor
+from gnn_unlearn.methods.stopping import Monitor, UnseenEdges
 from gnn_unlearn.models.encoders import PreparedGraph
 from gnn_unlearn.models.predictors import register_model_wrapper
 from gnn_unlearn.ops.graph import edge_keys
@@ -207,6 +228,9 @@ def dense_pair_mask(region: Tensor, num_nodes: int, df: Tensor) -> Tensor:
     return mask
 
 
+DEC_TARGETS = ("unseen_edges", "non_edges")
+
+
 @register
 class GNNDelete(Unlearner):
     __doc__ = __doc__
@@ -214,16 +238,23 @@ class GNNDelete(Unlearner):
     supports = frozenset({"edge", "node", "feature", "interaction"})
     tasks = frozenset({"link"})
 
-    def __init__(self, alpha: float = 0.5, lr: float = 1e-3, epochs: int = 300,
-                 random_ratio: int = 1, init: str = "identity", target: str = "unseen_edges",
+    def __init__(self, alpha: float = 0.5, lr: float | None = None, epochs: int = 300,
+                 random_ratio: int = 1, init: str = "identity", target: str = "matched",
+                 dec_target: str = "unseen_edges",
                  max_dense_region: int = 4096, num_region_pairs: int = 1 << 18,
                  neighbourhood: str = "edges", space: str = "logit", max_val_drop: float = 0.03,
                  eval_every: int = 1, fanouts: list[int] | None = None, batch_size: int = 1024,
                  sampler: str = "torch", seed: int = 0):
         self.fanouts, self.batch_size, self.sampler = fanouts, batch_size, check_sampler(sampler)
-        self.alpha, self.lr, self.epochs, self.random_ratio = alpha, lr, epochs, random_ratio
+        self.alpha, self.epochs, self.random_ratio = alpha, epochs, random_ratio
         self.neighbourhood, self.space = neighbourhood, space
         self.init, self.target = init, target
+        if dec_target not in DEC_TARGETS:
+            raise ValueError(f"gnndelete: dec_target must be one of {DEC_TARGETS}, got {dec_target!r}")
+        self.dec_target = dec_target
+        if lr is None:        # measured: 1e-3 converges in 60-300 epochs on Cora with quantile targets
+            lr = 5e-3 if dec_target == "unseen_edges" else 1e-3
+        self.lr = lr
         self.max_dense_region, self.num_region_pairs = max_dense_region, num_region_pairs
         self.max_val_drop, self.eval_every, self.seed = max_val_drop, eval_every, seed
 
@@ -271,6 +302,7 @@ class GNNDelete(Unlearner):
                 h = operators(i, enc.layer(i, h, graph))
             return h
 
+        self._unseen = UnseenEdges(data, df) if df.numel() and self.dec_target == "unseen_edges" else None
         opt = torch.optim.Adam(operators.parameters(), lr=self.lr)
         monitor = Monitor(wrapped, task, g, self.target, self.max_val_drop) if df.numel() else None
         step = self._full_batch_step if self.fanouts is None else self._minibatch_step
@@ -309,18 +341,33 @@ class GNNDelete(Unlearner):
                             start_val=None if monitor is None else monitor.start_val)
         return wrapped
 
-    def _dec_loss(self, wrapped, z: Tensor, df_pairs: Tensor, rand_pairs: Tensor) -> Tensor:
-        """Deleted Edge Consistency: deleted-edge logits towards random pairs' (detached)."""
+    def _dec_loss(self, wrapped, z: Tensor, df_pairs: Tensor, rand_pairs: Tensor,
+                  val_logits: Tensor | None = None, val_subset: Tensor | None = None) -> Tensor:
+        """Deleted Edge Consistency: deleted-edge logits towards the quantiles of unseen edges'
+        (``val_logits``, detached; ``val_subset``: which of them), or towards random pairs'
+        (the paper's)."""
+        if self._unseen is not None:
+            df_logits = wrapped.decode(z, df_pairs)
+            return F.mse_loss(df_logits, self._unseen.quantile_targets(df_logits, val_logits, val_subset))
         df_logits = wrapped.decode(z, df_pairs).repeat(self.random_ratio)
         return F.mse_loss(df_logits, wrapped.decode(z, rand_pairs).detach())
+
+    def _val_logits(self, wrapped, z: Tensor) -> Tensor | None:
+        """The current scores of the unseen reference edges (no gradient flows through them)."""
+        if self._unseen is None:
+            return None
+        with torch.no_grad():
+            return wrapped.decode(z.detach(), self._unseen.val)
 
     def _full_batch_step(self, c: dict) -> Tensor:
         c["opt"].zero_grad()
         z, df = c["encode"](), c["df"]
         loss = neighbourhood_loss(z, c["z_orig"], c["region"], c["pairs"], c["local_mask"], self.space)
         if df.numel():
-            rand = negative_pairs(c["task"].data, df.size(1) * self.random_ratio, c["g"]).to(df.device)
-            loss = self.alpha * self._dec_loss(c["wrapped"], z, df, rand) + (1 - self.alpha) * loss
+            rand = None if self._unseen is not None else negative_pairs(
+                c["task"].data, df.size(1) * self.random_ratio, c["g"]).to(df.device)
+            dec = self._dec_loss(c["wrapped"], z, df, rand, self._val_logits(c["wrapped"], z))
+            loss = self.alpha * dec + (1 - self.alpha) * loss
         loss.backward()
         c["opt"].step()
         return loss
@@ -341,7 +388,15 @@ class GNNDelete(Unlearner):
             parts = [near]
             if df_idx is not None:
                 df_b = df[:, df_idx]
-                rand = negative_pairs(c["task"].data, df_b.size(1) * self.random_ratio, g).to(device)
+                val_subset = None
+                if self._unseen is not None:
+                    # the unseen reference edges run through the same sampled computation as
+                    # the deleted ones, so that their scores are comparable
+                    nv = self._unseen.val.size(1)
+                    val_subset = torch.randperm(nv, generator=g)[: max(4 * df_b.size(1), 512)].to(device)
+                    rand = self._unseen.val[:, val_subset]
+                else:
+                    rand = negative_pairs(c["task"].data, df_b.size(1) * self.random_ratio, g).to(device)
                 parts = [df_b, rand, near]
             seeds, inverse = torch.unique(torch.cat(parts, 1).reshape(-1), return_inverse=True)
             if c["sampler"] is not None:
@@ -360,7 +415,9 @@ class GNNDelete(Unlearner):
                                       orig_pairs=near)
             if df_idx is not None:
                 nf = df_b.size(1)
-                dec = self._dec_loss(c["wrapped"], z, index[:, :nf], index[:, nf:nf + rand.size(1)])
+                ref = index[:, nf:nf + rand.size(1)]
+                val_logits = None if val_subset is None else c["wrapped"].decode(z, ref).detach()
+                dec = self._dec_loss(c["wrapped"], z, index[:, :nf], ref, val_logits, val_subset)
                 loss = self.alpha * dec + (1 - self.alpha) * loss
             loss.backward()
             c["opt"].step()

