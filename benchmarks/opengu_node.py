@@ -55,6 +55,8 @@ GCN_METHODS = {
     "idea (eps=1)": {"_method": "idea", "epsilon": 1.0},
     "gradient_ascent": {},
     "d2dgn": {},
+    "megu": {},
+    "sgu": {},
 }
 
 
