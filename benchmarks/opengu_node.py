@@ -57,6 +57,7 @@ GCN_METHODS = {
     "d2dgn": {},
     "megu": {},
     "sgu": {},
+    "gukd": {},
 }
 
 

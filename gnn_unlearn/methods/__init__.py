@@ -16,6 +16,7 @@ from gnn_unlearn.methods.gif import GIF
 from gnn_unlearn.methods.idea import IDEA
 from gnn_unlearn.methods.megu import MEGU
 from gnn_unlearn.methods.sgu import SGU
+from gnn_unlearn.methods.gukd import GUKD
 from gnn_unlearn.methods.projector import Projector
 from gnn_unlearn.methods.unlearnrec import UnlearnRec
 from gnn_unlearn.methods.utu import UnlinkToUnlearn
@@ -23,5 +24,5 @@ from gnn_unlearn.methods.utu import UnlinkToUnlearn
 __all__ = ["Unlearner", "UnlearningResult", "available", "get", "minibatch_methods", "register", "unlearn",
            "Retrain", "ReverseBPR", "UnlearnRec", "GradientAscent", "GNNDelete", "D2DGN", "Cognac",
            "CGU", "CEU", "ScaleGUN",
-           "UnlinkToUnlearn", "GIF", "IDEA", "Projector", "MEGU", "SGU",
+           "UnlinkToUnlearn", "GIF", "IDEA", "Projector", "MEGU", "SGU", "GUKD",
            "GraphEraser", "GUIDE"]
