@@ -17,6 +17,7 @@ from gnn_unlearn.methods.idea import IDEA
 from gnn_unlearn.methods.megu import MEGU
 from gnn_unlearn.methods.sgu import SGU
 from gnn_unlearn.methods.gukd import GUKD
+from gnn_unlearn.methods.gst import GST
 from gnn_unlearn.methods.projector import Projector
 from gnn_unlearn.methods.unlearnrec import UnlearnRec
 from gnn_unlearn.methods.utu import UnlinkToUnlearn
@@ -24,5 +25,5 @@ from gnn_unlearn.methods.utu import UnlinkToUnlearn
 __all__ = ["Unlearner", "UnlearningResult", "available", "get", "minibatch_methods", "register", "unlearn",
            "Retrain", "ReverseBPR", "UnlearnRec", "GradientAscent", "GNNDelete", "D2DGN", "Cognac",
            "CGU", "CEU", "ScaleGUN",
-           "UnlinkToUnlearn", "GIF", "IDEA", "Projector", "MEGU", "SGU", "GUKD",
+           "UnlinkToUnlearn", "GIF", "IDEA", "Projector", "MEGU", "SGU", "GUKD", "GST",
            "GraphEraser", "GUIDE"]
