@@ -346,7 +346,8 @@ def test_sparse_feature_path_on_device_equals_dense(dev, conv):
 
 
 @pytest.mark.parametrize("method,kw", [("utu", {}), ("gif", {"iterations": 20}),
-                                       ("idea", {"iterations": 20, "noise_std": 0.01})])
+                                       ("idea", {"iterations": 20, "noise_std": 0.01}),
+                                       ("megu", {"epochs": 5})])
 @pytest.mark.parametrize("kind", ["node", "link"])
 def test_influence_methods_on_device(node_data, node_model, link_data, link_model, dev, method, kw, kind):
     if kind == "node":

@@ -39,6 +39,13 @@ On :math:`U`, :math:`g` learns to move away from the original predictions and :m
 it; on the HIN, :math:`g` imitates :math:`f` while :math:`f` keeps its predictions. The returned
 model is :math:`f`; :math:`g` is discarded.
 
+**Link prediction** (this library's reading of the paper's framework for link models; OpenGU's
+implementation has node classification only): the items are node pairs with two-class logits
+:math:`[0, s(u, v)]` and :math:`g: \mathbb{R}^2 \to \mathbb{R}^2`; the forget items are the deleted
+training edges (for feature requests, the training edges at the nodes whose features went), the
+keep items the retained training edges at a HIN node plus as many fixed non-edges of the edited
+graph; pseudo-labels are the original model's decisions :math:`s > 0`.
+
 Differences from OpenGU's implementation (``../shared/methods/influence.md``): :math:`g` is
 trained (OpenGU leaves it out of the optimiser, a frozen random map); edge requests remove the
 edges (OpenGU passes no edge list to its graph editor); the flip is defined for any feature range;
@@ -75,6 +82,7 @@ from torch import Tensor, nn
 from gnn_unlearn.methods.base import NON_NEGATIVE, UNIT_OPEN_CLOSED, Unlearner, register
 from gnn_unlearn.models.predictors import num_hops
 from gnn_unlearn.ops.graph import hop_distance
+from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.ops.propagation import Adjacency, propagate
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.utils import seeded
@@ -158,7 +166,7 @@ class MEGU(Unlearner):
     """Mutual-evolution graph unlearning (Li et al., AAAI 2024); see the module docstring."""
     name = "megu"
     supports = frozenset({"node", "edge", "feature"})
-    tasks = frozenset({"node"})
+    tasks = frozenset({"node", "link"})
     param_rules = {"kappa": NON_NEGATIVE, "threshold_step": UNIT_OPEN_CLOSED,
                    "hin_hops": (1, True, None, False)}
 
@@ -170,22 +178,20 @@ class MEGU(Unlearner):
         self.seed = seed
 
     def fit(self, model: nn.Module, task: UnlearningTask) -> nn.Module:
-        data, kept = task.data, task.retained_data
+        data = task.data
         if getattr(data, "x", None) is None:
             raise ValueError("MEGU selects neighbours by propagating node features; the graph has no data.x")
-        device = task.device
         hops = self.hin_hops or num_hops(model)
         recipe = getattr(model, "train_config", None) or {}
         lr = self.lr or float(recipe.get("lr", 0.01) or 0.01)
         wd = self.weight_decay if self.weight_decay is not None else float(recipe.get("weight_decay", 0.0) or 0.0)
-        model.eval()
-        with torch.no_grad():
-            logits = model(data.x, data.edge_index)
-        pseudo, out_dim = logits.argmax(-1), logits.size(1)             # ŷ: no label is read
         u = unlearning_nodes(task)
         hin, info = high_influence_neighbours(task, u, hops, self.threshold_step)
-        with seeded(self.seed, device):
-            g = nn.Linear(out_dim, out_dim).to(device)
+        model.eval()
+        items = (NodeItems(model, task, u, hin) if model.task == "node"
+                 else PairItems(model, task, u, hin, torch.Generator().manual_seed(self.seed)))
+        with seeded(self.seed, task.device):
+            g = nn.Linear(items.width, items.width).to(task.device)
             g_start = g.weight.detach().clone()
             params = list(model.parameters()) + list(g.parameters())
             opt = torch.optim.SGD(params, lr=lr, weight_decay=wd)
@@ -193,17 +199,70 @@ class MEGU(Unlearner):
             for _ in range(self.epochs):
                 model.train()
                 opt.zero_grad()
-                f_out = model(kept.x, kept.edge_index)
-                g_out = g(f_out)
-                loss_u = (distillation(f_out[u], g_out[u], self.temperature)
-                          - F.cross_entropy(g_out[u], pseudo[u]))
-                loss_r = (distillation(g_out[hin], f_out[hin], self.temperature)
-                          + F.cross_entropy(f_out[hin], pseudo[hin]))
+                f_u, f_r = items.outputs(model)
+                g_u, g_r = g(f_u), g(f_r)
+                loss_u = (distillation(f_u, g_u, self.temperature)
+                          - F.cross_entropy(g_u, items.pseudo_u))
+                loss_r = (distillation(g_r, f_r, self.temperature)
+                          + F.cross_entropy(f_r, items.pseudo_r))
                 loss = self.kappa * loss_u + loss_r
                 loss.backward()
                 opt.step()
                 losses.append(float(loss.detach()))
         self.history.update(unlearning_nodes=int(u.sum()), hops=hops, loss=losses,
                             unlearning_module_change=float((g.weight.detach() - g_start).norm()),
-                            epochs=self.epochs, lr=lr, weight_decay=wd, **info)
+                            epochs=self.epochs, lr=lr, weight_decay=wd, forget_items=items.num_u,
+                            keep_items=items.num_r, **info)
         return model
+
+
+class NodeItems:
+    """Node classification: the forget items are :math:`U`, the keep items the HIN; outputs
+    are class logits on the edited graph, pseudo-labels the original predictions."""
+
+    def __init__(self, model: nn.Module, task: UnlearningTask, u: Tensor, hin: Tensor):
+        data, self.kept = task.data, task.retained_data
+        with torch.no_grad():
+            logits = model(data.x, data.edge_index)
+        pseudo = logits.argmax(-1)                       # no label is read
+        self.width = logits.size(1)
+        self.u, self.hin = u, hin
+        self.pseudo_u, self.pseudo_r = pseudo[u], pseudo[hin]
+        self.num_u, self.num_r = int(u.sum()), int(hin.sum())
+
+    def outputs(self, model: nn.Module) -> tuple[Tensor, Tensor]:
+        out = model(self.kept.x, self.kept.edge_index)
+        return out[self.u], out[self.hin]
+
+
+class PairItems:
+    r"""Link prediction: items are node pairs with two-class logits :math:`[0, s(u, v)]`
+    (:math:`\sigma` of them is :math:`[1 - p, p]`). Forget items: the deleted training edges
+    (for feature requests, the training edges at the nodes whose features went); keep items: the
+    retained training edges at a HIN node and as many non-edges of the edited graph (fixed, from
+    ``generator``), so that the keep loss has both classes."""
+
+    def __init__(self, model: nn.Module, task: UnlearningTask, u: Tensor, hin: Tensor,
+                 generator: torch.Generator):
+        data, self.kept = task.data, task.retained_data
+        forget = task.df_edge_index
+        if forget.size(1) == 0:                          # feature requests: edges at U
+            e = data.train_pos_edge_index
+            forget = e[:, u[e[0]] | u[e[1]]]
+        pos = self.kept.train_pos_edge_index
+        pos = pos[:, hin[pos[0]] | hin[pos[1]]]
+        neg = negative_pairs(self.kept, max(pos.size(1), 1), generator).to(pos.device)
+        self.forget, self.keep = forget, torch.cat([pos, neg], 1)
+        with torch.no_grad():
+            z = model.encode(data.x, data.edge_index)
+            self.pseudo_u = (model.decode(z, forget) > 0).long()
+            self.pseudo_r = (model.decode(z, self.keep) > 0).long()
+        self.width, self.num_u, self.num_r = 2, forget.size(1), self.keep.size(1)
+
+    @staticmethod
+    def two_class(scores: Tensor) -> Tensor:
+        return torch.stack([torch.zeros_like(scores), scores], -1)
+
+    def outputs(self, model: nn.Module) -> tuple[Tensor, Tensor]:
+        z = model.encode(self.kept.x, self.kept.edge_index)
+        return self.two_class(model.decode(z, self.forget)), self.two_class(model.decode(z, self.keep))
