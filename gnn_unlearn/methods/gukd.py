@@ -71,7 +71,8 @@ class GUKD(Unlearner):
         recipe = getattr(model, "train_config", None) or {}
         epochs = self.epochs or int(recipe.get("epochs", 100) or 100)
         lr = self.lr or float(recipe.get("lr", 0.01) or 0.01)
-        wd = self.weight_decay if self.weight_decay is not None else float(recipe.get("weight_decay", 0.0) or 0.0)
+        wd = (self.weight_decay if self.weight_decay is not None
+              else float(recipe.get("weight_decay", 0.0) or 0.0))
         device = task.device
         model.eval()
         with torch.no_grad():
@@ -97,7 +98,8 @@ class GUKD(Unlearner):
                 if val is not None:
                     student.eval()
                     with torch.no_grad():
-                        acc = float((student(kept.x, kept.edge_index)[val].argmax(-1) == y[val]).float().mean())
+                        pred = student(kept.x, kept.edge_index)[val].argmax(-1)
+                    acc = float((pred == y[val]).float().mean())
                     if acc > best_val:
                         best_val, best_epoch, best = acc, epoch, copy.deepcopy(student.state_dict())
         if best is not None:

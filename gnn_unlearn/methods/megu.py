@@ -184,7 +184,8 @@ class MEGU(Unlearner):
         hops = self.hin_hops or num_hops(model)
         recipe = getattr(model, "train_config", None) or {}
         lr = self.lr or float(recipe.get("lr", 0.01) or 0.01)
-        wd = self.weight_decay if self.weight_decay is not None else float(recipe.get("weight_decay", 0.0) or 0.0)
+        wd = (self.weight_decay if self.weight_decay is not None
+              else float(recipe.get("weight_decay", 0.0) or 0.0))
         u = unlearning_nodes(task)
         hin, info = high_influence_neighbours(task, u, hops, self.threshold_step)
         model.eval()

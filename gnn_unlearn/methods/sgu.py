@@ -144,7 +144,8 @@ class SGU(Unlearner):
                  temperature: float = 0.5, seed: int = 0):
         self.epochs, self.lr, self.budget, self.label_weight = epochs, lr, budget, label_weight
         self.propagation_hops, self.anchors = propagation_hops, anchors
-        self.distance_weight, self.contrastive_weight, self.kl_weight = distance_weight, contrastive_weight, kl_weight
+        self.distance_weight, self.contrastive_weight = distance_weight, contrastive_weight
+        self.kl_weight = kl_weight
         self.forget_weight, self.prototype_weight = forget_weight, prototype_weight
         self.temperature, self.seed = temperature, seed
 
@@ -204,7 +205,8 @@ class SGU(Unlearner):
                 opt.zero_grad()
                 h = model.encode(kept.x, kept.edge_index)
                 f = model.head(h)
-                loss = self.distance_weight * sum((p - p0_).norm() for p, p0_ in zip(model.parameters(), theta0))
+                drift = sum((p - p0_).norm() for p, p0_ in zip(model.parameters(), theta0))
+                loss = self.distance_weight * drift
                 if bool(contrast.any()):
                     hc = h[act][contrast]
                     s_pos = F.cosine_similarity(hc, pos[contrast], dim=-1) / self.temperature

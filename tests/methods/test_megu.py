@@ -29,7 +29,8 @@ def test_node_deletion_moves_towards_retrain_and_the_unlearning_loss_forgets(cor
         assert d_megu < d_orig - 0.01, (d_orig, d_megu)
         # the unlearning module is trained (OpenGU leaves it out of the optimiser)
         assert result.history["unlearning_module_change"] > 0
-        assert result.history["hin"] > 0 and result.history["unlearning_nodes"] == int(task.deleted_nodes.sum())
+        h = result.history
+        assert h["hin"] > 0 and h["unlearning_nodes"] == int(task.deleted_nodes.sum())
         # the unlearning loss itself forgets: without it (kappa=0) the deleted nodes keep more
         # of their original predictions
         without = unlearn(model, task, "megu", kappa=0.0).model
@@ -66,7 +67,8 @@ def test_flip_and_threshold():
     rows = torch.tensor([True, False, False])
     assert torch.equal(flipped_features(x, rows, None), torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]))
     entries = torch.tensor([[False, False], [False, True], [False, False]])
-    assert torch.equal(flipped_features(x, torch.zeros(3, dtype=torch.bool), entries)[1], torch.tensor([1.0, 0.0]))
+    none = torch.zeros(3, dtype=torch.bool)
+    assert torch.equal(flipped_features(x, none, entries)[1], torch.tensor([1.0, 0.0]))
     # bands of 0.1: 0.05 and 0.15 are contiguous, 0.25 empty -> alpha 0.2; 0.75 is left out
     sim = torch.tensor([0.05, 0.15, 0.75, 0.12])
     selected, alpha = adaptive_threshold(sim, 0.1)
