@@ -20,6 +20,7 @@ from as many test nodes; softmax outputs); seconds and peak memory of the unlear
 
     python benchmarks/opengu_node.py --datasets Cora,CiteSeer --seeds 3 --name opengu_node
     python benchmarks/opengu_node.py --synthetic 235000 --seeds 1 --name opengu_node_synthetic_235k
+    python benchmarks/opengu_node.py --datasets Cora,CiteSeer --seeds 3 --no-linear --methods utu,gif,gradient_ascent,d2dgn,megu,sgu,gukd --name opengu_node_megu
 """
 from __future__ import annotations
 
@@ -55,6 +56,9 @@ GCN_METHODS = {
     "idea (eps=1)": {"_method": "idea", "epsilon": 1.0},
     "gradient_ascent": {},
     "d2dgn": {},
+    "megu": {},
+    "sgu": {},
+    "gukd": {},
 }
 
 

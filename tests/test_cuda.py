@@ -346,7 +346,8 @@ def test_sparse_feature_path_on_device_equals_dense(dev, conv):
 
 
 @pytest.mark.parametrize("method,kw", [("utu", {}), ("gif", {"iterations": 20}),
-                                       ("idea", {"iterations": 20, "noise_std": 0.01})])
+                                       ("idea", {"iterations": 20, "noise_std": 0.01}),
+                                       ("megu", {"epochs": 5})])
 @pytest.mark.parametrize("kind", ["node", "link"])
 def test_influence_methods_on_device(node_data, node_model, link_data, link_model, dev, method, kw, kind):
     if kind == "node":
@@ -369,6 +370,30 @@ def test_projector_on_device(node_data, dev):
     result = unlearn(model, task, "projector", device=dev, iterations=50)
     retained = data_to(task.retained_data, dev)
     _check_result(result, model, before, dev, lambda m: model_outputs(m, retained))
+
+
+@pytest.mark.parametrize("method", ["megu", "sgu", "gukd"])
+@pytest.mark.parametrize("request_kind", ["node", "edge"])
+def test_learned_node_methods_on_device(node_data, node_model, dev, method, request_kind):
+    model, _ = node_model
+    request = (sample_nodes(node_data, 5, among=node_data.train_mask, seed=0) if request_kind == "node"
+               else DeletionRequest.edges(node_data.edge_index[:, :4:2]))
+    task = request.resolve(node_data, num_hops=2)
+    before = param_hash(model)
+    result = unlearn(model, task, method, device=dev, epochs=5)
+    retained = data_to(task.retained_data, dev)
+    _check_result(result, model, before, dev, lambda m: model_outputs(m, retained))
+
+
+def test_gst_on_device(node_data, dev):
+    from gnn_unlearn.models import train_scattering
+    model = train_scattering(node_data, noise_std=1.0, seed=0, device=dev)
+    task = DeletionRequest.nodes(node_data.train_mask.nonzero().view(-1)[:2]).resolve(node_data)
+    before = param_hash(model)
+    result = unlearn(model, task, "gst", device=dev)
+    retained = data_to(task.retained_data, dev)
+    _check_result(result, model, before, dev, lambda m: m(retained.x, retained.edge_index))
+    assert "bound" in result.history
 
 
 @pytest.mark.parametrize("method,request_kind", [("cgu", "node"), ("ceu", "edge"), ("scalegun", "edge"),

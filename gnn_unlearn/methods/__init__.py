@@ -14,6 +14,10 @@ from gnn_unlearn.methods.reverse_bpr import ReverseBPR
 from gnn_unlearn.methods.scalegun import ScaleGUN
 from gnn_unlearn.methods.gif import GIF
 from gnn_unlearn.methods.idea import IDEA
+from gnn_unlearn.methods.megu import MEGU
+from gnn_unlearn.methods.sgu import SGU
+from gnn_unlearn.methods.gukd import GUKD
+from gnn_unlearn.methods.gst import GST
 from gnn_unlearn.methods.projector import Projector
 from gnn_unlearn.methods.unlearnrec import UnlearnRec
 from gnn_unlearn.methods.utu import UnlinkToUnlearn
@@ -21,5 +25,5 @@ from gnn_unlearn.methods.utu import UnlinkToUnlearn
 __all__ = ["Unlearner", "UnlearningResult", "available", "get", "minibatch_methods", "register", "unlearn",
            "Retrain", "ReverseBPR", "UnlearnRec", "GradientAscent", "GNNDelete", "D2DGN", "Cognac",
            "CGU", "CEU", "ScaleGUN",
-           "UnlinkToUnlearn", "GIF", "IDEA", "Projector",
+           "UnlinkToUnlearn", "GIF", "IDEA", "Projector", "MEGU", "SGU", "GUKD", "GST",
            "GraphEraser", "GUIDE"]

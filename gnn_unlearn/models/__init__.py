@@ -5,8 +5,9 @@ from gnn_unlearn.models.encoders import ENCODERS, GNNEncoder, LayerHook, make_co
 from gnn_unlearn.models.linear import LinearGNN, PropagatedFeatures
 from gnn_unlearn.models.predictors import (LinkPredictor, NodeClassifier, build_model, make_model,
                                            model_config, model_outputs)
+from gnn_unlearn.models.scattering import ScatteringLinear, train_scattering
 
 __all__ = ["GNNEncoder", "LayerHook", "ENCODERS", "make_conv", "DotDecoder", "MLPDecoder",
            "make_decoder", "LinkPredictor", "NodeClassifier", "build_model", "make_model",
            "model_config", "model_outputs", "CertifiedLinear", "Certificate", "train_certified",
-           "LinearGNN", "PropagatedFeatures"]
+           "LinearGNN", "PropagatedFeatures", "ScatteringLinear", "train_scattering"]

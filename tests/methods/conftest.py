@@ -50,3 +50,17 @@ def cora_link_case(cora_link):
     model, _ = train(cora_link, "link", config, hidden_channels=64, out_channels=32)
     task = sample_edges(cora_link, 0.025, where="in", seed=0).resolve(cora_link, num_hops=2)
     return model, task, unlearn(model, task, "retrain").model
+
+
+@pytest.fixture(scope="session")
+def dense_split_case(cora):
+    """OpenGU's regime: most nodes labelled (70/10/20 split, row-normalised features), GCN 64
+    hidden trained 100 epochs at lr 0.005, 10 % of the nodes deleted from the training set."""
+    from gnn_unlearn import TrainConfig, node_split, train
+    from gnn_unlearn.data import sample_nodes
+    data = node_split(cora, train_ratio=0.7, val_ratio=0.1, seed=0, use_public=False)
+    data.x = cora.x / cora.x.sum(1, keepdim=True).clamp_min(1e-12)
+    config = TrainConfig(epochs=100, lr=0.005, weight_decay=5e-4, eval_every=100, patience=100, seed=0)
+    model, _ = train(data, "node", config, hidden_channels=64, out_channels=64)
+    task = sample_nodes(data, 270, seed=0, among=data.train_mask).resolve(data, num_hops=2)
+    return model, task, unlearn(model, task, "retrain").model
