@@ -90,6 +90,15 @@ def test_gradient_ascent_on_node_classification(cora):
     ("reverse_bpr", {"l2": -1.0}, ">= 0"),
     ("retrain", {"patience": 0}, ">= 1"),
     ("unlearnrec", {"edge_dropout": 1.0}, "< 1"),
+    ("gif", {"tol": 0.0}, "tol=0.0 is out of range; it must be > 0"),
+    ("gif", {"seed": -1}, ">= 0"),
+    ("idea", {"strong_convexity": 0.0}, "strong_convexity=0.0 is out of range"),
+    ("idea", {"noise_std": -0.1}, ">= 0"),
+    ("projector", {"tol": float("nan")}, "finite"),
+    ("ceu", {"cg_max_iter": 0}, "cg_max_iter=0 is out of range; it must be >= 1"),
+    ("ceu", {"cg_tol": -1e-6}, "> 0"),
+    ("cgu", {"retrain": "yes"}, "expected bool"),
+    ("graph_eraser", {"workers": 0}, ">= 1"),
 ])
 def test_shared_hyperparameter_schema_refuses_before_work(method, hparams, match):
     from gnn_unlearn.methods import base
