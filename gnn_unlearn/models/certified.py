@@ -14,6 +14,7 @@ The certificate state lives on the model so that a sequence of requests composes
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -168,7 +169,14 @@ class CertifiedLinear(nn.Module):
         out = super()._apply(fn, recurse)
         if self.push is not None:
             self.push.apply_(fn)
+        self.__dict__.pop("_propagation_cache", None)
         return out
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies and pickles leave the propagation cache behind (it is rebuilt on demand)."""
+        state = super().__getstate__()
+        state.pop("_propagation_cache", None)
+        return state
 
     # ---------------------------------------------------------------------------------------
     def propagated(self, x: Tensor, edge_index: Tensor) -> Tensor:
@@ -177,8 +185,25 @@ class CertifiedLinear(nn.Module):
         return propagate(adj, normalize_rows(x.double()), self.num_hops, self.alpha)
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        """Class scores :math:`Z W` (one-vs-rest margins), exact propagation."""
-        return (self.propagated(x, edge_index) @ self.weight).float()
+        """Class scores :math:`Z W` (one-vs-rest margins), exact propagation.
+
+        The propagated features of the last graph seen are kept (scoring a model calls it
+        many times on one graph): reused only for the very same ``x`` and ``edge_index``
+        tensor objects, unchanged since (their version counters), with the same ``num_hops``
+        and ``alpha``, so the result is always that of a fresh propagation. Tensors that need
+        gradients or have no version counter (inference mode) are propagated afresh."""
+        return (self._features_of(x, edge_index) @ self.weight).float()
+
+    def _features_of(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        if x.requires_grad or x.is_inference() or edge_index.is_inference():
+            return self.propagated(x, edge_index)
+        key = (x._version, edge_index._version, self.num_hops, self.alpha)
+        cached = self.__dict__.get("_propagation_cache")
+        if cached is not None and cached[0]() is x and cached[1]() is edge_index and cached[2] == key:
+            return cached[3]
+        z = self.propagated(x, edge_index)
+        self.__dict__["_propagation_cache"] = (weakref.ref(x), weakref.ref(edge_index), key, z)
+        return z
 
     @property
     def train_features(self) -> Tensor:
