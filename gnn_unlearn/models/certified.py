@@ -164,6 +164,74 @@ class CertifiedLinear(nn.Module):
                     noise_std=self.noise_std, epsilon=self.epsilon, delta=self.delta,
                     rmax=self.rmax, tol=self.tol, solver=self.solver)
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "CertifiedLinear":
+        """An untrained model from :attr:`config` (as a checkpoint stores it)."""
+        hparams = config.get("certified")
+        if not isinstance(hparams, dict):
+            raise ValueError("a certified model's config needs a 'certified' dict of hyperparameters")
+        unknown = set(config) - {"task", "in_channels", "num_classes", "certified"}
+        if unknown or config.get("task", "node") != "node":
+            raise ValueError(f"a certified model's config has unknown fields {sorted(unknown)} or a task "
+                             f"other than 'node' ({config.get('task')!r})")
+        return cls(config.get("in_channels"), config.get("num_classes"), **hparams)
+
+    # checkpoints ---------------------------------------------------------------------------
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        """The graph-sized buffers (``train_mask``, ``features``, ``precond``) take the saved
+        shapes: an untrained model holds empty ones."""
+        for name in ("train_mask", "features", "precond"):
+            saved = state_dict.get(prefix + name)
+            mine = self._buffers.get(name)
+            if isinstance(saved, Tensor) and mine is not None and saved.dim() == mine.dim() \
+                    and saved.shape[1:] == mine.shape[1:]:
+                self._buffers[name] = mine.new_empty(saved.shape)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
+    def export_state(self) -> dict[str, Any]:
+        """What a checkpoint needs besides :meth:`state_dict`: the certificate, ScaleGUN's push
+        state and the training record, as plain values and tensors (``weights_only``-loadable)."""
+        return {"certificate": None if self.certificate is None else asdict(self.certificate),
+                "push": None if self.push is None else self.push.export_state(),
+                "graph_edges": int(self.graph_edges), "z_norm_bound": float(self.z_norm_bound),
+                "train_info": dict(self.train_info)}
+
+    def import_state(self, state: dict[str, Any]) -> "CertifiedLinear":
+        """Restores :meth:`export_state` (after :meth:`load_state_dict`); refuses, with what is
+        wrong, a state that does not fit this model."""
+        if not isinstance(state, dict) or set(state) != {"certificate", "push", "graph_edges",
+                                                         "z_norm_bound", "train_info"}:
+            raise ValueError("a certified model's state must hold exactly certificate, push, "
+                             f"graph_edges, z_norm_bound and train_info; got "
+                             f"{sorted(state) if isinstance(state, dict) else type(state).__name__}")
+        cert = state["certificate"]
+        if cert is not None:
+            fields = set(Certificate.__dataclass_fields__)
+            if not isinstance(cert, dict) or set(cert) != fields:
+                raise ValueError(f"the saved certificate must have the fields {sorted(fields)}")
+            per_class = [cert[k] for k in ("train_residual", "accumulated", "approximation")]
+            if not all(isinstance(v, list) and len(v) == self.num_classes for v in per_class):
+                raise ValueError(f"the saved certificate must hold {self.num_classes} values per class")
+            cert = Certificate(**cert)
+        push = state["push"]
+        if (push is None) != (self.rmax is None):
+            raise ValueError("the saved push state does not match rmax "
+                             f"({'no push state' if push is None else 'a push state'}, rmax={self.rmax})")
+        if push is not None:
+            push = PushPropagation.from_state(push)
+            if push.features.shape[1:] != (self.in_channels,) or push.num_layers != self.num_hops:
+                raise ValueError("the saved push state does not fit the model's features or hops")
+        edges, znorm = state["graph_edges"], state["z_norm_bound"]
+        if isinstance(edges, bool) or not isinstance(edges, int) or \
+                not isinstance(znorm, (int, float)) or not isinstance(state["train_info"], dict):
+            raise ValueError("graph_edges must be an int, z_norm_bound a number, train_info a dict")
+        self.certificate, self.push = cert, push
+        self.graph_edges, self.z_norm_bound = edges, float(znorm)
+        self.train_info = dict(state["train_info"])
+        return self
+
     def _apply(self, fn, recurse=True):
         """``.to(device)`` and friends also move the push state."""
         out = super()._apply(fn, recurse)
