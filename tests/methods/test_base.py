@@ -99,6 +99,10 @@ def test_gradient_ascent_on_node_classification(cora):
     ("ceu", {"cg_tol": -1e-6}, "> 0"),
     ("cgu", {"retrain": "yes"}, "expected bool"),
     ("graph_eraser", {"workers": 0}, ">= 1"),
+    ("cognac", {"k_hop": 0}, "k_hop=0 is out of range; it must be >= 1"),
+    ("cognac", {"contrastive_frac": 0.0}, "> 0 and <= 1"),
+    ("cognac", {"contrastive_epochs_2": -1}, ">= 0"),
+    ("cognac", {"ascent_lr": 0.0}, "> 0"),
 ])
 def test_shared_hyperparameter_schema_refuses_before_work(method, hparams, match):
     from gnn_unlearn.methods import base
@@ -116,3 +120,4 @@ def test_schema_accepts_defaults_and_nones():
         cls()                                                       # every default is valid
     assert base.get("retrain", epochs=None).epochs is None
     assert base.get("unlearnrec", finetune_steps=0).finetune_steps == 0   # rule overridden per method
+    assert base.get("cognac", contrastive_epochs_1=0).contrastive_epochs_1 == 0
