@@ -464,15 +464,19 @@ def touched_shards(model: ShardedModel, task) -> Tensor:
     return touched.nonzero().view(-1).cpu()
 
 
+def _recipe_and_device(model: ShardedModel, device: str | torch.device | None) -> tuple[dict, torch.device]:
+    """A sharded model's recipe and where to retrain it (default: where the model is)."""
+    if not isinstance(model, ShardedModel):
+        raise TypeError(f"expected a ShardedModel (from train_sharded), got {type(model).__name__}")
+    return model.recipe, resolve_device(device) if device is not None else model.assignment.device
+
+
 def retrain_shards(model: ShardedModel, data: Data, shards: Sequence[int] | Tensor,
                    device: str | torch.device | None = None, workers: int = 1) -> ShardedModel:
     """A new sharded model: ``shards`` retrained from fresh initialisation on ``data`` with the
     model's own assignment and recipe, the other shard models copied unchanged, and the
     aggregation weights recomputed on ``data``. ``model`` is not modified."""
-    if not isinstance(model, ShardedModel):
-        raise TypeError(f"expected a ShardedModel (from train_sharded), got {type(model).__name__}")
-    r = model.recipe
-    dev = resolve_device(device) if device is not None else model.assignment.device
+    r, dev = _recipe_and_device(model, device)
     data = data_to(data, dev)
     arch = dict(model.config)
     config = TrainConfig.from_dict(r["train_config"])
@@ -496,10 +500,7 @@ def retrain_sharded(model: ShardedModel, data: Data, repartition: bool = True,
     """Full retraining with ``model``'s recipe on ``data``: the partition recomputed on ``data``
     (``repartition``; a ``given`` or ``random`` partition is reused as it is data-free) or kept,
     and every shard retrained."""
-    if not isinstance(model, ShardedModel):
-        raise TypeError(f"expected a ShardedModel (from train_sharded), got {type(model).__name__}")
-    r = model.recipe
-    dev = resolve_device(device) if device is not None else model.assignment.device
+    r, dev = _recipe_and_device(model, device)
     partition = (r["partition"] if repartition and r["partition"] != "given"
                  else model.assignment.to(dev))
     return train_sharded(data, r.get("task", model.task), r["num_shards"], partition, r["aggregation"], r["repair"] or "none",
