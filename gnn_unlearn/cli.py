@@ -82,16 +82,88 @@ def _load_graph(a, split=None):
     return link_split(data, seed=a.seed) if a.task == "link" else node_split(data, seed=a.seed)
 
 
+#: The command-line options of each model family other than a plain GNN, with their defaults.
+SHARDED_OPTIONS = {"num_shards": 10, "shard_method": "graph_eraser", "partition": None, "aggregation": None,
+                   "repair": None, "workers": 1}
+CERTIFIED_OPTIONS = {"lam": 1e-2, "noise_std": 1e-2, "epsilon": 1.0, "delta": 1e-4, "num_hops": 2,
+                     "alpha": 0.5, "rmax": None, "solver": "direct"}
+#: The unlearning methods that serve each family's checkpoints.
+FAMILY_METHODS = {"sharded": ("graph_eraser", "guide", "retrain"),
+                  "certified": ("cgu", "ceu", "scalegun", "retrain")}
+
+
+def _family_options(a: argparse.Namespace) -> None:
+    """Refuses options of another family; fills the defaults of the chosen one's."""
+    for family, options in (("sharded", SHARDED_OPTIONS), ("certified", CERTIFIED_OPTIONS)):
+        given = [k for k in options if hasattr(a, k)]       # unset options are absent
+        if a.family != family and given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise ValueError(f"{flags} {'is' if len(given) == 1 else 'are'} for --family {family}, "
+                             f"not --family {a.family}")
+        for k, default in options.items():
+            if not hasattr(a, k):
+                setattr(a, k, default)
+    a.task, a.encoder = getattr(a, "task", None), getattr(a, "encoder", None)
+    if a.family == "certified":
+        if a.task not in (None, "node"):
+            raise ValueError(f"certified models are node classifiers; use --task node, not --task {a.task}")
+        if a.encoder is not None or a.num_layers is not None:
+            raise ValueError("a certified model propagates features (--num-hops) instead of a GNN "
+                             "encoder; drop --encoder / --num-layers")
+        a.task = "node"
+    if a.family != "gnn":
+        if a.fanouts:
+            raise ValueError(f"--fanouts (mini-batch training) is for --family gnn, not {a.family}")
+        if a.task == "rec":
+            raise ValueError(f"--family {a.family} serves node or link tasks, not rec")
+    a.task = a.task or "link"
+    a.encoder = a.encoder or "gcn"
+    if a.family == "sharded":        # checked before the graph is loaded
+        for flag, value in (("--num-shards", a.num_shards), ("--workers", a.workers)):
+            if value < 1:
+                raise ValueError(f"{flag} must be >= 1, got {value}")
+    if a.family == "certified":      # the model checks its hyperparameters when built
+        from gnn_unlearn.models.certified import CertifiedLinear
+        CertifiedLinear(1, 2, num_hops=a.num_hops, alpha=a.alpha, lam=a.lam, noise_std=a.noise_std,
+                        epsilon=a.epsilon, delta=a.delta, rmax=a.rmax, solver=a.solver)
+
+
+def _train_family(a: argparse.Namespace, data, config) -> tuple[object, dict]:
+    """A sharded or certified model on ``data`` and what to print about it."""
+    if a.family == "sharded":
+        from gnn_unlearn.sharding import train_sharded
+        model = train_sharded(data, a.task, a.num_shards, a.partition, a.aggregation, a.repair, a.seed,
+                              config, a.device, a.shard_method, workers=a.workers, encoder=a.encoder,
+                              num_layers=a.num_layers)
+        r = model.recipe
+        return model, {"num_shards": model.num_shards, "unlearn_with": a.shard_method,
+                       "partition": r["partition"], "aggregation": r["aggregation"], "repair": r["repair"],
+                       "balance": r["balance"]}
+    from gnn_unlearn.models.certified import train_certified
+    model = train_certified(data, num_hops=a.num_hops, alpha=a.alpha, lam=a.lam, noise_std=a.noise_std,
+                            epsilon=a.epsilon, delta=a.delta, rmax=a.rmax, solver=a.solver, seed=a.seed,
+                            device=a.device)
+    cert = model.certificate
+    return model, {"unlearn_with": "scalegun" if a.rmax is not None else "cgu, ceu",
+                   "budget": cert.budget, "budget_left": cert.budget_left,
+                   "train_gradient_norm": max(model.train_info["train_gradient_norm"])}
+
+
 def cmd_train(a: argparse.Namespace) -> None:
     from gnn_unlearn.io import save_checkpoint
     from gnn_unlearn.distributed import init_from_env
     from gnn_unlearn.training import TrainConfig, train
+    _family_options(a)
     shard, a.device = init_from_env(a.device)       # data parallel under torchrun
+    if shard.active and a.family != "gnn":
+        raise ValueError(f"--family {a.family} trains in one process (sharded: --workers); not under torchrun")
     data = _load_graph(a)
     options = dict(encoder=a.encoder, num_layers=a.num_layers)   # model_config fills defaults
     config = TrainConfig(seed=a.seed, epochs=a.epochs, progress=a.progress, batch_size=a.batch_size,
                          **({"eval_every": 25} if a.task == "rec" else {}))
-    if a.fanouts:
+    if a.family != "gnn":
+        model, info = _train_family(a, data, config)
+    elif a.fanouts:
         from gnn_unlearn.loader import fit_minibatch
         from gnn_unlearn.models import make_model
         from gnn_unlearn.utils import seeded
@@ -105,14 +177,16 @@ def cmd_train(a: argparse.Namespace) -> None:
                                     a.sampler)
     else:
         model, hist = train(data, a.task, config, device=a.device, **options)
+    if a.family == "gnn":
+        info = {"epochs": hist.epochs_run, "best_epoch": hist.best_epoch, "best_val": hist.best_val,
+                "processes": shard.world_size}
     if shard.rank != 0:
         return
     save_checkpoint(a.output, model, data, extra={
         "dataset": None if a.graph else a.dataset, "task": a.task, "num_nodes_option": a.num_nodes,
         "graph_file": os.path.abspath(a.graph) if a.graph else None,
-        "graph_sha256": getattr(a, "graph_sha256", None), "seed": a.seed})
-    print(json.dumps({"checkpoint": a.output, "epochs": hist.epochs_run, "best_epoch": hist.best_epoch,
-                      "best_val": hist.best_val, "processes": shard.world_size}, indent=2))
+        "graph_sha256": getattr(a, "graph_sha256", None), "seed": a.seed, "family": a.family})
+    print(json.dumps({"checkpoint": a.output, "family": a.family, **info}, indent=2))
 
 
 def _graph_from_checkpoint(a, payload, state: str = "split"):
@@ -169,7 +243,7 @@ def _id_map_option(values: list[str] | None) -> dict[str, str] | None:
 
 def cmd_unlearn(a: argparse.Namespace) -> None:
     from gnn_unlearn.io import (DeletionLedger, deleted_features_of, graph_state, load_checkpoint,
-                                save_checkpoint)
+                                model_family, save_checkpoint)
     from gnn_unlearn.distributed import init_from_env
     from gnn_unlearn.methods import get, unlearn
     shard, a.device = init_from_env(a.device)       # retraining runs data parallel under torchrun
@@ -180,6 +254,10 @@ def cmd_unlearn(a: argparse.Namespace) -> None:
         raise ValueError("--output must differ from --checkpoint: the input checkpoint is kept as it is "
                          "(the ledger fingerprints both)")
     model, payload = load_checkpoint(a.checkpoint)
+    family = model_family(model)
+    if family in FAMILY_METHODS and a.method not in FAMILY_METHODS[family]:
+        raise ValueError(f"{a.checkpoint} holds a {family} model; unlearn it with --method "
+                         f"{' | '.join(FAMILY_METHODS[family])}, not {a.method!r}")
     # an unlearned checkpoint carries its retained graph: a second request resolves there
     state = "retained" if payload.get("retained") is not None else "split"
     data = _graph_from_checkpoint(a, payload, state)
@@ -212,8 +290,23 @@ def cmd_unlearn(a: argparse.Namespace) -> None:
                            "ledger": os.path.abspath(ledger.path)})
     entry = ledger.record(task, result, request=request, input_checkpoint=a.checkpoint,
                           output_checkpoint=a.output,
-                          request_file=os.path.abspath(a.request) if a.request else None)
+                          request_file=os.path.abspath(a.request) if a.request else None,
+                          **_guarantee(result))
     print(json.dumps(entry, indent=2, default=str))
+
+
+def _guarantee(result) -> dict:
+    """Ledger fields saying what a guarantee-giving method did: the certificate state after a
+    certified removal (budget left, retrains), the shards a sharded model retrained."""
+    cert = getattr(result.model, "certificate", None)
+    if cert is not None:
+        d = cert.to_dict()
+        return {"certificate": {k: d[k] for k in ("epsilon", "delta", "budget", "worst_bound", "budget_left",
+                                                  "certified", "requests", "retrains", "total_requests")}}
+    if "touched_shards" in result.history:
+        return {"touched_shards": result.history["touched_shards"],
+                "partition": result.history.get("partition")}
+    return {}
 
 
 def cmd_audit(a: argparse.Namespace) -> None:
@@ -316,6 +409,36 @@ def _attack_args(p: argparse.ArgumentParser) -> None:
                    help='attack options as JSON keyed by attack name, e.g. \'{"lira": {"shadows": 8}}\'')
 
 
+def _family_args(p: argparse.ArgumentParser) -> None:
+    from gnn_unlearn.models.certified import SOLVERS
+    from gnn_unlearn.models.sharded import AGGREGATIONS
+    from gnn_unlearn.sharding import PARTITIONS, PRESETS, REPAIRS
+    g = p.add_argument_group("--family sharded (GraphEraser, Chen et al. CCS 2022; GUIDE, Wang et al. "
+                             "USENIX Security 2023)")
+    g.add_argument("--num-shards", type=int, default=argparse.SUPPRESS, help="K (default 10)")
+    g.add_argument("--shard-method", choices=sorted(PRESETS), default=argparse.SUPPRESS,
+                   help="the paper's recipe (partition, aggregation, repair) and the method that "
+                        "unlearns the model (default graph_eraser)")
+    g.add_argument("--partition", choices=PARTITIONS, default=argparse.SUPPRESS, help="default: the recipe's")
+    g.add_argument("--aggregation", choices=AGGREGATIONS, default=argparse.SUPPRESS, help="default: the recipe's")
+    g.add_argument("--repair", choices=("none",) + REPAIRS, default=argparse.SUPPRESS, help="default: the recipe's")
+    g.add_argument("--workers", type=int, default=argparse.SUPPRESS, help="train shards in this many processes (CPU)")
+    g = p.add_argument_group("--family certified (CGU, Chien et al. 2022; CEU, Wu et al. KDD 2023; "
+                             "ScaleGUN)")
+    g.add_argument("--lam", type=float, default=argparse.SUPPRESS, help="L2 regulariser lambda (default 0.01)")
+    g.add_argument("--noise-std", type=float, default=argparse.SUPPRESS,
+                   help="sigma of the objective perturbation (default 0.01)")
+    g.add_argument("--epsilon", type=float, default=argparse.SUPPRESS, help="certificate epsilon (default 1)")
+    g.add_argument("--delta", type=float, default=argparse.SUPPRESS, help="certificate delta (default 1e-4)")
+    g.add_argument("--num-hops", type=int, default=argparse.SUPPRESS, help="K of P^K X (default 2)")
+    g.add_argument("--alpha", type=float, default=argparse.SUPPRESS,
+                   help="P = D^-alpha (A+I) D^(alpha-1) (default 0.5: symmetric)")
+    g.add_argument("--rmax", type=float, default=argparse.SUPPRESS,
+                   help="keep ScaleGUN's push state with this residue threshold (needed by --method "
+                        "scalegun; 0: exact)")
+    g.add_argument("--solver", choices=SOLVERS, default=argparse.SUPPRESS, help="Newton's linear solver (default direct)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from gnn_unlearn.data.datasets import available_datasets
     from gnn_unlearn.methods import available
@@ -349,10 +472,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-nodes", type=int, default=2000, help="size of the synthetic graph")
     p.add_argument("--graph", default=None, help="your own graph instead of --dataset: a file written by "
                    "torch.save(data) or torch.save(data.to_dict()) (prepared by gnn_unlearn.data.prepare_data)")
-    p.add_argument("--task", choices=["link", "node", "rec"], default="link",
-                   help="rec: LightGCN with BPR on a user-item graph (gowalla, lastfm, ml-1m)")
-    p.add_argument("--encoder", default="gcn", choices=["gcn", "gat", "gin", "sage", "linear"],
-                   help="linear: an SGC-style linear GNN (node task; what `projector` unlearns)")
+    p.add_argument("--task", choices=["link", "node", "rec"], default=argparse.SUPPRESS,
+                   help="default link (node for --family certified); rec: LightGCN with BPR on a "
+                        "user-item graph (gowalla, lastfm, ml-1m)")
+    p.add_argument("--family", choices=["gnn", "sharded", "certified"], default="gnn",
+                   help="gnn: one model; sharded: K shard models (exact unlearning by retraining the "
+                        "touched shards: --method graph_eraser | guide); certified: SGC features + "
+                        "perturbed logistic regression ((epsilon, delta)-certified removal: --method "
+                        "cgu | ceu | scalegun)")
+    p.add_argument("--encoder", default=argparse.SUPPRESS, choices=["gcn", "gat", "gin", "sage", "linear"],
+                   help="default gcn; linear: an SGC-style linear GNN (node task; what `projector` "
+                        "unlearns); with --family sharded: every shard's encoder")
     p.add_argument("--num-layers", type=int, default=None, help="default 2 (GNNs), 3 (LightGCN)")
     p.add_argument("--batch-size", type=int, default=8192,
                    help="rec: BPR triples per step; with --fanouts: seed nodes/edges per mini-batch")
@@ -364,6 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=500)
     p.add_argument("--progress", action="store_true")
     p.add_argument("--output", required=True, help="checkpoint path (.pt)")
+    _family_args(p)
     _common(p)
     p.set_defaults(func=cmd_train)
 

@@ -1,4 +1,12 @@
-"""Checkpoints (atomic write, safe load), the graph state they carry, and the deletion ledger."""
+"""Checkpoints (atomic write, safe load), the graph state they carry, and the deletion ledger.
+
+A checkpoint holds one model of a :data:`FAMILIES` family (field ``family``): a GNN (its
+``config`` built by :func:`~gnn_unlearn.models.build_model`), a sharded model (``config``: the
+shard architecture; ``sharded``: :meth:`ShardedModel.checkpoint_spec`) or a certified linear
+model (``config`` with its ``certified`` hyperparameters; ``certified``: the certificate and
+push state, :meth:`CertifiedLinear.export_state`). Every field is checked on load, and a
+damaged one is named.
+"""
 from __future__ import annotations
 
 import os
@@ -11,11 +19,17 @@ from torch import nn
 from torch_geometric.data import Data
 
 from gnn_unlearn.ledger import DeletionLedger, LedgerError  # noqa: F401  (re-exported)
+from gnn_unlearn.models.certified import CertifiedLinear
 from gnn_unlearn.models.predictors import build_model
+from gnn_unlearn.models.sharded import ShardedModel
 from gnn_unlearn.ops.graph import edge_keys, symmetrize
 from gnn_unlearn.requests import DeletionRequest
 
 FORMAT = "gnn_unlearn.checkpoint/1"
+#: Model families a checkpoint holds: one GNN (``build_model``), a sharded model (GraphEraser /
+#: GUIDE, :class:`~gnn_unlearn.models.ShardedModel`) or a certified linear model (CGU / CEU /
+#: ScaleGUN, :class:`~gnn_unlearn.models.CertifiedLinear`).
+FAMILIES = ("gnn", "sharded", "certified")
 SPLIT_KEYS = ("train_pos_edge_index", "val_pos_edge_index", "val_neg_edge_index",
               "test_pos_edge_index", "test_neg_edge_index", "train_mask", "val_mask", "test_mask")
 
@@ -127,8 +141,10 @@ def save_checkpoint(path: str, model: nn.Module, data: Data | None = None,
     config = getattr(model, "config", None)
     if not config:
         raise ValueError("only models with a config (built by gnn_unlearn.models) can be checkpointed")
+    family = model_family(model)
     payload: dict[str, Any] = {
         "format": FORMAT,
+        "family": family,
         "config": dict(config),
         "train_config": dict(getattr(model, "train_config", None) or {}),
         "data_signature": getattr(model, "data_signature", None),
@@ -140,7 +156,20 @@ def save_checkpoint(path: str, model: nn.Module, data: Data | None = None,
         "extra": extra or {},
         "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+    if family == "sharded":
+        payload["sharded"] = model.checkpoint_spec()
+    elif family == "certified":
+        payload["certified"] = model.export_state()
     atomic_write_bytes(path, lambda f: torch.save(payload, f))
+
+
+def model_family(model: nn.Module) -> str:
+    """Which of :data:`FAMILIES` ``model`` belongs to."""
+    if isinstance(model, ShardedModel):
+        return "sharded"
+    if isinstance(model, CertifiedLinear):
+        return "certified"
+    return "gnn"
 
 
 def save_payload(path: str, payload: dict[str, Any]) -> None:
@@ -169,7 +198,9 @@ def load_checkpoint(path: str, data: Data | None = None,
 
     If ``data`` is given, a checkpoint made for another graph (node count, feature size)
     is refused. Returns ``(model, payload)``; ``payload["split"]`` and
-    ``payload["request"]`` hold what was saved with it.
+    ``payload["request"]`` hold what was saved with it. Sharded and certified models come back
+    bit-identical (same predictions; a certified model with its certificate, so a sequence of
+    requests continues where it stopped).
     """
     payload = load_checkpoint_payload(path, map_location)
     if payload.get("format") != FORMAT:
@@ -185,14 +216,30 @@ def load_checkpoint(path: str, data: Data | None = None,
                 raise ValueError(f"checkpoint {path!r} was made for a graph with {key}={sig[key]}, "
                                  f"but this graph has {key}={now[key]}; load it with the graph it "
                                  f"was trained on ({sig.get('name')})")
+    family = payload.get("family", "gnn")       # checkpoints from before families: one GNN
+    if family not in FAMILIES:
+        raise ValueError(f"checkpoint {path!r} holds a model of unknown family {family!r}; "
+                         f"this version reads {FAMILIES}")
     try:
-        model = build_model(payload["config"])
+        if family == "sharded":
+            model = ShardedModel.from_checkpoint(payload["config"], payload.get("sharded"))
+        else:
+            model = build_model(payload["config"])
     except (KeyError, TypeError, ValueError) as e:
-        raise ValueError(f"checkpoint {path!r} has an unusable model config ({type(e).__name__}: {e})") from e
+        raise ValueError(f"checkpoint {path!r} has an unusable {family} model config "
+                         f"({type(e).__name__}: {e})") from e
+    if model_family(model) != family:
+        raise ValueError(f"checkpoint {path!r} says it holds a {family} model but its config builds "
+                         f"a {model_family(model)} one; it is damaged")
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as e:
         raise ValueError(f"checkpoint {path!r}: weights do not fit its own config ({e})") from e
+    if family == "certified":
+        try:
+            model.import_state(payload.get("certified"))
+        except ValueError as e:
+            raise ValueError(f"checkpoint {path!r} has an unusable certified state ({e})") from e
     model.train_config = payload.get("train_config") or None
     if payload.get("data_signature") is not None:
         model.data_signature = payload["data_signature"]

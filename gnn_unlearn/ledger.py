@@ -18,6 +18,12 @@ leaves at most a last line without its newline, a *torn* entry: :meth:`DeletionL
 reports it (the entries before it still verify) and :meth:`DeletionLedger.record` refuses to
 append after it until it is set aside with :meth:`DeletionLedger.set_aside_torn_tail`.
 
+An append reads and checks only the last entry (its format, its own hash, and that it ends the
+file with a newline): the cost of serving a request does not grow with the ledger. Damage
+further back is the audit's to find (:meth:`DeletionLedger.verify`, ``gnn-unlearn audit``,
+which ``gnn-unlearn unlearn`` runs before any work); an entry appended after it still chains
+to the tail, so the audit keeps reporting the first bad entry.
+
 The chain detects edits, removals and reorderings by anyone who does not rewrite every later
 entry. Someone who may rewrite the whole file can recompute the chain: keep the head hash that
 ``gnn-unlearn audit`` prints somewhere they cannot write (a ticket, a signed log), and compare.
@@ -170,7 +176,8 @@ class DeletionLedger:
             **info: further JSON-able fields (e.g. who asked, a ticket id).
 
         Raises:
-            LedgerError: the ledger is damaged or ends in a torn entry (nothing is appended).
+            LedgerError: the ledger's last entry is damaged or torn (nothing is appended; only
+                the last entry is checked here, :meth:`verify` audits the whole chain).
         """
         reserved = {"format", "seq", "time", "prev_sha256", "entry_sha256", "request",
                     "request_sha256", "input_checkpoint", "output_checkpoint"}
@@ -193,15 +200,13 @@ class DeletionLedger:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)      # one writer at a time, across processes
-            with open(path, "rb") as f:
-                content = f.read()
-            report = _verify(path, content, check_files=False)
-            if not report.ok:
+            seq, head, problem, torn = _tail(fd)
+            if problem is not None:
                 hint = (f"; set it aside with `gnn-unlearn audit {self.path} --set-aside-torn`"
-                        if report.torn else "; run `gnn-unlearn audit` on it")
-                raise LedgerError(f"refusing to append to ledger {self.path!r}: {report.problem}{hint}")
-            entry = {**body, "format": LEDGER_FORMAT, "seq": len(report.entries) + 1,
-                     "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "prev_sha256": report.head}
+                        if torn else "; run `gnn-unlearn audit` on it")
+                raise LedgerError(f"refusing to append to ledger {self.path!r}: {problem}{hint}")
+            entry = {**body, "format": LEDGER_FORMAT, "seq": seq + 1,
+                     "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "prev_sha256": head}
             entry["entry_sha256"] = _entry_hash(entry)
             line = (canonical_json(entry) + "\n").encode()
             written = os.write(fd, line)        # O_APPEND: one write lands at the end
@@ -251,6 +256,50 @@ class DeletionLedger:
             os.close(fd)
 
 
+def _last_line(fd: int, block: int = 1 << 16) -> tuple[bytes, bool]:
+    """The file's last line without its newline, and whether it is torn (no final newline);
+    read backwards from the end, block by block, never the whole file."""
+    end = os.lseek(fd, 0, os.SEEK_END)
+    if end == 0:
+        return b"", False
+    torn = os.pread(fd, 1, end - 1) != b"\n"
+    stop = end if torn else end - 1
+    pos, parts = stop, []
+    while pos > 0:
+        start = max(0, pos - block)
+        chunk = os.pread(fd, pos - start, start)
+        cut = chunk.rfind(b"\n")
+        if cut >= 0:
+            parts.append(chunk[cut + 1:])
+            break
+        parts.append(chunk)
+        pos = start
+    return b"".join(reversed(parts)), torn
+
+
+def _tail(fd: int) -> tuple[int, str, str | None, bool]:
+    """``(seq, entry_sha256, problem, torn)`` of the ledger's last entry (``(0, GENESIS, None,
+    False)`` for an empty ledger): what an append needs, checked on that entry alone."""
+    raw, torn = _last_line(fd)
+    if torn:
+        return 0, GENESIS, (f"its last line is torn ({len(raw)} bytes without a final newline, as a "
+                            "crash during an append leaves them)"), True
+    if not raw:
+        empty = os.lseek(fd, 0, os.SEEK_END) == 0
+        return 0, GENESIS, None if empty else "its last line is empty (the file was edited)", False
+    try:
+        entry = json.loads(raw.decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        return 0, GENESIS, f"its last entry is not valid JSON ({e})", False
+    seq = entry.get("seq") if isinstance(entry, dict) else None
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+        return 0, GENESIS, f"its last entry has no valid sequence number ({seq!r})", False
+    problem = _check_entry(entry)
+    if problem is None and seq == 1 and entry.get("prev_sha256") != GENESIS:
+        problem = "does not chain to the start of the ledger (prev_sha256 differs)"
+    return seq, entry.get("entry_sha256"), None if problem is None else f"entry {seq}: {problem}", False
+
+
 def _verify(path: str, content: bytes, check_files: bool) -> AuditReport:
     report = AuditReport(path=path)
     if not content:
@@ -284,13 +333,20 @@ def _check_line(raw: bytes, i: int, prev: str) -> str | None:
     if not isinstance(entry, dict):
         return "not a JSON object"
     if entry.get("format") != LEDGER_FORMAT:
-        return (f"format is {entry.get('format')!r}, expected {LEDGER_FORMAT!r} (an entry written "
-                "by an older version or by hand)")
+        return _check_entry(entry)
     if entry.get("seq") != i:
         return f"sequence number is {entry.get('seq')!r}, expected {i} (entries removed or reordered)"
     if entry.get("prev_sha256") != prev:
         return "does not chain to the entry before it (prev_sha256 differs: an earlier entry was " \
                "changed, removed or reordered)"
+    return _check_entry(entry)
+
+
+def _check_entry(entry: dict[str, Any]) -> str | None:
+    """What one entry can tell about itself: its format and that its hash matches its content."""
+    if entry.get("format") != LEDGER_FORMAT:
+        return (f"format is {entry.get('format')!r}, expected {LEDGER_FORMAT!r} (an entry written "
+                "by an older version or by hand)")
     if entry.get("entry_sha256") != _entry_hash(entry):
         return "its content does not match its entry_sha256 (the line was edited)"
     return None

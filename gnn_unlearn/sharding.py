@@ -42,7 +42,8 @@ from torch_geometric.utils import coalesce, subgraph
 from gnn_unlearn.models.predictors import build_model, model_config, model_outputs
 from gnn_unlearn.models.sharded import AGGREGATIONS, ShardedModel, shared_graph
 from gnn_unlearn.ops.negative import sample_non_edges
-from gnn_unlearn.ops.graph_kernels import normalised_pyramid_match, spectral_vertex_embedding
+from gnn_unlearn.ops.graph_kernels import (normalised_pyramid_match, pyramid_histograms,
+                                           spectral_vertex_embedding)
 from gnn_unlearn.ops.partition import (balanced_kmeans, balanced_lpa, fair_partition, graph_balance,
                                        graph_fairness, metis_partition, random_partition)
 from gnn_unlearn.training import TrainConfig, check_trainable, fit, negative_pairs, train
@@ -97,17 +98,17 @@ def shard_graph(data: Data, assignment: Tensor, shard: int, repair: str | None =
     inside = assignment == shard
     nodes = inside.nonzero().view(-1)
     m = nodes.numel()
-    local = torch.full((n,), -1, dtype=torch.long, device=assignment.device)
-    local[nodes] = torch.arange(m, device=assignment.device)
+
+    def induced(edge_index: Tensor) -> Tensor:     # edges with both ends inside, relabelled 0..m-1
+        return subgraph(inside, _canonical(edge_index, n), relabel_nodes=True, num_nodes=n)[0]
+
     ei = _canonical(data.edge_index, n)
-    sub = local[ei[:, inside[ei[0]] & inside[ei[1]]]]
+    sub = subgraph(inside, ei, relabel_nodes=True, num_nodes=n)[0]
     x = data.x[nodes]
     out = Data(node_ids=nodes)
     if link:
-        train = _canonical(data.train_pos_edge_index, n)
-        train = local[train[:, inside[train[0]] & inside[train[1]]]]
-        val = _canonical(data.val_pos_edge_index, n)
-        val = local[val[:, inside[val[0]] & inside[val[1]]]]
+        train = induced(data.train_pos_edge_index)
+        val = induced(data.val_pos_edge_index)
         if val.size(1) == 0:
             val = train
         g = torch.Generator().manual_seed(shard_seed(seed, shard))
@@ -122,7 +123,7 @@ def shard_graph(data: Data, assignment: Tensor, shard: int, repair: str | None =
             out.val_mask = out.train_mask.clone()
     if repair is not None:
         cut = ei[:, inside[ei[1]] & ~inside[ei[0]]]       # sorted by (v, u): canonical
-        u = local[cut[1]]
+        u = torch.cumsum(inside, 0)[cut[1]] - 1           # local ids (nodes keep their order)
         r = u.numel()
         if repair == "zero":
             xv = torch.zeros(r, x.size(1), dtype=x.dtype, device=x.device)
@@ -313,12 +314,13 @@ def similarity_weights(data: Data, assignment: Tensor, num_shards: int, dim: int
     n = data.num_nodes
     ei = _canonical(data.edge_index, n)
     full = spectral_vertex_embedding(ei, n, dim)
+    full_histograms = pyramid_histograms(full, levels)       # the whole graph's side: built once
     scores = []
     for k in range(num_shards):
         nodes = (assignment == k).nonzero().view(-1)
         sub, _ = subgraph(nodes, ei, relabel_nodes=True, num_nodes=n)
         scores.append(normalised_pyramid_match(full, spectral_vertex_embedding(sub, nodes.numel(), dim),
-                                               levels))
+                                               levels, full_histograms))
     return torch.softmax(torch.tensor(scores, dtype=torch.float), 0)
 
 
@@ -462,15 +464,19 @@ def touched_shards(model: ShardedModel, task) -> Tensor:
     return touched.nonzero().view(-1).cpu()
 
 
+def _recipe_and_device(model: ShardedModel, device: str | torch.device | None) -> tuple[dict, torch.device]:
+    """A sharded model's recipe and where to retrain it (default: where the model is)."""
+    if not isinstance(model, ShardedModel):
+        raise TypeError(f"expected a ShardedModel (from train_sharded), got {type(model).__name__}")
+    return model.recipe, resolve_device(device) if device is not None else model.assignment.device
+
+
 def retrain_shards(model: ShardedModel, data: Data, shards: Sequence[int] | Tensor,
                    device: str | torch.device | None = None, workers: int = 1) -> ShardedModel:
     """A new sharded model: ``shards`` retrained from fresh initialisation on ``data`` with the
     model's own assignment and recipe, the other shard models copied unchanged, and the
     aggregation weights recomputed on ``data``. ``model`` is not modified."""
-    if not isinstance(model, ShardedModel):
-        raise TypeError(f"expected a ShardedModel (from train_sharded), got {type(model).__name__}")
-    r = model.recipe
-    dev = resolve_device(device) if device is not None else model.assignment.device
+    r, dev = _recipe_and_device(model, device)
     data = data_to(data, dev)
     arch = dict(model.config)
     config = TrainConfig.from_dict(r["train_config"])
@@ -494,10 +500,7 @@ def retrain_sharded(model: ShardedModel, data: Data, repartition: bool = True,
     """Full retraining with ``model``'s recipe on ``data``: the partition recomputed on ``data``
     (``repartition``; a ``given`` or ``random`` partition is reused as it is data-free) or kept,
     and every shard retrained."""
-    if not isinstance(model, ShardedModel):
-        raise TypeError(f"expected a ShardedModel (from train_sharded), got {type(model).__name__}")
-    r = model.recipe
-    dev = resolve_device(device) if device is not None else model.assignment.device
+    r, dev = _recipe_and_device(model, device)
     partition = (r["partition"] if repartition and r["partition"] != "given"
                  else model.assignment.to(dev))
     return train_sharded(data, r.get("task", model.task), r["num_shards"], partition, r["aggregation"], r["repair"] or "none",

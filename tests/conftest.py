@@ -6,6 +6,8 @@ import torch
 
 from gnn_unlearn.data import link_split, load_dataset, synthetic_graph
 
+from .sharding_fixtures import sharding_graph, sharding_link_graph  # noqa: F401  (shared fixtures)
+
 _HERE = osp.dirname(osp.abspath(__file__))
 _DEFAULT_MIRROR = osp.normpath(osp.join(_HERE, "..", "..", "shared", "datasets"))
 

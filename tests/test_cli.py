@@ -2,6 +2,7 @@ import json
 import os
 
 import pytest
+import torch
 
 from gnn_unlearn.cli import main
 
@@ -67,3 +68,84 @@ def test_linear_gnn_trains_and_projector_unlearns_from_the_cli(tmp_path, capsys)
     assert main(["train", "--task", "link", "--encoder", "linear", "--num-nodes", "300", "--epochs", "2",
                  "--output", str(tmp_path / "x.pt")]) == 2
     assert "node classifier" in capsys.readouterr().err
+
+
+def _ledger_entries(path):
+    from gnn_unlearn.ledger import DeletionLedger
+    return DeletionLedger(path).entries()
+
+
+def test_sharded_train_unlearn_evaluate_is_exact_end_to_end(tmp_path, capsys):
+    """GUIDE through the command line: the unlearned checkpoint equals retraining the model's
+    recipe, with its partition, on the retained graph the checkpoint records (bit for bit)."""
+    from gnn_unlearn.data import load_dataset
+    from gnn_unlearn.io import apply_split, load_checkpoint
+    from gnn_unlearn.sharding import retrain_sharded
+    ckpt, unl = str(tmp_path / "s.pt"), str(tmp_path / "s1.pt")
+    assert main(["train", "--family", "sharded", "--shard-method", "guide", "--task", "node", "--num-nodes",
+                 "300", "--num-shards", "3", "--epochs", "10", "--output", ckpt]) == 0
+    assert json.loads(capsys.readouterr().out)["unlearn_with"] == "guide"
+    assert main(["unlearn", "--checkpoint", ckpt, "--method", "guide", "--nodes", "3,4", "--output", unl]) == 0
+    capsys.readouterr()
+    (entry,) = _ledger_entries(str(tmp_path / "s1.ledger.jsonl"))
+    assert entry["method"] == "guide" and entry["touched_shards"] and entry["request"]["deleted_nodes"] == 2
+    original, _ = load_checkpoint(ckpt)
+    unlearned, payload = load_checkpoint(unl)
+    retained = apply_split(load_dataset("synthetic", num_nodes=300, seed=0), payload["retained"])
+    assert not retained.train_mask[[3, 4]].any()
+    reference = retrain_sharded(original, retained, repartition=False)
+    assert all(torch.equal(a, b) for a, b in zip(unlearned.state_dict().values(),
+                                                  reference.state_dict().values()))
+    assert main(["evaluate", "--unlearned", unl, "--no-mia", "--output", str(tmp_path / "ev")]) == 0
+    rows = json.loads((tmp_path / "ev" / "evaluate.json").read_text())["rows"]
+    assert [r["model"] for r in rows] == ["original", "retrain", "guide"]
+    assert main(["unlearn", "--checkpoint", unl, "--method", "gnndelete", "--nodes", "5",
+                 "--output", str(tmp_path / "x.pt")]) == 2
+    assert "graph_eraser | guide | retrain" in capsys.readouterr().err
+
+
+def test_certified_request_sequence_end_to_end(tmp_path, capsys):
+    """CEU then CGU through the command line, one ledger chain: each entry carries the
+    certificate state of the model it wrote, and the bound holds on the retained graph."""
+    from gnn_unlearn.data import load_dataset
+    from gnn_unlearn.io import apply_split, load_checkpoint
+    from tests.methods.certified_helpers import measured_residual
+    paths = [str(tmp_path / f"c{k}.pt") for k in range(3)]
+    assert main(["train", "--family", "certified", "--num-nodes", "300", "--noise-std", "1",
+                 "--output", paths[0]]) == 0
+    assert json.loads(capsys.readouterr().out)["family"] == "certified"
+    assert main(["unlearn", "--checkpoint", paths[0], "--method", "ceu", "--where", "random",
+                 "--df-size", "0.01", "--output", paths[1]]) == 0
+    assert main(["unlearn", "--checkpoint", paths[1], "--method", "cgu", "--nodes", "7",
+                 "--output", paths[2]]) == 0
+    capsys.readouterr()
+    entries = _ledger_entries(str(tmp_path / "c1.ledger.jsonl"))
+    assert [e["method"] for e in entries] == ["ceu", "cgu"]
+    for entry, path in zip(entries, paths[1:]):
+        model, payload = load_checkpoint(path)
+        cert = model.certificate
+        assert entry["certificate"]["budget_left"] == cert.budget_left and entry["certificate"]["certified"]
+        retained = apply_split(load_dataset("synthetic", num_nodes=300, seed=0), payload["retained"])
+        assert bool((measured_residual(model, retained) <= torch.tensor(cert.bound, dtype=torch.float64)
+                     * (1 + 1e-9) + 1e-12).all())
+    assert entries[1]["certificate"]["total_requests"] == 2
+    assert main(["evaluate", "--unlearned", paths[2], "--no-mia", "--output", str(tmp_path / "ev")]) == 0
+    rows = json.loads((tmp_path / "ev" / "evaluate.json").read_text())["rows"]
+    assert [r["model"] for r in rows] == ["original", "retrain", "cgu"]
+    assert main(["audit", str(tmp_path / "c1.ledger.jsonl")]) == 0
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--family", "certified", "--task", "link"], "certified models are node classifiers"),
+    (["--family", "certified", "--encoder", "gat"], "drop --encoder"),
+    (["--num-shards", "3"], "--num-shards is for --family sharded, not --family gnn"),
+    (["--family", "sharded", "--lam", "0.1"], "--lam is for --family certified"),
+    (["--family", "sharded", "--fanouts", "3,3"], "--fanouts"),
+    (["--family", "certified", "--epsilon", "-1"], "epsilon must be a positive finite number"),
+    (["--family", "certified", "--delta", "1"], "delta must lie in (0, 1)"),
+    (["--family", "sharded", "--num-shards", "0"], "--num-shards must be >= 1"),
+])
+def test_family_options_are_checked(argv, message, tmp_path, capsys):
+    out = str(tmp_path / "x.pt")       # an unknown dataset: refused before the graph is loaded
+    assert main(["train", "--dataset", "nope", "--epochs", "2", "--output", out] + argv) == 2
+    assert message in capsys.readouterr().err and not os.path.exists(out)

@@ -119,3 +119,102 @@ def test_damaged_checkpoint_fields_are_named(tmp_path, cora_gcn, cora_link):
     with pytest.raises(ValueError, match="in_channels"):
         load_checkpoint(str(tmp_path / "c.pt"))
     assert payload["format"] == FORMAT
+
+
+# sharded and certified models ------------------------------------------------------------------
+def _same_state(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.parametrize("method", ["graph_eraser", "guide"])
+def test_sharded_round_trip_is_bit_identical_and_unlearns_identically(method, sharding_graph, tmp_path):
+    from gnn_unlearn import DeletionRequest
+    from gnn_unlearn.models.sharded import ShardedModel
+    from gnn_unlearn.sharding import train_sharded
+
+    from .sharding_fixtures import ARCH, FAST
+    g = sharding_graph
+    model = train_sharded(g, num_shards=3, method=method, seed=1, config=FAST, **ARCH)
+    path = str(tmp_path / "s.pt")
+    save_checkpoint(path, model, g)
+    loaded, payload = load_checkpoint(path, g)
+    assert isinstance(loaded, ShardedModel) and payload["family"] == "sharded"
+    assert loaded.recipe == model.recipe and loaded.aggregation == model.aggregation
+    assert torch.equal(loaded(g.x, g.edge_index), model(g.x, g.edge_index))      # bit-identical
+    task = DeletionRequest.nodes(g.train_mask.nonzero().view(-1)[:2]).resolve(g)
+    a, b = unlearn(model, task, method), unlearn(loaded, task, method)
+    assert a.history["touched_shards"] == b.history["touched_shards"] and _same_state(a.model, b.model)
+    # an unlearned model round-trips as well (the next request of a sequence starts from it)
+    save_checkpoint(path, b.model, task.retained_data)
+    again, _ = load_checkpoint(path)
+    r = task.retained_data
+    assert torch.equal(again(r.x, r.edge_index), b.model(r.x, r.edge_index))
+
+
+def test_sharded_link_model_round_trip(sharding_link_graph, tmp_path):
+    from gnn_unlearn.sharding import train_sharded
+
+    from .sharding_fixtures import ARCH, FAST
+    g = sharding_link_graph
+    model = train_sharded(g, "link", num_shards=2, method="guide", seed=0, config=FAST, **ARCH)
+    save_checkpoint(str(tmp_path / "l.pt"), model, g)
+    loaded, _ = load_checkpoint(str(tmp_path / "l.pt"), g)
+    pairs = g.test_pos_edge_index
+    assert torch.equal(loaded(g.x, g.edge_index, pairs), model(g.x, g.edge_index, pairs))
+
+
+@pytest.mark.parametrize("rmax", [None, 0.0, 1e-3])
+def test_certified_round_trip_keeps_weights_certificate_and_push_state(rmax, sharding_graph, tmp_path):
+    from gnn_unlearn import DeletionRequest
+    from gnn_unlearn.models import CertifiedLinear, train_certified
+    g = sharding_graph
+    method = "cgu" if rmax is None else "scalegun"
+    model = train_certified(g, rmax=rmax, noise_std=1.0, seed=2)
+    first = DeletionRequest.nodes(g.train_mask.nonzero().view(-1)[:1]).resolve(g, num_hops=model.num_hops)
+    model = unlearn(model, first, method).model               # a certificate with a request spent
+    g = first.retained_data
+    assert model.certificate.requests == 1
+    path = str(tmp_path / "c.pt")
+    save_checkpoint(path, model, g)
+    loaded, payload = load_checkpoint(path, g)
+    assert isinstance(loaded, CertifiedLinear) and payload["family"] == "certified"
+    assert torch.equal(loaded(g.x, g.edge_index), model(g.x, g.edge_index))      # bit-identical
+    assert loaded.certificate == model.certificate and loaded.hparams() == model.hparams()
+    assert _same_state(loaded, model) and (loaded.push is None) == (rmax is None)
+    second = DeletionRequest.nodes(g.train_mask.nonzero().view(-1)[:2]).resolve(g, num_hops=model.num_hops)
+    a, b = unlearn(model, second, method), unlearn(loaded, second, method)
+    assert torch.equal(a.model.weight, b.model.weight) and a.model.certificate == b.model.certificate
+    if rmax is not None:
+        assert torch.equal(a.model.push.features, b.model.push.features)
+
+
+def test_damaged_sharded_and_certified_fields_are_named(sharding_graph, tmp_path):
+    from gnn_unlearn.models import train_certified
+    from gnn_unlearn.sharding import train_sharded
+
+    from .sharding_fixtures import ARCH, FAST
+    g = sharding_graph
+    cases = []
+    sharded = str(tmp_path / "s.pt")
+    save_checkpoint(sharded, train_sharded(g, num_shards=2, seed=0, config=FAST, **ARCH), g)
+    p = torch.load(sharded, weights_only=True)
+    cases += [({**p, "family": "ensemble"}, "unknown family 'ensemble'"),
+              ({**p, "sharded": None}, "spec is a dict"),
+              ({**p, "sharded": {**p["sharded"], "num_shards": 0}}, "num_shards must be a positive int"),
+              ({**p, "sharded": {**p["sharded"], "aggregation": "max"}}, "aggregation must be one of"),
+              ({**p, "sharded": {**p["sharded"], "num_shards": 3}}, "weights do not fit"),
+              ({**p, "family": "gnn"}, "weights do not fit")]
+    certified = str(tmp_path / "c.pt")
+    save_checkpoint(certified, train_certified(g, rmax=0.0), g)
+    c = torch.load(certified, weights_only=True)
+    cases += [({**c, "certified": {**c["certified"], "push": None}}, "push state does not match rmax"),
+              ({**c, "certified": {**c["certified"], "certificate": {"epsilon": 1.0}}}, "certificate must have"),
+              ({**c, "certified": {k: v for k, v in c["certified"].items() if k != "train_info"}}, "exactly"),
+              ({**c, "config": {**c["config"], "certified": None}}, "'certified' dict"),
+              ({**c, "family": "sharded"}, "spec is a dict")]
+    for i, (payload, match) in enumerate(cases):
+        path = str(tmp_path / f"bad{i}.pt")
+        torch.save(payload, path)
+        with pytest.raises(ValueError, match=match):
+            load_checkpoint(path)

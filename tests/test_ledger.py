@@ -10,7 +10,8 @@ import torch
 
 from gnn_unlearn.data import sample_edges
 from gnn_unlearn.io import save_checkpoint
-from gnn_unlearn.ledger import GENESIS, DeletionLedger, LedgerError, canonical_json, request_sha256
+from gnn_unlearn.ledger import (GENESIS, DeletionLedger, LedgerError, _last_line, canonical_json,
+                                request_sha256)
 from gnn_unlearn.methods import unlearn
 from gnn_unlearn.training import TrainConfig, train
 
@@ -59,27 +60,45 @@ def test_intact_ledger_verifies_and_chains(served):
     assert len(lines) == 3 and all(canonical_json(json.loads(l)) == l for l in lines)
 
 
-@pytest.mark.parametrize("edit", ["field", "delete", "swap"])
+@pytest.mark.parametrize("edit", ["field", "delete", "swap", "last"])
 def test_tampered_line_fails_the_audit_naming_the_entry(served, tmp_path, edit):
     ledger = _copy(served[0], tmp_path)
     lines = open(ledger.path).read().splitlines()
-    if edit == "field":       # rewrite what was deleted in entry 2, keeping valid JSON
-        e = json.loads(lines[1])
+    bad = 3 if edit == "last" else 2
+    if edit in ("field", "last"):   # rewrite what was deleted, keeping valid JSON
+        e = json.loads(lines[bad - 1])
         e["request"]["deleted_edges"] += 1
-        lines[1] = canonical_json(e)
-        bad = 2
+        lines[bad - 1] = canonical_json(e)
     elif edit == "delete":
         del lines[1]
-        bad = 2
     else:
         lines[1], lines[2] = lines[2], lines[1]
-        bad = 2
     open(ledger.path, "w").write("\n".join(lines) + "\n")
     report = ledger.verify(check_files=False)
     assert not report.ok and report.bad_entry == bad and report.problem.startswith(f"entry {bad}:")
     assert len(report.entries) == bad - 1 and not report.torn
-    with pytest.raises(LedgerError, match=f"entry {bad}"):
-        ledger._append({"method": "x"})       # never appends onto a broken chain
+    if edit == "last":              # an append checks the last entry: refused, nothing written
+        before = open(ledger.path, "rb").read()
+        with pytest.raises(LedgerError, match="entry 3"):
+            ledger._append({"method": "x"})
+        assert open(ledger.path, "rb").read() == before
+    else:                           # damage further back is the audit's to find, and stays found
+        ledger._append({"method": "x"})
+        again = ledger.verify(check_files=False)
+        assert not again.ok and again.bad_entry == bad
+
+
+def test_append_reads_only_the_last_entry(served, tmp_path, monkeypatch):
+    import gnn_unlearn.ledger as ledger_module
+    ledger = _copy(served[0], tmp_path)
+    head = ledger.verify(check_files=False).head
+    monkeypatch.setattr(ledger_module, "_verify", lambda *a, **k: pytest.fail("append audited the chain"))
+    monkeypatch.setattr(ledger_module, "_last_line",
+                        lambda fd, block=1 << 16: _last_line(fd, block=7))   # lines span many blocks
+    entry = ledger._append({"method": "x"})
+    assert entry["seq"] == 4 and entry["prev_sha256"] == head
+    monkeypatch.undo()
+    assert ledger.verify(check_files=False).ok
 
 
 def test_changed_checkpoint_fails_the_audit(served, tmp_path):

@@ -75,11 +75,13 @@ PARAM_RULES: dict[str, Rule] = {
     "lr": POSITIVE, "temperature": POSITIVE, "scale": POSITIVE, "epsilon": POSITIVE,
     "damping": NON_NEGATIVE, "weight_decay": NON_NEGATIVE, "l2": NON_NEGATIVE, "lam": NON_NEGATIVE,
     "alpha": UNIT_CLOSED, "max_val_drop": UNIT_CLOSED, "contrastive_frac": UNIT_OPEN_CLOSED,
-    "delta": (0, False, 1, False),
+    "delta": (0, False, 1, False), "tol": POSITIVE, "noise_std": NON_NEGATIVE, "seed": NON_NEGATIVE,
+    "workers": AT_LEAST_ONE,
 }
 SUFFIX_RULES: dict[str, Rule] = {"_epochs": AT_LEAST_ONE, "_steps": AT_LEAST_ONE,
                                  "_iterations": AT_LEAST_ONE, "_lr": POSITIVE, "_weight": NON_NEGATIVE,
-                                 "_every": AT_LEAST_ONE, "_batch_size": AT_LEAST_ONE}
+                                 "_every": AT_LEAST_ONE, "_batch_size": AT_LEAST_ONE,
+                                 "_tol": POSITIVE, "_max_iter": AT_LEAST_ONE}
 
 
 def _rule(name: str, extra: dict[str, Rule]) -> Rule | None:

@@ -62,8 +62,6 @@ class CertifiedUnlearner(Unlearner):
     tasks = frozenset({"node"})
 
     def __init__(self, retrain: bool = True):
-        if not isinstance(retrain, bool):
-            raise TypeError(f"retrain must be a bool, got {type(retrain).__name__}")
         self.retrain = retrain
 
     def check(self, model: nn.Module, task: UnlearningTask) -> None:

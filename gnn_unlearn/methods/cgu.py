@@ -10,6 +10,8 @@ data-dependent residual bound (:mod:`gnn_unlearn.methods.certified_common`).
 """
 from __future__ import annotations
 
+from torch import nn
+
 from gnn_unlearn.methods.base import register
 from gnn_unlearn.methods.certified_common import (CertifiedUnlearner, GraphChange,
                                                   gradient_change, targets)
@@ -34,6 +36,12 @@ class CGU(CertifiedUnlearner):
     """
     name = "cgu"
     supports = frozenset({"node", "edge", "feature"})
+
+    def check(self, model: nn.Module, task: UnlearningTask) -> None:
+        super().check(model, task)
+        if model.push is not None:      # its weights were fit on the pushed estimate, not model.features
+            raise ValueError(f"{self.name!r} recomputes P^K X exactly, but this CertifiedLinear keeps "
+                             "ScaleGUN's push state (trained with rmax); unlearn it with 'scalegun'")
 
     def apply_change(self, model: CertifiedLinear, task: UnlearningTask) -> GraphChange:
         retained = task.retained_data

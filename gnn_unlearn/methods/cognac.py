@@ -67,7 +67,7 @@ from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
 from gnn_unlearn.loader import Embedder, check_batch_size, check_sampler
-from gnn_unlearn.methods.base import Unlearner, register
+from gnn_unlearn.methods.base import AT_LEAST_ONE, NON_NEGATIVE, Unlearner, register
 from gnn_unlearn.methods.stopping import NodeForgetCriterion
 from gnn_unlearn.methods.tuning import IntRange, LogUniform
 from gnn_unlearn.ops.graph import hop_distance
@@ -123,6 +123,9 @@ class Cognac(Unlearner):
     name = "cognac"
     supports = frozenset({"node", "edge", "class"})
     tasks = frozenset({"node"})
+    # the rest: methods.base.PARAM_RULES / SUFFIX_RULES (steps, contrastive_frac, *_lr, num_negatives)
+    param_rules = {"k_hop": AT_LEAST_ONE, "contrastive_epochs_1": NON_NEGATIVE,
+                   "contrastive_epochs_2": NON_NEGATIVE}
 
     def __init__(self, steps: int = 7, contrastive_epochs_1: int = 6, contrastive_epochs_2: int = 29,
                  contrastive_frac: float = 0.3, k_hop: int = 1, contrastive_lr: float = 1e-2,
@@ -133,12 +136,6 @@ class Cognac(Unlearner):
         if ascent not in ASCENT_LOSSES:
             raise ValueError(f"ascent must be one of {ASCENT_LOSSES}, got {ascent!r}")
         self.ascent = ascent
-        if steps < 1 or contrastive_epochs_1 < 0 or contrastive_epochs_2 < 0 or k_hop < 1:
-            raise ValueError("Cognac needs steps >= 1, k_hop >= 1 and non-negative epoch counts")
-        if not 0 < contrastive_frac <= 1:
-            raise ValueError(f"contrastive_frac must lie in (0, 1], got {contrastive_frac}")
-        if min(contrastive_lr, ascent_lr, descent_lr) <= 0 or num_negatives < 1:
-            raise ValueError("Cognac needs positive learning rates and num_negatives >= 1")
         self.steps, self.contrastive_epochs_1, self.contrastive_epochs_2 = steps, contrastive_epochs_1, contrastive_epochs_2
         self.contrastive_frac, self.k_hop = contrastive_frac, k_hop
         self.contrastive_lr, self.ascent_lr, self.descent_lr = contrastive_lr, ascent_lr, descent_lr

@@ -64,7 +64,6 @@ Args:
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -80,22 +79,6 @@ from gnn_unlearn.training import negative_pairs
 SOLVERS = ("cg", "lissa")
 MODES = ("gif", "if")
 
-
-def _check_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
-
-
-def _check_float(name: str, value, positive: bool = False, optional: bool = False) -> float | None:
-    if value is None and optional:
-        return None
-    ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
-          and math.isfinite(value) and (value > 0 if positive else value >= 0))
-    if not ok:
-        kind = "a finite number > 0" if positive else "a finite number >= 0"
-        raise ValueError(f"{name} must be {kind}{' or None' if optional else ''}, got {value!r}")
-    return float(value)
 
 
 def flat(tensors: list[Tensor]) -> Tensor:
@@ -254,12 +237,10 @@ class GIF(Unlearner):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.solver, self.mode = solver, mode
-        self.iterations = _check_int("iterations", iterations)
-        self.damping = _check_float("damping", damping)
-        self.scale = _check_float("scale", scale, positive=True, optional=True)
-        self.tol = _check_float("tol", tol, positive=True)
-        self.power_iterations = _check_int("power_iterations", power_iterations)
-        self.seed = _check_int("seed", seed, minimum=0)
+        # ranges: the shared schema (methods.base.PARAM_RULES), checked before this runs
+        self.iterations, self.power_iterations, self.seed = iterations, power_iterations, seed
+        self.damping, self.tol = float(damping), float(tol)
+        self.scale = None if scale is None else float(scale)
 
     def fit(self, model: nn.Module, task: UnlearningTask) -> nn.Module:
         model.eval()                                      # no dropout in any gradient

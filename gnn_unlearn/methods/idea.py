@@ -46,8 +46,8 @@ import math
 import torch
 from torch import nn
 
-from gnn_unlearn.methods.base import register
-from gnn_unlearn.methods.gif import GIF, _check_float
+from gnn_unlearn.methods.base import POSITIVE, register
+from gnn_unlearn.methods.gif import GIF
 from gnn_unlearn.requests import UnlearningTask
 
 
@@ -70,6 +70,7 @@ class IDEA(GIF):
     name = "idea"
     supports = frozenset({"node", "edge", "feature"})
     tasks = frozenset({"node", "link"})
+    param_rules = {"lipschitz": POSITIVE, "strong_convexity": POSITIVE, "loss_bound": POSITIVE}
 
     def __init__(self, solver: str = "cg", iterations: int = 100, damping: float = 0.1,
                  scale: float | None = None, tol: float = 1e-3, power_iterations: int = 20,
@@ -78,14 +79,10 @@ class IDEA(GIF):
                  loss_bound: float = 0.5, seed: int = 0):
         super().__init__(solver=solver, iterations=iterations, damping=damping, scale=scale, tol=tol,
                          power_iterations=power_iterations, mode=mode, seed=seed)
-        self.noise_std = _check_float("noise_std", noise_std)
-        self.epsilon = _check_float("epsilon", epsilon, positive=True, optional=True)
-        self.delta = _check_float("delta", delta, positive=True)
-        if not self.delta < 1:
-            raise ValueError(f"delta must be in (0, 1), got {delta!r}")
-        self.lipschitz = _check_float("lipschitz", lipschitz, positive=True)
-        self.strong_convexity = _check_float("strong_convexity", strong_convexity, positive=True)
-        self.loss_bound = _check_float("loss_bound", loss_bound, positive=True)
+        self.noise_std, self.delta = float(noise_std), float(delta)
+        self.epsilon = None if epsilon is None else float(epsilon)
+        self.lipschitz, self.strong_convexity = float(lipschitz), float(strong_convexity)
+        self.loss_bound = float(loss_bound)
 
     def fit(self, model: nn.Module, task: UnlearningTask) -> nn.Module:
         model = super().fit(model, task)

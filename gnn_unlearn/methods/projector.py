@@ -43,7 +43,6 @@ import torch
 from torch import Tensor, nn
 
 from gnn_unlearn.methods.base import Unlearner, register
-from gnn_unlearn.methods.gif import _check_float, _check_int
 from gnn_unlearn.models.linear import LinearGNN
 from gnn_unlearn.requests import UnlearningTask
 
@@ -85,8 +84,7 @@ class Projector(Unlearner):
     tasks = frozenset({"node"})
 
     def __init__(self, iterations: int = 1000, tol: float = 1e-8):
-        self.iterations = _check_int("iterations", iterations)
-        self.tol = _check_float("tol", tol, positive=True)
+        self.iterations, self.tol = iterations, float(tol)   # ranges: methods.base.PARAM_RULES
 
     def check(self, model: nn.Module, task: UnlearningTask) -> None:
         super().check(model, task)

@@ -31,10 +31,6 @@ class ShardRetrainer(Unlearner):
     tasks = frozenset({"node", "link"})
 
     def __init__(self, repartition: bool = False, workers: int = 1):
-        if not isinstance(repartition, bool):
-            raise TypeError(f"repartition must be True or False, got {repartition!r}")
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers must be a positive int, got {workers!r}")
         self.repartition, self.workers = repartition, workers
 
     def check(self, model: nn.Module, task: UnlearningTask) -> None:

@@ -14,6 +14,7 @@ The certificate state lives on the model so that a sequence of requests composes
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -163,12 +164,87 @@ class CertifiedLinear(nn.Module):
                     noise_std=self.noise_std, epsilon=self.epsilon, delta=self.delta,
                     rmax=self.rmax, tol=self.tol, solver=self.solver)
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "CertifiedLinear":
+        """An untrained model from :attr:`config` (as a checkpoint stores it)."""
+        hparams = config.get("certified")
+        if not isinstance(hparams, dict):
+            raise ValueError("a certified model's config needs a 'certified' dict of hyperparameters")
+        unknown = set(config) - {"task", "in_channels", "num_classes", "certified"}
+        if unknown or config.get("task", "node") != "node":
+            raise ValueError(f"a certified model's config has unknown fields {sorted(unknown)} or a task "
+                             f"other than 'node' ({config.get('task')!r})")
+        return cls(config.get("in_channels"), config.get("num_classes"), **hparams)
+
+    # checkpoints ---------------------------------------------------------------------------
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        """The graph-sized buffers (``train_mask``, ``features``, ``precond``) take the saved
+        shapes: an untrained model holds empty ones."""
+        for name in ("train_mask", "features", "precond"):
+            saved = state_dict.get(prefix + name)
+            mine = self._buffers.get(name)
+            if isinstance(saved, Tensor) and mine is not None and saved.dim() == mine.dim() \
+                    and saved.shape[1:] == mine.shape[1:]:
+                self._buffers[name] = mine.new_empty(saved.shape)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
+    def export_state(self) -> dict[str, Any]:
+        """What a checkpoint needs besides :meth:`state_dict`: the certificate, ScaleGUN's push
+        state and the training record, as plain values and tensors (``weights_only``-loadable)."""
+        return {"certificate": None if self.certificate is None else asdict(self.certificate),
+                "push": None if self.push is None else self.push.export_state(),
+                "graph_edges": int(self.graph_edges), "z_norm_bound": float(self.z_norm_bound),
+                "train_info": dict(self.train_info)}
+
+    def import_state(self, state: dict[str, Any]) -> "CertifiedLinear":
+        """Restores :meth:`export_state` (after :meth:`load_state_dict`); refuses, with what is
+        wrong, a state that does not fit this model."""
+        if not isinstance(state, dict) or set(state) != {"certificate", "push", "graph_edges",
+                                                         "z_norm_bound", "train_info"}:
+            raise ValueError("a certified model's state must hold exactly certificate, push, "
+                             f"graph_edges, z_norm_bound and train_info; got "
+                             f"{sorted(state) if isinstance(state, dict) else type(state).__name__}")
+        cert = state["certificate"]
+        if cert is not None:
+            fields = set(Certificate.__dataclass_fields__)
+            if not isinstance(cert, dict) or set(cert) != fields:
+                raise ValueError(f"the saved certificate must have the fields {sorted(fields)}")
+            per_class = [cert[k] for k in ("train_residual", "accumulated", "approximation")]
+            if not all(isinstance(v, list) and len(v) == self.num_classes for v in per_class):
+                raise ValueError(f"the saved certificate must hold {self.num_classes} values per class")
+            cert = Certificate(**cert)
+        push = state["push"]
+        if (push is None) != (self.rmax is None):
+            raise ValueError("the saved push state does not match rmax "
+                             f"({'no push state' if push is None else 'a push state'}, rmax={self.rmax})")
+        if push is not None:
+            push = PushPropagation.from_state(push)
+            if push.features.shape[1:] != (self.in_channels,) or push.num_layers != self.num_hops:
+                raise ValueError("the saved push state does not fit the model's features or hops")
+        edges, znorm = state["graph_edges"], state["z_norm_bound"]
+        if isinstance(edges, bool) or not isinstance(edges, int) or \
+                not isinstance(znorm, (int, float)) or not isinstance(state["train_info"], dict):
+            raise ValueError("graph_edges must be an int, z_norm_bound a number, train_info a dict")
+        self.certificate, self.push = cert, push
+        self.graph_edges, self.z_norm_bound = edges, float(znorm)
+        self.train_info = dict(state["train_info"])
+        return self
+
     def _apply(self, fn, recurse=True):
         """``.to(device)`` and friends also move the push state."""
         out = super()._apply(fn, recurse)
         if self.push is not None:
             self.push.apply_(fn)
+        self.__dict__.pop("_propagation_cache", None)
         return out
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies and pickles leave the propagation cache behind (it is rebuilt on demand)."""
+        state = super().__getstate__()
+        state.pop("_propagation_cache", None)
+        return state
 
     # ---------------------------------------------------------------------------------------
     def propagated(self, x: Tensor, edge_index: Tensor) -> Tensor:
@@ -177,8 +253,25 @@ class CertifiedLinear(nn.Module):
         return propagate(adj, normalize_rows(x.double()), self.num_hops, self.alpha)
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        """Class scores :math:`Z W` (one-vs-rest margins), exact propagation."""
-        return (self.propagated(x, edge_index) @ self.weight).float()
+        """Class scores :math:`Z W` (one-vs-rest margins), exact propagation.
+
+        The propagated features of the last graph seen are kept (scoring a model calls it
+        many times on one graph): reused only for the very same ``x`` and ``edge_index``
+        tensor objects, unchanged since (their version counters), with the same ``num_hops``
+        and ``alpha``, so the result is always that of a fresh propagation. Tensors that need
+        gradients or have no version counter (inference mode) are propagated afresh."""
+        return (self._features_of(x, edge_index) @ self.weight).float()
+
+    def _features_of(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        if x.requires_grad or x.is_inference() or edge_index.is_inference():
+            return self.propagated(x, edge_index)
+        key = (x._version, edge_index._version, self.num_hops, self.alpha)
+        cached = self.__dict__.get("_propagation_cache")
+        if cached is not None and cached[0]() is x and cached[1]() is edge_index and cached[2] == key:
+            return cached[3]
+        z = self.propagated(x, edge_index)
+        self.__dict__["_propagation_cache"] = (weakref.ref(x), weakref.ref(edge_index), key, z)
+        return z
 
     @property
     def train_features(self) -> Tensor:

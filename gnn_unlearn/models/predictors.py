@@ -77,6 +77,9 @@ def build_model(config: dict[str, Any]) -> nn.Module:
         if key in cfg:  # a model wrapped by a method (e.g. GNNDelete's deletion operators)
             spec = cfg.pop(key)
             return rebuild(build_model(cfg), spec)
+    if "certified" in cfg:                 # SGC features + certified logistic regression
+        from gnn_unlearn.models.certified import CertifiedLinear
+        return CertifiedLinear.from_config(config)
     if cfg.get("encoder") == "linear":     # fixed propagation + a linear map (SGC-style)
         from gnn_unlearn.models.linear import build_linear
         return build_linear(config)
@@ -144,7 +147,10 @@ def make_model(data: Data, task: str = "link", **options) -> nn.Module:
 def num_hops(model: nn.Module) -> int:
     """Message-passing hops of a model (the receptive field a request's region needs)."""
     encoder = getattr(model, "encoder", None)
-    return encoder.num_layers if encoder is not None else model.num_layers
+    if encoder is not None:
+        return encoder.num_layers
+    hops = getattr(model, "num_hops", None)      # propagation-only models (CertifiedLinear)
+    return hops if isinstance(hops, int) else model.num_layers
 
 
 def model_outputs(model: nn.Module, data: Data) -> Tensor:

@@ -77,6 +77,34 @@ class ShardedModel(nn.Module):
     def num_shards(self) -> int:
         return len(self.shards)
 
+    # checkpoints ---------------------------------------------------------------------------
+    def checkpoint_spec(self) -> dict[str, Any]:
+        """What a checkpoint stores besides :attr:`config` (the shard architecture) and the
+        weights: enough for :meth:`from_checkpoint` to rebuild an untrained twin."""
+        return {"num_shards": self.num_shards, "aggregation": self.aggregation,
+                "num_nodes": int(self.assignment.numel()), "recipe": dict(self.recipe)}
+
+    @classmethod
+    def from_checkpoint(cls, config: dict[str, Any], spec: dict[str, Any]) -> "ShardedModel":
+        """An untrained sharded model of :meth:`checkpoint_spec`'s shape (load the weights,
+        assignment and aggregation weights with :meth:`load_state_dict`); a malformed spec
+        raises ``ValueError`` naming the field."""
+        from gnn_unlearn.models.predictors import build_model
+        if not isinstance(spec, dict):
+            raise ValueError(f"a sharded model's spec is a dict, got {type(spec).__name__}")
+        k, n = spec.get("num_shards"), spec.get("num_nodes")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"num_shards must be a positive int, got {k!r}")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"num_nodes must be a positive int, got {n!r}")
+        if spec.get("aggregation") not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {spec.get('aggregation')!r}")
+        if not isinstance(spec.get("recipe"), dict):
+            raise ValueError("recipe must be a dict (how the shards were trained)")
+        shards = [build_model(config) for _ in range(k)]
+        return cls(shards, torch.zeros(n, dtype=torch.long), spec["aggregation"], None, config,
+                   spec["recipe"])
+
     @property
     def encoder(self) -> nn.Module:
         """The first shard's encoder (for ``num_hops`` and similar architecture queries)."""

@@ -9,7 +9,10 @@ the ``d`` dimensions of :math:`[0, 1]` is cut into :math:`2^l` cells and
 .. math::
     k(G_1, G_2) = I_L + \sum_{l=0}^{L-1} \frac{1}{2^{L-l}} (I_l - I_{l+1}),
 
-and :func:`normalised_pyramid_match` divides by :math:`\sqrt{k(G_1,G_1)\,k(G_2,G_2)}`.
+and :func:`normalised_pyramid_match` divides by :math:`\sqrt{k(G_1,G_1)\,k(G_2,G_2)}`. A graph
+matches itself fully at every level (:math:`I_l = |V|`), so :math:`k(G, G) = |V|`: the
+normalisation needs no self-match. Comparing one graph with many (GUIDE: the whole graph with
+each shard) builds its histograms once (:func:`pyramid_histograms`).
 Cells are hashed to integer keys, so no histogram of :math:`2^{Ld}` bins is ever built.
 """
 from __future__ import annotations
@@ -71,21 +74,42 @@ def _intersection(a: tuple[Tensor, Tensor], b: tuple[Tensor, Tensor]) -> int:
     return int(torch.minimum(first, second).sum())
 
 
-def pyramid_match(emb1: Tensor, emb2: Tensor, levels: int = 4) -> float:
-    """Pyramid match kernel between two sets of vertex embeddings in :math:`[0, 1]^d`."""
-    if emb1.size(1) != emb2.size(1):
-        raise ValueError("both graphs need embeddings of the same dimension")
-    inter = [_intersection(_cell_counts(emb1.cpu(), level), _cell_counts(emb2.cpu(), level))
-             for level in range(levels + 1)]
+Histograms = list[tuple[Tensor, Tensor]]
+
+
+def pyramid_histograms(emb: Tensor, levels: int = 4) -> Histograms:
+    """The occupied cells and their counts at levels ``0..levels`` (reusable across matches)."""
+    emb = emb.cpu()
+    return [_cell_counts(emb, level) for level in range(levels + 1)]
+
+
+def match_histograms(h1: Histograms, h2: Histograms) -> float:
+    """:math:`k(G_1, G_2)` from both graphs' :func:`pyramid_histograms` (same levels)."""
+    if len(h1) != len(h2):
+        raise ValueError(f"histograms of {len(h1) - 1} and {len(h2) - 1} levels cannot be matched")
+    levels = len(h1) - 1
+    inter = [_intersection(a, b) for a, b in zip(h1, h2)]
     value = float(inter[levels])
     for level in range(levels):
         value += (inter[level] - inter[level + 1]) / 2 ** (levels - level)
     return value
 
 
-def normalised_pyramid_match(emb1: Tensor, emb2: Tensor, levels: int = 4) -> float:
-    """:func:`pyramid_match` divided by :math:`\\sqrt{k(G_1,G_1)k(G_2,G_2)}` (in [0, 1])."""
-    k11, k22 = pyramid_match(emb1, emb1, levels), pyramid_match(emb2, emb2, levels)
-    if k11 == 0 or k22 == 0:
+def pyramid_match(emb1: Tensor, emb2: Tensor, levels: int = 4) -> float:
+    """Pyramid match kernel between two sets of vertex embeddings in :math:`[0, 1]^d`."""
+    if emb1.size(1) != emb2.size(1):
+        raise ValueError("both graphs need embeddings of the same dimension")
+    return match_histograms(pyramid_histograms(emb1, levels), pyramid_histograms(emb2, levels))
+
+
+def normalised_pyramid_match(emb1: Tensor, emb2: Tensor, levels: int = 4,
+                             histograms1: Histograms | None = None) -> float:
+    """:func:`pyramid_match` divided by :math:`\\sqrt{k(G_1,G_1)k(G_2,G_2)} = \\sqrt{|V_1||V_2|}`
+    (in [0, 1]). ``histograms1``: ``emb1``'s :func:`pyramid_histograms`, when already built."""
+    if emb1.size(1) != emb2.size(1):
+        raise ValueError("both graphs need embeddings of the same dimension")
+    n1, n2 = emb1.size(0), emb2.size(0)
+    if n1 == 0 or n2 == 0:
         return 0.0
-    return pyramid_match(emb1, emb2, levels) / math.sqrt(k11 * k22)
+    h1 = pyramid_histograms(emb1, levels) if histograms1 is None else histograms1
+    return match_histograms(h1, pyramid_histograms(emb2, levels)) / math.sqrt(float(n1) * float(n2))

@@ -17,6 +17,7 @@ import math
 
 import torch
 from torch import Tensor
+from torch_geometric.utils import subgraph
 
 from gnn_unlearn.ops.graph import symmetrize, undirected_pairs
 
@@ -296,10 +297,8 @@ def fair_partition(edge_index: Tensor, num_nodes: int, num_shards: int, colours:
     cap = math.ceil(num_nodes / num_shards)
     assign = torch.full((num_nodes,), -1, dtype=torch.long, device=dev)
     if linked.numel() >= num_shards:
-        # the spectral step on the linked nodes only (relabelled 0..n'-1)
-        relabel = torch.full((num_nodes,), -1, dtype=torch.long, device=dev)
-        relabel[linked] = torch.arange(linked.numel(), device=dev)
-        sub = relabel[edge_index]          # every endpoint of an edge is linked
+        # the spectral step on the linked nodes only (relabelled 0..n'-1; every edge is kept)
+        sub = subgraph(linked, edge_index, relabel_nodes=True, num_nodes=num_nodes)[0]
         h = fair_spectral_embedding(sub, linked.numel(), colours[linked], num_shards, alpha, iters,
                                     generator)
         assign[linked] = balanced_kmeans(h, num_shards, kmeans_iters, capacity=cap, generator=generator)

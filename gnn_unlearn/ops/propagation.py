@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -236,6 +237,43 @@ class PushPropagation:
         self.adj = Adjacency(fn(a.row), fn(a.col), fn(a.crow), fn(a.deg), a.num_nodes)
         for name in ("q", "r", "r_sq", "_dirty"):
             setattr(self, name, [fn(t) for t in getattr(self, name)])
+
+    def export_state(self) -> dict[str, Any]:
+        """The whole state as plain values and tensors (a checkpoint loads it with
+        ``weights_only=True``); :meth:`from_state` rebuilds it exactly."""
+        a = self.adj
+        return {"num_layers": self.num_layers, "alpha": float(self.alpha), "rmax": self.rmax,
+                "num_nodes": a.num_nodes, "row": a.row, "col": a.col, "crow": a.crow, "deg": a.deg,
+                "q": list(self.q), "r": list(self.r), "r_sq": list(self.r_sq), "dirty": list(self._dirty)}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "PushPropagation":
+        """The push state :meth:`export_state` wrote; a malformed one raises ``ValueError``."""
+        if not isinstance(state, dict):
+            raise ValueError(f"a push state is a dict, got {type(state).__name__}")
+        missing = {"num_layers", "alpha", "rmax", "num_nodes", "row", "col", "crow", "deg", "q", "r",
+                   "r_sq", "dirty"} - set(state)
+        if missing:
+            raise ValueError(f"the push state lacks {sorted(missing)}")
+        layers, n = state["num_layers"], state["num_nodes"]
+        if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1 \
+                or isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"the push state has num_layers={layers!r}, num_nodes={n!r}")
+        tensors = [state[k] for k in ("row", "col", "crow", "deg")]
+        lists = [state[k] for k in ("q", "r", "r_sq", "dirty")]
+        if not all(isinstance(t, Tensor) for t in tensors) or not all(
+                isinstance(v, list) and len(v) == layers + 1 and all(isinstance(t, Tensor) for t in v)
+                for v in lists):
+            raise ValueError(f"the push state's adjacency must be tensors and q, r, r_sq, dirty lists "
+                             f"of {layers + 1} tensors")
+        if state["crow"].numel() != n + 1 or state["deg"].numel() != n or \
+                any(t.size(0) != n for v in lists[:3] for t in v):
+            raise ValueError(f"the push state's tensors do not fit its {n} nodes")
+        out = cls.__new__(cls)
+        out.adj = Adjacency(state["row"], state["col"], state["crow"], state["deg"], n)
+        out.num_layers, out.alpha, out.rmax = layers, float(state["alpha"]), float(state["rmax"])
+        out.q, out.r, out.r_sq, out._dirty = (list(v) for v in lists)
+        return out
 
     @property
     def features(self) -> Tensor:

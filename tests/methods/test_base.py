@@ -90,6 +90,19 @@ def test_gradient_ascent_on_node_classification(cora):
     ("reverse_bpr", {"l2": -1.0}, ">= 0"),
     ("retrain", {"patience": 0}, ">= 1"),
     ("unlearnrec", {"edge_dropout": 1.0}, "< 1"),
+    ("gif", {"tol": 0.0}, "tol=0.0 is out of range; it must be > 0"),
+    ("gif", {"seed": -1}, ">= 0"),
+    ("idea", {"strong_convexity": 0.0}, "strong_convexity=0.0 is out of range"),
+    ("idea", {"noise_std": -0.1}, ">= 0"),
+    ("projector", {"tol": float("nan")}, "finite"),
+    ("ceu", {"cg_max_iter": 0}, "cg_max_iter=0 is out of range; it must be >= 1"),
+    ("ceu", {"cg_tol": -1e-6}, "> 0"),
+    ("cgu", {"retrain": "yes"}, "expected bool"),
+    ("graph_eraser", {"workers": 0}, ">= 1"),
+    ("cognac", {"k_hop": 0}, "k_hop=0 is out of range; it must be >= 1"),
+    ("cognac", {"contrastive_frac": 0.0}, "> 0 and <= 1"),
+    ("cognac", {"contrastive_epochs_2": -1}, ">= 0"),
+    ("cognac", {"ascent_lr": 0.0}, "> 0"),
 ])
 def test_shared_hyperparameter_schema_refuses_before_work(method, hparams, match):
     from gnn_unlearn.methods import base
@@ -107,3 +120,4 @@ def test_schema_accepts_defaults_and_nones():
         cls()                                                       # every default is valid
     assert base.get("retrain", epochs=None).epochs is None
     assert base.get("unlearnrec", finetune_steps=0).finetune_steps == 0   # rule overridden per method
+    assert base.get("cognac", contrastive_epochs_1=0).contrastive_epochs_1 == 0

@@ -84,3 +84,27 @@ def test_bad_graphs_are_refused(graph):
 
 def test_budget_formula():
     assert certificate_budget(0.1, 2.0, 1e-4) == pytest.approx(0.2 / math.sqrt(2 * math.log(15000)))
+
+
+def test_forward_reuses_the_propagation_of_an_unchanged_graph(graph, monkeypatch):
+    import copy
+    model = train_certified(graph, seed=0)
+    x, ei = graph.x.clone(), graph.edge_index.clone()
+    calls = []
+    fresh = model.propagated
+    monkeypatch.setattr(model, "propagated", lambda *a: calls.append(1) or fresh(*a))
+    first = model(x, ei)
+    assert torch.equal(model(x, ei), first) and len(calls) == 1      # same tensors: cached
+    expected = (fresh(x, ei) @ model.weight).float()
+    assert torch.equal(first, expected)
+    x[0, 0] += 1.0                                                     # edited in place: recomputed
+    assert torch.equal(model(x, ei), (fresh(x, ei) @ model.weight).float()) and len(calls) == 2
+    model(x.clone(), ei)                                               # another tensor: recomputed
+    assert len(calls) == 3
+    ei[:, [0, 1]] = ei[:, [1, 0]].clone()                              # edge_index edited in place
+    model(x, ei)
+    assert len(calls) == 4
+    model.num_hops = model.num_hops + 1                                # another operator
+    assert torch.equal(model(x, ei), (fresh(x, ei) @ model.weight).float()) and len(calls) == 5
+    assert "_propagation_cache" not in copy.deepcopy(model).__dict__   # copies leave it behind
+    assert "_propagation_cache" not in model.state_dict()

@@ -1,8 +1,9 @@
+import math
 import torch
 
 from gnn_unlearn.data import synthetic_graph
 from gnn_unlearn.ops.graph_kernels import (_cell_counts, _intersection, normalised_pyramid_match,
-                                           pyramid_match, spectral_vertex_embedding)
+                                           pyramid_histograms, pyramid_match, spectral_vertex_embedding)
 
 
 def test_spectral_embedding_matches_dense_eigenvectors_and_repeats():
@@ -35,3 +36,12 @@ def test_pyramid_match_normalised_is_one_on_itself_and_smaller_otherwise():
     assert normalised_pyramid_match(e1, e1) == 1.0
     assert 0 < normalised_pyramid_match(e1, e2) < 1
     assert pyramid_match(e1, e2) == pyramid_match(e2, e1)
+
+
+def test_self_match_is_the_vertex_count_so_normalising_needs_no_self_match():
+    e1 = torch.rand(50, 4, generator=torch.Generator().manual_seed(0))
+    e2 = torch.rand(30, 4, generator=torch.Generator().manual_seed(1))
+    assert pyramid_match(e1, e1) == 50.0 and pyramid_match(e2, e2, levels=6) == 30.0
+    by_definition = pyramid_match(e1, e2) / math.sqrt(pyramid_match(e1, e1) * pyramid_match(e2, e2))
+    assert normalised_pyramid_match(e1, e2) == by_definition
+    assert normalised_pyramid_match(e1, e2, histograms1=pyramid_histograms(e1)) == by_definition
