@@ -91,6 +91,12 @@ class Replica:
         """Full batch: this rank's positions ``rank, rank + W, ...`` of the epoch's items."""
         return slice(self.rank, None, self.world_size)
 
+    def check_shares(self, total: int, what: str) -> None:
+        """Raises unless ``total`` items give every rank a non-empty full-batch share."""
+        if total < self.world_size:
+            raise ValueError(f"{total} {what} cannot be shared by {self.world_size} processes; "
+                             f"launch at most {max(total, 1)} (torchrun --nproc_per_node)")
+
     def weight(self, own: int, total: int) -> float:
         r"""Loss scale :math:`W\,n_r / n` of a share of ``own`` of ``total`` items, so that the
         average over ranks of the scaled share means is the mean over all items."""

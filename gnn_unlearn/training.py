@@ -222,11 +222,17 @@ def fit(model: nn.Module, data: Data, config: TrainConfig | None = None,
     model.to(dev)
     history = TrainHistory()
     replica = Replica.current()
+    train_nodes = data.train_mask.nonzero().view(-1) if model.task == "node" else None
+    if model.task == "node":
+        replica.check_shares(train_nodes.numel(), "training nodes")
+    elif model.task == "link":
+        replica.check_shares(2 * data.train_pos_edge_index.size(1), "training pairs")
+    else:
+        replica.check_shares(config.batch_size, "BPR triples per step (batch_size)")
     step = replica.wrap(model)        # DistributedDataParallel under torchrun
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     gen = torch.Generator().manual_seed(config.seed)     # the same draws on every rank
     own = replica.share()
-    train_nodes = data.train_mask.nonzero().view(-1) if model.task == "node" else None
     known = interaction_keys(data) if model.task == "rec" else None
     stopping = EarlyStopping(model, history, config)
     with seeded(config.seed, dev):

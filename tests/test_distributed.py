@@ -203,6 +203,9 @@ def test_single_process_replica_and_loss_weights():
     assert Replica(0, 2).generator(5).initial_seed() != Replica(1, 2).generator(5).initial_seed()
     with pytest.raises(ValueError, match="rank"):
         Replica(2, 2)
+    Replica(0, 3).check_shares(3, "training nodes")
+    with pytest.raises(ValueError, match="2 training nodes cannot be shared by 3 processes"):
+        Replica(1, 3).check_shares(2, "training nodes")     # a rank would get none (NaN loss)
 
 
 def test_init_from_env_without_torchrun_is_single_process(monkeypatch):
