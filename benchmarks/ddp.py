@@ -9,8 +9,8 @@ training time per epoch (the fit minus its one validation pass, which every rank
 full graph), the CPU time per epoch summed over the ranks (user + system, validation
 excluded: on a shared, loaded machine the wall-clock ratio also measures how many time slices
 the processes got, the CPU time is the work done), the steps per rank and epoch, the loss of
-the last epoch, rank 0's peak memory, and whether the replicas ended bitwise identical (an
-``all_gather`` of the weights). Speed-up = epoch time of the first run / this run's.
+the last epoch, rank 0's peak memory, the machine's load average at the end, and whether
+the replicas ended bitwise identical (an ``all_gather`` of the weights). Speed-up = epoch time of the first run / this run's.
 
     python benchmarks/ddp.py --nodes 30000 --task link --fanouts 10,10 --runs 1x1,1x2,2x1 --name ddp_cpu
 
@@ -124,7 +124,8 @@ def worker(args) -> None:
                epoch_cpu_seconds=float(cpu) if dev.type == "cpu" else None,
                steps_per_rank=steps, last_loss=hist.loss[-1], val=hist.best_val,
                replicas_identical=identical, peak_memory_mb=memory / 2 ** 20,
-               nodes=data.num_nodes, edges=int(data.edge_index.size(1)))
+               nodes=data.num_nodes, edges=int(data.edge_index.size(1)),
+               load_average=os.getloadavg()[0])
     Path(args.row_file).write_text(json.dumps(row))
 
 
@@ -154,15 +155,15 @@ def write(rows: list[dict], args, command: str) -> None:
         f"{args.epochs} epoch(s), one validation pass at the end.\n",
         "| processes x threads | backend | steps / rank / epoch | epoch (s) | speed-up | "
         "CPU s / epoch, all ranks | validation (s) | load+split (s) | last loss | val | "
-        "replicas identical | rank-0 peak memory (MB) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        "replicas identical | rank-0 peak memory (MB) | machine load (1 min) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         cpu = "-" if r.get("epoch_cpu_seconds") is None else f"{r['epoch_cpu_seconds']:.2f}"
         lines.append(f"| {r['processes']} x {r['threads']} | {r['backend']} | {r['steps_per_rank']} | "
                      f"{r['epoch_seconds']:.2f} | {base / r['epoch_seconds']:.2f} | {cpu} | "
                      f"{r['val_seconds']:.2f} | {r['load_seconds']:.1f} | {r['last_loss']:.4f} | "
                      f"{r['val']:.4f} | {'yes' if r['replicas_identical'] else 'NO'} | "
-                     f"{r['peak_memory_mb']:.0f} |")
+                     f"{r['peak_memory_mb']:.0f} | {r['load_average']:.1f} |")
     lines.append("")
     lines.extend(args.note or [])
     out = Path(args.output)
