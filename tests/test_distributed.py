@@ -29,7 +29,8 @@ def _graphs():
     from gnn_unlearn.data import synthetic_graph
     # full batch: 181 training nodes, shares of 91 and 90 (weighted); mini-batch: 182, no padding
     return {"node": node_split(synthetic_graph(300, seed=0), seed=0),
-            "minibatch": node_split(synthetic_graph(302, seed=0), seed=0), "link": link_split(synthetic_graph(300, seed=1), seed=0),
+            "minibatch": node_split(synthetic_graph(302, seed=0), seed=0),
+            "link": link_split(synthetic_graph(300, seed=1), seed=0),
             "rec": synthetic_graph(200, bipartite=True, seed=0)}
 
 
