@@ -13,7 +13,8 @@
 #   DEVICE              cuda (default) or cpu
 #   GPU_SH_QUICK=1      tiny sizes, one seed: checks the script itself (e.g. DEVICE=cpu, here)
 #   GPU_SH_BUDGET       overall seconds (default 390; quick: 600)
-#   GPU_SH_STAGES       letters of the stages to run (default abcdef)
+#   GPU_SH_STAGES       letters of the stages to run (default abcdef; g, the DDP products-size
+#                       run, only when named: GPU_SH_STAGES=g GPU_SH_BUDGET=420)
 #   GW_EPOCHS           epochs of gowalla's original and retrained model (default 100)
 #   CORA_SEEDS          seeds of the Cora table (default 2; it is written after every seed)
 #   GPU_SH_RESULTS      where result files go (default benchmarks/results; quick: a temp folder)
@@ -71,7 +72,7 @@ export_out() {   # copies what there is so far to $OUT (at most 8 files)
   mkdir -p "$OUT"
   cp -f "$SUMMARY" "$LOG" "$OUT"/ 2>/dev/null
   local f
-  for f in kernels gnndelete_gcn_cora_025 gnndelete_gowalla scale; do
+  for f in kernels gnndelete_gcn_cora_025 gnndelete_gowalla scale ddp_products; do
     cp -f "$RESULTS/$f$TAG.md" "$OUT"/ 2>/dev/null
   done
   (cd "$RESULTS" && tar czf "$OUT/gpu_results$TAG.tar.gz" \
@@ -121,10 +122,12 @@ if [ "$QUICK" = 1 ]; then
   SEEDS=1; EPOCHS="--epochs 20"; GW_EPOCHS=${GW_EPOCHS:-3}; K_DIMS=16; K_REPEAT=1; K_SYN=synthetic:3000
   SCALE_NODES=3000; SCALE_EPOCHS=3; SCALE_METHOD_EPOCHS=3
   C_BOX=120; D_BOX=200; GW_BOX=300; F_BOX=120  # one loaded CPU thread: gowalla's evaluation alone is minutes
+  PRODUCTS_NODES=3000; G_BOX=300
 else
   SEEDS=${CORA_SEEDS:-2}; EPOCHS=""; GW_EPOCHS=${GW_EPOCHS:-100}; K_DIMS=64,128; K_REPEAT=10; K_SYN=synthetic:235000
   SCALE_NODES=235000; SCALE_EPOCHS=20; SCALE_METHOD_EPOCHS=50
   C_BOX=45; D_BOX=100; GW_BOX=120; F_BOX=150
+  PRODUCTS_NODES=2449029; G_BOX=400
 fi
 
 # (a) the machine and the software
@@ -190,6 +193,24 @@ fi
 stage "f. scale $SCALE_NODES nodes" $F_BOX "scale$TAG.{md,json}" \
   $PY benchmarks/scale.py --nodes $SCALE_NODES --epochs $SCALE_EPOCHS --method-epochs $SCALE_METHOD_EPOCHS \
     --device "$DEVICE" --output "$RESULTS" --name "scale$TAG"
+
+# (g) DistributedDataParallel at ogbn-products' size: 2.45 M nodes, 61.9 M directed edges (mean
+# degree 25.3), 100 features, 47 classes, products' 8 % / 2 % train / validation split; 3-layer
+# GraphSAGE on neighbour-sampled mini-batches (fanouts 15,10,5 as PyG's products example, 1024
+# seeds per GPU and step), one epoch: one process on one GPU, then one process per GPU (nccl)
+# when the machine has several. Every rank builds the graph itself (about a minute of CPU).
+NGPU=$( (nvidia-smi -L 2>/dev/null || true) | grep -c '^GPU')
+if [ "${DEVICE%%:*}" = cuda ]; then
+  [ "$NGPU" -ge 1 ] || NGPU=1
+  DDP_RUNS=1x$(( 16 / NGPU > 8 ? 8 : 16 / NGPU ))
+  [ "$NGPU" -gt 1 ] && DDP_RUNS="$DDP_RUNS,${NGPU}x$(( 16 / NGPU ))"
+else
+  DDP_RUNS=1x1,2x1     # gloo on the CPU (quick check of the stage)
+fi
+stage "g. DDP products-size" $G_BOX "ddp_products$TAG.{md,json}" \
+  $PY benchmarks/ddp.py --device "${DEVICE%%:*}" --nodes $PRODUCTS_NODES --avg-degree 25.3 --features 100 \
+    --classes 47 --train-ratio 0.08 --val-ratio 0.02 --task node --encoder sage --fanouts 15,10,5 \
+    --batch-size 1024 --epochs 1 --runs "$DDP_RUNS" --output "$RESULTS" --name "ddp_products$TAG"
 
 write_summary; export_out
 note ""

@@ -154,8 +154,8 @@ def cmd_train(a: argparse.Namespace) -> None:
     from gnn_unlearn.distributed import init_from_env
     from gnn_unlearn.training import TrainConfig, train
     _family_options(a)
-    shard, a.device = init_from_env(a.device)       # data parallel under torchrun
-    if shard.active and a.family != "gnn":
+    replica, a.device = init_from_env(a.device)     # DistributedDataParallel under torchrun
+    if replica.active and a.family != "gnn":
         raise ValueError(f"--family {a.family} trains in one process (sharded: --workers); not under torchrun")
     data = _load_graph(a)
     options = dict(encoder=a.encoder, num_layers=a.num_layers)   # model_config fills defaults
@@ -179,8 +179,8 @@ def cmd_train(a: argparse.Namespace) -> None:
         model, hist = train(data, a.task, config, device=a.device, **options)
     if a.family == "gnn":
         info = {"epochs": hist.epochs_run, "best_epoch": hist.best_epoch, "best_val": hist.best_val,
-                "processes": shard.world_size}
-    if shard.rank != 0:
+                "processes": replica.world_size}
+    if replica.rank != 0:       # the ranks hold the same weights; rank 0 writes them
         return
     save_checkpoint(a.output, model, data, extra={
         "dataset": None if a.graph else a.dataset, "task": a.task, "num_nodes_option": a.num_nodes,
@@ -246,8 +246,8 @@ def cmd_unlearn(a: argparse.Namespace) -> None:
                                 model_family, save_checkpoint)
     from gnn_unlearn.distributed import init_from_env
     from gnn_unlearn.methods import get, unlearn
-    shard, a.device = init_from_env(a.device)       # retraining runs data parallel under torchrun
-    if shard.active and a.method != "retrain":
+    replica, a.device = init_from_env(a.device)     # retraining runs DDP under torchrun
+    if replica.active and a.method != "retrain":
         raise ValueError(f"under torchrun only --method retrain runs distributed; run {a.method!r} "
                          "as a single process")
     if os.path.abspath(a.output) == os.path.abspath(a.checkpoint):
@@ -267,7 +267,7 @@ def cmd_unlearn(a: argparse.Namespace) -> None:
     # default: the ledger the input checkpoint was recorded in (a sequence stays in one chain)
     ledger = DeletionLedger(a.ledger or (payload.get("extra") or {}).get("ledger")
                             or os.path.splitext(a.output)[0] + ".ledger.jsonl")
-    if shard.rank == 0:
+    if replica.rank == 0:
         report = ledger.verify(check_files=False)   # refuse a damaged ledger before any work
         if not report.ok:
             raise ValueError(f"ledger {ledger.path!r} is not intact ({report.problem}); run "
@@ -275,7 +275,7 @@ def cmd_unlearn(a: argparse.Namespace) -> None:
     get(a.method, **params)                          # hyperparameters checked before any work
     task = request.resolve(data, num_hops=num_hops(model))
     result = unlearn(model, task, a.method, device=a.device, **params)
-    if shard.rank != 0:
+    if replica.rank != 0:
         return
     deleted = prior_features
     if task.feature_mask is not None:

@@ -1,37 +1,73 @@
-"""Data-parallel training over ``torch.distributed`` (launched with ``torchrun``).
+r"""Data-parallel training with PyTorch's ``DistributedDataParallel`` (launched by ``torchrun``).
 
-Training and retraining - the baseline every method is scored against - run full-batch
-message passing on every rank (each holds the graph) while the *supervision* is sharded:
-rank ``r`` of ``W`` takes every W-th training edge / training node / BPR triple, with its own
-negative-sampling stream. After each backward pass the gradients are averaged over ranks
-(:class:`GradientSync`), which is what ``DistributedDataParallel`` does; it is done
-explicitly because the models are driven through ``encode``/``decode`` rather than
-``forward``, which DDP's reducer needs to see. All ranks start from the same seeded weights
-(and rank 0's are broadcast), take identical steps and so make identical early-stopping
-decisions without extra communication.
+Under ``torchrun --nproc_per_node W -m gnn_unlearn.cli train|unlearn --method retrain ...``
+every one of the ``W`` processes (ranks) holds the model and the graph, and
+:func:`gnn_unlearn.training.fit` / :func:`gnn_unlearn.loader.fit_minibatch` wrap the model in
+:class:`~torch.nn.parallel.DistributedDataParallel` (DDP), which starts every rank from rank
+0's weights and averages the gradients over the ranks during ``backward``. The supervision is
+split the way :class:`torch.utils.data.DistributedSampler` splits a data set:
 
-Backends: ``gloo`` on CPU (tested with 2 processes), ``nccl`` on CUDA (one GPU per rank,
-``LOCAL_RANK``).
+* mini-batches (:meth:`Replica.epoch_batches`): each epoch one seeded permutation of the seed
+  nodes / edges, the same on every rank, is padded by wrapping around to a multiple of ``W``
+  and rank ``r`` takes positions ``r, r + W, ...``; the ranks' shares are disjoint up to the
+  padding, cover the epoch, and have equal sizes, so every rank runs the same number of steps
+  (DDP's collectives never wait on a rank that has stopped). Step ``k`` of the ``W`` ranks
+  together is the single-process step ``k`` with a batch ``W`` times larger. Each rank samples
+  neighbours and negatives from its own stream (:meth:`Replica.generator`).
+* full batch (:meth:`Replica.share`): every rank encodes the whole graph and takes the loss of
+  its share (positions ``r, r + W, ...``) of the epoch's training nodes / positive and negative
+  pairs / BPR triples, drawn from the run's generator identically on all ranks. The share's
+  loss is scaled by :meth:`Replica.weight` so that DDP's average of the ranks' gradients is the
+  gradient of the mean loss over the union: full-batch training on ``W`` ranks is the
+  single-process training, up to float round-off.
+
+Validation runs on every rank (identical weights); rank 0's score is broadcast so that all
+ranks make the same early-stopping decision. Backends: ``gloo`` on CPU, ``nccl`` on CUDA
+(one GPU per rank, ``cuda:LOCAL_RANK``), chosen by :func:`init_from_env`; the code is the same.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+
+#: offset between the sampling seeds of consecutive ranks (a prime, so streams do not collide)
+RANK_SEED_STRIDE = 1_000_003
+
+
+class LossStep(nn.Module):
+    """``forward(loss_fn, *args) = loss_fn(model, *args)``: a module whose forward is one
+    training loss, so that :class:`DistributedDataParallel` sees the whole computation (the
+    library's models are driven through ``encode`` / ``decode``, not through ``forward``)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, loss_fn: Callable[..., Tensor], *args: Any) -> Tensor:
+        return loss_fn(self.model, *args)
 
 
 @dataclass(frozen=True)
-class Shard:
-    """This process's part of the supervision: ``rank`` of ``world_size``."""
+class Replica:
+    """This process's place in data-parallel training: ``rank`` of ``world_size``."""
     rank: int = 0
     world_size: int = 1
 
+    def __post_init__(self) -> None:
+        if self.world_size < 1 or not 0 <= self.rank < self.world_size:
+            raise ValueError(f"need 0 <= rank < world_size, got rank={self.rank}, "
+                             f"world_size={self.world_size}")
+
     @classmethod
-    def current(cls) -> "Shard":
-        """The shard of the initialised process group (``Shard(0, 1)`` without one)."""
+    def current(cls) -> "Replica":
+        """The replica of the initialised process group (``Replica(0, 1)`` without one)."""
         if dist.is_available() and dist.is_initialized():
             return cls(dist.get_rank(), dist.get_world_size())
         return cls()
@@ -40,59 +76,96 @@ class Shard:
     def active(self) -> bool:
         return self.world_size > 1
 
-    def edges(self, pairs: Tensor) -> Tensor:
-        """Every ``world_size``-th column of ``[2, k]`` pairs, starting at ``rank``."""
-        return pairs[:, self.rank::self.world_size]
+    def wrap(self, model: nn.Module) -> nn.Module:
+        """``model`` as a :class:`LossStep`, inside :class:`DistributedDataParallel` when the
+        process group has more than one rank (DDP broadcasts rank 0's weights on
+        construction). ``model`` itself is trained in place and stays unwrapped."""
+        step = LossStep(model)
+        return DistributedDataParallel(step) if self.active else step
 
-    def mask(self, mask: Tensor) -> Tensor:
-        """Every ``world_size``-th ``True`` entry of a node mask."""
-        idx = mask.nonzero().view(-1)[self.rank::self.world_size]
-        out = torch.zeros_like(mask)
-        out[idx] = True
-        return out
+    def generator(self, seed: int) -> torch.Generator:
+        """This rank's stream for neighbour sampling and negatives (rank 0 keeps ``seed``)."""
+        return torch.Generator().manual_seed(seed + RANK_SEED_STRIDE * self.rank)
 
-    def seed(self, seed: int) -> int:
-        """A distinct sampling seed per rank (rank 0 keeps ``seed``)."""
-        return seed + 1_000_003 * self.rank
+    def share(self) -> slice:
+        """Full batch: this rank's positions ``rank, rank + W, ...`` of the epoch's items."""
+        return slice(self.rank, None, self.world_size)
+
+    def check_shares(self, total: int, what: str) -> None:
+        """Raises unless ``total`` items give every rank a non-empty full-batch share."""
+        if total < self.world_size:
+            raise ValueError(f"{total} {what} cannot be shared by {self.world_size} processes; "
+                             f"launch at most {max(total, 1)} (torchrun --nproc_per_node)")
+
+    def weight(self, own: int, total: int) -> float:
+        r"""Loss scale :math:`W\,n_r / n` of a share of ``own`` of ``total`` items, so that the
+        average over ranks of the scaled share means is the mean over all items."""
+        return self.world_size * own / total if total else 0.0
+
+    def epoch_indices(self, n: int, epoch: int, seed: int) -> Tensor:
+        """This rank's positions in ``range(n)`` for ``epoch``, shuffled (as
+        ``DistributedSampler(shuffle=True, drop_last=False)`` with ``set_epoch``): a
+        permutation seeded by ``(seed, epoch)``, the same on every rank, wrapped around to
+        ``ceil(n / W) * W`` entries; rank ``r`` takes every ``W``-th from ``r``."""
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(seed, epoch)))
+        total = math.ceil(n / self.world_size) * self.world_size
+        if total > n:                           # pad by wrapping around, as DistributedSampler
+            perm = perm.repeat(math.ceil(total / n))[:total]
+        return perm[self.rank::self.world_size]
+
+    def epoch_batches(self, n: int, batch_size: int, epoch: int, seed: int,
+                      device: torch.device | str = "cpu") -> list[Tensor]:
+        """:meth:`epoch_indices` in batches of ``batch_size`` (per rank); every rank gets
+        ``ceil(ceil(n / W) / batch_size)`` batches."""
+        return list(self.epoch_indices(n, epoch, seed).to(device).split(batch_size))
+
+    def mean(self, value: Tensor) -> Tensor:
+        """The mean of ``value`` over the ranks (``value`` itself on one process)."""
+        if not self.active:
+            return value
+        out = value.detach().clone()
+        dist.all_reduce(out)
+        return out / self.world_size
+
+    def broadcast(self, value: float, device: torch.device | str) -> float:
+        """Rank 0's ``value`` on every rank (early stopping decides the same everywhere)."""
+        if not self.active:
+            return value
+        t = torch.tensor([value], dtype=torch.float64, device=device)
+        dist.broadcast(t, src=0)
+        return float(t)
 
 
-class GradientSync:
-    """Averages gradients over the process group after ``backward`` (no-op on one process)."""
-
-    def __init__(self, model: nn.Module, shard: Shard):
-        self.params = [p for p in model.parameters() if p.requires_grad]
-        self.shard = shard
-        if shard.active:
-            for t in model.state_dict().values():       # same start everywhere (shared storage)
-                dist.broadcast(t, src=0)
-
-    def __call__(self) -> None:
-        if not self.shard.active:
-            return
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        dist.all_reduce(flat)
-        flat /= self.shard.world_size
-        offset = 0
-        for p, g in zip(self.params, grads):
-            n = g.numel()
-            p.grad = flat[offset:offset + n].view_as(p).clone()
-            offset += n
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of ``epoch``'s permutation in a run seeded by ``seed``."""
+    return seed * RANK_SEED_STRIDE + epoch
 
 
-def init_from_env(device: str = "cpu") -> tuple[Shard, str]:
-    """Initialises the process group when launched by ``torchrun`` (``WORLD_SIZE`` > 1).
+def unwrap(module: nn.Module) -> nn.Module:
+    """The trained model inside a :meth:`Replica.wrap` result."""
+    if isinstance(module, DistributedDataParallel):
+        module = module.module
+    return module.model if isinstance(module, LossStep) else module
 
-    Returns the shard and the device this rank should use (``cuda:LOCAL_RANK`` on CUDA).
+
+def init_from_env(device: str = "cpu") -> tuple[Replica, str]:
+    """Initialises the process group when launched by ``torchrun`` (``WORLD_SIZE`` > 1):
+    ``nccl`` when ``device`` is CUDA (or ``"auto"`` with CUDA available), else ``gloo``.
+
+    Returns this process's :class:`Replica` and the device it should use
+    (``cuda:LOCAL_RANK`` on CUDA; ``device`` unchanged otherwise).
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return Shard(), device
+        return Replica(), device
     cuda = str(device).startswith("cuda") or (device == "auto" and torch.cuda.is_available())
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if cuda else "gloo")
+    if cuda and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was requested but CUDA is not available here; "
+                         "use --device cpu (gloo)")
     if cuda:
         local = int(os.environ.get("LOCAL_RANK", "0"))
         torch.cuda.set_device(local)
         device = f"cuda:{local}"
-    return Shard.current(), device
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return Replica.current(), device

@@ -40,6 +40,7 @@ from torch_geometric.sampler import (BaseSampler, EdgeSamplerInput, NegativeSamp
 from torch_geometric.sampler.neighbor_sampler import edge_sample, node_sample
 from tqdm.auto import tqdm
 
+from gnn_unlearn.distributed import Replica
 from gnn_unlearn.ops.graph import graph_digest
 from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.training import (EarlyStopping, TrainConfig, TrainHistory, check_trainable,
@@ -289,16 +290,41 @@ def index_batches(n: int, batch_size: int | None, generator: torch.Generator,
     return list(torch.randperm(n, generator=generator).to(device).split(batch_size))
 
 
+def node_batch_loss(model: nn.Module, data: Data, embedder: Embedder, nodes: Tensor,
+                    generator: torch.Generator | None) -> Tensor:
+    """Cross-entropy of ``nodes`` on their sampled computation subgraph."""
+    z, _, index = embedder(model, nodes, generator)
+    return F.cross_entropy(model.head(z)[index], data.y[nodes])
+
+
+def link_batch_loss(model: nn.Module, data: Data, embedder: Embedder, pos: Tensor,
+                    generator: torch.Generator) -> Tensor:
+    """BCE of the positive pairs ``pos`` against as many fresh non-edges, all encoded on one
+    sampled computation subgraph of their end nodes."""
+    neg = negative_pairs(data, pos.size(1), generator).to(pos.device)
+    pairs = torch.cat([pos, neg], 1)
+    z, _, index = embedder(model, pairs.reshape(-1), generator)
+    logits = model.decode(z, index.view(2, -1))
+    labels = torch.cat([torch.ones(pos.size(1)), torch.zeros(neg.size(1))]).to(pos.device)
+    return F.binary_cross_entropy_with_logits(logits, labels)
+
+
 def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = None,
                   fanouts: Sequence[int] = (10, 10), batch_size: int = 1024,
                   device: str | torch.device | None = "cpu",
                   sampler: str = "torch") -> tuple[nn.Module, TrainHistory]:
     """Mini-batch version of :func:`gnn_unlearn.training.fit` (node and link models with
     feature inputs): an epoch is one pass over the training nodes / edges in batches of
-    ``batch_size``, each on its sampled computation subgraph. Validation (for early stopping,
-    every ``eval_every`` epochs) runs full-graph inference without gradients, which needs far
-    less memory than a full-batch training step. ``sampler``: ``"torch"`` or ``"pyg"``
-    (:func:`build_sampler`).
+    ``batch_size``, in an order seeded by ``(config.seed, epoch)``, each on its sampled
+    computation subgraph. Validation (for early stopping, every ``eval_every`` epochs) runs
+    full-graph inference without gradients, which needs far less memory than a full-batch
+    training step. ``sampler``: ``"torch"`` or ``"pyg"`` (:func:`build_sampler`).
+
+    Under ``torchrun`` (``W`` > 1 ranks) the model trains inside ``DistributedDataParallel``
+    and each rank takes a disjoint ``1 / W`` of every epoch's seeds
+    (:meth:`~gnn_unlearn.distributed.Replica.epoch_batches`, ``batch_size`` per rank), with its
+    own sampling stream; the ranks' step ``k`` together is the single-process step ``k`` with
+    batches of ``W * batch_size``.
     """
     config = config or TrainConfig()
     if model.task not in ("node", "link"):
@@ -311,42 +337,36 @@ def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = Non
     model.to(dev)
     embedder = Embedder(data, fanouts, sampler)
     embedder.check(model)
+    replica = Replica.current()
+    step = replica.wrap(model)        # DistributedDataParallel under torchrun
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    g = torch.Generator().manual_seed(config.seed)
+    g = replica.generator(config.seed)                 # this rank's sampling and negatives
     history = TrainHistory()
     stopping = EarlyStopping(model, history, config)
-    train_nodes = data.train_mask.nonzero().view(-1) if model.task == "node" else None
-    positives = data.train_pos_edge_index if model.task == "link" else None
+    if model.task == "node":
+        seeds, loss_fn = data.train_mask.nonzero().view(-1), node_batch_loss
+    else:
+        seeds, loss_fn = data.train_pos_edge_index, link_batch_loss
+    n = seeds.size(-1)
     with seeded(config.seed, dev):
         for epoch in tqdm(range(1, config.epochs + 1), disable=not config.progress, desc="train", leave=False):
             model.train()
-            total, count = 0.0, 0
-            n = train_nodes.numel() if train_nodes is not None else positives.size(1)
-            for idx in torch.randperm(n, generator=g).split(batch_size):
-                idx = idx.to(dev)
+            total = torch.zeros((), device=dev)
+            count = 0
+            for idx in replica.epoch_batches(n, batch_size, epoch, config.seed, dev):
                 opt.zero_grad()
-                if model.task == "node":
-                    nodes = train_nodes[idx]
-                    z, _, index = embedder(model, nodes, g)
-                    loss = F.cross_entropy(model.head(z)[index], data.y[nodes])
-                else:
-                    pos = positives[:, idx]
-                    neg = negative_pairs(data, pos.size(1), g).to(dev)
-                    pairs = torch.cat([pos, neg], 1)
-                    z, _, index = embedder(model, pairs.reshape(-1), g)
-                    logits = model.decode(z, index.view(2, -1))
-                    labels = torch.cat([torch.ones(pos.size(1)), torch.zeros(neg.size(1))]).to(dev)
-                    loss = F.binary_cross_entropy_with_logits(logits, labels)
+                loss = step(loss_fn, data, embedder, seeds[..., idx], g)
                 loss.backward()
                 opt.step()
-                total, count = total + float(loss.detach()) * idx.numel(), count + idx.numel()
-            history.loss.append(total / max(count, 1))
+                total, count = total + loss.detach() * idx.numel(), count + idx.numel()
+            history.loss.append(float(replica.mean(total / max(count, 1))))
             history.epochs_run = epoch
             if epoch % config.eval_every == 0 or epoch == config.epochs:
                 with torch.no_grad():
-                    score = validation_score(model, data)
+                    score = replica.broadcast(validation_score(model, data), dev)
                 if stopping.update(epoch, score):
                     break
+    del step                          # DDP's gradient hooks go with it
     stopping.restore()
     # the recipe, with its sampling, so that retraining repeats it (methods.Retrain)
     model.data_signature = graph_digest(data)

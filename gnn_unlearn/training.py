@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
-from gnn_unlearn.distributed import GradientSync, Shard
+from gnn_unlearn.distributed import Replica
 from gnn_unlearn.ops.graph import check_graph_layout, check_node_features, graph_digest, is_bipartite
 from gnn_unlearn.models.predictors import make_model
 from gnn_unlearn.ops.negative import negative_pairs
@@ -95,14 +95,24 @@ class EarlyStopping:
 
 def link_loss(model: nn.Module, data: Data, generator: torch.Generator,
               layer_hook=None, positives: Tensor | None = None) -> Tensor:
-    """BCE on training positives (default all; a shard in distributed training) vs an equal
-    number of freshly sampled non-edges."""
+    """BCE on training positives (default all) vs an equal number of freshly sampled
+    non-edges."""
     pos = data.train_pos_edge_index if positives is None else positives
     neg = negative_pairs(data, pos.size(1), generator).to(pos.device)
+    return pair_loss(model, data, *labelled_pairs(pos, neg), layer_hook=layer_hook)
+
+
+def labelled_pairs(pos: Tensor, neg: Tensor) -> tuple[Tensor, Tensor]:
+    """``([2, p + q] pairs, [p + q] labels)``: positives (label 1) then negatives (label 0)."""
+    labels = torch.cat([torch.ones(pos.size(1)), torch.zeros(neg.size(1))]).to(pos.device)
+    return torch.cat([pos, neg], 1), labels
+
+
+def pair_loss(model: nn.Module, data: Data, pairs: Tensor, labels: Tensor,
+              layer_hook=None) -> Tensor:
+    """BCE of the logits of ``pairs`` (on the full graph's embeddings) against ``labels``."""
     z = model.encode(data.x, data.edge_index, layer_hook=layer_hook)
-    logits = model.decode(z, torch.cat([pos, neg], 1))
-    labels = torch.cat([torch.ones(pos.size(1)), torch.zeros(neg.size(1))]).to(logits.device)
-    return F.binary_cross_entropy_with_logits(logits, labels)
+    return F.binary_cross_entropy_with_logits(model.decode(z, pairs), labels)
 
 
 def interaction_keys(data: Data) -> Tensor:
@@ -156,6 +166,8 @@ def bpr_loss(model: nn.Module, data: Data, triples: Tensor, l2: float = 0.0,
 
 
 def node_loss(model: nn.Module, data: Data, mask: Tensor | None = None) -> Tensor:
+    """Cross-entropy on the nodes of ``mask`` (a boolean mask or node ids; default
+    ``train_mask``), from the full graph's logits."""
     mask = data.train_mask if mask is None else mask
     out = model(data.x, data.edge_index)
     return F.cross_entropy(out[mask], data.y[mask])
@@ -196,6 +208,12 @@ def fit(model: nn.Module, data: Data, config: TrainConfig | None = None,
 
     Link prediction: BCE with fresh negatives every epoch. Node classification:
     cross-entropy on ``train_mask``. Adam, early stopping on validation.
+
+    Under ``torchrun`` (an initialised process group of ``W`` > 1 ranks) the model trains
+    inside ``DistributedDataParallel``; each rank takes the loss of its share of the epoch's
+    nodes / pairs / triples, weighted so that the averaged gradient is the single-process
+    one (:mod:`gnn_unlearn.distributed`): the result is the single-process model up to
+    float round-off, on every rank.
     """
     config = config or TrainConfig()
     dev = resolve_device(device)
@@ -203,14 +221,18 @@ def fit(model: nn.Module, data: Data, config: TrainConfig | None = None,
     data = data_to(data, dev)
     model.to(dev)
     history = TrainHistory()
-    shard = Shard.current()          # data parallel under torchrun (gnn_unlearn.distributed)
-    sync = GradientSync(model, shard)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    gen = torch.Generator().manual_seed(shard.seed(config.seed))
+    replica = Replica.current()
+    train_nodes = data.train_mask.nonzero().view(-1) if model.task == "node" else None
     if model.task == "node":
-        own_nodes = shard.mask(data.train_mask) if shard.active else None
+        replica.check_shares(train_nodes.numel(), "training nodes")
+    elif model.task == "link":
+        replica.check_shares(2 * data.train_pos_edge_index.size(1), "training pairs")
     else:
-        own_pairs = shard.edges(data.train_pos_edge_index) if shard.active else None
+        replica.check_shares(config.batch_size, "BPR triples per step (batch_size)")
+    step = replica.wrap(model)        # DistributedDataParallel under torchrun
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    gen = torch.Generator().manual_seed(config.seed)     # the same draws on every rank
+    own = replica.share()
     known = interaction_keys(data) if model.task == "rec" else None
     stopping = EarlyStopping(model, history, config)
     with seeded(config.seed, dev):
@@ -220,23 +242,33 @@ def fit(model: nn.Module, data: Data, config: TrainConfig | None = None,
             model.train()
             opt.zero_grad()
             if model.task == "rec":
-                triples = sample_triples(data, max(1, config.batch_size // shard.world_size), gen,
-                                         positives=own_pairs, known=known)
-                loss = bpr_loss(model, data, triples, config.l2)
+                triples = sample_triples(data, config.batch_size, gen, known=known)
+                mine = triples[:, own]
+                loss = step(bpr_loss, data, mine, config.l2)
+                total = triples.size(1)
             elif model.task == "link":
-                loss = link_loss(model, data, gen, positives=own_pairs)
+                pos = data.train_pos_edge_index
+                pairs, labels = labelled_pairs(pos, negative_pairs(data, pos.size(1), gen).to(dev))
+                mine = labels[own]
+                loss = step(pair_loss, data, pairs[:, own], mine)
+                total = labels.numel()
             else:
-                loss = node_loss(model, data, own_nodes)
+                mine = train_nodes[own]
+                loss = step(node_loss, data, mine)
+                total = train_nodes.numel()
+            if replica.active:
+                loss = loss * replica.weight(mine.size(-1), total)
             loss.backward()
-            sync()
             opt.step()
-            history.loss.append(float(loss.detach()))
+            epoch_loss = float(replica.mean(loss.detach()))
+            history.loss.append(epoch_loss)
             history.epochs_run = epoch
             if epoch % config.eval_every == 0 or epoch == config.epochs:
-                score = validation_score(model, data)
-                bar.set_postfix(loss=f"{float(loss.detach()):.4f}", val=f"{score:.4f}")
+                score = replica.broadcast(validation_score(model, data), dev)
+                bar.set_postfix(loss=f"{epoch_loss:.4f}", val=f"{score:.4f}")
                 if stopping.update(epoch, score):
                     break
+    del step                          # DDP's gradient hooks go with it
     stopping.restore()
     model.train_config = asdict(config)
     model.data_signature = graph_digest(data)

@@ -1,4 +1,4 @@
-"""Data-parallel training on CPU with the gloo backend and 2 processes."""
+"""DistributedDataParallel training on CPU: gloo, 2 processes, against one process."""
 import os
 import subprocess
 import sys
@@ -7,8 +7,14 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from torch.nn.parallel import DistributedDataParallel
 
-from gnn_unlearn.distributed import GradientSync, Shard
+import gnn_unlearn.distributed as distributed
+from gnn_unlearn.distributed import LossStep, Replica, init_from_env, unwrap
+
+WORLD = 2
+BATCH = 16          # mini-batch seeds per rank; one process takes WORLD * BATCH
+FANOUTS = [64, 64]  # above every in-degree of the test graph: the whole 2-hop neighbourhood
 
 
 def _free_port() -> int:
@@ -18,48 +24,207 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(rank: int, world: int, port: int, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
-    from gnn_unlearn import TrainConfig, link_split, train
+def _graphs():
+    from gnn_unlearn import link_split, node_split
     from gnn_unlearn.data import synthetic_graph
-    data = link_split(synthetic_graph(300, seed=0), seed=0)
-    model, hist = train(data, "link", TrainConfig(epochs=30, eval_every=10, seed=0))
-    torch.save({"state": model.state_dict(), "val": hist.best_val, "loss": hist.loss}, f"{out}/rank{rank}.pt")
+    # full batch: 181 training nodes, shares of 91 and 90 (weighted); mini-batch: 182, no padding
+    return {"node": node_split(synthetic_graph(300, seed=0), seed=0),
+            "minibatch": node_split(synthetic_graph(302, seed=0), seed=0),
+            "link": link_split(synthetic_graph(300, seed=1), seed=0),
+            "rec": synthetic_graph(200, bipartite=True, seed=0)}
+
+
+def _run(name: str, graphs: dict, batch_size: int):
+    """One training recipe, the same in the ranks and in the single-process reference."""
+    from gnn_unlearn import TrainConfig, train
+    from gnn_unlearn.loader import fit_minibatch
+    from gnn_unlearn.models import make_model
+    from gnn_unlearn.utils import seeded
+    if name == "minibatch_node":    # SAGE's mean sees every in-edge of seeds and hop-1 nodes
+        data = graphs["minibatch"]
+        with seeded(0):
+            model = make_model(data, "node", encoder="sage", dropout=0.0)
+        return fit_minibatch(model, data, TrainConfig(epochs=4, eval_every=2, seed=0), FANOUTS,
+                             batch_size)
+    if name == "minibatch_link":    # negatives differ per rank: no single-process twin
+        data = graphs["link"]
+        with seeded(0):
+            model = make_model(data, "link")
+        return fit_minibatch(model, data, TrainConfig(epochs=2, eval_every=1, seed=0), [5, 5],
+                             4 * batch_size)
+    if name == "rec":
+        return train(graphs["rec"], "rec", TrainConfig(epochs=10, eval_every=5, batch_size=256))
+    return train(graphs[name], name, TrainConfig(epochs=20, eval_every=5, seed=0))
+
+
+def _retrain(model, graphs):
+    from gnn_unlearn import DeletionRequest, unlearn
+    task = DeletionRequest.nodes([3, 17, 42]).resolve(graphs["node"])
+    return unlearn(model, task, "retrain", epochs=15).model
+
+
+RUNS = ("node", "link", "rec", "minibatch_node", "minibatch_link")
+
+
+class CountingDDP(DistributedDataParallel):
+    """DistributedDataParallel that counts its forward calls (patched into the library)."""
+    forwards = 0
+
+    def forward(self, *args, **kwargs):
+        CountingDDP.forwards += 1
+        return super().forward(*args, **kwargs)
+
+
+def _worker(rank: int, port: int, out: str) -> None:
+    # the variables torchrun sets; init_from_env reads them
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD))
+    torch.set_num_threads(1)
+    replica, device = init_from_env("cpu")
+    assert replica == Replica(rank, WORLD) and device == "cpu"
+    assert dist.get_backend() == "gloo"
+    distributed.DistributedDataParallel = CountingDDP
+    graphs = _graphs()
+    result = {"indices": [Replica.current().epoch_indices(11, e, 0) for e in (1, 2)]}
+    for name in RUNS:
+        CountingDDP.forwards = 0
+        model, hist = _run(name, graphs, BATCH)
+        result[name] = {"state": model.state_dict(), "loss": hist.loss, "val": hist.val,
+                        "forwards": CountingDDP.forwards, "type": type(model).__name__}
+        if name == "node":
+            CountingDDP.forwards = 0
+            result["retrain"] = {"state": _retrain(model, graphs).state_dict(),
+                                 "forwards": CountingDDP.forwards}
+    torch.save(result, f"{out}/rank{rank}.pt")
     dist.destroy_process_group()
 
 
-def test_shard_splits_supervision_without_overlap():
-    pairs = torch.arange(10).view(2, 5)
-    parts = [Shard(r, 2).edges(pairs) for r in range(2)]
-    assert torch.equal(torch.cat(parts, 1).sort(1)[0], pairs.sort(1)[0])
-    mask = torch.tensor([True, False, True, True, False, True])
-    a, b = Shard(0, 2).mask(mask), Shard(1, 2).mask(mask)
-    assert not (a & b).any() and torch.equal(a | b, mask)
-    assert Shard(0, 2).seed(5) == 5 and Shard(1, 2).seed(5) != 5
-    model = torch.nn.Linear(2, 1)
-    GradientSync(model, Shard())()            # single process: a no-op
+@pytest.fixture(scope="module")
+def ranks(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ddp")
+    # fork (where there is one) spares the children importing torch and PyG again: seconds
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    mp.start_processes(_worker, args=(_free_port(), str(out)), nprocs=WORLD, join=True,
+                       start_method=method)
+    return [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(WORLD)]
 
 
-def test_two_gloo_processes_train_identical_replicas(tmp_path):
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
-    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in range(2))
+@pytest.fixture(scope="module")
+def single():
+    """The same recipes in this process (no process group); mini-batches WORLD times larger."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        graphs = _graphs()
+        runs = {name: _run(name, graphs, WORLD * BATCH) for name in RUNS if name != "minibatch_link"}
+        runs["retrain"] = (_retrain(runs["node"][0], graphs), None)
+    finally:
+        torch.set_num_threads(threads)
+    return runs
+
+
+def _assert_close(state, ref, atol):
+    assert state.keys() == ref.keys()
+    for k in ref:
+        assert torch.allclose(state[k], ref[k], atol=atol, rtol=1e-4), \
+            (k, float((state[k] - ref[k]).abs().max()))
+
+
+@pytest.mark.parametrize("name", RUNS + ("retrain",))
+def test_replicas_are_identical_unwrapped_models_trained_through_ddp(ranks, name):
+    r0, r1 = ranks[0][name], ranks[1][name]
     for k in r0["state"]:
-        assert torch.equal(r0["state"][k], r1["state"][k]), k     # replicas stay identical
-    assert r0["val"] > 0.7                                        # and it learned
-    assert r0["loss"][-1] < r0["loss"][0]
-    assert r0["loss"] != r1["loss"]                               # on different shards
+        assert torch.equal(r0["state"][k], r1["state"][k]), k       # bitwise, on every rank
+    assert r0["forwards"] > 0 and r0["forwards"] == r1["forwards"]   # every step went through DDP
+    assert not any(k.startswith(("module.", "model.")) for k in r0["state"])   # the plain model
+    if name != "retrain":
+        assert r0["type"] in ("NodeClassifier", "LinkPredictor", "LightGCN")
+        assert r0["loss"] == r1["loss"] and r0["val"] == r1["val"]   # one history, one decision
 
 
+@pytest.mark.parametrize("name", ("node", "link", "rec", "retrain"))
+def test_full_batch_ddp_equals_single_process_training(ranks, single, name):
+    """Each rank's weighted share of the epoch's nodes / pairs / triples: DDP's average
+    gradient is the single-process one, so the model is the same up to round-off."""
+    _assert_close(ranks[0][name]["state"], single[name][0].state_dict(), atol=1e-4)
+    if name != "retrain":
+        ref = single[name][1]
+        assert torch.allclose(torch.tensor(ranks[0][name]["loss"]), torch.tensor(ref.loss), atol=1e-5)
+        assert ref.loss[-1] < ref.loss[0]                            # and it learns
+
+
+def test_minibatch_ranks_together_take_one_larger_batch(ranks, single):
+    """Step k of the two ranks (BATCH seeds each, disjoint) is the single-process step k on
+    2 * BATCH seeds: with every neighbour sampled, the weights agree up to round-off."""
+    data = _graphs()["minibatch"]
+    assert int(data.train_mask.sum()) % WORLD == 0                    # no padding
+    assert int(torch.bincount(data.edge_index[1]).max()) < min(FANOUTS)
+    _assert_close(ranks[0]["minibatch_node"]["state"], single["minibatch_node"][0].state_dict(),
+                  atol=1e-4)
+    loss = ranks[0]["minibatch_node"]["loss"]
+    assert loss[-1] < loss[0]
+
+
+def test_ranks_take_disjoint_shares_of_each_epoch(ranks):
+    for e in range(2):
+        a, b = ranks[0]["indices"][e], ranks[1]["indices"][e]
+        assert a.numel() == b.numel() == 6                          # 11 padded to 12
+        assert set(a.tolist()) | set(b.tolist()) == set(range(11))
+        assert len(set(a.tolist()) & set(b.tolist())) <= 1          # only the padding repeats
+    assert not torch.equal(ranks[0]["indices"][0], ranks[0]["indices"][1])   # reshuffled
+
+
+@pytest.mark.parametrize("n,world", [(10, 2), (11, 2), (7, 3), (2, 3)])
+def test_epoch_shares_cover_the_epoch_with_equal_steps(n, world):
+    shares = [Replica(r, world).epoch_indices(n, 3, seed=5) for r in range(world)]
+    sizes = {s.numel() for s in shares}
+    assert sizes == {-(-n // world)}                                  # ceil(n / W) on every rank
+    joined = torch.cat(shares)
+    assert set(joined.tolist()) == set(range(n))
+    assert joined.numel() - n == -(-n // world) * world - n           # repeats = padding only
+    steps = {len(Replica(r, world).epoch_batches(n, 2, 3, seed=5)) for r in range(world)}
+    assert len(steps) == 1                                            # the same number of steps
+    one = Replica().epoch_indices(n, 3, seed=5)
+    assert sorted(one.tolist()) == list(range(n))
+    if n % world == 0:       # the ranks' k-th positions are the single process's k-th W-block
+        assert torch.equal(torch.stack(shares, 1).reshape(-1), one)
+
+
+def test_single_process_replica_and_loss_weights():
+    one = Replica()
+    assert not one.active and one.share() == slice(0, None, 1)
+    step = one.wrap(torch.nn.Linear(2, 1))
+    assert isinstance(step, LossStep) and isinstance(unwrap(step), torch.nn.Linear)
+    x = torch.ones(1, 2)
+    assert torch.equal(step(lambda m, x: m(x), x), unwrap(step)(x))
+    # shares of 3 and 2 of 5 items: the weighted means average to the overall mean
+    losses = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
+    w0, w1 = Replica(0, 2).weight(3, 5), Replica(1, 2).weight(2, 5)
+    assert (w0 * losses[0::2].mean() + w1 * losses[1::2].mean()) / 2 == pytest.approx(3.0)
+    assert Replica(0, 2).generator(5).initial_seed() != Replica(1, 2).generator(5).initial_seed()
+    with pytest.raises(ValueError, match="rank"):
+        Replica(2, 2)
+    Replica(0, 3).check_shares(3, "training nodes")
+    with pytest.raises(ValueError, match="2 training nodes cannot be shared by 3 processes"):
+        Replica(1, 3).check_shares(2, "training nodes")     # a rank would get none (NaN loss)
+
+
+def test_init_from_env_without_torchrun_is_single_process(monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert init_from_env("cpu") == (Replica(), "cpu")
+
+
+@pytest.mark.slow
 def test_cli_train_under_torchrun(tmp_path):
+    """The launcher end to end (torchrun starts fresh interpreters: seconds of imports)."""
     torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
     if not os.path.exists(torchrun):
         pytest.skip("torchrun is not installed beside this python")
     out = tmp_path / "m.pt"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "gnn_unlearn.cli",
-                           "train", "--dataset", "synthetic", "--num-nodes", "300", "--epochs", "20",
-                           "--output", str(out)], capture_output=True, text=True, env=env, timeout=300)
+                           "train", "--dataset", "synthetic", "--num-nodes", "300", "--epochs", "4",
+                           "--fanouts", "5,5", "--batch-size", "256", "--output", str(out)],
+                          capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert out.exists() and '"processes": 2' in proc.stdout

@@ -35,6 +35,10 @@ class Retrain(Unlearner):
         sampler: ``"torch"`` or ``"pyg"`` (:func:`gnn_unlearn.loader.build_sampler`);
             default: as recorded, else ``"torch"``.
 
+    Under ``torchrun`` (``gnn-unlearn unlearn --method retrain``) both paths train inside
+    ``DistributedDataParallel``, each rank on its share of every epoch's seeds
+    (:mod:`gnn_unlearn.distributed`).
+
     A :class:`~gnn_unlearn.models.sharded.ShardedModel` is retrained whole with its own recipe
     (:func:`gnn_unlearn.sharding.retrain_sharded`: partition recomputed on the retained graph,
     every shard retrained, aggregator refitted); the overrides above do not apply to it.
