@@ -93,7 +93,7 @@ class CKAAttack(Attack):
         if not isinstance(seed_reference, bool):
             raise TypeError(f"cka: seed_reference must be True or False, got {seed_reference!r}")
         self.seed_reference = seed_reference
-        self.seed_ref = float("nan")
+        self.seed_ref: float | None = None
 
     def prepare(self, task: UnlearningTask, original: nn.Module, retrained: nn.Module) -> None:
         if not isinstance(task, UnlearningTask):
@@ -111,7 +111,7 @@ class CKAAttack(Attack):
     def score(self, model: nn.Module, graph: Data, on_original: bool) -> dict[str, float]:
         z = embeddings(model, graph)[self.region]
         return {"cka_original": linear_cka(z, self.original_z), "cka_retrain": linear_cka(z, self.retrained_z),
-                "cka_seed_ref": self.seed_ref}
+                "cka_seed_ref": float("nan") if self.seed_ref is None else self.seed_ref}
 
     @staticmethod
     def _retrain(task: UnlearningTask, original: nn.Module) -> nn.Module:

@@ -98,3 +98,16 @@ def test_node_deletion_probe_tells_the_original_from_retraining(cora):
     attack.prepare(task, model, retrained)
     orig = attack.score(model, task.data, True)
     assert orig["probe_auc_gap"] < -0.05 and orig["probe_prob_gap"] > 0.05, (orig, attack.reference)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed,where", [(1, "in"), (2, "out")])
+def test_probe_power_holds_for_other_seeds_and_positions(cora_link, seed, where):
+    from gnn_unlearn import TrainConfig, train
+    from gnn_unlearn.data import sample_edges
+    model, _ = train(cora_link, "link", TrainConfig(seed=seed), encoder="gcn")
+    task = sample_edges(cora_link, 0.025, where=where, seed=seed).resolve(cora_link, num_hops=2)
+    attack = ProbeAttack(seed=seed)
+    attack.prepare(task, model, unlearn(model, task, "retrain").model)
+    orig = attack.score(model, task.data, True)
+    assert orig["probe_auc_gap"] > 0.03 and orig["probe_prob_gap"] > 0.05, (orig, attack.reference)
