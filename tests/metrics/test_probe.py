@@ -27,7 +27,7 @@ def test_the_probe_ascends_within_its_budget(cora_task, cora_retrained):
     model, graph = cora_retrained.model, cora_task.retained_data
     plain = float(torch.sigmoid(link_logits(model, graph, cora_task.df_edge_index)).mean())
     for norm, eps in (("l2", 0.02), ("linf", 0.01)):
-        attack = ProbeAttack(seed=0, eps=eps, norm=norm)
+        attack = ProbeAttack(seed=0, eps=eps, norm=norm, steps=5)
         attack.prepare(cora_task, model, model)
         delta = attack.perturbation(model, graph)
         size = delta.norm(dim=1).max() if norm == "l2" else delta.abs().max()
@@ -38,7 +38,7 @@ def test_the_probe_ascends_within_its_budget(cora_task, cora_retrained):
 
 
 def test_the_probe_leaves_the_model_untouched(cora_gcn, cora_task, cora_retrained):
-    gd = unlearn(cora_gcn, cora_task, "gnndelete").model
+    gd = unlearn(cora_gcn, cora_task, "gradient_ascent").model
     models = (cora_gcn, cora_retrained.model, gd)
     hashes = [param_hash(m) for m in models]
     grads = lambda: [None if p.grad is None else p.grad.clone() for m in models for p in m.parameters()]
