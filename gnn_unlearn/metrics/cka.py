@@ -110,7 +110,8 @@ class CKAAttack(Attack):
 
     def score(self, model: nn.Module, graph: Data, on_original: bool) -> dict[str, float]:
         z = embeddings(model, graph)[self.region]
-        return {"cka_original": linear_cka(z, self.original_z), "cka_retrain": linear_cka(z, self.retrained_z),
+        return {"cka_original": linear_cka(z, self.original_z),
+                "cka_retrain": linear_cka(z, self.retrained_z),
                 "cka_seed_ref": float("nan") if self.seed_ref is None else self.seed_ref}
 
     @staticmethod

@@ -89,9 +89,10 @@ class RelearnAttack(Attack):
     note = ("relearn: a copy fine-tuned for a few Adam steps at the training lr on the retained "
             "training data (mode 'df_part': plus a small part of Df, measured on the rest); id AUC: "
             "retained (1) vs held-out deleted training items (0) after relearning (0.5: Df looks "
-            "learned again); id shift: its change by relearning (negative: Df returns); Df: held-out Df AUROC vs non-edges (links) or accuracy on held-out "
-            "deleted nodes; gap: the model's relearned value minus retrain's relearned the same way "
-            "(0: relearning finds no more of Df than in a model that never saw it)")
+            "learned again); id shift: its change by relearning (negative: Df returns); Df: "
+            "held-out Df AUROC vs non-edges (links) or accuracy on held-out deleted nodes; gap: the "
+            "model's relearned value minus retrain's relearned the same way (0: relearning finds no "
+            "more of Df than in a model that never saw it)")
 
     def __init__(self, seed: int = 0, steps: int = 10, lr: float | None = None, mode: str = "retained",
                  df_fraction: float = 0.1, draws: int = 500):
@@ -122,8 +123,7 @@ class RelearnAttack(Attack):
             df = task.df_edge_index
             if df.size(1) == 0:
                 raise ValueError("relearn: the task deletes no training edges; nothing to relearn")
-            jog, held = ((torch.empty(0, dtype=torch.long), torch.arange(df.size(1)))
-                         if self.mode == "retained" else split_forget_set(df.size(1), self.df_fraction, g))
+            jog, held = self._jog_and_held(df.size(1), g)
             self.dr = task.dr_edge_index
             self.held = df[:, held.to(df.device)]
             self.positives = torch.cat([self.dr, df[:, jog.to(df.device)]], 1)
@@ -134,8 +134,7 @@ class RelearnAttack(Attack):
             forget = (data.train_mask & task.deleted_nodes).nonzero().view(-1)
             if forget.numel() == 0:
                 raise ValueError("relearn: the task deletes no training nodes; nothing to relearn")
-            jog, held = ((torch.empty(0, dtype=torch.long), torch.arange(forget.numel()))
-                         if self.mode == "retained" else split_forget_set(forget.numel(), self.df_fraction, g))
+            jog, held = self._jog_and_held(forget.numel(), g)
             self.members = data.train_mask & ~task.deleted_nodes
             if int(self.members.sum()) < held.numel():
                 raise ValueError("relearn: fewer retained than deleted training nodes; the "
@@ -145,6 +144,12 @@ class RelearnAttack(Attack):
             self.train_mask[forget[jog.to(forget.device)]] = True
             self.y = data.y.view(-1)
         self.reference = self.relearned(retrained, task.retained_data)
+
+    def _jog_and_held(self, count: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """Indices of the deleted items relearned on (none in mode "retained") and measured."""
+        if self.mode == "retained":
+            return torch.empty(0, dtype=torch.long), torch.arange(count)
+        return split_forget_set(count, self.df_fraction, generator)
 
     def score(self, model: nn.Module, graph: Data, on_original: bool) -> dict[str, float]:
         value = self.relearned(model, graph)
