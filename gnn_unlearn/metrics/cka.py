@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from gnn_unlearn.metrics.attacks import Attack, register_attack
+from gnn_unlearn.metrics.attack_base import Attack, register_attack
 from gnn_unlearn.models.predictors import build_model
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.training import TrainConfig, fit

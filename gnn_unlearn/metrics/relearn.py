@@ -39,7 +39,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from gnn_unlearn.metrics.attacks import Attack, register_attack
+from gnn_unlearn.metrics.attack_base import Attack, register_attack
 from gnn_unlearn.metrics.link import auroc_aupr, deleted_vs_retained_auc
 from gnn_unlearn.metrics.node import accuracy
 from gnn_unlearn.ops.negative import negative_pairs
