@@ -82,7 +82,7 @@ class CKAAttack(Attack):
     tasks = frozenset({"link", "node"})
     columns = {"cka_original": "CKA vs original", "cka_retrain": "CKA vs retrain",
                "cka_seed_ref": "CKA retrain vs retrain (other seed)"}
-    note = ("cka: linear CKA (Kornblith et al. 2019) of node embeddings on the affected region "
+    note = ("linear CKA (Kornblith et al. 2019) of node embeddings on the affected region "
             "(nodes within num_hops of the deleted elements), against the original model on the "
             "original graph and the retrained model on the retained graph (1: same representation "
             "up to rotation and scale); seed reference (if asked): CKA of retrain and a retrain with "

@@ -81,7 +81,7 @@ class ProbeAttack(Attack):
     tasks = frozenset({"link", "node"})
     columns = {"probe_df_auc": "probe Df AUC", "probe_auc_gap": "probe AUC gap",
                "probe_df_prob": "probe Df mean p", "probe_prob_gap": "probe p gap"}
-    note = ("probe: features of the deleted edges' endpoints (node tasks: of the deleted training "
+    note = ("features of the deleted edges' endpoints (node tasks: of the deleted training "
             "nodes) perturbed within a budget (eps times the feature scale) by projected gradient "
             "ascent raising Df's logits over endpoint-matched non-edges (nodes: the true label's "
             "log-probability); the model is unchanged. Df AUC: links, Df AUROC vs a fresh draw of "

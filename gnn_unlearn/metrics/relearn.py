@@ -86,7 +86,7 @@ class RelearnAttack(Attack):
     columns = {"relearn_id_auc": "relearn id AUC", "relearn_id_shift": "relearn id shift",
                "relearn_id_gap": "relearn id gap",
                "relearn_df": "relearn Df AUROC/acc", "relearn_df_gap": "relearn Df gap"}
-    note = ("relearn: a copy fine-tuned for a few Adam steps at the training lr on the retained "
+    note = ("a copy fine-tuned for a few Adam steps at the training lr on the retained "
             "training data (mode 'df_part': plus a small part of Df, measured on the rest); id AUC: "
             "retained (1) vs held-out deleted training items (0) after relearning (0.5: Df looks "
             "learned again); id shift: its change by relearning (negative: Df returns); Df: "
