@@ -81,7 +81,6 @@ def test_probe_through_evaluate_and_bad_options(cora_gcn, cora_task, cora_retrai
             evaluate(ga, cora_task, mia=False, attacks=["probe"], attack_params={"probe": params})
 
 
-@pytest.mark.slow
 def test_node_deletion_probe_tells_the_original_from_retraining(cora):
     """Node classification, 80 deleted training nodes: under the same probe the deleted nodes'
     true labels resurface more in the original than in retrain (id AUC 0.41 vs 0.53, mean p

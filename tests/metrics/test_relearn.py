@@ -80,7 +80,6 @@ def test_relearning_through_evaluate(cora_gcn, cora_task, cora_retrained):
     assert "relearn id gap" in rep.to_markdown() and rep.meta["attacks"]["relearn"]["steps"] == 5
 
 
-@pytest.mark.slow
 def test_node_deletion_relearning_tells_the_original_from_retraining(cora):
     """Node classification, 80 deleted training nodes: after relearning on the retained training
     nodes they still look learned to the original (id AUC 0.47), not to retrain (0.69)."""
