@@ -104,7 +104,8 @@ def run_link_experiment(dataset: str = "synthetic", encoder: str = "gcn", df_siz
 
 
 def aggregate(reports: Iterable[Report]) -> list[dict[str, Any]]:
-    """Mean and standard deviation of every numeric column, per model, over reports (seeds)."""
+    """Mean, standard deviation, minimum and maximum of every numeric column, per model, over
+    reports (seeds)."""
     by_model: dict[str, list[dict[str, Any]]] = {}
     for rep in reports:
         for row in rep.rows:
@@ -119,5 +120,6 @@ def aggregate(reports: Iterable[Report]) -> list[dict[str, Any]]:
                 continue
             agg[key] = statistics.fmean(vals)
             agg[key + "_std"] = statistics.stdev(vals) if len(vals) > 1 else 0.0
+            agg[key + "_min"], agg[key + "_max"] = min(vals), max(vals)
         out.append(agg)
     return out

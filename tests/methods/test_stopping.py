@@ -1,0 +1,82 @@
+"""Stopping rules and the unseen-edge reference: quantile targets, weighted AUCs, and methods
+that land where retraining lands instead of over-forgetting."""
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from gnn_unlearn.methods import unlearn
+from gnn_unlearn.methods.stopping import ForgetCriterion, UnseenEdges, rank_auc, support_bins
+from gnn_unlearn.metrics.link import gnndelete_df_auc, link_logits
+
+
+def test_weighted_rank_auc_matches_sklearn():
+    g = torch.Generator().manual_seed(0)
+    pos, neg = torch.randn(40, generator=g) + 0.5, torch.randn(70, generator=g)
+    neg[:5] = pos[:5]                                        # ties count one half
+    w = torch.rand(70, generator=g)
+    labels = [1] * 40 + [0] * 70
+    sample_weight = [1.0 / 40] * 40 + (w / w.sum()).tolist()
+    expected = roc_auc_score(labels, torch.cat([pos, neg]).tolist(), sample_weight=sample_weight)
+    assert rank_auc(pos, neg, neg_weights=w) == pytest.approx(expected, abs=1e-6)
+    assert rank_auc(pos, neg) == pytest.approx(roc_auc_score(labels, torch.cat([pos, neg]).tolist()), abs=1e-6)
+
+
+def test_quantile_targets_keep_order_and_take_the_reference_distribution(small_graph):
+    data = small_graph
+    df = data.train_pos_edge_index[:, :12]
+    unseen = UnseenEdges(data, df)
+    unseen.weights = torch.ones_like(unseen.weights)          # unweighted: plain quantiles
+    val = torch.linspace(-3, 3, unseen.val.size(1))
+    scores = torch.randn(12, generator=torch.Generator().manual_seed(1)) + 10
+    t = unseen.quantile_targets(scores, val)
+    ranked = t[torch.argsort(scores)]
+    assert bool((ranked[1:] >= ranked[:-1]).all())                          # order kept (ties allowed)
+    assert bool((t >= val.min()).all() and (t <= val.max()).all())        # moved into the reference
+    assert float(t.mean()) == pytest.approx(float(val.mean()), abs=0.6)
+    # all the weight on one reference edge: every target is that edge's score
+    unseen.weights = torch.zeros_like(unseen.weights)
+    unseen.weights[3] = 1.0
+    assert torch.equal(unseen.quantile_targets(scores, val), torch.full((12,), float(val[3])))
+
+
+def test_support_weights_match_the_deleted_edges_support(cora_task):
+    data, df = cora_task.retained_data, cora_task.df_edge_index
+    unseen = UnseenEdges(data, df)
+    k_df, k_val = support_bins(data, df), support_bins(data, unseen.val)
+    size = int(torch.cat([k_df, k_val]).max()) + 1
+    weighted = torch.zeros(size).index_add_(0, k_val, unseen.weights)
+    shared = torch.bincount(k_val, minlength=size) > 0
+    target = torch.bincount(k_df, minlength=size).float()
+    assert torch.allclose(weighted[shared], target[shared])   # re-weighted V+ has Df's support histogram
+    with pytest.raises(ValueError, match="target must be one of"):
+        ForgetCriterion(data, df, df, target="nope")
+
+
+def _identification(model, task):
+    """Deleted-vs-retained AUC (GNNDelete's Df protocol) on the retained graph."""
+    g = task.retained_data
+    return gnndelete_df_auc(link_logits(model, g, task.df_edge_index), link_logits(model, g, task.dr_edge_index),
+                            200, torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("method,paper", [("gnndelete", {"dec_target": "non_edges", "target": "unseen_edges"}),
+                                          ("d2dgn", {"forget_teacher": "destroyer", "target": "unseen_edges"})])
+def test_methods_land_near_retraining_where_the_papers_targets_over_forget(method, paper, cora_gcn, cora_task,
+                                                                           cora_retrained):
+    """Measured (Cora, GCN, 2.5 % "in", seed 0): retrain 0.71; the quantile-matched defaults
+    0.67-0.68; the papers' targets 0.92 (GNNDelete) and 0.96 (D2DGN)."""
+    retrain = _identification(cora_retrained.model, cora_task)
+    ours = unlearn(cora_gcn, cora_task, method)
+    theirs = unlearn(cora_gcn, cora_task, method, **paper)
+    gap_ours = abs(_identification(ours.model, cora_task) - retrain)
+    gap_theirs = abs(_identification(theirs.model, cora_task) - retrain)
+    assert gap_ours < 0.07, (retrain, gap_ours)
+    assert gap_theirs > gap_ours + 0.1, (gap_ours, gap_theirs)
+    assert ours.history["stop_reason"] in ("deleted set looks unseen", "matched as far as it goes")
+
+
+def test_bad_targets_are_refused_before_work(cora_gcn, cora_task):
+    with pytest.raises(ValueError, match="dec_target"):
+        unlearn(cora_gcn, cora_task, "gnndelete", dec_target="random")
+    with pytest.raises(ValueError, match="forget_teacher"):
+        unlearn(cora_gcn, cora_task, "d2dgn", forget_teacher="nobody")
