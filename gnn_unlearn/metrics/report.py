@@ -18,7 +18,7 @@ from gnn_unlearn.metrics.mia import (LossAttack, ShadowPosteriorAttack, link_att
                                      node_attack_features)
 from gnn_unlearn.metrics.node import accuracy, macro_f1
 from gnn_unlearn.metrics.spread import (DISTANCE_NOTE, SPREAD_ALPHA, deleted_set_scores,
-                                        leave_one_out_distances, model_distance, outside_spread,
+                                        leave_one_out_statistics, model_statistics, outside_spread,
                                         predictive_p)
 from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.ops.graph import edge_keys
@@ -253,6 +253,7 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
 
 
 SPREAD_COLUMNS = {"df_distance": "Df distance to retrains", "df_distance_p": "Df distance p",
+                  "df_shift": "Df shift vs retrains (mean z)", "df_shift_p": "Df shift p",
                   "n_outside": "# outside retrain spread", "outside_spread": "outside retrain spread"}
 
 
@@ -267,26 +268,33 @@ def _retrain_spread(rows: list[dict[str, Any]], scores: list[torch.Tensor], retr
         vals = [float(r[m]) for r in refs if isinstance(r.get(m), (int, float)) and not math.isnan(r[m])]
         ranges[m] = [min(vals), max(vals)] if vals else None
     retrain_scores = torch.stack([scores[index[n]] for n in retrain_names])
-    null = (leave_one_out_distances(retrain_scores).tolist() if retrain_scores.size(1)
-            else [float("nan")] * len(retrain_names))
+    nan = float("nan")
+    if retrain_scores.size(1):
+        null_dist, null_shift = (v.tolist() for v in leave_one_out_statistics(retrain_scores))
+    else:                                   # nothing deleted that the models score
+        null_dist = null_shift = [nan] * len(retrain_names)
     for i, row in enumerate(rows):
         outside = [headers.get(m, m) for m in measures
                    if isinstance(row.get(m), (int, float))
-                   and outside_spread(float(row[m]), [float(r.get(m, float("nan"))) for r in refs])]
-        if row["model"] in retrain_names:
+                   and outside_spread(float(row[m]), [float(r.get(m, nan)) for r in refs])]
+        if row["model"] in retrain_names:   # leave-one-out: against the other retrains
             j = retrain_names.index(row["model"])
-            dist, p = null[j], predictive_p(null[j], null[:j] + null[j + 1:]) if retrain_scores.size(1) else float("nan")
+            dist, shift = null_dist[j], null_shift[j]
+            ref_dist, ref_shift = null_dist[:j] + null_dist[j + 1:], null_shift[:j] + null_shift[j + 1:]
         elif retrain_scores.size(1):
-            dist = model_distance(scores[i], retrain_scores)
-            p = predictive_p(dist, null)
+            dist, shift = model_statistics(scores[i], retrain_scores)
+            ref_dist, ref_shift = null_dist, null_shift
         else:
-            dist = p = float("nan")
-        if not math.isnan(p) and p < SPREAD_ALPHA:
-            outside.append("Df distance")
-        row.update(df_distance=dist, df_distance_p=p, n_outside=float(len(outside)),
-                   outside_spread=", ".join(outside) or "none")
-    return {"measures": measures, "ranges": ranges, "null_distances": null, "alpha": SPREAD_ALPHA,
-            "note": DISTANCE_NOTE.format(alpha=SPREAD_ALPHA)}
+            dist = shift = nan
+            ref_dist = ref_shift = []
+        p_dist = predictive_p(dist, ref_dist)
+        p_shift = predictive_p(shift, ref_shift, log=False, two_sided=True)
+        outside += [name for name, p in (("Df distance", p_dist), ("Df shift", p_shift))
+                    if not math.isnan(p) and p < SPREAD_ALPHA]
+        row.update(df_distance=dist, df_distance_p=p_dist, df_shift=shift, df_shift_p=p_shift,
+                   n_outside=float(len(outside)), outside_spread=", ".join(outside) or "none")
+    return {"measures": measures, "ranges": ranges, "null_distances": null_dist, "null_shifts": null_shift,
+            "alpha": SPREAD_ALPHA, "note": DISTANCE_NOTE.format(alpha=SPREAD_ALPHA)}
 
 
 def _plain(v: Any) -> bool:

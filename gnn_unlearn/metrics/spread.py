@@ -25,6 +25,13 @@ Retraining is random (initial weights, sampled negatives), so "near retrain's va
    :math:`p = 1 - F_{t_{n-1}}\big((\log d - m) / (s\sqrt{1 + 1/n})\big)` (exact for a new
    draw if :math:`\log d` is Gaussian). A retrain's own p-value uses the other :math:`K-1`
    null values.
+3. **Signed shift on the deleted set**, the same construction with the mean z-score
+   :math:`\delta(x; \mathcal R) = \frac1k \sum_e (x_e - \bar r_e)/\bar\sigma` (two-sided
+   predictive t-test on :math:`\delta_j`, no log). It has the power the distance lacks against
+   a systematic shift, the signature of remembering (> 0: the deleted items still score as
+   trained) or of over-forgetting (< 0), while the distance also catches unsigned scatter.
+   Measured on Cora (GCN, 2.5 % "in", 7 retrains): retrains' shifts within +-0.4, the
+   original's +2.4.
 """
 from __future__ import annotations
 
@@ -44,8 +51,10 @@ DISTANCE_NOTE = ("Df distance to retrains: mean over the deleted set of (score -
                  "(per-item retrain variance pooled over items), score = logit (edges) or log p/(1-p) of "
                  "the true label (nodes), computed against each leave-one-out set of K-1 retrains and "
                  "averaged; p: predictive t-test of log(distance) against the retrains' own leave-one-out "
-                 "distances (a retrain against the others). Outside retrain spread: measures whose value "
-                 "lies outside [min, max] of the K retrains, and 'Df distance' when p < {alpha:g}.")
+                 "distances (a retrain against the others). Df shift: the mean z-score over the deleted set "
+                 "(> 0: deleted items still score as trained; < 0: over-forgotten), same leave-one-out "
+                 "calibration, two-sided. Outside retrain spread: measures whose value lies outside "
+                 "[min, max] of the K retrains, and 'Df distance' / 'Df shift' when its p < {alpha:g}.")
 
 
 def deleted_set_scores(model: nn.Module, task: UnlearningTask, graph: Data) -> Tensor:
@@ -69,40 +78,57 @@ def deleted_set_scores(model: nn.Module, task: UnlearningTask, graph: Data) -> T
     raise ValueError(f"the deleted-set distance is defined for link and node models, not {model.task!r}")
 
 
-def _distance(x: Tensor, ref: Tensor) -> Tensor:
-    """:math:`d(x; R)` of each row of ``x`` (``[..., k]``) against reference rows ``[n, k]``."""
+def _z(x: Tensor, ref: Tensor) -> Tensor:
+    """Per-item z-scores of ``x`` (``[..., k]``) against reference rows ``[n, k]``, with the
+    per-item variance pooled over items."""
     var = ref.var(0, unbiased=True).mean().clamp(min=1e-12)
-    return ((x - ref.mean(0)) ** 2).mean(-1) / var
+    return (x - ref.mean(0)) / var.sqrt()
+
+
+def leave_one_out_statistics(retrains: Tensor) -> tuple[Tensor, Tensor]:
+    """``([K], [K])``: each retrain's distance and shift against the other :math:`K-1` (the
+    null samples)."""
+    k = _check_retrains(retrains)
+    keep = ~torch.eye(k, dtype=torch.bool)
+    z = torch.stack([_z(retrains[j].double(), retrains[keep[j]].double()) for j in range(k)])
+    return z.pow(2).mean(-1), z.mean(-1)
 
 
 def leave_one_out_distances(retrains: Tensor) -> Tensor:
     """``[K]``: each retrain's distance to the other :math:`K-1` (the null sample)."""
-    k = _check_retrains(retrains)
-    keep = ~torch.eye(k, dtype=torch.bool)
-    return torch.stack([_distance(retrains[j], retrains[keep[j]]) for j in range(k)])
+    return leave_one_out_statistics(retrains)[0]
 
 
-def model_distance(x: Tensor, retrains: Tensor) -> float:
-    """A model's distance to the retrains, averaged over the leave-one-out reference sets."""
+def model_statistics(x: Tensor, retrains: Tensor) -> tuple[float, float]:
+    """A model's (distance, shift) to the retrains, each averaged over the leave-one-out
+    reference sets (so that they compare with :func:`leave_one_out_statistics`)."""
     k = _check_retrains(retrains)
     if x.shape != retrains.shape[1:]:
         raise ValueError(f"the model scores {tuple(x.shape)} items, the retrains {retrains.size(1)}")
     keep = ~torch.eye(k, dtype=torch.bool)
-    return float(torch.stack([_distance(x.double(), retrains[keep[j]]) for j in range(k)]).mean())
+    z = torch.stack([_z(x.double(), retrains[keep[j]].double()) for j in range(k)])
+    return float(z.pow(2).mean(-1).mean()), float(z.mean(-1).mean())
 
 
-def predictive_p(value: float, null: Sequence[float]) -> float:
-    """One-sided p-value of ``value`` (large = far) against a Gaussian fitted to the logs of
-    ``null``, for a new draw (Student t with ``n - 1`` degrees of freedom); NaN with fewer
-    than two null values."""
-    logs = [math.log(max(v, 1e-300)) for v in null]
-    n = len(logs)
-    if n < 2:
+def model_distance(x: Tensor, retrains: Tensor) -> float:
+    """A model's distance to the retrains, averaged over the leave-one-out reference sets."""
+    return model_statistics(x, retrains)[0]
+
+
+def predictive_p(value: float, null: Sequence[float], log: bool = True,
+                 two_sided: bool = False) -> float:
+    """p-value of ``value`` for a new draw from a Gaussian fitted to ``null`` (Student t with
+    ``n - 1`` degrees of freedom): one-sided (large = far) on logs by default (distances),
+    ``log=False, two_sided=True`` for shifts. NaN with fewer than two null values."""
+    f = (lambda v: math.log(max(v, 1e-300))) if log else float
+    vals = [f(v) for v in null]
+    n = len(vals)
+    if n < 2 or math.isnan(value):
         return float("nan")
-    m = sum(logs) / n
-    s = math.sqrt(sum((v - m) ** 2 for v in logs) / (n - 1))
-    t = (math.log(max(value, 1e-300)) - m) / max(s * math.sqrt(1 + 1 / n), 1e-12)
-    return float(stats.t.sf(t, n - 1))
+    m = sum(vals) / n
+    s = math.sqrt(sum((v - m) ** 2 for v in vals) / (n - 1))
+    t = (f(value) - m) / max(s * math.sqrt(1 + 1 / n), 1e-12)
+    return float(2 * stats.t.sf(abs(t), n - 1) if two_sided else stats.t.sf(t, n - 1))
 
 
 def outside_spread(value: float, references: Sequence[float]) -> bool:

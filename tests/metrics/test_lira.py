@@ -16,7 +16,7 @@ from tests.conftest import param_hash
 def test_tpr_at_fpr_thresholds_on_the_negatives():
     neg = torch.arange(200.0)                      # 1 % of 200: at most 2 negatives above
     pos = torch.tensor([196.5, 197.5, 198.5, 250.0])
-    assert tpr_at_fpr(pos, neg, 0.01) == 0.5       # threshold 197: 198, 199 exceed it
+    assert tpr_at_fpr(pos, neg, 0.01) == 0.75      # threshold 197: only 198, 199 exceed it
     assert tpr_at_fpr(pos, neg, 0.001) == 0.25     # fewer than 1/0.001 negatives: above them all
     with pytest.raises(ValueError, match="fpr must lie"):
         tpr_at_fpr(pos, neg, 0.0)

@@ -9,8 +9,8 @@ from gnn_unlearn.data import link_split, load_dataset, sample_edges
 from gnn_unlearn.experiment import aggregate
 from gnn_unlearn.methods import unlearn
 from gnn_unlearn.metrics import evaluate
-from gnn_unlearn.metrics.spread import (leave_one_out_distances, model_distance, outside_spread,
-                                        predictive_p)
+from gnn_unlearn.metrics.spread import (leave_one_out_distances, leave_one_out_statistics,
+                                        model_distance, model_statistics, outside_spread, predictive_p)
 from gnn_unlearn.training import TrainConfig, train
 
 
@@ -24,6 +24,12 @@ def test_distance_calibrates_a_fresh_draw_and_flags_a_shift():
     assert predictive_p(model_distance(fresh, retrains), null) > 0.05
     shifted = fresh + 1.0
     assert predictive_p(model_distance(shifted, retrains), null) < 1e-3
+    null_dist, null_shift = leave_one_out_statistics(retrains)
+    assert torch.allclose(null_dist, torch.tensor(null, dtype=torch.double))
+    fresh_shift, far_shift = model_statistics(fresh, retrains)[1], model_statistics(shifted, retrains)[1]
+    assert predictive_p(fresh_shift, null_shift.tolist(), log=False, two_sided=True) > 0.05
+    assert far_shift > 0.9 and predictive_p(far_shift, null_shift.tolist(), log=False, two_sided=True) < 1e-3
+    assert predictive_p(-far_shift, null_shift.tolist(), log=False, two_sided=True) < 1e-3
     with pytest.raises(ValueError, match="at least 3 retrains"):
         leave_one_out_distances(retrains[:2])
     with pytest.raises(ValueError, match="scores"):
@@ -51,13 +57,20 @@ def test_bad_retrain_seeds_are_refused_before_any_work(k, cora_gcn, cora_task, m
 def _check_power(report):
     rows = {r["model"]: r for r in report.rows}
     retrains = [n for n in rows if n.startswith("retrain")]
-    assert len(retrains) == len(report.meta["retrain_spread"]["seeds"])
+    spread = report.meta["retrain_spread"]
+    assert len(retrains) == len(spread["seeds"]) == len(set(spread["seeds"]))
     orig = rows["original"]
-    null = report.meta["retrain_spread"]["null_distances"]
-    assert orig["df_distance_p"] < 0.01 and orig["df_distance"] > 3 * max(null)
-    assert "Df distance" in orig["outside_spread"] and orig["n_outside"] >= 2
+    # the original still scores its deleted edges as trained: a large positive shift
+    assert orig["df_shift"] > 5 * max(abs(v) for v in spread["null_shifts"]) and orig["df_shift"] > 1
+    assert orig["df_shift_p"] < 0.01 and "Df shift" in orig["outside_spread"]
+    assert orig["df_distance"] > max(spread["null_distances"])
+    if len(retrains) >= 5:   # with 3 retrains the distance's null is too coarse (measured p 0.12)
+        assert orig["df_distance"] > 2 * max(spread["null_distances"])
+        assert orig["df_distance_p"] < 0.01 and "Df distance" in orig["outside_spread"]
+    assert "Df AUROC (library)" in orig["outside_spread"] and orig["n_outside"] >= 2
     for n in retrains:                                 # leave-one-out: the retrains pass
-        assert rows[n]["df_distance_p"] > 0.01 and "Df distance" not in rows[n]["outside_spread"]
+        assert rows[n]["df_distance_p"] > 0.01 and rows[n]["df_shift_p"] > 0.01
+        assert rows[n]["outside_spread"] == "none"
     return rows
 
 
