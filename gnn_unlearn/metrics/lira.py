@@ -22,6 +22,11 @@ a target on a model is the log-likelihood ratio (online LiRA)
 or, offline (all shadows OUT: trained on :math:`D_r` only, cheaper to interpret with few
 shadows), the one-sided standardized score :math:`(\phi_t - \mu^{out}_t)/\sigma^{out}`.
 
+Node models (deleted training nodes): targets are the deleted training nodes and the test
+nodes that were not deleted; a shadow trains on the retained training nodes plus its IN
+targets, and an IN deleted node gets its edges back (an OUT one stays isolated, as in
+retraining); the confidence is :math:`\log\frac{p_y}{1-p_y}` of the node's true label.
+
 Reported per model: TPR at 1 % and 0.1 % FPR and the AUC of ":math:`D_f` (positives) vs the
 never-seen target edges (negatives)". Thresholds are taken on the negatives only: at FPR
 :math:`\alpha` the threshold is the :math:`(\lfloor\alpha n_{neg}\rfloor + 1)`-th largest
@@ -101,12 +106,13 @@ class LiRA(Attack):
             original's recipe, ``original.train_config``).
     """
     name = "lira"
-    tasks = frozenset({"link"})
+    tasks = frozenset({"link", "node"})
     columns = {"lira_tpr_1": "LiRA TPR@1%FPR", "lira_tpr_01": "LiRA TPR@0.1%FPR",
                "lira_auc": "LiRA AUC"}
-    note = ("LiRA (Carlini et al. 2022): shadows of the original's recipe on D_r plus half the targets; "
-            "score = per-target Gaussian log-likelihood ratio of the pair's logit; Df (positives) vs "
-            "never-seen test edges (negatives), thresholds on the negatives")
+    note = ("LiRA (Carlini et al. 2022): shadows of the original's recipe on the retained data plus half "
+            "the targets; score = per-target Gaussian log-likelihood ratio of the logit-scaled confidence "
+            "(pair logit / true-label log-odds); deleted items (positives) vs never-seen test edges / "
+            "test nodes (negatives), thresholds on the negatives")
 
     def __init__(self, seed: int = 0, shadows: int = 8, variant: str = "online",
                  variance: str = "global", epochs: int | None = None):
@@ -140,22 +146,29 @@ class LiRA(Attack):
         if not getattr(original, "config", None):
             raise ValueError("lira needs original.config to rebuild the architecture for its shadows; "
                              "build models with gnn_unlearn.models.make_model / build_model")
-        data = task.retained_data
-        held = getattr(data, "test_pos_edge_index", None)
-        if held is None or held.size(1) < 2:
-            raise ValueError("lira needs test positive edges (never trained on) as its negatives; "
-                             "make a link split with gnn_unlearn.link_split(data)")
+        self.kind = original.task
+        if self.kind == "link":
+            held = getattr(task.data, "test_pos_edge_index", None)
+            if held is None or held.size(1) < 2:
+                raise ValueError("lira needs test positive edges (never trained on) as its negatives; "
+                                 "make a link split with gnn_unlearn.link_split(data)")
+            positives = task.df_edge_index
+            self.targets = torch.cat([positives, held], 1)
+            self.num_positives, self.num_negatives = int(positives.size(1)), int(held.size(1))
+        else:                       # deleted training nodes vs test nodes that were not deleted
+            data = task.data
+            positives = (task.deleted_nodes & data.train_mask).nonzero().view(-1)
+            held = (data.test_mask & ~task.deleted_nodes).nonzero().view(-1)
+            self.targets = torch.cat([positives, held])
+            self.num_positives, self.num_negatives = positives.numel(), held.numel()
         recipe = self._recipe(original)
-        self.df = task.df_edge_index
-        self.targets = torch.cat([self.df, held], 1)
-        self.num_positives, self.num_negatives = int(self.df.size(1)), int(held.size(1))
-        self.note = (type(self).note + f"; {self.variant}, {self.shadows} shadows, variance {self.variance}, "
-                     f"{self.num_positives} positives vs {self.num_negatives} negatives (TPR@0.1% "
-                     f"resolves FPR steps of 1/{self.num_negatives})")
+        self.note = (type(self).note + f"; {self.kind} task, {self.variant}, {self.shadows} shadows, variance "
+                     f"{self.variance}, {self.num_positives} positives vs {self.num_negatives} negatives "
+                     f"(TPR@0.1% resolves FPR steps of 1/{self.num_negatives})")
         if self.num_positives == 0:
             return
         dev = self.targets.device
-        num_t = self.targets.size(1)
+        num_t = self.targets.size(-1)
         g = torch.Generator().manual_seed(self.seed)
         if self.variant == "online":      # each target IN for exactly shadows // 2 shadows
             ranks = torch.rand(self.shadows, num_t, generator=g).argsort(0).argsort(0)
@@ -166,12 +179,13 @@ class LiRA(Attack):
         arch = {k: v for k, v in original.config.items() if k != "gnndelete"}
         logits = []
         for s in range(self.shadows):
-            graph = self._shadow_graph(data, self.targets[:, member[s].to(dev)])
+            graph = (self._shadow_graph(task.retained_data, self.targets[:, member[s].to(dev)])
+                     if self.kind == "link" else self._shadow_node_graph(task, self.targets[member[s].to(dev)]))
             config = dataclasses.replace(recipe, seed=int(seeds[s]))
             with seeded(config.seed):
                 shadow = build_model(arch)
             shadow, _ = fit(shadow, graph, config, dev)
-            logits.append(link_logits(shadow, graph, self.targets).float().cpu())
+            logits.append(self.confidence(shadow, graph))
         self.shadow_logits = torch.stack(logits).double()          # [S, T]
         self.member = member
         pooled = self.variance == "global"
@@ -191,6 +205,39 @@ class LiRA(Attack):
                 del graph[key]
         return graph
 
+    @staticmethod
+    def _shadow_node_graph(task: UnlearningTask, members: Tensor) -> Data:
+        """The retained graph with the ``members`` nodes back: among the training nodes, and
+        their deleted edges restored where every deleted endpoint is a member (the other
+        deleted nodes stay isolated, as in retraining)."""
+        data, graph = task.data, copy.copy(task.retained_data)
+        member = torch.zeros(data.num_nodes, dtype=torch.bool, device=members.device)
+        member[members] = True
+        graph.train_mask = graph.train_mask | member
+        absent = task.deleted_nodes & ~member
+        df = task.df_edge_index
+        touches = task.deleted_nodes[df[0]] | task.deleted_nodes[df[1]]
+        back = df[:, touches & ~(absent[df[0]] | absent[df[1]])]
+        kept = torch.cat([task.dr_edge_index, back], 1)
+        if getattr(data, "train_pos_edge_index", None) is not None:
+            graph.train_pos_edge_index = kept
+        graph.edge_index = symmetrize(kept)
+        return graph
+
+    def confidence(self, model: nn.Module, graph: Data) -> Tensor:
+        r"""Logit-scaled confidence of ``model`` on every target: the pair's logit (link) or
+        :math:`\log\frac{p_y}{1 - p_y}` of the node's true label (node), ``[T]`` in float64."""
+        if self.kind == "link":
+            return link_logits(model, graph, self.targets).double().cpu()
+        was = model.training
+        model.eval()
+        with torch.no_grad():
+            logp = torch.log_softmax(model(graph.x, graph.edge_index).double(), -1)
+        model.train(was)
+        y = graph.y.view(-1)[self.targets]
+        lp = logp[self.targets].gather(1, y.view(-1, 1)).view(-1)
+        return (lp - torch.log(-torch.expm1(lp).clamp(max=-1e-300))).cpu()
+
     def _held_out_power(self) -> float:
         """The attack's own power: for each shadow, its targets scored with Gaussians fitted on
         the other shadows; mean AUC of its IN targets vs its OUT targets."""
@@ -207,8 +254,8 @@ class LiRA(Attack):
 
     # ---- scoring ------------------------------------------------------------------------------
     def target_scores(self, model: nn.Module, graph: Data) -> Tensor:
-        """LiRA score of every target (``[|D_f| + n_neg]``, deleted edges first) on ``model``."""
-        x = link_logits(model, graph, self.targets).double().cpu()
+        """LiRA score of every target (``[n_pos + n_neg]``, deleted items first) on ``model``."""
+        x = self.confidence(model, graph)
         mu_out, sd_out = self._out
         if self.variant == "offline":
             return (x - mu_out) / sd_out

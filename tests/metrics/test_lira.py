@@ -100,3 +100,16 @@ def test_lira_and_retrain_seeds_from_the_cli(tmp_path, capsys):
     assert main(["evaluate", "--unlearned", unl, "--no-mia", "--attacks", "lira", "--attack-params",
                  '{"lira": {"variant": "x"}}']) == 2
     assert "variant must be one of" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_lira_on_deleted_training_nodes(mirror, cache_root):
+    from gnn_unlearn.data import node_split, sample_nodes
+    data = node_split(load_dataset("Cora", root=cache_root, mirror=mirror), seed=0, use_public=False)
+    original, _ = train(data, "node", TrainConfig(seed=0), encoder="gcn")
+    task = sample_nodes(data, 0.05, among=data.train_mask, seed=0).resolve(data, num_hops=2)
+    retrained = unlearn(original, task, "retrain").model
+    attack, rows = _power(original, task, retrained, seed=0, shadows=4)
+    assert attack.num_positives == int((task.deleted_nodes & data.train_mask).sum())
+    orig, re = rows["original"], rows["retrain"]      # measured: TPR@1% 0.47 vs 0.07, AUC 0.75 vs 0.38
+    assert orig["lira_tpr_1"] > re["lira_tpr_1"] + 0.2 and orig["lira_auc"] > re["lira_auc"] + 0.2
