@@ -4,7 +4,12 @@ An attack answers, for one model, "does the deleted set still look learned?". Un
 columns every report has, an attack may need work of its own before it can score anything
 (shadow models, reference fine-tunes), done once per evaluation in :meth:`Attack.prepare`
 with the original and the retrained model at hand, and then :meth:`Attack.score` is called
-for each row (original, retrain, every method). A new attack is one file::
+for each row (original, retrain, every method). A new attack is one file, importing the base
+from :mod:`gnn_unlearn.metrics.attack_base` (importing it from here would make an import
+circle with the built-in attacks this module loads) plus one import line in
+:mod:`gnn_unlearn.metrics.attack_modules`::
+
+    from gnn_unlearn.metrics.attack_base import Attack, register_attack
 
     @register_attack
     class MyAttack(Attack):
@@ -20,54 +25,11 @@ or the spread of its statistic), so a "pass" of an unlearned model means somethi
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
-from torch import nn
-from torch_geometric.data import Data
+from gnn_unlearn.metrics.attack_base import _ATTACKS, Attack, register_attack
 
-from gnn_unlearn.requests import UnlearningTask
-
-_ATTACKS: dict[str, type["Attack"]] = {}
-
-
-class Attack:
-    """Base class of the attacks :func:`evaluate` can run (``attacks=("name", ...)``).
-
-    Subclasses set :attr:`name`, :attr:`tasks` (model tasks it applies to: ``"link"``,
-    ``"node"``, ``"rec"``) and :attr:`columns` (row key -> column header), take their
-    hyperparameters as keyword arguments of ``__init__`` (validated there, before any work),
-    and implement :meth:`prepare` and :meth:`score`.
-    """
-    name: ClassVar[str] = ""
-    tasks: ClassVar[frozenset[str]] = frozenset()
-    columns: ClassVar[dict[str, str]] = {}
-    note: ClassVar[str] = ""
-
-    def __init__(self, seed: int = 0):
-        if not isinstance(seed, int) or isinstance(seed, bool):
-            raise TypeError(f"{self.name}: seed must be an int, got {seed!r}")
-        self.seed = seed
-
-    def prepare(self, task: UnlearningTask, original: nn.Module, retrained: nn.Module) -> None:
-        """Work done once per evaluation (shadow models, reference statistics).
-
-        ``original`` was trained on ``task.data``; ``retrained`` on ``task.retained_data``.
-        Neither may be modified."""
-
-    def score(self, model: nn.Module, graph: Data, on_original: bool) -> dict[str, float]:
-        """The attack's columns for ``model`` run on ``graph`` (the original graph for the
-        original model, the retained graph otherwise). ``model`` may not be modified."""
-        raise NotImplementedError
-
-
-def register_attack(cls: type[Attack]) -> type[Attack]:
-    """Class decorator: makes ``cls`` available to :func:`evaluate` under ``cls.name``."""
-    if not cls.name or not cls.tasks or not cls.columns:
-        raise TypeError(f"{cls.__name__} must set name, tasks and columns")
-    if cls.name in _ATTACKS and _ATTACKS[cls.name] is not cls:
-        raise ValueError(f"an attack named {cls.name!r} is already registered")
-    _ATTACKS[cls.name] = cls
-    return cls
+__all__ = ["Attack", "register_attack", "available_attacks", "build_attacks"]
 
 
 def available_attacks(task: str | None = None) -> list[str]:

@@ -45,7 +45,7 @@ from sklearn.metrics import roc_auc_score
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from gnn_unlearn.metrics.attacks import Attack, register_attack
+from gnn_unlearn.metrics.attack_base import Attack, register_attack
 from gnn_unlearn.metrics.link import link_logits
 from gnn_unlearn.models.predictors import build_model
 from gnn_unlearn.ops.graph import symmetrize
