@@ -114,8 +114,9 @@ def _spread_note(report) -> dict[str, str]:
     spread = report.meta.get("retrain_spread")
     if not spread:
         return {}
-    return {"retrain spread": f"{len(spread['seeds'])} retrains per run (rows retrain, retrain#2, ...). "
-                              + spread["note"]}
+    return {"retrain spread": f"{len(spread['seeds'])} retrains per run with seeds other than the original's "
+                              "(rows retrain#1, retrain#2, ...; the retrain row, which shares the original's "
+                              "seed, is tested like a method). " + spread["note"]}
 
 
 def _protocols() -> dict[str, str]:

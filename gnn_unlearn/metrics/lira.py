@@ -1,4 +1,5 @@
-r"""Likelihood-ratio membership inference (LiRA) at low false-positive rates, for deleted edges.
+r"""Likelihood-ratio membership inference (LiRA) at low false-positive rates, for deleted edges
+(and deleted training nodes).
 
 Carlini et al., "Membership Inference Attacks From First Principles" (IEEE S&P 2022), used to
 audit unlearning as in "Verifying Robust Unlearning" and "Are We Truly Forgetting?": a
@@ -92,7 +93,7 @@ def _log_normal(x: Tensor, mu: Tensor, sd: Tensor) -> Tensor:
 
 @register_attack
 class LiRA(Attack):
-    """Likelihood-ratio membership inference on the deleted edges (see module docstring).
+    """Likelihood-ratio membership inference on the deleted edges or nodes (see module docstring).
 
     Args:
         seed: seeds the IN/OUT assignment and the shadow models' training.

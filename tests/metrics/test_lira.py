@@ -88,10 +88,11 @@ def test_lira_and_retrain_seeds_from_the_cli(tmp_path, capsys):
     assert main(["unlearn", "--checkpoint", ckpt, "--method", "gradient_ascent", "--df-size", "0.05",
                  "--params", '{"epochs": 5}', "--output", unl]) == 0
     assert main(["evaluate", "--unlearned", unl, "--no-mia", "--attacks", "lira", "--attack-params",
-                 '{"lira": {"shadows": 2, "variant": "offline"}}', "--retrain-seeds", "3", "--output", str(tmp_path / "ev")]) == 0
+                 '{"lira": {"shadows": 2, "variant": "offline"}}', "--retrain-seeds", "3",
+                 "--output", str(tmp_path / "ev")]) == 0
     report = json.loads((tmp_path / "ev" / "evaluate.json").read_text())
-    assert [r["model"] for r in report["rows"]] == ["original", "retrain", "retrain#2", "retrain#3",
-                                                    "gradient_ascent"]
+    assert [r["model"] for r in report["rows"]] == ["original", "retrain", "retrain#1", "retrain#2",
+                                                    "retrain#3", "gradient_ascent"]
     for row in report["rows"]:
         assert 0.0 <= row["lira_tpr_1"] <= 1.0 and 0.0 <= row["lira_auc"] <= 1.0
         assert row["df_distance"] > 0 and 0.0 <= row["df_distance_p"] <= 1.0
