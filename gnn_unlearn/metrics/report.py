@@ -160,8 +160,9 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
             :mod:`gnn_unlearn.metrics.spread`: the measures outside ``[min, max]`` of the K
             retrains (``outside_spread``, their number ``n_outside``), and the deleted set's
             distance and signed shift to the retrains with their p-values (``df_distance``,
-            ``df_distance_p``, ``df_shift``, ``df_shift_p``; a ``retrain#i`` row is scored
-            leave-one-out against the other K-1).
+            ``df_distance_p``, ``df_shift``, ``df_shift_p``; a ``retrain#i`` row is tested
+            leave-one-out, as a method would be against the other K-1 retrains: p-values from
+            K >= 4).
     """
     if isinstance(results, UnlearningResult):
         results = [results]
@@ -281,10 +282,15 @@ def _retrain_spread(rows: list[dict[str, Any]], scores: list[torch.Tensor], retr
         outside = [headers.get(m, m) for m in measures
                    if isinstance(row.get(m), (int, float))
                    and outside_spread(float(row[m]), [float(r.get(m, nan)) for r in refs])]
-        if row["model"] in retrain_names:   # leave-one-out: against the other retrains
-            j = retrain_names.index(row["model"])
-            dist, shift = null_dist[j], null_shift[j]
-            ref_dist, ref_shift = null_dist[:j] + null_dist[j + 1:], null_shift[:j] + null_shift[j + 1:]
+        if row["model"] in retrain_names and retrain_scores.size(1):
+            # leave-one-out: tested exactly as a method would be against the other K-1 retrains
+            others = retrain_scores[torch.arange(len(retrain_names)) != retrain_names.index(row["model"])]
+            if others.size(0) >= 3:
+                dist, shift = model_statistics(scores[i], others)
+                ref_dist, ref_shift = (v.tolist() for v in leave_one_out_statistics(others))
+            else:                           # K = 3: two others make no leave-one-out null
+                j = retrain_names.index(row["model"])
+                dist, shift, ref_dist, ref_shift = null_dist[j], null_shift[j], [], []
         elif retrain_scores.size(1):
             dist, shift = model_statistics(scores[i], retrain_scores)
             ref_dist, ref_shift = null_dist, null_shift

@@ -23,8 +23,8 @@ Retraining is random (initial weights, sampled negatives), so "near retrain's va
    the predictive one of a Gaussian fitted to :math:`\log d_j`: with :math:`n` null values of
    mean :math:`m` and standard deviation :math:`s`,
    :math:`p = 1 - F_{t_{n-1}}\big((\log d - m) / (s\sqrt{1 + 1/n})\big)` (exact for a new
-   draw if :math:`\log d` is Gaussian). A retrain's own p-value uses the other :math:`K-1`
-   null values.
+   draw if :math:`\log d` is Gaussian). A retrain of the reference set is tested leave-one-out,
+   exactly as a method would be against the other :math:`K-1` retrains (so from :math:`K \ge 4`).
 3. **Signed shift on the deleted set**, the same construction with the mean z-score
    :math:`\delta(x; \mathcal R) = \frac1k \sum_e (x_e - \bar r_e)/\bar\sigma` (two-sided
    predictive t-test on :math:`\delta_j`, no log). It has the power the distance lacks against
@@ -51,9 +51,10 @@ DISTANCE_NOTE = ("Df distance to retrains: mean over the deleted set of (score -
                  "(per-item retrain variance pooled over items), score = logit (edges) or log p/(1-p) of "
                  "the true label (nodes), computed against each leave-one-out set of K-1 retrains and "
                  "averaged; p: predictive t-test of log(distance) against the retrains' own leave-one-out "
-                 "distances (a retrain against the others). Df shift: the mean z-score over the deleted set "
+                 "distances. Df shift: the mean z-score over the deleted set "
                  "(> 0: deleted items still score as trained; < 0: over-forgotten), same leave-one-out "
-                 "calibration, two-sided. Outside retrain spread: measures whose value lies outside "
+                 "calibration, two-sided. A reference retrain is tested like a method against the other K-1. "
+                 "Outside retrain spread: measures whose value lies outside "
                  "[min, max] of the K retrains, and 'Df distance' / 'Df shift' when its p < {alpha:g}.")
 
 
