@@ -64,13 +64,17 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
              device: str = "cpu", output: str = "benchmarks/results", root: str | None = None,
              mirror: str | None = None, epochs: int = 500, name: str = "grid",
              region: str = "library", normalize_features: bool = False,
-             attacks: Sequence[str] = (), attack_params: dict | None = None) -> list[dict]:
+             attacks: Sequence[str] = (), attack_params: dict | None = None,
+             retrain_seeds: int = 1) -> list[dict]:
     """Runs every combination, writes ``<output>/<name>.{md,json}`` (mean ± std over seeds).
 
     The original model of a (dataset, encoder, seed) is trained once and shared by every
     deleted-set size and position, as in GNNDelete's protocol.
     """
     build_attacks(attacks, "link", attack_params)          # refuse bad attack options before any work
+    if isinstance(retrain_seeds, bool) or not isinstance(retrain_seeds, int) or retrain_seeds < 1 \
+            or retrain_seeds == 2:
+        raise ValueError(f"retrain_seeds must be 1 or an int >= 3, got {retrain_seeds!r}")
     command = user_command()
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     log = lambda s: print("  " + s, file=sys.stderr)
@@ -82,7 +86,8 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
                                              TrainConfig(seed=seed, epochs=epochs), options, log=log)
             for size, where in itertools.product(sizes, wheres):
                 rep = run_edge_request(data, model, size, where, methods, seed, device, log=log,
-                                       region=region, attacks=attacks, attack_params=attack_params)
+                                       region=region, attacks=attacks, attack_params=attack_params,
+                                       retrain_seeds=retrain_seeds)
                 rep.meta["steps"] = {"train original": info["train original"], **rep.meta["steps"]}
                 reports.setdefault((ds, enc, size, where), []).append(rep)
                 print(f"{ds} {enc} {size:g} {where} seed {seed}: "
@@ -91,12 +96,27 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
             blocks = [{"dataset": k[0], "encoder": k[1], "df_size": k[2], "where": k[3], "region": region,
                        "features": "row-normalised" if normalize_features else "as loaded",
                        "seeds": [r.meta["seed"] for r in v], "rows": aggregate(v),
-                       "attack_columns": v[0].attack_columns, "attack_notes": v[0].meta.get("attack_notes", {}),
+                       "attack_columns": {**v[0].attack_columns, **_numeric(v[0].spread_columns)},
+                       "attack_notes": {**v[0].meta.get("attack_notes", {}), **_spread_note(v[0])},
                        "steps": [r.meta["steps"] for r in v],
                        "stop_reasons": [r.meta["stop_reasons"] for r in v]}
                       for k, v in reports.items()]
             _write(blocks, output, name, command, started)
     return blocks
+
+
+def _numeric(columns: dict[str, str]) -> dict[str, str]:
+    """The columns that average over seeds (the list of measures outside the spread does not)."""
+    return {k: v for k, v in columns.items() if k != "outside_spread"}
+
+
+def _spread_note(report) -> dict[str, str]:
+    spread = report.meta.get("retrain_spread")
+    if not spread:
+        return {}
+    return {"retrain spread": f"{len(spread['seeds'])} retrains per run with seeds other than the original's "
+                              "(rows retrain#1, retrain#2, ...; the retrain row, which shares the original's "
+                              "seed, is tested like a method). " + spread["note"]}
 
 
 def _protocols() -> dict[str, str]:

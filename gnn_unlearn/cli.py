@@ -356,7 +356,8 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
                               peak_memory_bytes=0, method=extra.get("method", "unlearned"),
                               params=extra.get("params", {}), original=original)
     report = evaluate(result, task, mia=not a.no_mia, seed=a.seed, attacks=_attack_list(a.attacks),
-                      attack_params=_json_arg(a.attack_params, "--attack-params"))
+                      attack_params=_json_arg(a.attack_params, "--attack-params"),
+                      retrain_seeds=a.retrain_seeds)
     _write_report(report, a.output, "evaluate")
 
 
@@ -382,7 +383,8 @@ def cmd_benchmark(a: argparse.Namespace) -> None:
              wheres=a.wheres.split(","), seeds=list(range(a.seeds)), device=a.device,
              output=a.output, root=a.root, mirror=a.mirror, epochs=a.epochs, name=a.name,
              region=a.region, normalize_features=a.normalize_features,
-             attacks=_attack_list(a.attacks), attack_params=_json_arg(a.attack_params, "--attack-params"))
+             attacks=_attack_list(a.attacks), attack_params=_json_arg(a.attack_params, "--attack-params"),
+             retrain_seeds=a.retrain_seeds)
 
 
 def _attack_list(text: str | None) -> list[str]:
@@ -407,6 +409,9 @@ def _attack_args(p: argparse.ArgumentParser) -> None:
                    + (", ".join(available_attacks()) or "none"))
     p.add_argument("--attack-params", default=None,
                    help='attack options as JSON keyed by attack name, e.g. \'{"lira": {"shadows": 8}}\'')
+    p.add_argument("--retrain-seeds", type=int, default=1,
+                   help="retrain K times (seeds s..s+K-1; 1 or >= 3) and test every row against the "
+                        "spread of the K retrains (measures outside [min, max], Df distance with p-value)")
 
 
 def _family_args(p: argparse.ArgumentParser) -> None:

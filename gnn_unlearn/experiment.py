@@ -51,11 +51,13 @@ def run_edge_request(data, model, df_size: float | int = 0.025, where: str = "in
                      device: str | None = "cpu", mia: bool = True,
                      method_options: dict[str, dict[str, Any]] | None = None, log=print,
                      region: str = "library", attacks: Sequence[str] = (),
-                     attack_params: dict[str, dict[str, Any]] | None = None) -> Report:
+                     attack_params: dict[str, dict[str, Any]] | None = None,
+                     retrain_seeds: int = 1) -> Report:
     """Samples a deleted set, retrains, runs ``methods`` and evaluates them (one seed).
 
     ``region`` picks the definition of "in"/"out" (:func:`gnn_unlearn.data.samplers.near_test_edges`);
-    the report names it in ``meta["region"]`` beside the Df protocols."""
+    the report names it in ``meta["region"]`` beside the Df protocols. ``retrain_seeds``: see
+    :func:`gnn_unlearn.metrics.evaluate` (K retrains, the retrain-spread test)."""
     dev = resolve_device(device)
     steps: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -74,7 +76,7 @@ def run_edge_request(data, model, df_size: float | int = 0.025, where: str = "in
         results.append(r)
     t0 = time.perf_counter()
     report = evaluate(results or [retrained], task, retrained=retrained, mia=mia, seed=seed,
-                      attacks=attacks, attack_params=attack_params)
+                      attacks=attacks, attack_params=attack_params, retrain_seeds=retrain_seeds)
     steps["evaluate"] = time.perf_counter() - t0
     report.meta.update(df_size=df_size, where=where, region=region, steps=steps, hardware=hardware(),
                        stop_reasons={r.method: r.history.get("stop_reason") for r in results})

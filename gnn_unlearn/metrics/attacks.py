@@ -4,9 +4,12 @@ An attack answers, for one model, "does the deleted set still look learned?". Un
 columns every report has, an attack may need work of its own before it can score anything
 (shadow models, reference fine-tunes), done once per evaluation in :meth:`Attack.prepare`
 with the original and the retrained model at hand, and then :meth:`Attack.score` is called
-for each row (original, retrain, every method). A new attack is one file (a built-in one
-imports the base class and registry from :mod:`gnn_unlearn.metrics.attack_base` and gets one
-import line in :mod:`gnn_unlearn.metrics.attack_modules`)::
+for each row (original, retrain, every method). A new attack is one file, importing the base
+from :mod:`gnn_unlearn.metrics.attack_base` (importing it from here would make an import
+circle with the built-in attacks this module loads) plus one import line in
+:mod:`gnn_unlearn.metrics.attack_modules`::
+
+    from gnn_unlearn.metrics.attack_base import Attack, register_attack
 
     @register_attack
     class MyAttack(Attack):

@@ -17,6 +17,9 @@ from gnn_unlearn.metrics.link import (DF_PROTOCOLS, auroc_aupr, deleted_vs_retai
 from gnn_unlearn.metrics.mia import (LossAttack, ShadowPosteriorAttack, link_attack_features,
                                      node_attack_features)
 from gnn_unlearn.metrics.node import accuracy, macro_f1
+from gnn_unlearn.metrics.spread import (DISTANCE_NOTE, SPREAD_ALPHA, deleted_set_scores,
+                                        leave_one_out_statistics, model_statistics, outside_spread,
+                                        predictive_p)
 from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.ops.graph import edge_keys
 from gnn_unlearn.requests import UnlearningTask
@@ -65,14 +68,16 @@ class Report:
     rows: list[dict[str, Any]]
     meta: dict[str, Any] = field(default_factory=dict)
     attack_columns: dict[str, str] = field(default_factory=dict)
+    spread_columns: dict[str, str] = field(default_factory=dict)
 
     @property
     def columns(self) -> dict[str, str]:
         base = LINK_COLUMNS if self.kind == "link" else NODE_COLUMNS
-        if not self.attack_columns:
+        if not self.attack_columns and not self.spread_columns:
             return base
         head = {k: v for k, v in base.items() if k not in ("seconds", "speedup")}
-        return {**head, **self.attack_columns, "seconds": base["seconds"], "speedup": base["speedup"]}
+        return {**head, **self.attack_columns, **self.spread_columns,
+                "seconds": base["seconds"], "speedup": base["speedup"]}
 
     def row(self, model: str) -> dict[str, Any]:
         for r in self.rows:
@@ -84,6 +89,7 @@ class Report:
         def clean(v):
             return None if isinstance(v, float) and math.isnan(v) else v
         return {"kind": self.kind, "meta": self.meta, "attack_columns": self.attack_columns,
+                "spread_columns": self.spread_columns,
                 "rows": [{k: clean(v) for k, v in r.items()} for r in self.rows]}
 
     def to_json(self) -> str:
@@ -105,6 +111,8 @@ class Report:
         lines.append(NOTES[self.kind])
         for name, note in (self.meta.get("attack_notes") or {}).items():
             lines.append(f"{name}: {note}")
+        if self.spread_columns:
+            lines.append(self.meta["retrain_spread"]["note"])
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -116,7 +124,8 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
              retrained: UnlearningResult | None = None, seed: int = 0,
              labels: Sequence[str] | None = None, df_negatives: torch.Tensor | None = None,
              protocols: Sequence[str] = ("library", "gnndelete"), gnndelete_draws: int = 500,
-             attacks: Sequence[str] = (), attack_params: dict[str, dict[str, Any]] | None = None) -> Report:
+             attacks: Sequence[str] = (), attack_params: dict[str, dict[str, Any]] | None = None,
+             retrain_seeds: int = 1) -> Report:
     """Scores unlearned models on ``task`` next to the original and the retrained model.
 
     Args:
@@ -140,6 +149,20 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
             (:func:`gnn_unlearn.metrics.attacks.available_attacks`); each adds its columns.
             They are prepared once with the original and the retrained model.
         attack_params: keyword arguments per attack name, e.g. ``{"lira": {"shadows": 16}}``.
+        retrain_seeds: 1 (default): the one reference retrain. :math:`K \ge 3`: besides it,
+            :math:`K` more retrained models with seeds ``s + 1, ..., s + K`` (``s``: the
+            original's training seed, which the ``retrain`` row shares), scored as rows
+            ``retrain#1`` ... ``retrain#K``; they are the reference spread. The ``retrain`` row
+            stays the reference of the attacks and of the speed-up but is not part of the spread:
+            sharing the original's initial weights and random stream, it is not an independent
+            draw (measured on a Cora node GCN: its deleted-node distance 23 vs <= 0.5 for the
+            other retrains). Every row then gets the retrain-spread test of
+            :mod:`gnn_unlearn.metrics.spread`: the measures outside ``[min, max]`` of the K
+            retrains (``outside_spread``, their number ``n_outside``), and the deleted set's
+            distance and signed shift to the retrains with their p-values (``df_distance``,
+            ``df_distance_p``, ``df_shift``, ``df_shift_p``; a ``retrain#i`` row is tested
+            leave-one-out, as a method would be against the other K-1 retrains: p-values from
+            K >= 4).
     """
     if isinstance(results, UnlearningResult):
         results = [results]
@@ -152,11 +175,22 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
     unknown = set(protocols) - set(DF_PROTOCOLS)
     if unknown or not protocols:
         raise ValueError(f"protocols must be a non-empty subset of {sorted(DF_PROTOCOLS)}, got {list(protocols)}")
+    if isinstance(retrain_seeds, bool) or not isinstance(retrain_seeds, int) or retrain_seeds < 1 \
+            or retrain_seeds == 2:
+        raise ValueError(f"retrain_seeds must be 1 (one retrain) or an int >= 3 (the spread test needs "
+                         f"leave-one-out sets of at least 2), got {retrain_seeds!r}")
+    if retrain_seeds > 1 and "retrain" not in against:
+        raise ValueError("retrain_seeds > 1 compares every row with the retrained models: keep "
+                         "'retrain' in against")
     original = results[0].original
     if original is None or any(r.original is not original for r in results):
         raise ValueError("all results must come from unlearn() on the same original model")
     names = _row_labels(results, labels)
     chosen: list[Attack] = build_attacks(attacks, original.task, attack_params, seed)
+    retrain_names = [f"retrain#{i}" for i in range(1, retrain_seeds + 1)] if retrain_seeds > 1 else []
+    clash = set(retrain_names) & set(names)
+    if clash:
+        raise ValueError(f"row labels {sorted(clash)} name the extra retrains' rows; choose other labels")
     device = model_device(results[0].model)
     task = task.to(device)
     entries: list[tuple[str, nn.Module, bool, float]] = []  # name, model, on original graph, seconds
@@ -169,6 +203,11 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
         if retrained is None:
             retrained = unlearn(original, task, "retrain", device=device)
         entries.append(("retrain", retrained.model, False, retrained.seconds))
+        first_seed = int((getattr(original, "train_config", None) or {}).get("seed", 0))
+        retrain_seed_list = [first_seed + i for i in range(1, len(retrain_names) + 1)]
+        for i, s in enumerate(retrain_seed_list, start=1):
+            extra = unlearn(original, task, "retrain", device=device, seed=s)
+            entries.append((f"retrain#{i}", extra.model, False, extra.seconds))
     for r, name in zip(results, names):
         if r is not retrained:
             entries.append((name, r.model, False, r.seconds))
@@ -183,7 +222,7 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
         retrained = unlearn(original, task, "retrain", device=device)
     for attack in chosen:
         attack.prepare(task, original, retrained.model)
-    rows = []
+    rows, deleted_scores = [], []
     for name, model, on_original, seconds in entries:
         model.to(device)
         row = {"model": name, **scorer.score(model, on_original), "seconds": seconds}
@@ -191,6 +230,8 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
         for attack in chosen:
             row.update(attack.score(model, graph, on_original))
         rows.append(row)
+        if retrain_seeds > 1:
+            deleted_scores.append(deleted_set_scores(model, task, graph))
     ref = retrained.seconds if retrained is not None else float("nan")
     for row in rows:
         row["speedup"] = ref / row["seconds"] if row["seconds"] and not math.isnan(row["seconds"]) else float("nan")
@@ -201,10 +242,69 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
         meta["protocols"] = {p: DF_PROTOCOLS[p] for p in protocols}
         meta["df_negatives"] = "given" if df_negatives is not None else f"sampled (seed {seed})"
     attack_columns = {k: v for a in chosen for k, v in a.columns.items()}
+    spread_columns: dict[str, str] = {}
+    if retrain_seeds > 1:
+        measures = (["dt_auroc", "df_auroc", "df_auc_gnndelete"] if kind == "link" else
+                    ["test_acc", "deleted_acc", "deleted_id_auc"]) + list(attack_columns)
+        headers = {**(LINK_COLUMNS if kind == "link" else NODE_COLUMNS), **attack_columns}
+        meta["retrain_spread"] = _retrain_spread(rows, deleted_scores, retrain_names, measures, headers)
+        meta["retrain_spread"]["seeds"] = retrain_seed_list
+        spread_columns = dict(SPREAD_COLUMNS)
     if chosen:
         meta["attacks"] = {a.name: {k: v for k, v in vars(a).items() if _plain(v)} for a in chosen}
         meta["attack_notes"] = {a.name: a.note for a in chosen if a.note}
-    return Report(kind=kind, rows=rows, meta=meta, attack_columns=attack_columns)
+    return Report(kind=kind, rows=rows, meta=meta, attack_columns=attack_columns,
+                  spread_columns=spread_columns)
+
+
+SPREAD_COLUMNS = {"df_distance": "Df distance to retrains", "df_distance_p": "Df distance p",
+                  "df_shift": "Df shift vs retrains (mean z)", "df_shift_p": "Df shift p",
+                  "n_outside": "# outside retrain spread", "outside_spread": "outside retrain spread"}
+
+
+def _retrain_spread(rows: list[dict[str, Any]], scores: list[torch.Tensor], retrain_names: list[str],
+                    measures: list[str], headers: dict[str, str]) -> dict[str, Any]:
+    """Adds the retrain-spread columns to every row (see :mod:`gnn_unlearn.metrics.spread`) and
+    returns what the report's meta records of it."""
+    index = {r["model"]: i for i, r in enumerate(rows)}
+    refs = [rows[index[n]] for n in retrain_names]
+    ranges = {}
+    for m in measures:
+        vals = [float(r[m]) for r in refs if isinstance(r.get(m), (int, float)) and not math.isnan(r[m])]
+        ranges[m] = [min(vals), max(vals)] if vals else None
+    retrain_scores = torch.stack([scores[index[n]] for n in retrain_names])
+    nan = float("nan")
+    if retrain_scores.size(1):
+        null_dist, null_shift = (v.tolist() for v in leave_one_out_statistics(retrain_scores))
+    else:                                   # nothing deleted that the models score
+        null_dist = null_shift = [nan] * len(retrain_names)
+    for i, row in enumerate(rows):
+        outside = [headers.get(m, m) for m in measures
+                   if isinstance(row.get(m), (int, float))
+                   and outside_spread(float(row[m]), [float(r.get(m, nan)) for r in refs])]
+        if row["model"] in retrain_names and retrain_scores.size(1):
+            # leave-one-out: tested exactly as a method would be against the other K-1 retrains
+            others = retrain_scores[torch.arange(len(retrain_names)) != retrain_names.index(row["model"])]
+            if others.size(0) >= 3:
+                dist, shift = model_statistics(scores[i], others)
+                ref_dist, ref_shift = (v.tolist() for v in leave_one_out_statistics(others))
+            else:                           # K = 3: two others make no leave-one-out null
+                j = retrain_names.index(row["model"])
+                dist, shift, ref_dist, ref_shift = null_dist[j], null_shift[j], [], []
+        elif retrain_scores.size(1):
+            dist, shift = model_statistics(scores[i], retrain_scores)
+            ref_dist, ref_shift = null_dist, null_shift
+        else:
+            dist = shift = nan
+            ref_dist = ref_shift = []
+        p_dist = predictive_p(dist, ref_dist)
+        p_shift = predictive_p(shift, ref_shift, log=False, two_sided=True)
+        outside += [name for name, p in (("Df distance", p_dist), ("Df shift", p_shift))
+                    if not math.isnan(p) and p < SPREAD_ALPHA]
+        row.update(df_distance=dist, df_distance_p=p_dist, df_shift=shift, df_shift_p=p_shift,
+                   n_outside=float(len(outside)), outside_spread=", ".join(outside) or "none")
+    return {"measures": measures, "ranges": ranges, "null_distances": null_dist, "null_shifts": null_shift,
+            "alpha": SPREAD_ALPHA, "note": DISTANCE_NOTE.format(alpha=SPREAD_ALPHA)}
 
 
 def _plain(v: Any) -> bool:
