@@ -29,9 +29,12 @@ from gnn_unlearn.training import TrainConfig, train
 
 
 def commit() -> str:
+    """The git commit of the ``gnn_unlearn`` package that runs (``unknown`` outside a checkout)."""
+    import gnn_unlearn
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=os.path.dirname(os.path.abspath(__file__)), check=True).stdout.strip()
+                              cwd=os.path.dirname(os.path.abspath(gnn_unlearn.__file__)),
+                              check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -67,8 +70,9 @@ def summary(rows: list[dict], encoders: list[str]) -> list[dict]:
     return out
 
 
-def markdown(rows, summ, command, reference) -> str:
-    lines = [f"Command: `{command}`", "", f"Commit {commit()}; hardware: {hardware()}", "",
+def markdown(rows, summ, command, reference, note="") -> str:
+    lines = [f"Command: `{command}`", "", f"Library commit {commit()}; hardware: {hardware()}", "",
+             *([note, ""] if note else []),
              "| dataset | encoder | seed | Dt AUROC | best val AUROC | best epoch / epochs run | seconds |",
              "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['dataset']} | {r['encoder']} | {r['seed']} | {r['dt_auroc']:.3f} | {r['best_val']:.3f} | "
@@ -90,15 +94,16 @@ def main(argv=None) -> None:
     p.add_argument("--mirror", default=None, help="raw dataset files (default $GNN_UNLEARN_MIRROR)")
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="gin_recipe_runs")
+    p.add_argument("--note", default="", help="a line for the results (e.g. which code ran)")
     a = p.parse_args(argv)
     encoders = a.encoders.split(",")
     command = user_command([sys.argv[0], *(sys.argv[1:] if argv is None else argv)])
     rows = run(a.datasets.split(","), encoders, range(a.seeds), a.device, a.mirror)
     summ = summary(rows, encoders)
     os.makedirs(a.output, exist_ok=True)
-    atomic_write_text(os.path.join(a.output, f"{a.name}.md"), markdown(rows, summ, command, encoders[0]))
+    atomic_write_text(os.path.join(a.output, f"{a.name}.md"), markdown(rows, summ, command, encoders[0], a.note))
     atomic_write_text(os.path.join(a.output, f"{a.name}.json"), json.dumps(
-        {"command": command, "commit": commit(), "hardware": hardware(), "threads": torch.get_num_threads(),
+        {"command": command, "commit": commit(), "note": a.note, "hardware": hardware(), "threads": torch.get_num_threads(),
          "rows": rows, "summary": summ}, indent=2))
 
 
