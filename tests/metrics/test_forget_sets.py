@@ -129,17 +129,17 @@ def test_validation(cora_link, cora_gcn, small_graph):
 
 @pytest.mark.slow
 def test_worst_case_set_is_harder_than_random_for_gradient_ascent(cora_link, cora_gcn):
-    """On Cora (GCN, seed 0, 2.5 %), gradient ascent ends further from retraining in Df AUROC
-    on the most confident edges than on random ones (measured gaps 0.11 and 0.02;
-    benchmarks/results/worst_case_cora.md)."""
+    """On Cora (GCN, 2.5 %), gradient ascent ends further from retraining in Df AUROC on the
+    edges between high-degree nodes than on random edges, on each of seeds 0-2 (gaps 0.071,
+    0.055, 0.062 against 0.015, 0.002, 0.004; benchmarks/results/worst_case_cora.md). Seed 0."""
     from gnn_unlearn.methods import unlearn
     from gnn_unlearn.metrics.report import evaluate
     gap = {}
-    for where in ("random", "worst:confidence"):
+    for where in ("random", "worst:high_degree"):
         task = forget_request(cora_link, cora_gcn, 0.025, where, seed=0).resolve(cora_link, num_hops=2)
         retrained = unlearn(cora_gcn, task, "retrain")
         ga = unlearn(cora_gcn, task, "gradient_ascent")
         rows = {r["model"]: r for r in evaluate(ga, task, retrained=retrained, mia=False,
                                                 protocols=("library",)).rows}
         gap[where] = abs(rows["gradient_ascent"]["df_auroc"] - rows["retrain"]["df_auroc"])
-    assert gap["worst:confidence"] > gap["random"] + 0.04, gap
+    assert gap["worst:high_degree"] > gap["random"] + 0.03, gap
