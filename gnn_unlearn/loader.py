@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 from gnn_unlearn.ops.graph import graph_digest
 from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.training import (EarlyStopping, TrainConfig, TrainHistory, check_trainable,
-                                  validation_score)
+                                  learning_rate, validation_score)
 from gnn_unlearn.utils import data_to, resolve_device, seeded
 
 SAMPLERS = ("torch", "pyg")
@@ -311,7 +311,8 @@ def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = Non
     model.to(dev)
     embedder = Embedder(data, fanouts, sampler)
     embedder.check(model)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    opt = torch.optim.Adam(model.parameters(), lr=learning_rate(config, model),
+                           weight_decay=config.weight_decay)
     g = torch.Generator().manual_seed(config.seed)
     history = TrainHistory()
     stopping = EarlyStopping(model, history, config)
@@ -350,6 +351,7 @@ def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = Non
     stopping.restore()
     # the recipe, with its sampling, so that retraining repeats it (methods.Retrain)
     model.data_signature = graph_digest(data)
-    model.train_config = {**asdict(config), "fanouts": [int(f) for f in fanouts],
+    model.train_config = {**asdict(config), "lr": learning_rate(config, model),
+                          "fanouts": [int(f) for f in fanouts],
                           "minibatch_size": batch_size, "sampler": sampler}
     return model, history
