@@ -30,6 +30,7 @@ from gnn_unlearn.metrics.link import link_logits
 from gnn_unlearn.ops.graph import symmetrize, training_edges
 from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.requests import DeletionRequest
+from gnn_unlearn.utils import data_to
 
 CRITERIA = {
     "confidence": "the original model's highest-scored training edges",
@@ -163,10 +164,11 @@ def edge_hardness(data: Data, model: nn.Module | None = None, criterion: str = D
             raise ValueError(f"criterion {criterion!r} needs a link split ({key}); "
                              "use gnn_unlearn.data.link_split first")
     dev = next(model.parameters()).device
+    data = data_to(data, dev)                 # a moved copy; the caller's graph stays put
+    train = training_edges(data)
     if criterion == "confidence":
-        return link_logits(model, data.to(dev) if data.edge_index.device != dev else data,
-                           train.to(dev)).float()
-    return _influence(data, model, train.to(dev), seed).detach()
+        return link_logits(model, data, train).float()
+    return _influence(data, model, train, seed).detach()
 
 
 def worst_case_edges(data: Data, model: nn.Module | None, size: float | int,
