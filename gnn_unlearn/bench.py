@@ -15,6 +15,7 @@ from gnn_unlearn.data.samplers import REGIONS
 from gnn_unlearn.experiment import aggregate, hardware, prepare_link, run_edge_request
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.attacks import build_attacks
+from gnn_unlearn.metrics.forget_sets import parse_where
 from gnn_unlearn.metrics.link import DF_PROTOCOLS
 from gnn_unlearn.metrics.report import LINK_COLUMNS
 from gnn_unlearn.training import TrainConfig
@@ -75,6 +76,9 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
     if isinstance(retrain_seeds, bool) or not isinstance(retrain_seeds, int) or retrain_seeds < 1 \
             or retrain_seeds == 2:
         raise ValueError(f"retrain_seeds must be 1 or an int >= 3, got {retrain_seeds!r}")
+    for where in wheres:                                    # and unknown deleted-set positions
+        if parse_where(where)[0] not in ("in", "out", "random", "worst"):
+            raise ValueError(f"unknown where {where!r}; use in, out, random, worst or worst:<criterion>")
     command = user_command()
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     log = lambda s: print("  " + s, file=sys.stderr)

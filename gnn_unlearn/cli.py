@@ -10,6 +10,10 @@ from typing import Sequence
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.models.predictors import num_hops
 
+#: ``--where`` choices: GNNDelete's regions, random, and the worst-case forget sets
+WHERE_CHOICES = ["in", "out", "random", "worst", "worst:confidence", "worst:high_degree",
+                 "worst:low_degree", "worst:influence"]
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
@@ -21,8 +25,10 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _request_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("deletion request (sampled unless --nodes/--node-class is given)")
     g.add_argument("--df-size", type=float, default=0.025, help="fraction of training edges to delete")
-    g.add_argument("--where", choices=["in", "out", "random"], default="in",
-                   help="'in': within 2 hops of test edges (hard case), 'out': outside")
+    g.add_argument("--where", choices=WHERE_CHOICES, default="in",
+                   help="'in': within 2 hops of test edges (hard case), 'out': outside, 'worst[:criterion]': "
+                        "the edges the checkpoint's model finds hardest to forget (gnn_unlearn.metrics.forget_sets; "
+                        "'worst' alone: by confidence)")
     g.add_argument("--region", choices=["library", "gnndelete"], default="library",
                    help="definition of 'in'/'out': the library's (both edge directions) or the "
                         "GNNDelete code's (one direction; reproduces the published protocol)")
@@ -203,7 +209,7 @@ def _graph_from_checkpoint(a, payload, state: str = "split"):
     return _load_graph(a, split=payload.get(state))
 
 
-def _build_request(a, data):
+def _build_request(a, data, model=None):
     from gnn_unlearn.data import sample_edges
     from gnn_unlearn.requests import DeletionRequest
     if getattr(a, "request", None):
@@ -225,6 +231,9 @@ def _build_request(a, data):
         if a.users:
             return sample_users(data, a.users, seed=a.seed)
         return sample_interactions(data, a.df_size, seed=a.seed)
+    if a.where.startswith("worst"):
+        from gnn_unlearn.metrics.forget_sets import forget_request
+        return forget_request(data, model, a.df_size, a.where, seed=a.seed)
     return sample_edges(data, a.df_size, where=a.where, seed=a.seed, region=a.region)
 
 
@@ -262,7 +271,7 @@ def cmd_unlearn(a: argparse.Namespace) -> None:
     state = "retained" if payload.get("retained") is not None else "split"
     data = _graph_from_checkpoint(a, payload, state)
     prior_features = deleted_features_of(payload, state)
-    request = _build_request(a, data)
+    request = _build_request(a, data, model)
     params = json.loads(a.params) if a.params else {}
     # default: the ledger the input checkpoint was recorded in (a sequence stays in one chain)
     ledger = DeletionLedger(a.ledger or (payload.get("extra") or {}).get("ledger")
@@ -462,7 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"comma-separated methods besides retrain; available: {', '.join(available())}")
     p.add_argument("--epochs", type=int, default=500, help="max training epochs (early stopping on validation)")
     p.add_argument("--df-size", type=float, default=0.025, help="fraction of training edges to delete")
-    p.add_argument("--where", choices=["in", "out", "random"], default="in")
+    p.add_argument("--where", choices=WHERE_CHOICES, default="in",
+                   help="'worst[:criterion]': the edges the original model finds hardest to forget "
+                        "(gnn_unlearn.metrics.forget_sets)")
     p.add_argument("--region", choices=["library", "gnndelete"], default="library",
                    help="definition of 'in'/'out': the library's (both edge directions) or the "
                         "GNNDelete code's (one direction; reproduces the published protocol)")
@@ -562,7 +573,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoders", default="gcn")
     p.add_argument("--methods", default="gradient_ascent")
     p.add_argument("--sizes", default="0.025")
-    p.add_argument("--wheres", default="in,out")
+    p.add_argument("--wheres", default="in,out",
+                   help=f"comma-separated, each one of: {', '.join(WHERE_CHOICES)}")
     p.add_argument("--region", choices=["library", "gnndelete"], default="library",
                    help="definition of 'in'/'out' (see `gnn-unlearn unlearn --help`)")
     p.add_argument("--normalize-features", action="store_true",

@@ -10,8 +10,9 @@ from typing import Any, Iterable, Sequence
 
 import torch
 
-from gnn_unlearn.data import link_split, load_dataset, sample_edges
+from gnn_unlearn.data import link_split, load_dataset
 from gnn_unlearn.methods import unlearn
+from gnn_unlearn.metrics.forget_sets import forget_request
 from gnn_unlearn.metrics.report import Report, evaluate
 from gnn_unlearn.training import TrainConfig, train
 from gnn_unlearn.utils import resolve_device
@@ -55,13 +56,16 @@ def run_edge_request(data, model, df_size: float | int = 0.025, where: str = "in
                      retrain_seeds: int = 1) -> Report:
     """Samples a deleted set, retrains, runs ``methods`` and evaluates them (one seed).
 
-    ``region`` picks the definition of "in"/"out" (:func:`gnn_unlearn.data.samplers.near_test_edges`);
-    the report names it in ``meta["region"]`` beside the Df protocols. ``retrain_seeds``: see
+    ``where``: ``"in"``, ``"out"``, ``"random"``, ``"worst"`` or ``"worst:<criterion>"``
+    (a worst-case forget set ranked on the original ``model``:
+    :func:`gnn_unlearn.metrics.forget_sets.forget_request`). ``region`` picks the definition of
+    "in"/"out" (:func:`gnn_unlearn.data.samplers.near_test_edges`); the report names it in
+    ``meta["region"]`` beside the Df protocols. ``retrain_seeds``: see
     :func:`gnn_unlearn.metrics.evaluate` (K retrains, the retrain-spread test)."""
     dev = resolve_device(device)
     steps: dict[str, float] = {}
     t0 = time.perf_counter()
-    task = sample_edges(data, df_size, where=where, seed=seed, region=region).resolve(
+    task = forget_request(data, model, df_size, where, seed=seed, region=region).resolve(
         data, num_hops=model.encoder.num_layers)
     steps["resolve request"] = time.perf_counter() - t0
     log(f"request: {task.summary()}")

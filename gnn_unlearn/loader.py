@@ -44,7 +44,7 @@ from gnn_unlearn.distributed import Replica
 from gnn_unlearn.ops.graph import graph_digest
 from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.training import (EarlyStopping, TrainConfig, TrainHistory, check_trainable,
-                                  validation_score)
+                                  learning_rate, validation_score)
 from gnn_unlearn.utils import data_to, resolve_device, seeded
 
 SAMPLERS = ("torch", "pyg")
@@ -339,7 +339,8 @@ def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = Non
     embedder.check(model)
     replica = Replica.current()
     step = replica.wrap(model)        # DistributedDataParallel under torchrun
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    opt = torch.optim.Adam(model.parameters(), lr=learning_rate(config, model),
+                           weight_decay=config.weight_decay)
     g = replica.generator(config.seed)                 # this rank's sampling and negatives
     history = TrainHistory()
     stopping = EarlyStopping(model, history, config)
@@ -370,6 +371,7 @@ def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = Non
     stopping.restore()
     # the recipe, with its sampling, so that retraining repeats it (methods.Retrain)
     model.data_signature = graph_digest(data)
-    model.train_config = {**asdict(config), "fanouts": [int(f) for f in fanouts],
+    model.train_config = {**asdict(config), "lr": learning_rate(config, model),
+                          "fanouts": [int(f) for f in fanouts],
                           "minibatch_size": batch_size, "sampler": sampler}
     return model, history

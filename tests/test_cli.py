@@ -149,3 +149,23 @@ def test_family_options_are_checked(argv, message, tmp_path, capsys):
     out = str(tmp_path / "x.pt")       # an unknown dataset: refused before the graph is loaded
     assert main(["train", "--dataset", "nope", "--epochs", "2", "--output", out] + argv) == 2
     assert message in capsys.readouterr().err and not os.path.exists(out)
+
+
+def test_worst_case_forget_sets_from_the_cli(tmp_path, capsys):
+    from gnn_unlearn.cli import WHERE_CHOICES
+    from gnn_unlearn.metrics.forget_sets import CRITERIA
+    assert {w.split(":")[1] for w in WHERE_CHOICES if ":" in w} == set(CRITERIA)
+    out = tmp_path / "demo"
+    assert main(["demo", "--num-nodes", "300", "--epochs", "40", "--where", "worst:influence",
+                 "--no-mia", "--output", str(out)]) == 0
+    assert json.loads((out / "demo.json").read_text())["meta"]["where"] == "worst:influence"
+    # an unknown criterion is refused before any training
+    assert main(["benchmark", "--datasets", "synthetic", "--wheres", "in,worst:loss",
+                 "--output", str(tmp_path / "b")]) == 2
+    assert "unknown worst-case criterion 'loss'" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
+    ckpt, unl = str(tmp_path / "orig.pt"), str(tmp_path / "unl.pt")
+    assert main(["train", "--num-nodes", "300", "--epochs", "30", "--output", ckpt]) == 0
+    assert main(["unlearn", "--checkpoint", ckpt, "--method", "gradient_ascent", "--df-size", "0.05",
+                 "--where", "worst:confidence", "--params", '{"epochs": 5}', "--output", unl]) == 0
+    assert os.path.exists(unl)

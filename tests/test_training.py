@@ -52,3 +52,16 @@ def test_training_is_bitwise_repeatable_on_cora(cora_link):
     b, _ = train(cora_link, "link", TrainConfig(epochs=30, seed=0))
     for va, vb in zip(a.state_dict().values(), b.state_dict().values()):
         assert torch.equal(va, vb)
+
+
+def test_learning_rate_is_the_encoders_unless_given(small_graph):
+    from gnn_unlearn.models.predictors import make_model
+    from gnn_unlearn.training import DEFAULT_LR, learning_rate
+    gin, gcn = make_model(small_graph, "link", encoder="gin"), make_model(small_graph, "link", encoder="gcn")
+    assert learning_rate(TrainConfig(), gin) == 0.005
+    assert learning_rate(TrainConfig(), gcn) == DEFAULT_LR == 0.01
+    assert learning_rate(TrainConfig(lr=0.02), gin) == 0.02
+    model, _ = train(small_graph, "link", TrainConfig(epochs=2), encoder="gin")
+    assert model.train_config["lr"] == 0.005                 # recorded as used: retraining repeats it
+    with pytest.raises(ValueError, match="lr > 0"):
+        TrainConfig(lr=0.0)

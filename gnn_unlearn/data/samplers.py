@@ -68,27 +68,65 @@ def near_test_edges(data: Data, num_hops: int = 2, region: str = "library") -> T
     return near[train[0]] & near[train[1]]
 
 
+WHERES = ("random", "in", "out", "worst")
+
+
+def hardest(scores: Tensor, k: int, generator: torch.Generator) -> Tensor:
+    """Indices of the ``k`` largest ``scores``, ties broken by a seeded random order
+    (so a score with many ties, such as a degree, still gives one set per seed)."""
+    order = torch.randperm(scores.numel(), generator=generator).to(scores.device)
+    ranked = torch.sort(scores[order], descending=True, stable=True)[1]
+    return order[ranked[:k]]
+
+
+def check_edge_scores(scores: Tensor, num_edges: int) -> None:
+    """Refuses hardness scores that are not one finite float per training edge."""
+    if not isinstance(scores, Tensor):
+        raise TypeError(f"scores must be a tensor with one value per training edge, got "
+                        f"{type(scores).__name__}")
+    if scores.shape != (num_edges,):
+        raise ValueError(f"scores must have shape [{num_edges}] (one per training edge, in the "
+                         f"order of training_edges(data)), got {list(scores.shape)}")
+    if not scores.is_floating_point() or not bool(torch.isfinite(scores).all()):
+        raise ValueError("scores must be finite floats; compute them with "
+                         "gnn_unlearn.metrics.forget_sets.edge_hardness")
+
+
 def sample_edges(data: Data, size: float | int, where: str = "random", num_hops: int = 2,
-                 seed: int = 0, region: str = "library") -> DeletionRequest:
+                 seed: int = 0, region: str = "library",
+                 scores: Tensor | None = None) -> DeletionRequest:
     """Samples training edges to delete.
 
     Args:
         size: fraction of training edges (float) or a count (int).
         where: ``"random"`` (any training edge), ``"in"`` (inside the ``num_hops``
-            enclosing subgraph of test edges: the hard case of GNNDelete), or ``"out"``.
+            enclosing subgraph of test edges: the hard case of GNNDelete), ``"out"``, or
+            ``"worst"``: the ``size`` training edges with the highest ``scores`` (a
+            worst-case forget set, Fan et al., "Challenging Forgets", ECCV 2024; ties broken by
+            the seed). The model-dependent scores come from
+            :func:`gnn_unlearn.metrics.forget_sets.edge_hardness`, and
+            :func:`~gnn_unlearn.metrics.forget_sets.worst_case_edges` does both steps.
         region: which definition of that subgraph ``"in"`` / ``"out"`` use
             (:func:`near_test_edges`): ``"library"`` or ``"gnndelete"`` (the reference code's).
+        scores: ``[T]`` hardness of each training edge (order of :func:`training_edges`);
+            required by ``"worst"`` and only accepted with it.
     """
+    if where not in WHERES:
+        raise ValueError(f"where must be one of {WHERES}, got {where!r}")
+    if (scores is not None) != (where == "worst"):
+        raise ValueError("where='worst' needs scores (one per training edge) and the other "
+                         "choices take none; see gnn_unlearn.metrics.forget_sets.worst_case_edges")
     train = training_edges(data)
     k = _count(size, train.size(1), "training edges")
+    g = torch.Generator().manual_seed(seed)
+    if where == "worst":
+        check_edge_scores(scores, train.size(1))
+        return DeletionRequest.edges(train[:, hardest(scores.to(train.device), k, g)])
     if where == "random":
         candidates = torch.arange(train.size(1), device=train.device)
-    elif where in ("in", "out"):
+    else:
         inside = near_test_edges(data, num_hops, region)
         candidates = (inside if where == "in" else ~inside).nonzero().view(-1)
-    else:
-        raise ValueError(f"where must be 'random', 'in' or 'out', got {where!r}")
-    g = torch.Generator().manual_seed(seed)
     idx = _choose(candidates, k, g, f"training edges ({where})")
     return DeletionRequest.edges(train[:, idx])
 

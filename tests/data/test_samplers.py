@@ -61,3 +61,31 @@ def test_sample_nodes_and_users(cora_link, lastfm):
     assert int(ti.df_mask.sum()) == round(0.01 * 64315)
     with pytest.raises(ValueError, match="user-item"):
         sample_users(cora_link, 3)
+
+
+def test_sample_edges_worst_takes_the_highest_scores(small_graph):
+    t = training_edges(small_graph).size(1)
+    scores = torch.arange(t, dtype=torch.float).flip(0)         # edge 0 is the hardest
+    task = sample_edges(small_graph, 5, where="worst", scores=scores).resolve(small_graph)
+    assert torch.equal(task.df_mask.nonzero().view(-1), torch.arange(5))
+    # ties are broken by the seed, always among the tied top scores
+    tied = torch.zeros(t)
+    tied[:20] = 1.0
+    sets = [sample_edges(small_graph, 5, where="worst", scores=tied, seed=s).resolve(small_graph).df_mask
+            for s in (0, 0, 1)]
+    assert all(m[20:].sum() == 0 and m.sum() == 5 for m in sets)
+    assert torch.equal(sets[0], sets[1]) and not torch.equal(sets[0], sets[2])
+
+
+def test_sample_edges_worst_validation(small_graph):
+    t = training_edges(small_graph).size(1)
+    with pytest.raises(ValueError, match="needs scores"):
+        sample_edges(small_graph, 5, where="worst")
+    with pytest.raises(ValueError, match="take none"):
+        sample_edges(small_graph, 5, where="random", scores=torch.zeros(t))
+    with pytest.raises(ValueError, match="shape"):
+        sample_edges(small_graph, 5, where="worst", scores=torch.zeros(t + 1))
+    with pytest.raises(ValueError, match="finite"):
+        sample_edges(small_graph, 5, where="worst", scores=torch.full((t,), float("nan")))
+    with pytest.raises(TypeError, match="tensor"):
+        sample_edges(small_graph, 5, where="worst", scores=[0.0] * t)

@@ -53,8 +53,11 @@ def test_sparse_features_give_dense_outputs_and_gradients(sparse_graph, conv, di
     assert twin.__dict__["_features"][3] is None          # the reference did not
     assert torch.allclose(out, ref, atol=1e-5, rtol=1e-4)
     assert len(grads) == len(ref_grads)
+    # float32 round-off scales with the largest gradient: GIN's batch norm makes the gradient of
+    # the bias before it ~0 in exact arithmetic, i.e. round-off of the others (~1e-7 relative)
+    atol = max(1e-5, 1e-6 * max(float(r.abs().max()) for r in ref_grads))
     for g, r in zip(grads, ref_grads):
-        assert torch.allclose(g, r, atol=1e-5, rtol=1e-4)
+        assert torch.allclose(g, r, atol=atol, rtol=1e-4)
 
 
 def test_density_threshold_rule():
