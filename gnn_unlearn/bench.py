@@ -28,8 +28,8 @@ def user_command(argv: Sequence[str] | None = None) -> str:
     """The command as a user types it: the program's name, not the path it ran from."""
     argv = list(sys.argv if argv is None else argv)
     prog = os.path.basename(argv[0]) if argv else "gnn-unlearn"
-    if prog in ("__main__.py", "-m", "-c"):         # python -m gnn_unlearn.cli
-        prog = "gnn-unlearn"
+    if prog in ("__main__.py", "-m", "-c") or argv and argv[0].replace(os.sep, "/").endswith("gnn_unlearn/cli.py"):
+        prog = "gnn-unlearn"                         # python -m gnn_unlearn.cli
     elif prog.endswith(".py"):
         rel = os.path.relpath(os.path.abspath(argv[0]))
         prog = "python " + (rel if not rel.startswith("..") else prog)
