@@ -95,7 +95,11 @@ def test_lira_and_retrain_seeds_from_the_cli(tmp_path, capsys):
                                                     "retrain#3", "gradient_ascent"]
     for row in report["rows"]:
         assert 0.0 <= row["lira_tpr_1"] <= 1.0 and 0.0 <= row["lira_auc"] <= 1.0
-        assert row["df_distance"] > 0 and 0.0 <= row["df_distance_p"] <= 1.0
+        assert row["df_distance"] > 0
+        if row["model"].startswith("retrain#"):       # 3 retrains: 2 others make no null for one
+            assert row["df_distance_p"] is None and row["outside_spread"] == "none"
+        else:
+            assert 0.0 <= row["df_distance_p"] <= 1.0
     assert report["meta"]["attacks"]["lira"]["shadows"] == 2
     assert "LiRA TPR@0.1%FPR" in (tmp_path / "ev" / "evaluate.md").read_text()
     assert main(["evaluate", "--unlearned", unl, "--no-mia", "--attacks", "lira", "--attack-params",

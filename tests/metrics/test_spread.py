@@ -112,6 +112,7 @@ def test_benchmark_with_retrain_seeds_from_the_cli(tmp_path, capsys):
     assert "retrain_seeds must be 1" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_spread_on_deleted_training_nodes(cora):
     from gnn_unlearn.data import node_split, sample_nodes
     data = node_split(cora, seed=0, use_public=False)
