@@ -67,6 +67,8 @@ class UnseenEdges:
         ``subset``: positions in :attr:`val` of the scored reference edges (default: all)."""
         with torch.no_grad():
             weights = self.weights if subset is None else self.weights[subset]
+            if not bool(weights.sum() > 0):          # a subset without Df's support: unweighted
+                weights = torch.ones_like(weights)
             order = torch.sort(val_scores.detach())
             cum = torch.cumsum(weights[order.indices], 0)
             cum = cum / cum[-1]
