@@ -36,7 +36,11 @@ ever read), and the system is solved by
 
 * ``solver="cg"`` (default): conjugate gradients, ``iterations`` at most, stopping when the
   relative residual :math:`\lVert (H + \lambda I)x - v\rVert / \lVert v \rVert` falls below
-  ``tol``, or at the first direction of non-positive curvature (a non-convex loss);
+  ``tol``, or at the first direction of non-positive curvature (a non-convex loss). The iterate
+  reached there is a step in an uncontrolled direction (measured: a Cora node GCN, 60/20/20
+  split, 5 % of the training nodes, seed 2: test accuracy 0.89 -> 0.30), so the solve is
+  repeated with 10x the damping, up to 3 times, and refused if it still fails; the damping
+  used is ``history["damping_used"]``;
 * ``solver="lissa"``: the truncated Neumann series of the paper,
   :math:`h_0 = v,\ h_{t+1} = v + h_t - (H + \lambda I) h_t / s,\ \Delta\theta = h_T / s`. It
   converges to :math:`(H + \lambda I)^{-1} v` when every eigenvalue of
@@ -170,6 +174,9 @@ class HessianOperator:
         return hv.detach() + self.shift * h
 
 
+NEGATIVE_CURVATURE_RETRIES = 3
+
+
 def conjugate_gradient(A: Callable[[Tensor], Tensor], b: Tensor, iterations: int,
                        tol: float) -> tuple[Tensor, str]:
     """Solves ``A x = b`` for symmetric ``A``; stops at the tolerance, the iteration cap or
@@ -279,11 +286,26 @@ class GIF(Unlearner):
             v = v + (n - problem.num_train_after) * wd * flat([p.detach() for p in params])
         b = v.detach() / n
         A = HessianOperator(problem.loss("all") / n, params, wd + self.damping)
-        info: dict = {}
+        info: dict = {"damping_used": self.damping}
         if float(b.norm()) == 0:
             delta, info["stop"] = torch.zeros_like(b), "nothing to unlearn (v = 0)"
         elif self.solver == "cg":
             delta, info["stop"] = conjugate_gradient(A, b, self.iterations, self.tol)
+            damping = self.damping
+            for _ in range(NEGATIVE_CURVATURE_RETRIES):
+                if info["stop"] != "negative curvature":
+                    break
+                # the damped Hessian is not positive definite along the solve: the iterate is
+                # a step in an uncontrolled direction, so solve again with 10x the damping
+                damping = max(10 * damping, 1e-2)
+                A = HessianOperator(problem.loss("all") / n, params, wd + damping)
+                delta, info["stop"] = conjugate_gradient(A, b, self.iterations, self.tol)
+            info["damping_used"] = damping
+            if info["stop"] == "negative curvature":
+                raise FloatingPointError(
+                    f"the influence solve met negative curvature even with damping {damping:g}; "
+                    "the model is far from a minimum of its training loss (train it to "
+                    "convergence) or use solver='lissa'")
         else:
             scale = self.scale
             if scale is None:
