@@ -17,7 +17,7 @@ from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.attacks import build_attacks
 from gnn_unlearn.metrics.forget_sets import parse_where
 from gnn_unlearn.metrics.link import DF_PROTOCOLS
-from gnn_unlearn.metrics.report import LINK_COLUMNS
+from gnn_unlearn.metrics.report import LINK_COLUMNS, check_retrain_seeds
 from gnn_unlearn.training import TrainConfig
 
 TABLE_COLUMNS = ("dt_auroc", "df_auroc", "df_auc_gnndelete", "mi_ratio", "mia_df_member", "mia_auc",
@@ -73,12 +73,9 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
     deleted-set size and position, as in GNNDelete's protocol.
     """
     build_attacks(attacks, "link", attack_params)          # refuse bad attack options before any work
-    if isinstance(retrain_seeds, bool) or not isinstance(retrain_seeds, int) or retrain_seeds < 1 \
-            or retrain_seeds == 2:
-        raise ValueError(f"retrain_seeds must be 1 or an int >= 3, got {retrain_seeds!r}")
+    check_retrain_seeds(retrain_seeds)
     for where in wheres:                                    # and unknown deleted-set positions
-        if parse_where(where)[0] not in ("in", "out", "random", "worst"):
-            raise ValueError(f"unknown where {where!r}; use in, out, random, worst or worst:<criterion>")
+        parse_where(where)
     command = user_command()
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     log = lambda s: print("  " + s, file=sys.stderr)

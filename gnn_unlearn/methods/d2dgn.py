@@ -229,7 +229,6 @@ class D2DGN(Unlearner):
             t_ret = s["preserver"].decode(s["z_p"], retained)
         keep, deleted = s["keep"][rows], s["deleted"][rows]
         nr, nf = retained.size(1), df.size(1)
-        z_df = z[pairs[0, nr:nr + nf]] * z[pairs[1, nr:nr + nf]]
         retain = (bernoulli_kl(t_ret, logits[:nr], self.temperature)
                   + F.mse_loss(z[keep], s["z_p"][rows[keep]]))
         if s["unseen"] is not None:      # unseen edges teach D_f (quantile-matched responses)
@@ -237,6 +236,7 @@ class D2DGN(Unlearner):
             targets = s["unseen"].quantile_targets(df_logits, logits[nr + nf:].detach(), subset)
             forget = bernoulli_kl(targets, df_logits, self.temperature)
         else:                             # the paper's destroyer: responses and pair features
+            z_df = z[pairs[0, nr:nr + nf]] * z[pairs[1, nr:nr + nf]]
             forget = (bernoulli_kl(s["df_teacher"][idx], logits[nr:nr + nf], self.temperature)
                       + F.mse_loss(z_df, s["df_pair_d"][idx]))
         if bool(deleted.any()):

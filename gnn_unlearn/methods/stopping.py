@@ -127,8 +127,7 @@ class ForgetCriterion:
             raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
         self.tolerance = tolerance
         self.data, self.df, self.non_edges, self.target = data, df, non_edges, target
-        self.unseen = UnseenEdges(data, df)
-        self.val_weights = self.unseen.weights          # importance weights of (b)
+        self.unseen = UnseenEdges(data, df)             # its weights are those of (b)
 
     @torch.no_grad()
     def levels(self, model: nn.Module, z: Tensor) -> tuple[float, float]:
@@ -138,7 +137,7 @@ class ForgetCriterion:
         if self.target == "matched":
             val = model.decode(z, self.data.val_pos_edge_index).float()
             excess_unseen = self.unseen.separation(df_scores, val) - 0.5 - self.tolerance * self.unseen.null_sd
-            excess_non_edges = (rank_auc(df_scores, neg) - rank_auc(val, neg, self.val_weights)
+            excess_non_edges = (rank_auc(df_scores, neg) - rank_auc(val, neg, self.unseen.weights)
                                 - self.tolerance * _null_sd(df_scores.numel(), neg.numel()))
             return max(excess_unseen, excess_non_edges), 0.0
 
@@ -146,10 +145,7 @@ class ForgetCriterion:
         if self.target == "non_edges":
             return df, 0.5
         val = model.decode(z, self.data.val_pos_edge_index).float()
-        level = rank_auc(val, neg)
-        if bool(self.val_weights.sum() > 0):
-            level = min(level, rank_auc(val, neg, self.val_weights))
-        return df, level
+        return df, min(rank_auc(val, neg), rank_auc(val, neg, self.unseen.weights))
 
     def reached(self, model: nn.Module, z: Tensor) -> bool:
         df, level = self.levels(model, z)

@@ -54,10 +54,10 @@ def build_attacks(names: Any, task: str, params: dict[str, dict[str, Any]] | Non
                          f"{available_attacks(task)}")
     if len(set(names)) != len(names):
         raise ValueError(f"attacks listed twice: {names}")
-    params = dict(params or {})
+    params = {} if params is None else params
     if not isinstance(params, dict) or any(k not in names for k in params):
-        raise ValueError(f"attack_params keys must be among the chosen attacks {names}, "
-                         f"got {list(params)}")
+        raise ValueError(f"attack_params must be a dict keyed by the chosen attacks {names}, "
+                         f"got {params!r}")
     out = []
     for n in names:
         kw = params.get(n, {})

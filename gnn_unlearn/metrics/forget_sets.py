@@ -43,6 +43,8 @@ CRITERIA = {
 MODEL_CRITERIA = ("confidence", "influence")
 #: encoders :func:`gated_encode` reproduces
 GATED_ENCODERS = ("gcn", "gin", "sage")
+#: the deleted-set positions of the benchmark grid
+POSITIONS = ("in", "out", "random", "worst")
 #: ``where="worst"`` without a criterion
 DEFAULT_CRITERION = "confidence"
 
@@ -53,6 +55,8 @@ def parse_where(where: str) -> tuple[str, str | None]:
     if not isinstance(where, str):
         raise TypeError(f"where must be a string, got {type(where).__name__}")
     base, _, criterion = where.partition(":")
+    if base not in POSITIONS:
+        raise ValueError(f"unknown where {where!r}; use {', '.join(POSITIONS)} or worst:<criterion>")
     if base != "worst":
         if criterion:
             raise ValueError(f"only 'worst' takes a criterion ('worst:<criterion>'), got {where!r}")

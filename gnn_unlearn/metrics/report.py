@@ -175,10 +175,7 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
     unknown = set(protocols) - set(DF_PROTOCOLS)
     if unknown or not protocols:
         raise ValueError(f"protocols must be a non-empty subset of {sorted(DF_PROTOCOLS)}, got {list(protocols)}")
-    if isinstance(retrain_seeds, bool) or not isinstance(retrain_seeds, int) or retrain_seeds < 1 \
-            or retrain_seeds == 2:
-        raise ValueError(f"retrain_seeds must be 1 (one retrain) or an int >= 3 (the spread test needs "
-                         f"leave-one-out sets of at least 2), got {retrain_seeds!r}")
+    check_retrain_seeds(retrain_seeds)
     if retrain_seeds > 1 and "retrain" not in against:
         raise ValueError("retrain_seeds > 1 compares every row with the retrained models: keep "
                          "'retrain' in against")
@@ -305,6 +302,14 @@ def _retrain_spread(rows: list[dict[str, Any]], scores: list[torch.Tensor], retr
                    n_outside=float(len(outside)), outside_spread=", ".join(outside) or "none")
     return {"measures": measures, "ranges": ranges, "null_distances": null_dist, "null_shifts": null_shift,
             "alpha": SPREAD_ALPHA, "note": DISTANCE_NOTE.format(alpha=SPREAD_ALPHA)}
+
+
+def check_retrain_seeds(retrain_seeds: Any) -> None:
+    """``retrain_seeds`` is 1 (one retrain) or an int >= 3 (the spread test's leave-one-out sets)."""
+    if isinstance(retrain_seeds, bool) or not isinstance(retrain_seeds, int) or retrain_seeds < 1 \
+            or retrain_seeds == 2:
+        raise ValueError(f"retrain_seeds must be 1 (one retrain) or an int >= 3 (the spread test needs "
+                         f"leave-one-out sets of at least 2), got {retrain_seeds!r}")
 
 
 def _plain(v: Any) -> bool:

@@ -66,7 +66,8 @@ def test_bad_attack_options_are_refused_before_any_work(counting, cora_gcn, cora
             (["nope"], None, ValueError, "unknown attacks"),
             ("lira", None, TypeError, "list of attack names"),
             ([counting.name, counting.name], None, ValueError, "twice"),
-            ([counting.name], {"other": {}}, ValueError, "attack_params keys"),
+            ([counting.name], {"other": {}}, ValueError, "attack_params must be a dict keyed"),
+            ([counting.name], "lira", ValueError, "attack_params must be a dict keyed"),
             ([counting.name], {counting.name: {"scale": "x"}}, TypeError, "scale must be a number"),
             ([counting.name], {counting.name: {"bogus": 1}}, TypeError, "counting_test_attack")]:
         with pytest.raises(err, match=msg):

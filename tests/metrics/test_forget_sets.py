@@ -113,6 +113,8 @@ def test_validation(cora_link, cora_gcn, small_graph):
         parse_where("worst:loss")
     with pytest.raises(ValueError, match="only 'worst'"):
         parse_where("in:degree")
+    with pytest.raises(ValueError, match="unknown where"):
+        parse_where("inside")
     with pytest.raises(ValueError, match="unknown worst-case criterion"):
         edge_hardness(cora_link, cora_gcn, "gradient")
     with pytest.raises(ValueError, match="pass model="):
