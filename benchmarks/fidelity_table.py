@@ -22,13 +22,6 @@ from __future__ import annotations
 import json
 import sys
 
-CHECKS = {
-    "dt": ("dt_auroc", "Dt within 2 pts"),
-    "lib": ("df_auroc", "library Df within 0.03"),
-    "gd": ("df_auc_gnndelete", "GNNDelete Df within 0.05 or in range"),
-}
-
-
 def verdicts(row: dict, ref: dict, size: float) -> dict[str, bool | None]:
     out: dict[str, bool | None] = {}
     if "dt_auroc" in row:

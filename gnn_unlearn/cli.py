@@ -256,6 +256,7 @@ def cmd_unlearn(a: argparse.Namespace) -> None:
     from gnn_unlearn.distributed import init_from_env
     from gnn_unlearn.methods import get, unlearn
     replica, a.device = init_from_env(a.device)     # retraining runs DDP under torchrun
+    params = _json_arg(a.params, "--params", '{"lr": 0.001}')
     if replica.active and a.method != "retrain":
         raise ValueError(f"under torchrun only --method retrain runs distributed; run {a.method!r} "
                          "as a single process")
@@ -272,7 +273,6 @@ def cmd_unlearn(a: argparse.Namespace) -> None:
     data = _graph_from_checkpoint(a, payload, state)
     prior_features = deleted_features_of(payload, state)
     request = _build_request(a, data, model)
-    params = json.loads(a.params) if a.params else {}
     # default: the ledger the input checkpoint was recorded in (a sequence stays in one chain)
     ledger = DeletionLedger(a.ledger or (payload.get("extra") or {}).get("ledger")
                             or os.path.splitext(a.output)[0] + ".ledger.jsonl")
@@ -365,7 +365,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
                               peak_memory_bytes=0, method=extra.get("method", "unlearned"),
                               params=extra.get("params", {}), original=original)
     report = evaluate(result, task, mia=not a.no_mia, seed=a.seed, attacks=_attack_list(a.attacks),
-                      attack_params=_json_arg(a.attack_params, "--attack-params"),
+                      attack_params=_json_arg(a.attack_params, "--attack-params", ATTACK_PARAMS_EXAMPLE),
                       retrain_seeds=a.retrain_seeds)
     _write_report(report, a.output, "evaluate")
 
@@ -392,7 +392,8 @@ def cmd_benchmark(a: argparse.Namespace) -> None:
              wheres=a.wheres.split(","), seeds=list(range(a.seeds)), device=a.device,
              output=a.output, root=a.root, mirror=a.mirror, epochs=a.epochs, name=a.name,
              region=a.region, normalize_features=a.normalize_features,
-             attacks=_attack_list(a.attacks), attack_params=_json_arg(a.attack_params, "--attack-params"),
+             attacks=_attack_list(a.attacks),
+             attack_params=_json_arg(a.attack_params, "--attack-params", ATTACK_PARAMS_EXAMPLE),
              retrain_seeds=a.retrain_seeds)
 
 
@@ -400,15 +401,19 @@ def _attack_list(text: str | None) -> list[str]:
     return [t for t in (text or "").split(",") if t]
 
 
-def _json_arg(text: str | None, flag: str) -> dict:
+ATTACK_PARAMS_EXAMPLE = '{"lira": {"shadows": 8}}'
+
+
+def _json_arg(text: str | None, flag: str, example: str) -> dict:
+    """A JSON-object option (``{}`` when absent), refused with an example when it is not one."""
     if not text:
         return {}
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ValueError(f"{flag} must be JSON, e.g. '{{\"lira\": {{\"shadows\": 8}}}}': {e}") from None
+        raise ValueError(f"{flag} must be JSON, e.g. '{example}': {e}") from None
     if not isinstance(value, dict):
-        raise ValueError(f"{flag} must be a JSON object keyed by attack name, got {text!r}")
+        raise ValueError(f"{flag} must be a JSON object, e.g. '{example}', got {text!r}")
     return value
 
 

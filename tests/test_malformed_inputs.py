@@ -185,6 +185,7 @@ CLI_CASES = {
     "cli epochs 0": lambda w: ["unlearn", "--checkpoint", w["ckpt"], "--params", '{"epochs": 0}'],
     "cli lr NaN": lambda w: ["unlearn", "--checkpoint", w["ckpt"], "--params", '{"lr": NaN}'],
     "cli params not JSON": lambda w: ["unlearn", "--checkpoint", w["ckpt"], "--params", "{epochs: 3}"],
+    "cli params not an object": lambda w: ["unlearn", "--checkpoint", w["ckpt"], "--params", "[3]"],
     "cli unknown method": lambda w: ["unlearn", "--checkpoint", w["ckpt"], "--method", "nope"],
     "cli missing checkpoint": lambda w: ["unlearn", "--checkpoint", os.path.join(w["folder"], "no.pt")],
     "cli missing request file": lambda w: ["unlearn", "--checkpoint", w["ckpt"], "--request",

@@ -219,9 +219,7 @@ class D2DGN(Unlearner):
         retained = torch.cat([dr, neg], 1)
         ref, subset = df[:, :0], None
         if s["unseen"] is not None:     # unseen reference edges, through the same computation
-            nv = s["unseen"].val.size(1)
-            subset = torch.randperm(nv, generator=g)[: max(4 * df.size(1), 512)].to(df.device)
-            ref = s["unseen"].val[:, subset]
+            ref, subset = s["unseen"].sample(df.size(1), g)
         z, rows, index = embedder(student, torch.cat([retained, df, ref], 1).reshape(-1), g)
         pairs = index.view(2, -1)
         logits = student.decode(z, pairs)

@@ -392,12 +392,10 @@ class GNNDelete(Unlearner):
                 if self._unseen is not None:
                     # the unseen reference edges run through the same sampled computation as
                     # the deleted ones, so that their scores are comparable
-                    nv = self._unseen.val.size(1)
-                    val_subset = torch.randperm(nv, generator=g)[: max(4 * df_b.size(1), 512)].to(device)
-                    rand = self._unseen.val[:, val_subset]
+                    ref, val_subset = self._unseen.sample(df_b.size(1), g)
                 else:
-                    rand = negative_pairs(c["task"].data, df_b.size(1) * self.random_ratio, g).to(device)
-                parts = [df_b, rand, near]
+                    ref = negative_pairs(c["task"].data, df_b.size(1) * self.random_ratio, g).to(device)
+                parts = [df_b, ref, near]
             seeds, inverse = torch.unique(torch.cat(parts, 1).reshape(-1), return_inverse=True)
             if c["sampler"] is not None:
                 n_id, edge_index = sample_subgraph(c["sampler"], seeds, g)
@@ -415,9 +413,9 @@ class GNNDelete(Unlearner):
                                       orig_pairs=near)
             if df_idx is not None:
                 nf = df_b.size(1)
-                ref = index[:, nf:nf + rand.size(1)]
-                val_logits = None if val_subset is None else c["wrapped"].decode(z, ref).detach()
-                dec = self._dec_loss(c["wrapped"], z, index[:, :nf], ref, val_logits, val_subset)
+                ref_local = index[:, nf:nf + ref.size(1)]
+                val_logits = None if val_subset is None else c["wrapped"].decode(z, ref_local).detach()
+                dec = self._dec_loss(c["wrapped"], z, index[:, :nf], ref_local, val_logits, val_subset)
                 loss = self.alpha * dec + (1 - self.alpha) * loss
             loss.backward()
             c["opt"].step()

@@ -60,6 +60,14 @@ class UnseenEdges:
         n_eff = float(self.weights.sum() ** 2 / (self.weights ** 2).sum())           # Kish
         self.null_sd = _null_sd(df.size(1), n_eff)
 
+    def sample(self, num_deleted: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """(pairs, positions in :attr:`val`) of ``max(4 * num_deleted, 512)`` reference edges drawn
+        without replacement (all of them when there are fewer): the reference of a mini-batch
+        of ``num_deleted`` deleted edges, to be scored in the same computation as they are."""
+        subset = torch.randperm(self.val.size(1), generator=generator)[: max(4 * num_deleted, 512)]
+        subset = subset.to(self.val.device)
+        return self.val[:, subset], subset
+
     def quantile_targets(self, df_scores: Tensor, val_scores: Tensor,
                          subset: Tensor | None = None) -> Tensor:
         """Per deleted edge, the weighted quantile of ``val_scores`` at its rank (detached).
