@@ -81,18 +81,11 @@ def test_probe_through_evaluate_and_bad_options(cora_gcn, cora_task, cora_retrai
             evaluate(ga, cora_task, mia=False, attacks=["probe"], attack_params={"probe": params})
 
 
-def test_node_deletion_probe_tells_the_original_from_retraining(cora):
+def test_node_deletion_probe_tells_the_original_from_retraining(cora_node_deletion):
     """Node classification, 80 deleted training nodes: under the same probe the deleted nodes'
     true labels resurface more in the original than in retrain (id AUC 0.41 vs 0.53, mean p
     1.00 vs 0.86)."""
-    from gnn_unlearn import DeletionRequest, TrainConfig, train
-    from gnn_unlearn.data import node_split
-    data = node_split(cora, train_ratio=0.6, val_ratio=0.2, use_public=False, seed=0)
-    model, _ = train(data, "node", TrainConfig(epochs=100, eval_every=100, patience=10 ** 6, seed=0))
-    train_ids = data.train_mask.nonzero().view(-1)
-    ids = train_ids[torch.randperm(train_ids.numel(), generator=torch.Generator().manual_seed(0))[:80]]
-    task = DeletionRequest.nodes(ids).resolve(data)
-    retrained = unlearn(model, task, "retrain", epochs=100, patience=10 ** 6, eval_every=100).model
+    task, model, retrained = cora_node_deletion
     attack = ProbeAttack(seed=0)
     attack.prepare(task, model, retrained)
     orig = attack.score(model, task.data, True)

@@ -85,17 +85,10 @@ def test_relearning_through_evaluate(cora_gcn, cora_task, cora_retrained):
     assert "relearn id gap" in rep.to_markdown() and rep.meta["attacks"]["relearn"]["steps"] == 5
 
 
-def test_node_deletion_relearning_tells_the_original_from_retraining(cora):
+def test_node_deletion_relearning_tells_the_original_from_retraining(cora_node_deletion):
     """Node classification, 80 deleted training nodes: after relearning on the retained training
     nodes they still look learned to the original (id AUC 0.47), not to retrain (0.69)."""
-    from gnn_unlearn import TrainConfig, train
-    from gnn_unlearn.data import node_split
-    data = node_split(cora, train_ratio=0.6, val_ratio=0.2, use_public=False, seed=0)
-    model, _ = train(data, "node", TrainConfig(epochs=100, eval_every=100, patience=10 ** 6, seed=0))
-    train_ids = data.train_mask.nonzero().view(-1)
-    ids = train_ids[torch.randperm(train_ids.numel(), generator=torch.Generator().manual_seed(0))[:80]]
-    task = DeletionRequest.nodes(ids).resolve(data)
-    retrained = unlearn(model, task, "retrain", epochs=100, patience=10 ** 6, eval_every=100).model
+    task, model, retrained = cora_node_deletion
     rows = _rows(RelearnAttack(seed=0), task, model, retrained)
     assert rows["original"]["relearn_id_gap"] < -0.1, rows
 
