@@ -252,7 +252,9 @@ class GNNDelete(Unlearner):
         if dec_target not in DEC_TARGETS:
             raise ValueError(f"gnndelete: dec_target must be one of {DEC_TARGETS}, got {dec_target!r}")
         self.dec_target = dec_target
-        if lr is None:        # measured: 1e-3 converges in 60-300 epochs on Cora with quantile targets
+        if lr is None:
+            # measured on Cora (GCN, 2.5 %, seeds 0-1, in/out): 5e-3 stops after 16-116 epochs;
+            # 1e-3 needed up to 179 even at twice the stopping tolerance; 2e-2 trips the guard
             lr = 5e-3 if dec_target == "unseen_edges" else 1e-3
         self.lr = lr
         self.max_dense_region, self.num_region_pairs = max_dense_region, num_region_pairs
