@@ -5,7 +5,8 @@ Per dataset: train LightGCN (BPR, seeded), pre-train UnlearnRec's influence enco
 simulated 1 % requests (its time is reported apart: it is paid once per model, not per
 request), then for each request (1 % / 5 % of training interactions, all interactions of 100
 users) run every method from the same original and evaluate with
-:func:`gnn_unlearn.metrics.rec.evaluate_recommender`.
+:func:`gnn_unlearn.metrics.evaluate` (``--retrain-seeds K``: K more retrains and the
+retrain-spread test of :mod:`gnn_unlearn.metrics.spread` for every row).
 
     python benchmarks/recommendation.py --datasets lastfm,gowalla --name unlearnrec
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 import time
@@ -24,9 +26,11 @@ from gnn_unlearn.data import sample_interactions, sample_users
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.methods.unlearnrec import pretrain_influence_encoder
-from gnn_unlearn.metrics.rec import evaluate_recommender, fit_shadow_attack
+from gnn_unlearn.metrics import evaluate
 
-COLUMNS = ["recall@20", "ndcg@20", "rank_pct", "hit@20", "mia_member", "mia_auc", "mi_ratio", "shadow_auc"]
+COLUMNS = ["recall@20", "ndcg@20", "rank_pct", "hit@20", "deleted_id_auc", "mia_member", "mia_auc", "mi_ratio",
+           "shadow_auc"]
+SPREAD = ["df_shift", "df_shift_p", "df_distance_p", "n_outside"]
 
 
 def request_for(data, spec: str, seed: int):
@@ -56,20 +60,25 @@ def run(args) -> tuple[list[dict], list[dict]]:
             for spec in args.requests.split(","):
                 task = request_for(data, spec, seed).resolve(data)
                 common = dict(dataset=name, seed=seed, request=spec, removed=int(task.df_edge_index.size(1)))
-                shadow = fit_shadow_attack(model, task, seed=seed)
-                rows.append(dict(common, method="original", seconds=None,
-                                 **evaluate_recommender(model, task, on_original=True, seed=seed,
-                                                        shadow=shadow)))
+                results = []
                 for method in ["retrain"] + args.methods.split(","):
                     kw = {"unlearnrec": dict(encoder=encoder, batch_size=args.batch_size),
                           "reverse_bpr": dict(batch_size=args.batch_size)}.get(method, {})
-                    result = unlearn(model, task, method, **kw)
-                    rows.append(dict(common, method=method, seconds=result.seconds,
-                                     stop=result.history.get("stop_reason"),
-                                     **evaluate_recommender(result.model, task, seed=seed,
-                                                            shadow=shadow)))
+                    results.append(unlearn(model, task, method, **kw))
+                report = evaluate(results, task, seed=seed, retrain_seeds=args.retrain_seeds)
+                stops = {r.method: r.history.get("stop_reason") for r in results}
+                for row in report.rows:
+                    seconds = row["seconds"]
+                    rows.append(dict(common, method=row["model"], stop=stops.get(row["model"]),
+                                     **{k: v for k, v in row.items() if k not in ("model", "seconds")},
+                                     **{"seconds": None if math.isnan(seconds) else seconds}))
                     print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
     return rows, setup
+
+
+def _mean(values) -> str:
+    vals = [v for v in values if isinstance(v, (int, float)) and not math.isnan(v)]
+    return f"{sum(vals) / len(vals):.4f}" if vals else "-"
 
 
 def table(rows: list[dict], setup: list[dict]) -> str:
@@ -86,13 +95,14 @@ def table(rows: list[dict], setup: list[dict]) -> str:
         for spec in dict.fromkeys(r["request"] for r in rows if r["dataset"] == name):
             sub = [r for r in rows if r["dataset"] == name and r["request"] == spec]
             label = f"all interactions of {spec[5:]} users" if spec.startswith("users") else f"{float(spec):.0%} of interactions"
+            cols = COLUMNS + [c for c in SPREAD if c in sub[0]]
             out += [f"### {name}: {label} ({sub[0]['removed']} removed), {len({r['seed'] for r in sub})} seed(s)", "",
-                    "| method | " + " | ".join(COLUMNS) + " | seconds | speed-up |",
-                    "|---|" + "---|" * (len(COLUMNS) + 2)]
+                    "| method | " + " | ".join(cols) + " | seconds | speed-up |",
+                    "|---|" + "---|" * (len(cols) + 2)]
             retrain = [r["seconds"] for r in sub if r["method"] == "retrain"]
             for method in dict.fromkeys(r["method"] for r in sub):
                 cell = [r for r in sub if r["method"] == method]
-                vals = [f"{statistics.mean(r[c] for r in cell):.4f}" for c in COLUMNS]
+                vals = [_mean(r.get(c) for r in cell) for c in cols]
                 secs = [r["seconds"] for r in cell if r["seconds"] is not None]
                 if secs:
                     s = statistics.mean(secs)
@@ -116,6 +126,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--eval-every", type=int, default=25)
     p.add_argument("--patience", type=int, default=100)
     p.add_argument("--pretrain-steps", type=int, default=200)
+    p.add_argument("--retrain-seeds", type=int, default=1,
+                   help="K >= 3: K more retrains (seeds s+1..s+K) and the retrain-spread test per method")
     p.add_argument("--root", default=None)
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="unlearnrec")
@@ -129,7 +141,13 @@ def main(argv: list[str] | None = None) -> None:
             "are not retained training items of their user (0 = top); mia_member = share of removed "
             "interactions a loss attack trained on that model calls members (mia_auc = the attack's "
             "held-out AUC); mi_ratio = GNNDelete's shadow attack, mean P(present) on the removed "
-            "interactions for the model over the original's (shadow_auc = that attack's held-out AUC); seconds = the unlearning call (retrain: training from scratch); "
+            "interactions for the model over the original's (shadow_auc = that attack's held-out AUC); "
+            "deleted_id_auc = deletion identification: retained training interactions vs removed ones by "
+            "score (0.5: removed ones look retained; target: retrain's value); with --retrain-seeds K: "
+            "df_shift = mean z-score of the removed interactions' scores against K retrains (> 0: still "
+            "scored as trained; < 0: over-forgotten), df_shift_p / df_distance_p its two-sided and the "
+            "per-item distance's p-value, n_outside = measures outside the retrains' [min, max] (rows "
+            "retrain#i: the extra retrains, tested leave-one-out); seconds = the unlearning call (retrain: training from scratch); "
             "speed-up = retrain seconds / method seconds. UnlearnRec's seconds exclude its one-off "
             "pre-training (listed below).\n\n" + table(rows, setup))
     out = Path(args.output)

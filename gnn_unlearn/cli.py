@@ -348,17 +348,6 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     request = load_request(up)
     if request is None:
         raise ValueError(f"{a.unlearned} holds no deletion request; was it written by `gnn-unlearn unlearn`?")
-    if original.task == "rec":
-        from gnn_unlearn.metrics.rec import evaluate_recommender
-        task = request.resolve(data, num_hops=num_hops(original))
-        rows = {"original": evaluate_recommender(original, task, on_original=True, seed=a.seed),
-                "unlearned": evaluate_recommender(unlearned, task, seed=a.seed)}
-        text = json.dumps(rows, indent=2)
-        print(text)
-        if a.output:
-            os.makedirs(a.output, exist_ok=True)
-            atomic_write_text(os.path.join(a.output, "evaluate.json"), text)
-        return
     task = request.resolve(data, num_hops=num_hops(original))
     extra = up.get("extra") or {}
     result = UnlearningResult(model=unlearned, seconds=float(extra.get("seconds", float("nan"))),

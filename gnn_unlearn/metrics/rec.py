@@ -20,6 +20,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
+from gnn_unlearn.metrics.link import deleted_vs_retained_auc
+
 
 def _local(pairs: Tensor, num_users: int) -> tuple[Tensor, Tensor]:
     """(user, local item) of ``[2, k]`` pairs stored as (user, U + item)."""
@@ -163,14 +165,21 @@ def fit_shadow_attack(original: nn.Module, task, seed: int = 0, epochs: int = 10
 
 def evaluate_recommender(model: nn.Module, task, on_original: bool = False, k: int = 20,
                          attack_samples: int = 2000, seed: int = 0,
-                         shadow: tuple | None = None) -> dict[str, float]:
+                         shadow: tuple | None = None, mia: bool = True,
+                         id_draws: int = 200) -> dict[str, float]:
     """Everything the recommendation tables report for one model and one request.
 
     * Recall@k / NDCG@k on the test split (training items of the graph the model is served
       on masked: the original graph for ``on_original``, else the retained one);
     * ``rank_pct`` / ``hit@k`` of the removed interactions, ranked among the items that are
       not retained training items of their user (the same candidate set for every model);
-    * ``mia_member``: share of removed interactions that a loss attack (gradient boosting on
+    * ``deleted_id_auc``: deletion identification, the GNNDelete protocol carried over to
+      interactions (:func:`~gnn_unlearn.metrics.link.deleted_vs_retained_auc`): retained training
+      interactions (1) against the removed ones (0) by the model's score, mean over ``id_draws``
+      equal-size draws of retained interactions (the same draws for every model of one
+      ``seed``). 0.5: the removed interactions score like the retained ones (the original);
+      the target is retraining's value, not 1;
+    * (``mia``) ``mia_member``: share of removed interactions that a loss attack (gradient boosting on
       score, loss and embedding norms; members = retained training interactions, non-members
       = test interactions, trained on this model) calls members, and the attack's own
       held-out ``mia_auc``;
@@ -185,8 +194,16 @@ def evaluate_recommender(model: nn.Module, task, on_original: bool = False, k: i
     z = embeddings(model, data)
     out = topk_metrics(z, data, "test", k)
     out.update(rank_summary(pair_ranks(z, kept, df), int(kept.num_items), k))
-    g = torch.Generator().manual_seed(seed)
     members = kept.train_pos_edge_index
+    nan = float("nan")
+    out["deleted_id_auc"] = (deleted_vs_retained_auc(model.decode(z, df).float(),
+                                                     model.decode(z, members).float(), id_draws,
+                                                     torch.Generator().manual_seed(seed))
+                             if 0 < df.size(1) <= members.size(1) else nan)
+    if not mia:
+        out.update(mia_member=nan, mia_auc=nan, mi_ratio=nan, shadow_auc=nan)
+        return out
+    g = torch.Generator().manual_seed(seed)
     members = members[:, torch.randperm(members.size(1), generator=g)[:attack_samples].to(members.device)]
     test = data.test_pos_edge_index
     test = test[:, torch.randperm(test.size(1), generator=g)[:attack_samples].to(test.device)]

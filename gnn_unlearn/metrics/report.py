@@ -17,6 +17,7 @@ from gnn_unlearn.metrics.link import (DF_PROTOCOLS, auroc_aupr, deleted_vs_retai
 from gnn_unlearn.metrics.mia import (LossAttack, ShadowPosteriorAttack, link_attack_features,
                                      node_attack_features)
 from gnn_unlearn.metrics.node import accuracy, macro_f1
+from gnn_unlearn.metrics.rec import evaluate_recommender, fit_shadow_attack
 from gnn_unlearn.metrics.spread import (DISTANCE_NOTE, SPREAD_ALPHA, deleted_set_scores,
                                         leave_one_out_statistics, model_statistics, outside_spread,
                                         predictive_p)
@@ -36,6 +37,12 @@ NODE_COLUMNS = {
     "deleted_class_pred": "pred. deleted class", "mia_df_member": "MIA deleted member",
     "mia_auc": "MIA AUC", "seconds": "seconds", "speedup": "speed-up",
 }
+REC_COLUMNS = {
+    "recall@20": "Recall@20", "ndcg@20": "NDCG@20", "rank_pct": "Df rank pct", "hit@20": "Df hit@20",
+    "deleted_id_auc": "Df id AUC", "mia_member": "MIA Df member", "mia_auc": "MIA AUC",
+    "mi_ratio": "MI ratio", "shadow_auc": "shadow AUC", "seconds": "seconds", "speedup": "speed-up",
+}
+COLUMNS = {"link": LINK_COLUMNS, "node": NODE_COLUMNS, "rec": REC_COLUMNS}
 NOTES = {
     "link": ("Dt: test positives vs test negatives. Df AUROC (library): deleted edges (1) vs as many "
              "sampled non-edges (0). Df AUC (GNNDelete): deleted edges (0) vs an equal-size random "
@@ -50,6 +57,13 @@ NOTES = {
              "deleted nodes look like retained ones; target: retrain's value); "
              "pred. deleted class: share of test predictions that fall in a deleted class; MIA: "
              "member/non-member loss attack, fraction of deleted training nodes classified as members."),
+    "rec": ("Recall@20 / NDCG@20 on the test interactions (training items masked); Df rank pct / hit@20: "
+            "rank percentile (0 = top) and top-20 rate of the removed interactions among the items that "
+            "are not retained training items of their user; Df id AUC: retained training interactions (1) "
+            "vs removed ones (0) by score, mean over 200 equal-size draws (0.5: removed interactions look "
+            "retained; target: retrain's value); MIA: loss attack trained per model, share of removed "
+            "interactions called members; MI ratio: GNNDelete's shadow attack, mean P(present) over the "
+            "original's."),
 }
 
 
@@ -72,7 +86,7 @@ class Report:
 
     @property
     def columns(self) -> dict[str, str]:
-        base = LINK_COLUMNS if self.kind == "link" else NODE_COLUMNS
+        base = COLUMNS[self.kind]
         if not self.attack_columns and not self.spread_columns:
             return base
         head = {k: v for k, v in base.items() if k not in ("seconds", "speedup")}
@@ -126,7 +140,7 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
              protocols: Sequence[str] = ("library", "gnndelete"), gnndelete_draws: int = 500,
              attacks: Sequence[str] = (), attack_params: dict[str, dict[str, Any]] | None = None,
              retrain_seeds: int = 1) -> Report:
-    """Scores unlearned models on ``task`` next to the original and the retrained model.
+    r"""Scores unlearned models on ``task`` next to the original and the retrained model.
 
     Args:
         results: one or more :class:`UnlearningResult` of the same original model.
@@ -182,6 +196,10 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
     original = results[0].original
     if original is None or any(r.original is not original for r in results):
         raise ValueError("all results must come from unlearn() on the same original model")
+    if original.task not in COLUMNS:
+        raise ValueError(f"evaluate() scores link, node and rec models, not {original.task!r}")
+    if df_negatives is not None and original.task != "link":
+        raise ValueError(f"df_negatives are non-edges for link tasks; this is a {original.task} task")
     names = _row_labels(results, labels)
     chosen: list[Attack] = build_attacks(attacks, original.task, attack_params, seed)
     retrain_names = [f"retrain#{i}" for i in range(1, retrain_seeds + 1)] if retrain_seeds > 1 else []
@@ -211,9 +229,9 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
     kind = original.task
     if kind == "link":
         scorer = _LinkScorer(task, seed, mia, original, df_negatives, tuple(protocols), gnndelete_draws)
+    elif kind == "rec":
+        scorer = _RecScorer(task, seed, mia, original)
     else:
-        if df_negatives is not None:
-            raise ValueError("df_negatives are non-edges for link tasks; this is a node task")
         scorer = _NodeScorer(task, seed, mia)
     if chosen and retrained is None:
         retrained = unlearn(original, task, "retrain", device=device)
@@ -241,9 +259,8 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
     attack_columns = {k: v for a in chosen for k, v in a.columns.items()}
     spread_columns: dict[str, str] = {}
     if retrain_seeds > 1:
-        measures = (["dt_auroc", "df_auroc", "df_auc_gnndelete"] if kind == "link" else
-                    ["test_acc", "deleted_acc", "deleted_id_auc"]) + list(attack_columns)
-        headers = {**(LINK_COLUMNS if kind == "link" else NODE_COLUMNS), **attack_columns}
+        measures = SPREAD_MEASURES[kind] + list(attack_columns)
+        headers = {**COLUMNS[kind], **attack_columns}
         meta["retrain_spread"] = _retrain_spread(rows, deleted_scores, retrain_names, measures, headers)
         meta["retrain_spread"]["seeds"] = retrain_seed_list
         spread_columns = dict(SPREAD_COLUMNS)
@@ -254,6 +271,9 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
                   spread_columns=spread_columns)
 
 
+SPREAD_MEASURES = {"link": ["dt_auroc", "df_auroc", "df_auc_gnndelete"],
+                   "node": ["test_acc", "deleted_acc", "deleted_id_auc"],
+                   "rec": ["recall@20", "rank_pct", "hit@20", "deleted_id_auc"]}
 SPREAD_COLUMNS = {"df_distance": "Df distance to retrains", "df_distance_p": "Df distance p",
                   "df_shift": "Df shift vs retrains (mean z)", "df_shift_p": "Df shift p",
                   "n_outside": "# outside retrain spread", "outside_spread": "outside retrain spread"}
@@ -428,6 +448,18 @@ def _checked_negatives(neg: torch.Tensor, known: torch.Tensor, n: int, k: int) -
         raise ValueError(f"{clash} df_negatives are edges of the graph (train/val/test, either direction); "
                          "negatives must be non-edges")
     return neg.long()
+
+
+class _RecScorer:
+    """:func:`~gnn_unlearn.metrics.rec.evaluate_recommender` with the shadow attack fitted once."""
+
+    def __init__(self, task: UnlearningTask, seed: int, mia: bool, original: nn.Module):
+        self.task, self.seed, self.mia = task, seed, mia
+        self.shadow = fit_shadow_attack(original, task, seed=seed) if mia and task.df_edge_index.size(1) else None
+
+    def score(self, model: nn.Module, on_original: bool) -> dict[str, float]:
+        return evaluate_recommender(model, self.task, on_original=on_original, seed=self.seed,
+                                    shadow=self.shadow, mia=self.mia)
 
 
 class _NodeScorer:

@@ -44,12 +44,13 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from gnn_unlearn.metrics.link import link_logits
+from gnn_unlearn.metrics.rec import embeddings
 from gnn_unlearn.requests import UnlearningTask
 
 SPREAD_ALPHA = 0.01
 DISTANCE_NOTE = ("Df distance to retrains: mean over the deleted set of (score - per-item retrain mean)^2 / "
-                 "(per-item retrain variance pooled over items), score = logit (edges) or log p/(1-p) of "
-                 "the true label (nodes), computed against each leave-one-out set of K-1 retrains and "
+                 "(per-item retrain variance pooled over items), score = logit (edges), score (user-item "
+                 "interactions) or log p/(1-p) of the true label (nodes), computed against each leave-one-out set of K-1 retrains and "
                  "averaged; p: predictive t-test of log(distance) against the retrains' own leave-one-out "
                  "distances. Df shift: the mean z-score over the deleted set "
                  "(> 0: deleted items still score as trained; < 0: over-forgotten), same leave-one-out "
@@ -60,11 +61,16 @@ DISTANCE_NOTE = ("Df distance to retrains: mean over the deleted set of (score -
 
 def deleted_set_scores(model: nn.Module, task: UnlearningTask, graph: Data) -> Tensor:
     """Per deleted item, the model's logit-scaled confidence on ``graph``: the logit of each
-    deleted edge (link models) or :math:`\\log\\frac{p_y}{1-p_y}` of each deleted training node
-    (node models). Empty when the task deletes no such item."""
-    if model.task == "link":
+    deleted edge (link models), the score of each removed interaction (recommenders: BPR's
+    :math:`\\sigma` takes it as a logit) or :math:`\\log\\frac{p_y}{1-p_y}` of each deleted
+    training node (node models). Empty when the task deletes no such item."""
+    if model.task in ("link", "rec"):
         df = task.df_edge_index
-        return link_logits(model, graph, df).double().cpu() if df.size(1) else torch.zeros(0, dtype=torch.double)
+        if df.size(1) == 0:
+            return torch.zeros(0, dtype=torch.double)
+        if model.task == "rec":
+            return model.decode(embeddings(model, graph), df).double().cpu()
+        return link_logits(model, graph, df).double().cpu()
     if model.task == "node":
         nodes = task.deleted_nodes & task.data.train_mask
         if not bool(nodes.any()):
@@ -76,7 +82,7 @@ def deleted_set_scores(model: nn.Module, task: UnlearningTask, graph: Data) -> T
         model.train(was)
         lp = logp[nodes].gather(1, task.data.y.view(-1)[nodes].view(-1, 1)).view(-1)
         return (lp - torch.log1p(-lp.exp().clamp(max=1 - 1e-15))).cpu()
-    raise ValueError(f"the deleted-set distance is defined for link and node models, not {model.task!r}")
+    raise ValueError(f"the deleted-set distance is defined for link, rec and node models, not {model.task!r}")
 
 
 def _z(x: Tensor, ref: Tensor) -> Tensor:

@@ -60,3 +60,45 @@ def test_pair_ranks_match_brute_force():
         assert r == above
     summary = rank_summary(ranks, 25, k=20)
     assert 0 <= summary["rank_pct"] <= 1 and 0 <= summary["hit@20"] <= 1
+
+
+@pytest.fixture(scope="module")
+def small_rec():
+    """A LightGCN trained on a small synthetic user-item graph and a 5 % interaction request."""
+    from gnn_unlearn import TrainConfig, train
+    from gnn_unlearn.data import sample_interactions
+    from gnn_unlearn.data.synthetic import bipartite_synthetic
+    data = bipartite_synthetic(300, 400, avg_degree=15, seed=0)
+    model, _ = train(data, "rec", TrainConfig(epochs=150, lr=0.01, batch_size=1024, eval_every=50,
+                                              patience=1000, seed=0))
+    return model, sample_interactions(data, 0.05, seed=0).resolve(data)
+
+
+def test_evaluate_places_a_recommender_in_the_retrain_spread(small_rec):
+    """evaluate() scores recommenders like link and node models: deletion identification and the
+    retrain-spread test. The original, which trained on the removed interactions, scores them
+    like retained ones (id AUC near 0.5, below every retrain) and is shifted above the retrains;
+    the retrains themselves are not flagged."""
+    from gnn_unlearn import evaluate, unlearn
+    model, task = small_rec
+    report = evaluate(unlearn(model, task, "reverse_bpr"), task, mia=False, retrain_seeds=3)
+    assert report.kind == "rec" and "Df id AUC" in report.to_markdown()
+    orig, retrains = report.row("original"), [report.row(f"retrain#{i}") for i in (1, 2, 3)]
+    assert abs(orig["deleted_id_auc"] - 0.5) < 0.1
+    assert orig["deleted_id_auc"] < min(r["deleted_id_auc"] for r in retrains)
+    assert orig["df_shift"] > 0 and orig["df_shift_p"] < 0.05
+    assert "Df id AUC" in orig["outside_spread"] and "Df shift" in orig["outside_spread"]
+    assert all(r["outside_spread"] == "none" for r in retrains)
+    assert set(report.meta["retrain_spread"]["measures"]) >= {"recall@20", "deleted_id_auc"}
+
+
+def test_evaluate_refuses_link_only_options_for_a_recommender(small_rec, monkeypatch):
+    from gnn_unlearn import evaluate, unlearn
+    import gnn_unlearn.metrics.report as report_module
+    model, task = small_rec
+    result = unlearn(model, task, "reverse_bpr")
+    monkeypatch.setattr(report_module, "unlearn", lambda *a, **k: pytest.fail("work started"))
+    with pytest.raises(ValueError, match="df_negatives are non-edges for link tasks; this is a rec task"):
+        evaluate(result, task, mia=False, df_negatives=task.df_edge_index)
+    with pytest.raises(ValueError, match="attack"):
+        evaluate(result, task, mia=False, attacks=["lira"])
