@@ -7,7 +7,8 @@
 For each dataset and seed: a stratified 60/20/20 node split, a 2-layer GCN node classifier
 trained to early stop on validation, ``--size`` of the training nodes deleted (with their
 edges), every method run, then :func:`gnn_unlearn.metrics.evaluate` with the node variants of
-the attacks and the K-retrain spread test. Rows are mean ± std over seeds; the target of every
+the attacks and the K-retrain spread test. ``--request class`` deletes every node of one class
+instead (class removal; seed ``s`` removes class ``s mod C``). Rows are mean ± std over seeds; the target of every
 column is retrain's value.
 """
 from __future__ import annotations
@@ -25,14 +26,26 @@ from gnn_unlearn.data.splits import node_split
 from gnn_unlearn.experiment import aggregate, hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.methods import unlearn
+from gnn_unlearn.requests import DeletionRequest
 from gnn_unlearn.metrics.attacks import build_attacks
 from gnn_unlearn.metrics.report import NODE_COLUMNS, evaluate
 from gnn_unlearn.training import TrainConfig, train
 
 KEYS = ("test_acc", "deleted_acc", "deleted_id_auc", "mia_df_member")
+CLASS_KEYS = ("test_acc", "deleted_acc", "deleted_id_auc", "deleted_class_pred", "mia_df_member")
+REQUESTS = ("nodes", "class")
 
 
-def run(datasets, seeds, methods, attacks, retrain_seeds, size, mirror):
+def request_for(data, kind: str, size: float, seed: int) -> DeletionRequest:
+    """``nodes``: ``size`` of the training nodes; ``class``: every node of class ``seed mod C``."""
+    if kind == "class":
+        return DeletionRequest.node_class(seed % int(data.y.max() + 1))
+    return sample_nodes(data, size, seed=seed, among=data.train_mask)
+
+
+def run(datasets, seeds, methods, attacks, retrain_seeds, size, mirror, request="nodes"):
+    if request not in REQUESTS:
+        raise ValueError(f"--request must be one of {REQUESTS}, got {request!r}")
     build_attacks(attacks, "node")                        # refuse bad attacks before any work
     blocks = []
     for ds in datasets:
@@ -41,7 +54,7 @@ def run(datasets, seeds, methods, attacks, retrain_seeds, size, mirror):
         for seed in seeds:
             data = node_split(data0, seed=seed, use_public=False)
             model, _ = train(data, "node", TrainConfig(seed=seed), encoder="gcn")
-            task = sample_nodes(data, size, seed=seed, among=data.train_mask).resolve(data, num_hops=2)
+            task = request_for(data, request, size, seed).resolve(data, num_hops=2)
             retrained = unlearn(model, task, "retrain")
             results = [unlearn(model, task, m) for m in methods]
             rep = evaluate(results, task, retrained=retrained, seed=seed, attacks=attacks,
@@ -49,19 +62,24 @@ def run(datasets, seeds, methods, attacks, retrain_seeds, size, mirror):
             reports.append(rep)
             print(f"{ds} seed {seed}: " + ", ".join(f"{r['model']} acc {r['test_acc']:.3f}" for r in rep.rows),
                   file=sys.stderr)
-        blocks.append({"dataset": ds, "size": size, "seeds": list(seeds), "rows": aggregate(reports),
+        what = ("every node of class seed mod C (seeds " + ", ".join(
+            f"{sd}: class {sd % int(data0.y.max() + 1)}" for sd in seeds) + ")" if request == "class"
+                else f"{size:g} of the training nodes")
+        blocks.append({"dataset": ds, "size": size, "request": request, "deleted": what,
+                       "seeds": list(seeds), "rows": aggregate(reports),
                        "attack_columns": reports[0].attack_columns,
                        "attack_notes": reports[0].meta.get("attack_notes", {})})
     return blocks
 
 
 def markdown(blocks, command) -> str:
-    cols = {**{k: NODE_COLUMNS[k] for k in KEYS}, **blocks[0]["attack_columns"],
+    keys = CLASS_KEYS if blocks[0]["request"] == "class" else KEYS
+    cols = {**{k: NODE_COLUMNS[k] for k in keys}, **blocks[0]["attack_columns"],
             "seconds": "seconds", "speedup": "speed-up"}
     lines = ["# Node-deletion fidelity", "", f"Command: `{command}`", "",
              f"Hardware: {hardware()}", ""]
     for b in blocks:
-        lines += [f"### {b['dataset']}: {b['size']:g} of the training nodes deleted, seeds {b['seeds']}", "",
+        lines += [f"### {b['dataset']}: {b['deleted']} deleted, seeds {b['seeds']}", "",
                   "| model | " + " | ".join(cols.values()) + " |", "|---" * (len(cols) + 1) + "|"]
         for r in b["rows"]:
             cells = [f"{r[k]:.3f} ± {r[k + '_std']:.3f}" if isinstance(r.get(k), float) else "-" for k in cols]
@@ -81,6 +99,8 @@ def main(argv=None) -> None:
     p.add_argument("--attacks", default="lira,relearn,probe")
     p.add_argument("--retrain-seeds", type=int, default=4)
     p.add_argument("--size", type=float, default=0.05, help="fraction of the training nodes deleted")
+    p.add_argument("--request", default="nodes", choices=REQUESTS,
+                   help="nodes: --size of the training nodes; class: every node of class (seed mod C)")
     p.add_argument("--mirror", default=None)
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="node_fidelity")
@@ -88,7 +108,7 @@ def main(argv=None) -> None:
     command = user_command()
     t0 = time.perf_counter()
     blocks = run(a.datasets.split(","), list(range(a.seeds)), [m for m in a.methods.split(",") if m],
-                 [x for x in a.attacks.split(",") if x], a.retrain_seeds, a.size, a.mirror)
+                 [x for x in a.attacks.split(",") if x], a.retrain_seeds, a.size, a.mirror, a.request)
     os.makedirs(a.output, exist_ok=True)
     atomic_write_text(os.path.join(a.output, f"{a.name}.md"),
                       markdown(blocks, command) + f"\nTotal wall time: {time.perf_counter() - t0:.0f} s\n")
