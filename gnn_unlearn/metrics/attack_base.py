@@ -5,11 +5,12 @@ attack modules: those modules import this one, so the package has no import circ
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from torch import nn
 from torch_geometric.data import Data
 
+from gnn_unlearn.params import Rule, checks_hyperparameters
 from gnn_unlearn.requests import UnlearningTask
 
 _ATTACKS: dict[str, type["Attack"]] = {}
@@ -20,17 +21,23 @@ class Attack:
 
     Subclasses set :attr:`name`, :attr:`tasks` (model tasks it applies to: ``"link"``,
     ``"node"``, ``"rec"``) and :attr:`columns` (row key -> column header), take their
-    hyperparameters as keyword arguments of ``__init__`` (validated there, before any work),
-    and implement :meth:`prepare` and :meth:`score`.
+    hyperparameters as annotated keyword arguments of ``__init__`` and implement :meth:`prepare`
+    and :meth:`score`. Every construction checks them first against the shared schema
+    (:func:`~gnn_unlearn.params.check_hyperparameters`: the annotations' types, the rules by
+    name, the class's ``param_rules`` and ``param_choices``), before any work.
     """
     name: ClassVar[str] = ""
     tasks: ClassVar[frozenset[str]] = frozenset()
     columns: ClassVar[dict[str, str]] = {}
     note: ClassVar[str] = ""
+    param_rules: ClassVar[dict[str, Rule]] = {}
+    param_choices: ClassVar[dict[str, tuple[Any, ...]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        checks_hyperparameters(cls)
 
     def __init__(self, seed: int = 0):
-        if not isinstance(seed, int) or isinstance(seed, bool):
-            raise TypeError(f"{self.name}: seed must be an int, got {seed!r}")
         self.seed = seed
 
     def prepare(self, task: UnlearningTask, original: nn.Module, retrained: nn.Module) -> None:
@@ -43,6 +50,9 @@ class Attack:
         """The attack's columns for ``model`` run on ``graph`` (the original graph for the
         original model, the retained graph otherwise). ``model`` may not be modified."""
         raise NotImplementedError
+
+
+checks_hyperparameters(Attack)          # an attack without an __init__ of its own has its seed checked
 
 
 def register_attack(cls: type[Attack]) -> type[Attack]:

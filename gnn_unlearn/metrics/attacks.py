@@ -63,10 +63,14 @@ def build_attacks(names: Any, task: str, params: dict[str, dict[str, Any]] | Non
         kw = params.get(n, {})
         if not isinstance(kw, dict):
             raise TypeError(f"attack_params[{n!r}] must be a dict of keyword arguments")
+        if "seed" in kw:
+            raise ValueError(f"attack_params[{n!r}] sets 'seed'; every attack takes evaluate()'s seed "
+                             "(--seed on the CLI)")
         try:
             out.append(_ATTACKS[n](seed=seed, **kw))
-        except TypeError as e:
-            raise TypeError(f"attack {n!r}: {e}") from None
+        except TypeError as e:          # unknown keyword or wrong type: name the attack once
+            msg = str(e)
+            raise TypeError(msg if msg.startswith(f"{n}:") else f"attack {n!r}: {msg}") from None
     return out
 
 

@@ -90,8 +90,6 @@ class CKAAttack(Attack):
 
     def __init__(self, seed: int = 0, seed_reference: bool = False):
         super().__init__(seed)
-        if not isinstance(seed_reference, bool):
-            raise TypeError(f"cka: seed_reference must be True or False, got {seed_reference!r}")
         self.seed_reference = seed_reference
         self.seed_ref: float | None = None
 

@@ -115,19 +115,15 @@ class LiRA(Attack):
             "(pair logit / true-label log-odds); deleted items (positives) vs never-seen test edges / "
             "test nodes (negatives), thresholds on the negatives")
 
+    param_rules = {"shadows": (2, True, None, False)}
+    param_choices = {"variant": VARIANTS, "variance": VARIANCES}
+
     def __init__(self, seed: int = 0, shadows: int = 8, variant: str = "online",
                  variance: str = "global", epochs: int | None = None):
         super().__init__(seed)
-        if variant not in VARIANTS:
-            raise ValueError(f"lira: variant must be one of {VARIANTS}, got {variant!r}")
-        if variance not in VARIANCES:
-            raise ValueError(f"lira: variance must be one of {VARIANCES}, got {variance!r}")
-        least = 4 if variant == "online" else 2     # online: two IN and two OUT fits per target
-        if isinstance(shadows, bool) or not isinstance(shadows, int) or shadows < least:
-            raise ValueError(f"lira: shadows must be an int >= {least} for the {variant} variant "
-                             f"(online: two IN and two OUT shadows per target), got {shadows!r}")
-        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
-            raise ValueError(f"lira: epochs must be a positive int or None, got {epochs!r}")
+        if variant == "online" and shadows < 4:     # two IN and two OUT fits per target
+            raise ValueError(f"lira: hyperparameter shadows={shadows!r} is too few for the online variant: "
+                             "it needs >= 4 (two IN and two OUT shadows per target); the offline one >= 2")
         self.shadows, self.variant, self.variance, self.epochs = shadows, variant, variance, epochs
 
     # ---- preparation: shadow models ---------------------------------------------------------

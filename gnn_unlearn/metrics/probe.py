@@ -31,7 +31,6 @@ nodes look learned) and the deleted nodes' mean true-label probability.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -42,6 +41,7 @@ from torch_geometric.data import Data
 from gnn_unlearn.metrics.attack_base import Attack, register_attack
 from gnn_unlearn.metrics.link import auroc_aupr, deleted_vs_retained_auc
 from gnn_unlearn.ops.graph import edge_keys
+from gnn_unlearn.params import POSITIVE
 from gnn_unlearn.requests import UnlearningTask
 
 NORMS = ("l2", "linf")
@@ -89,15 +89,11 @@ class ProbeAttack(Attack):
             "resurfaced). Mean p: Df's mean probability (nodes: of the true label). Gap: minus "
             "retrain's value under the same probe (0: the probe resurfaces Df no more than in a "
             "model that never saw it)")
+    param_rules = {"eps": POSITIVE}
+    param_choices = {"norm": NORMS}
 
     def __init__(self, seed: int = 0, eps: float = 0.02, steps: int = 10, norm: str = "l2"):
         super().__init__(seed)
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps <= 0:
-            raise ValueError(f"probe: eps must be a positive number, got {eps!r}")
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"probe: steps must be a positive int, got {steps!r}")
-        if norm not in NORMS:
-            raise ValueError(f"probe: norm must be one of {NORMS}, got {norm!r}")
         self.eps, self.steps, self.norm = float(eps), steps, norm
         self.reference: dict[str, float] = {}
 

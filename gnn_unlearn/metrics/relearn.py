@@ -32,8 +32,6 @@ evaluate robust unlearning in LLMs" (2024), applied to GNNs:
 from __future__ import annotations
 
 import copy
-import math
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -42,18 +40,13 @@ from torch_geometric.data import Data
 from gnn_unlearn.metrics.attack_base import Attack, register_attack
 from gnn_unlearn.metrics.link import auroc_aupr, deleted_vs_retained_auc
 from gnn_unlearn.metrics.node import accuracy
+from gnn_unlearn.params import AT_LEAST_ONE
 from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.training import link_loss, node_loss
 from gnn_unlearn.utils import seeded
 
 MODES = ("retained", "df_part")
-
-
-def _positive_int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{what} must be a positive int, got {value!r}")
-    return value
 
 
 def split_forget_set(count: int, fraction: float, generator: torch.Generator) -> tuple[Tensor, Tensor]:
@@ -93,20 +86,13 @@ class RelearnAttack(Attack):
             "held-out Df AUROC vs non-edges (links) or accuracy on held-out deleted nodes; gap: the "
             "model's relearned value minus retrain's relearned the same way (0: relearning finds no "
             "more of Df than in a model that never saw it)")
+    param_rules = {"df_fraction": (0, False, 1, False), "draws": AT_LEAST_ONE}
+    param_choices = {"mode": MODES}
 
     def __init__(self, seed: int = 0, steps: int = 10, lr: float | None = None, mode: str = "retained",
                  df_fraction: float = 0.1, draws: int = 500):
         super().__init__(seed)
-        self.steps = _positive_int(steps, "relearn: steps")
-        self.draws = _positive_int(draws, "relearn: draws")
-        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
-                               or not math.isfinite(lr) or lr <= 0):
-            raise ValueError(f"relearn: lr must be a positive number or None (the training lr), got {lr!r}")
-        if mode not in MODES:
-            raise ValueError(f"relearn: mode must be one of {MODES}, got {mode!r}")
-        if isinstance(df_fraction, bool) or not isinstance(df_fraction, (int, float)) \
-                or not 0 < df_fraction < 1:
-            raise ValueError(f"relearn: df_fraction must be a number in (0, 1), got {df_fraction!r}")
+        self.steps, self.draws = steps, draws
         self.lr = None if lr is None else float(lr)
         self.mode, self.df_fraction = mode, float(df_fraction)
         self.reference: dict[str, float] = {}

@@ -15,9 +15,7 @@ class _Counting(Attack):
     note = "test attack"
 
     def __init__(self, seed: int = 0, scale: float = 1.0):
-        super().__init__(seed)
-        if not isinstance(scale, (int, float)):
-            raise TypeError(f"scale must be a number, got {scale!r}")
+        super().__init__(seed)        # the shared schema has checked scale (a positive float)
         self.scale, self.prepared, self.scored = float(scale), 0, 0
 
     def prepare(self, task, original, retrained):
@@ -68,7 +66,9 @@ def test_bad_attack_options_are_refused_before_any_work(counting, cora_gcn, cora
             ([counting.name, counting.name], None, ValueError, "twice"),
             ([counting.name], {"other": {}}, ValueError, "attack_params must be a dict keyed"),
             ([counting.name], "lira", ValueError, "attack_params must be a dict keyed"),
-            ([counting.name], {counting.name: {"scale": "x"}}, TypeError, "scale must be a number"),
+            ([counting.name], {counting.name: {"scale": "x"}}, TypeError, "scale='x' has type str; expected float"),
+            ([counting.name], {counting.name: {"scale": -1.0}}, ValueError, "scale=-1.0 is out of range"),
+            ([counting.name], {counting.name: {"seed": 3}}, ValueError, "takes evaluate\(\)'s seed"),
             ([counting.name], {counting.name: {"bogus": 1}}, TypeError, "counting_test_attack")]:
         with pytest.raises(err, match=msg):
             evaluate(ga_like, cora_task, mia=False, attacks=attacks, attack_params=params)

@@ -34,16 +34,18 @@ def test_gaussian_fit_per_target_and_pooled():
     assert torch.allclose(sd_pooled ** 2, torch.full((2,), 5.0, dtype=torch.double))
 
 
-@pytest.mark.parametrize("options, msg", [
-    ({"shadows": 3}, "shadows must be an int >= 4 for the online"), ({"shadows": True}, "shadows must be"),
-    ({"shadows": 1, "variant": "offline"}, "shadows must be an int >= 2 for the offline"),
-    ({"variant": "both"}, "variant must be one of"), ({"variance": "local"}, "variance must be one of"),
-    ({"epochs": 0}, "epochs must be a positive int")])
-def test_bad_lira_options_are_refused_before_any_work(options, msg, cora_gcn, cora_task, monkeypatch):
+@pytest.mark.parametrize("options, err, msg", [
+    ({"shadows": 3}, ValueError, "shadows=3 is too few for the online variant"),
+    ({"shadows": True}, TypeError, "shadows=True has type bool"),
+    ({"shadows": 1, "variant": "offline"}, ValueError, "shadows=1 is out of range; it must be >= 2"),
+    ({"variant": "both"}, ValueError, r"variant='both' is not one of \('online', 'offline'\)"),
+    ({"variance": "local"}, ValueError, "variance='local' is not one of"),
+    ({"epochs": 0}, ValueError, "epochs=0 is out of range")])
+def test_bad_lira_options_are_refused_before_any_work(options, err, msg, cora_gcn, cora_task, monkeypatch):
     import gnn_unlearn.metrics.report as report
     result = unlearn(cora_gcn, cora_task, "utu")
     monkeypatch.setattr(report, "unlearn", lambda *a, **k: pytest.fail("work started"))
-    with pytest.raises(ValueError, match=msg):
+    with pytest.raises(err, match=msg):
         evaluate(result, cora_task, mia=False, attacks=["lira"], attack_params={"lira": options})
 
 

@@ -72,10 +72,10 @@ def test_probe_through_evaluate_and_bad_options(cora_gcn, cora_task, cora_retrai
     assert rep.row("retrain")["probe_auc_gap"] == 0.0 and "probe AUC gap" in rep.to_markdown()
     import gnn_unlearn.metrics.report as report
     monkeypatch.setattr(report, "unlearn", lambda *a, **k: pytest.fail("work started"))
-    for params, err, msg in [({"eps": 0}, ValueError, "eps must be a positive number"),
-                             ({"eps": float("nan")}, ValueError, "eps"),
-                             ({"steps": 0}, ValueError, "steps must be a positive int"),
-                             ({"norm": "l1"}, ValueError, "norm must be one of"),
+    for params, err, msg in [({"eps": 0}, ValueError, "eps=0 is out of range; it must be > 0"),
+                             ({"eps": float("nan")}, ValueError, "eps=nan must be a finite number"),
+                             ({"steps": 0}, ValueError, "steps=0 is out of range"),
+                             ({"norm": "l1"}, ValueError, "norm='l1' is not one of"),
                              ({"budget": 1}, TypeError, "probe")]:
         with pytest.raises(err, match=msg):
             evaluate(ga, cora_task, mia=False, attacks=["probe"], attack_params={"probe": params})

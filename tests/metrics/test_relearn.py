@@ -97,13 +97,13 @@ def test_bad_options_are_refused_before_any_work(cora_gcn, cora_task, cora_link,
     import gnn_unlearn.metrics.report as report
     monkeypatch.setattr(report, "unlearn", lambda *a, **k: pytest.fail("work started"))
     ga_like = unlearn(cora_gcn, cora_task, "utu")
-    for params, err, msg in [({"steps": 0}, ValueError, "steps must be a positive int"),
-                             ({"steps": 2.5}, ValueError, "steps"),
-                             ({"lr": -1.0}, ValueError, "lr must be a positive number"),
-                             ({"lr": True}, ValueError, "lr"),
-                             ({"mode": "all"}, ValueError, "mode must be one of"),
-                             ({"df_fraction": 1.0}, ValueError, r"df_fraction must be a number in \(0, 1\)"),
-                             ({"draws": 0}, ValueError, "draws"),
+    for params, err, msg in [({"steps": 0}, ValueError, "steps=0 is out of range; it must be >= 1"),
+                             ({"steps": 2.5}, TypeError, "steps=2.5 has type float"),
+                             ({"lr": -1.0}, ValueError, "lr=-1.0 is out of range; it must be > 0"),
+                             ({"lr": True}, TypeError, "lr=True has type bool"),
+                             ({"mode": "all"}, ValueError, "mode='all' is not one of"),
+                             ({"df_fraction": 1.0}, ValueError, "df_fraction=1.0 is out of range; it must be > 0 and < 1"),
+                             ({"draws": 0}, ValueError, "draws=0 is out of range"),
                              ({"epochs": 3}, TypeError, "relearn")]:
         with pytest.raises(err, match=msg):
             evaluate(ga_like, cora_task, mia=False, attacks=["relearn"], attack_params={"relearn": params})
