@@ -169,3 +169,28 @@ def test_worst_case_forget_sets_from_the_cli(tmp_path, capsys):
     assert main(["unlearn", "--checkpoint", ckpt, "--method", "gradient_ascent", "--df-size", "0.05",
                  "--where", "worst:confidence", "--params", '{"epochs": 5}', "--output", unl]) == 0
     assert os.path.exists(unl)
+
+
+def test_recommender_evaluate_places_the_unlearned_model_in_the_retrain_spread(tmp_path, capsys):
+    """train --task rec on the user's own graph, unlearn interactions from a request file, then
+    evaluate with --retrain-seeds: the same report as link and node models (rows for the original,
+    the retrains and the unlearned model; deletion identification and the spread test)."""
+    import torch
+    from gnn_unlearn.data.synthetic import bipartite_synthetic
+    data = bipartite_synthetic(300, 400, avg_degree=15, seed=0)
+    graph, request, model, unl = (str(tmp_path / n) for n in ("g.pt", "req.csv", "m.pt", "u.pt"))
+    torch.save(data, graph)
+    pairs = data.train_pos_edge_index[:, :20]
+    with open(request, "w") as f:
+        f.write("user,item\n" + "".join(f"{u},{i - 300}\n" for u, i in pairs.t().tolist()))
+    assert main(["train", "--task", "rec", "--graph", graph, "--epochs", "30", "--output", model]) == 0
+    assert main(["unlearn", "--checkpoint", model, "--request", request, "--method", "reverse_bpr",
+                 "--output", unl]) == 0
+    assert main(["evaluate", "--unlearned", unl, "--no-mia", "--retrain-seeds", "3",
+                 "--output", str(tmp_path / "ev")]) == 0
+    report = json.loads((tmp_path / "ev" / "evaluate.json").read_text())
+    rows = {r["model"]: r for r in report["rows"]}
+    assert report["kind"] == "rec" and set(rows) >= {"original", "retrain", "retrain#3", "reverse_bpr"}
+    # the original trained on the removed interactions: they score like retained ones
+    assert rows["original"]["deleted_id_auc"] < min(rows[f"retrain#{i}"]["deleted_id_auc"] for i in (1, 2, 3))
+    assert "Df id AUC" in rows["original"]["outside_spread"]
