@@ -47,7 +47,7 @@ Args:
     weight_decay: Adam weight decay; ``None``: the original training's.
     temperature: :math:`T` (node classifiers only).
     label_weight: :math:`\beta`, the weight of the training labels (0: pure distillation).
-    seed: seeds the student's initialisation and dropout.
+    seed: seeds the student's initialisation and dropout (link models: also the non-edge draws).
 """
 from __future__ import annotations
 
@@ -174,7 +174,8 @@ class GUKD(Unlearner):
                 auroc = validation_score(student, kept)
                 if auroc > best_val:
                     best_val, best_epoch, best = auroc, epoch, copy.deepcopy(student.state_dict())
-        student.load_state_dict(best)
+        if best is not None:
+            student.load_state_dict(best)
         self.history.update(epochs=epochs, selected_epoch=best_epoch, selected_val_auroc=best_val,
                             lr=lr, distilled_edges=int(pos.size(1)))
         return student

@@ -81,19 +81,21 @@ vectorised; activated test nodes use pseudo-labels, never their true labels; the
 softmax first).
 
 Cost: :math:`K` sparse propagations, :math:`O(N d)` scoring, then ``epochs`` full-graph
-forward/backward passes (plus one evaluation each for the selection).
+forward/backward passes (plus one evaluation each for the selection); link models add
+:math:`O((|K| + |D_f|) \log |E|)` for the pair draws and their lookups, once.
 
 Args:
     epochs: Adam steps (the paper's 50).
     lr: Adam learning rate; ``None``: the model's training learning rate (0.01 if unknown).
     budget: :math:`B / N`, the share of nodes activated (the paper's 0.1).
-    label_weight: :math:`\alpha`, the weight of the prediction similarity in the node score.
+    label_weight: :math:`\alpha`, the weight of the prediction (link models: embedding)
+        similarity in the node score.
     propagation_hops: :math:`K`.
     anchors: embeddings averaged per anchor.
     distance_weight, contrastive_weight, kl_weight, forget_weight, prototype_weight:
         :math:`p_1 \dots p_5` (defaults 2.5, 0.01, 250, 0.1, 10).
     temperature: :math:`\tau`.
-    seed: seeds the anchors, the permutation and dropout.
+    seed: seeds the anchors, the permutation (link models: the random pairs) and dropout.
 """
 from __future__ import annotations
 
@@ -367,7 +369,8 @@ class SGU(Unlearner):
                 if score_val > best_val:
                     best_val, best_epoch = score_val, epoch
                     best = copy.deepcopy(model.state_dict())
-        model.load_state_dict(best)
+        if best is not None:
+            model.load_state_dict(best)
         self.history.update(unlearning_nodes=int(u.sum()), activated=int(activated.sum()),
                             keep_pairs=int(keep.size(1)), forget_pairs=int(forget.size(1)),
                             anchored=int(contrast.sum()), loss=losses, epochs=self.epochs,
