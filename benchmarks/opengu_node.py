@@ -16,9 +16,14 @@ after unlearning = the retained graph); ``dist`` = mean L1 distance between the 
 retrained model's class distributions on the deleted nodes (0 = behaves like retraining);
 ``post-diff AUC`` = OpenGU's "MIA" (AUC of ||p_original - p_model|| separating deleted nodes
 from as many test nodes; softmax outputs); seconds and peak memory of the unlearning call
-(CPU: peak resident set of the process); speed-up = retrain seconds / method seconds.
+(CPU: peak resident set of the process); speed-up = retrain seconds / method seconds. Then one
+column group per attack of ``--attacks`` (the library's attack registry,
+:mod:`gnn_unlearn.metrics.attacks`; default LiRA and relearning), prepared once per seed with the
+original and the retrained model and scored on every row, as ``evaluate(..., attacks=...)`` does:
+each row's value should be near the retrain row's.
 
     python benchmarks/opengu_node.py --datasets Cora,CiteSeer --seeds 3 --name opengu_node
+    python benchmarks/opengu_node.py --datasets Cora --seeds 1 --no-linear --methods utu,gif --name opengu_node_attacks_check
     python benchmarks/opengu_node.py --synthetic 235000 --seeds 1 --name opengu_node_synthetic_235k
     python benchmarks/opengu_node.py --datasets Cora,CiteSeer --seeds 3 --no-linear --methods utu,gif,gradient_ascent,d2dgn,megu,sgu,gukd --name opengu_node_megu
 """
@@ -41,6 +46,7 @@ from gnn_unlearn import TrainConfig, load_dataset, node_split, train, unlearn
 from gnn_unlearn.data import sample_nodes, synthetic_graph
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
+from gnn_unlearn.metrics.attacks import available_attacks, build_attacks
 from gnn_unlearn.metrics.node import accuracy, macro_f1
 
 #: OpenGU's numbers on Cora (one run, seed 2024), quoted from ../shared/opengu/results.md
@@ -106,8 +112,10 @@ def score(model, graph, task, p_original, p_retrain, seconds, result=None) -> di
 
 
 def run_block(data, seed: int, config: TrainConfig, model_options: dict, methods: dict,
-              deleted: int, log) -> list[dict]:
-    """Original model, retrain and ``methods`` on one split / request / seed."""
+              deleted: int, log, attacks: list[str] = (), attack_params: dict | None = None) -> list[dict]:
+    """Original model, retrain and ``methods`` on one split / request / seed, each row with the
+    columns of the ``attacks`` (prepared once with the original and the retrained model)."""
+    chosen = build_attacks(list(attacks), "node", attack_params, seed)
     t = time.perf_counter()
     original, _ = train(data, "node", config, **model_options)
     log(f"  trained original in {time.perf_counter() - t:.1f}s")
@@ -116,13 +124,28 @@ def run_block(data, seed: int, config: TrainConfig, model_options: dict, methods
     retrained = unlearn(original, task, "retrain")
     p_orig = probabilities(original, data)
     p_rt = probabilities(retrained.model, kept)
-    rows = [dict(model="original", **score(original, data, task, p_orig, p_rt, float("nan"))),
-            dict(model="retrain", **score(retrained.model, kept, task, p_orig, p_rt, retrained.seconds, retrained))]
+    t = time.perf_counter()
+    for attack in chosen:
+        attack.prepare(task, original, retrained.model)
+    if chosen:
+        log(f"  prepared {', '.join(a.name for a in chosen)} in {time.perf_counter() - t:.1f}s")
+
+    def attacked(model, graph, on_original: bool) -> dict:
+        out = {}
+        for attack in chosen:
+            out.update({k: float(v) for k, v in attack.score(model, graph, on_original).items()})
+        return out
+
+    rows = [dict(model="original", **score(original, data, task, p_orig, p_rt, float("nan")),
+                 **attacked(original, data, True)),
+            dict(model="retrain", **score(retrained.model, kept, task, p_orig, p_rt, retrained.seconds, retrained),
+                 **attacked(retrained.model, kept, False))]
     for name, params in methods.items():
         params = dict(params)
         method = params.pop("_method", name)
         result = unlearn(original, task, method, **params)
-        rows.append(dict(model=name, **score(result.model, kept, task, p_orig, p_rt, result.seconds, result)))
+        rows.append(dict(model=name, **score(result.model, kept, task, p_orig, p_rt, result.seconds, result),
+                         **attacked(result.model, kept, False)))
         log(f"  {name}: {result.seconds:.2f}s F1 {rows[-1]['test_f1_micro']:.4f} dist {rows[-1]['dist']:.3f}")
     for r in rows:
         r["speedup"] = retrained.seconds / r["seconds"] if r["seconds"] == r["seconds"] else float("nan")
@@ -169,14 +192,15 @@ def cell(row: dict, k: str) -> str:
 def markdown(blocks: list[dict]) -> str:
     lines = []
     for b in blocks:
+        columns = {**COLUMNS, **b.get("attack_columns", {})}
         lines += [f"### {b['dataset']} - {b['backbone']} ({b['deleted']} deleted training nodes, "
                   f"seeds {b['seeds']})", "",
-                  "| model | " + " | ".join(COLUMNS.values()) + " | OpenGU F1 / s (quoted) |",
-                  "|---" * (len(COLUMNS) + 2) + "|"]
+                  "| model | " + " | ".join(columns.values()) + " | OpenGU F1 / s (quoted) |",
+                  "|---" * (len(columns) + 2) + "|"]
         for r in b["rows"]:
             quote = OPENGU_CORA.get(r["model"]) if b["dataset"] == "Cora" and b["backbone"] == "GCN" else None
             q = f"{quote[0]:.4f} / {quote[1]:.2f}" if quote else ""
-            lines.append(f"| {r['model']} | " + " | ".join(cell(r, k) for k in COLUMNS) + f" | {q} |")
+            lines.append(f"| {r['model']} | " + " | ".join(cell(r, k) for k in columns) + f" | {q} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -190,10 +214,26 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--no-linear", action="store_true", help="skip the Projector block")
     p.add_argument("--methods", default=None, help="comma-separated subset of the GCN methods")
+    p.add_argument("--attacks", default="lira,relearn",
+                   help="comma-separated attacks scored on every row (empty: none); available for node "
+                        "models: " + ", ".join(available_attacks("node")))
+    p.add_argument("--attack-params", default=None,
+                   help='attack options as JSON keyed by attack name, e.g. \'{"lira": {"shadows": 4}}\'')
     p.add_argument("--mirror", default=None)
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="opengu_node")
     args = p.parse_args(argv)
+    attacks = [a for a in args.attacks.split(",") if a]
+    try:
+        attack_params = json.loads(args.attack_params) if args.attack_params else None
+    except json.JSONDecodeError as e:
+        p.error(f"--attack-params must be JSON, e.g. '{{\"lira\": {{\"shadows\": 4}}}}': {e}")
+    try:
+        built = build_attacks(attacks, "node", attack_params)       # checked before any work
+    except (TypeError, ValueError) as e:
+        p.error(str(e))
+    args.attack_columns = {k: v for a in built for k, v in a.columns.items()}
+    args.attack_notes = {a.name: a.note for a in built if a.note}
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0]] + list(argv or sys.argv[1:]))
     log = lambda s: print(s, file=sys.stderr, flush=True)
     methods = GCN_METHODS
@@ -217,21 +257,22 @@ def main(argv: list[str] | None = None) -> None:
                                  patience=args.epochs, seed=seed)
             log(f"{name} seed {seed}: GCN")
             gcn_rows += run_block(data, seed, config, dict(hidden_channels=64, out_channels=64, dropout=0.5),
-                                  methods, deleted, log)
+                                  methods, deleted, log, attacks, attack_params)
             if not args.no_linear:
                 log(f"{name} seed {seed}: linear GNN")
                 linear_config = TrainConfig(epochs=args.epochs, lr=0.2, weight_decay=5e-5,
                                             eval_every=args.epochs, patience=args.epochs, seed=seed)
                 linear_rows += run_block(data, seed, linear_config, dict(encoder="linear", num_layers=2),
-                                         {"utu": {}, "projector": {}}, deleted, log)
+                                         {"utu": {}, "projector": {}}, deleted, log, attacks, attack_params)
             blocks = [b for b in blocks if b["dataset"] != name]
             blocks.append({"dataset": name, "backbone": "GCN", "deleted": deleted,
                            "seeds": sorted({r["seed"] for r in gcn_rows}), "rows": aggregate(gcn_rows),
-                           "runs": gcn_rows})
+                           "runs": gcn_rows, "attack_columns": args.attack_columns})
             if linear_rows:
                 blocks.append({"dataset": name, "backbone": "linear GNN (X, AX, A^2X)", "deleted": deleted,
                                "seeds": sorted({r["seed"] for r in linear_rows}),
-                               "rows": aggregate(linear_rows), "runs": linear_rows})
+                               "rows": aggregate(linear_rows), "runs": linear_rows,
+                               "attack_columns": args.attack_columns})
             write(blocks, args, command, started, t0)
 
 
@@ -246,10 +287,12 @@ def write(blocks, args, command, started, t0) -> None:
             + markdown(blocks) + "\n" + (__doc__.split("\n\n", 1)[1].split("    python")[0]) +
             "OpenGU column: quoted from ../shared/opengu/results.md (OpenGU's code, Cora, one run, "
             "seed 2024, one thread on this machine type; its GIF time excludes the gradient "
-            "computation, its D2DGN F1 is the best test F1 over its epochs).\n")
+            "computation, its D2DGN F1 is the best test F1 over its epochs).\n"
+            + "".join(f"\n{name}: {note}\n" for name, note in args.attack_notes.items()))
     atomic_write_text(out / f"{args.name}.md", body)
     atomic_write_text(out / f"{args.name}.json", json.dumps(
-        dict(command=command, hardware=hardware(), blocks=blocks), indent=1, default=str))
+        dict(command=command, hardware=hardware(), blocks=blocks, attack_notes=args.attack_notes),
+        indent=1, default=str))
 
 
 if __name__ == "__main__":

@@ -92,16 +92,20 @@ def _load_graph(a, split=None):
 SHARDED_OPTIONS = {"num_shards": 10, "shard_method": "graph_eraser", "partition": None, "aggregation": None,
                    "repair": None, "workers": 1}
 CERTIFIED_OPTIONS = {"lam": 1e-2, "noise_std": 1e-2, "epsilon": 1.0, "delta": 1e-4, "num_hops": 2,
-                     "alpha": 0.5, "rmax": None, "solver": "direct"}
+                     "alpha": 0.5, "rmax": None, "solver": "direct", "features": "sgc", "wavelets": 3,
+                     "scattering_order": 1}
+#: The certified options that belong to one feature map (``--features``) only.
+FEATURE_OPTIONS = {"sgc": ("num_hops", "alpha", "rmax"), "scattering": ("wavelets", "scattering_order")}
 #: The unlearning methods that serve each family's checkpoints.
 FAMILY_METHODS = {"sharded": ("graph_eraser", "guide", "retrain"),
-                  "certified": ("cgu", "ceu", "scalegun", "retrain")}
+                  "certified": ("cgu", "ceu", "scalegun", "gst", "retrain")}
 
 
 def _family_options(a: argparse.Namespace) -> None:
     """Refuses options of another family; fills the defaults of the chosen one's."""
+    explicit = {k for k in CERTIFIED_OPTIONS if hasattr(a, k)}     # unset options are absent
     for family, options in (("sharded", SHARDED_OPTIONS), ("certified", CERTIFIED_OPTIONS)):
-        given = [k for k in options if hasattr(a, k)]       # unset options are absent
+        given = [k for k in options if hasattr(a, k)]
         if a.family != family and given:
             flags = ", ".join("--" + k.replace("_", "-") for k in given)
             raise ValueError(f"{flags} {'is' if len(given) == 1 else 'are'} for --family {family}, "
@@ -129,9 +133,20 @@ def _family_options(a: argparse.Namespace) -> None:
             if value < 1:
                 raise ValueError(f"{flag} must be >= 1, got {value}")
     if a.family == "certified":      # the model checks its hyperparameters when built
-        from gnn_unlearn.models.certified import CertifiedLinear
-        CertifiedLinear(1, 2, num_hops=a.num_hops, alpha=a.alpha, lam=a.lam, noise_std=a.noise_std,
-                        epsilon=a.epsilon, delta=a.delta, rmax=a.rmax, solver=a.solver)
+        for features, options in FEATURE_OPTIONS.items():
+            wrong = [k for k in options if k in explicit and a.features != features]
+            if wrong:
+                flags = ", ".join("--" + k.replace("_", "-") for k in wrong)
+                raise ValueError(f"{flags} {'is' if len(wrong) == 1 else 'are'} for --features "
+                                 f"{features}, not --features {a.features}")
+        if a.features == "scattering":
+            from gnn_unlearn.models.scattering import ScatteringLinear
+            ScatteringLinear(1, 2, wavelets=a.wavelets, order=a.scattering_order, lam=a.lam,
+                             noise_std=a.noise_std, epsilon=a.epsilon, delta=a.delta, solver=a.solver)
+        else:
+            from gnn_unlearn.models.certified import CertifiedLinear
+            CertifiedLinear(1, 2, num_hops=a.num_hops, alpha=a.alpha, lam=a.lam, noise_std=a.noise_std,
+                            epsilon=a.epsilon, delta=a.delta, rmax=a.rmax, solver=a.solver)
 
 
 def _train_family(a: argparse.Namespace, data, config) -> tuple[object, dict]:
@@ -145,12 +160,20 @@ def _train_family(a: argparse.Namespace, data, config) -> tuple[object, dict]:
         return model, {"num_shards": model.num_shards, "unlearn_with": a.shard_method,
                        "partition": r["partition"], "aggregation": r["aggregation"], "repair": r["repair"],
                        "balance": r["balance"]}
-    from gnn_unlearn.models.certified import train_certified
-    model = train_certified(data, num_hops=a.num_hops, alpha=a.alpha, lam=a.lam, noise_std=a.noise_std,
-                            epsilon=a.epsilon, delta=a.delta, rmax=a.rmax, solver=a.solver, seed=a.seed,
-                            device=a.device)
+    if a.features == "scattering":
+        from gnn_unlearn.models.scattering import train_scattering
+        model = train_scattering(data, wavelets=a.wavelets, order=a.scattering_order, lam=a.lam,
+                                 noise_std=a.noise_std, epsilon=a.epsilon, delta=a.delta,
+                                 solver=a.solver, seed=a.seed, device=a.device)
+        unlearn_with = "gst, cgu, ceu"
+    else:
+        from gnn_unlearn.models.certified import train_certified
+        model = train_certified(data, num_hops=a.num_hops, alpha=a.alpha, lam=a.lam,
+                                noise_std=a.noise_std, epsilon=a.epsilon, delta=a.delta, rmax=a.rmax,
+                                solver=a.solver, seed=a.seed, device=a.device)
+        unlearn_with = "scalegun" if a.rmax is not None else "cgu, ceu"
     cert = model.certificate
-    return model, {"unlearn_with": "scalegun" if a.rmax is not None else "cgu, ceu",
+    return model, {"features": a.features, "unlearn_with": unlearn_with,
                    "budget": cert.budget, "budget_left": cert.budget_left,
                    "train_gradient_norm": max(model.train_info["train_gradient_norm"])}
 
@@ -432,7 +455,7 @@ def _family_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--repair", choices=("none",) + REPAIRS, default=argparse.SUPPRESS, help="default: the recipe's")
     g.add_argument("--workers", type=int, default=argparse.SUPPRESS, help="train shards in this many processes (CPU)")
     g = p.add_argument_group("--family certified (CGU, Chien et al. 2022; CEU, Wu et al. KDD 2023; "
-                             "ScaleGUN)")
+                             "ScaleGUN; GST, Pan et al. WWW 2023)")
     g.add_argument("--lam", type=float, default=argparse.SUPPRESS, help="L2 regulariser lambda (default 0.01)")
     g.add_argument("--noise-std", type=float, default=argparse.SUPPRESS,
                    help="sigma of the objective perturbation (default 0.01)")
@@ -445,6 +468,15 @@ def _family_args(p: argparse.ArgumentParser) -> None:
                    help="keep ScaleGUN's push state with this residue threshold (needed by --method "
                         "scalegun; 0: exact)")
     g.add_argument("--solver", choices=SOLVERS, default=argparse.SUPPRESS, help="Newton's linear solver (default direct)")
+    g.add_argument("--features", choices=("sgc", "scattering"), default=argparse.SUPPRESS,
+                   help="the fixed feature map: sgc, P^K X (CGU, CEU, ScaleGUN; default), or "
+                        "scattering, GST's geometric scattering transform (Pan et al., WWW 2023; "
+                        "--method gst)")
+    g.add_argument("--wavelets", type=int, default=argparse.SUPPRESS,
+                   help="--features scattering: J, the diffusion wavelets per layer (default 3)")
+    g.add_argument("--scattering-order", type=int, default=argparse.SUPPRESS,
+                   help="--features scattering: the highest scattering order, GST's L - 1 "
+                        "(default 1); features (1 + J + ... + J^order) d wide")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -487,9 +519,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "user-item graph (gowalla, lastfm, ml-1m)")
     p.add_argument("--family", choices=["gnn", "sharded", "certified"], default="gnn",
                    help="gnn: one model; sharded: K shard models (exact unlearning by retraining the "
-                        "touched shards: --method graph_eraser | guide); certified: SGC features + "
-                        "perturbed logistic regression ((epsilon, delta)-certified removal: --method "
-                        "cgu | ceu | scalegun)")
+                        "touched shards: --method graph_eraser | guide); certified: SGC (or, with "
+                        "--features scattering, scattering) features + perturbed logistic regression "
+                        "((epsilon, delta)-certified removal: --method cgu | ceu | scalegun | gst)")
     p.add_argument("--encoder", default=argparse.SUPPRESS, choices=["gcn", "gat", "gin", "sage", "linear"],
                    help="default gcn; linear: an SGC-style linear GNN (node task; what `projector` "
                         "unlearns); with --family sharded: every shard's encoder")

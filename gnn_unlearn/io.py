@@ -3,8 +3,9 @@
 A checkpoint holds one model of a :data:`FAMILIES` family (field ``family``): a GNN (its
 ``config`` built by :func:`~gnn_unlearn.models.build_model`), a sharded model (``config``: the
 shard architecture; ``sharded``: :meth:`ShardedModel.checkpoint_spec`) or a certified linear
-model (``config`` with its ``certified`` hyperparameters; ``certified``: the certificate and
-push state, :meth:`CertifiedLinear.export_state`). Every field is checked on load, and a
+model (``config`` with its ``certified`` hyperparameters, or GST's ``scattering`` ones for a
+:class:`~gnn_unlearn.models.ScatteringLinear`; ``certified``: the certificate and push state,
+:meth:`CertifiedLinear.export_state`). Every field is checked on load, and a
 damaged one is named.
 """
 from __future__ import annotations
@@ -28,7 +29,7 @@ from gnn_unlearn.requests import DeletionRequest
 FORMAT = "gnn_unlearn.checkpoint/1"
 #: Model families a checkpoint holds: one GNN (``build_model``), a sharded model (GraphEraser /
 #: GUIDE, :class:`~gnn_unlearn.models.ShardedModel`) or a certified linear model (CGU / CEU /
-#: ScaleGUN, :class:`~gnn_unlearn.models.CertifiedLinear`).
+#: ScaleGUN / GST, :class:`~gnn_unlearn.models.CertifiedLinear` and its scattering subclass).
 FAMILIES = ("gnn", "sharded", "certified")
 SPLIT_KEYS = ("train_pos_edge_index", "val_pos_edge_index", "val_neg_edge_index",
               "test_pos_edge_index", "test_neg_edge_index", "train_mask", "val_mask", "test_mask")

@@ -135,8 +135,59 @@ def test_certified_request_sequence_end_to_end(tmp_path, capsys):
     assert main(["audit", str(tmp_path / "c1.ledger.jsonl")]) == 0
 
 
+def test_gst_scattering_model_end_to_end(tmp_path, capsys):
+    """`train --family certified --features scattering`, two GST requests in one ledger chain,
+    evaluate (whose retrain rebuilds the scattering model) and audit; each step moves the weights
+    towards the scattering model retrained on the retained graph (same noise seed)."""
+    from gnn_unlearn.data import load_dataset
+    from gnn_unlearn.io import apply_split, load_checkpoint
+    from gnn_unlearn.models import ScatteringLinear, train_scattering
+    from tests.methods.certified_helpers import measured_residual
+    paths = [str(tmp_path / f"g{k}.pt") for k in range(3)]
+    assert main(["train", "--family", "certified", "--features", "scattering", "--wavelets", "2",
+                 "--scattering-order", "1", "--num-nodes", "300", "--noise-std", "1", "--lam", "0.1",
+                 "--output", paths[0]]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["family"] == "certified" and info["features"] == "scattering"
+    assert main(["unlearn", "--checkpoint", paths[0], "--method", "gst", "--nodes", "3,8",
+                 "--output", paths[1]]) == 0
+    assert main(["unlearn", "--checkpoint", paths[1], "--method", "gst", "--nodes", "7",
+                 "--output", paths[2]]) == 0
+    capsys.readouterr()
+    entries = _ledger_entries(str(tmp_path / "g1.ledger.jsonl"))
+    assert [e["method"] for e in entries] == ["gst", "gst"]
+    previous, _ = load_checkpoint(paths[0])
+    for entry, path in zip(entries, paths[1:]):
+        model, payload = load_checkpoint(path)
+        assert isinstance(model, ScatteringLinear) and (model.wavelets, model.order) == (2, 1)
+        cert = model.certificate
+        assert entry["certificate"]["budget_left"] == cert.budget_left and entry["certificate"]["certified"]
+        retained = apply_split(load_dataset("synthetic", num_nodes=300, seed=0), payload["retained"])
+        assert bool((measured_residual(model, retained) <= torch.tensor(cert.bound, dtype=torch.float64)
+                     * (1 + 1e-9) + 1e-12).all())
+        scratch = train_scattering(retained, wavelets=2, order=1, noise_std=1.0, lam=0.1, seed=0)
+        far = float((previous.weight - scratch.weight).norm())
+        near = float((model.weight - scratch.weight).norm())
+        assert near < 0.1 * far, (far, near)
+        previous = model
+    assert main(["evaluate", "--unlearned", paths[2], "--no-mia", "--output", str(tmp_path / "ev")]) == 0
+    rows = json.loads((tmp_path / "ev" / "evaluate.json").read_text())["rows"]
+    assert [r["model"] for r in rows] == ["original", "retrain", "gst"]
+    assert main(["audit", str(tmp_path / "g1.ledger.jsonl")]) == 0
+    capsys.readouterr()
+    assert main(["unlearn", "--checkpoint", paths[2], "--method", "gnndelete", "--nodes", "5",
+                 "--output", str(tmp_path / "x.pt")]) == 2
+    assert "gst" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--family", "certified", "--task", "link"], "certified models are node classifiers"),
+    (["--family", "certified", "--features", "scattering", "--num-hops", "3"],
+     "--num-hops is for --features sgc, not --features scattering"),
+    (["--family", "certified", "--wavelets", "2"], "--wavelets is for --features scattering"),
+    (["--family", "certified", "--features", "scattering", "--wavelets", "0"], "wavelets must be"),
+    (["--family", "certified", "--features", "scattering", "--scattering-order", "-1"], "order must be"),
+    (["--family", "gnn", "--features", "scattering"], "--features is for --family certified"),
     (["--family", "certified", "--encoder", "gat"], "drop --encoder"),
     (["--num-shards", "3"], "--num-shards is for --family sharded, not --family gnn"),
     (["--family", "sharded", "--lam", "0.1"], "--lam is for --family certified"),

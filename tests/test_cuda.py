@@ -385,6 +385,19 @@ def test_learned_node_methods_on_device(node_data, node_model, dev, method, requ
     _check_result(result, model, before, dev, lambda m: model_outputs(m, retained))
 
 
+@pytest.mark.parametrize("method", ["sgu", "gukd"])
+@pytest.mark.parametrize("request_kind", ["node", "edge"])
+def test_learned_link_methods_on_device(link_data, link_model, dev, method, request_kind):
+    model, _ = link_model
+    request = (sample_nodes(link_data, 5, seed=0) if request_kind == "node"
+               else sample_edges(link_data, 10, seed=0))
+    task = request.resolve(link_data, num_hops=2)
+    before = param_hash(model)
+    result = unlearn(model, task, method, device=dev, epochs=5)
+    retained = data_to(task.retained_data, dev)
+    _check_result(result, model, before, dev, lambda m: model_outputs(m, retained))
+
+
 def test_gst_on_device(node_data, dev):
     from gnn_unlearn.models import train_scattering
     model = train_scattering(node_data, noise_std=1.0, seed=0, device=dev)

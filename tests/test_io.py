@@ -189,6 +189,34 @@ def test_certified_round_trip_keeps_weights_certificate_and_push_state(rmax, sha
         assert torch.equal(a.model.push.features, b.model.push.features)
 
 
+def test_scattering_round_trip_is_bit_identical_and_unlearns_identically(sharding_graph, tmp_path):
+    """GST's ScatteringLinear is a certified checkpoint that comes back as a ScatteringLinear
+    (its wavelets and order), with the same predictions, certificate and next Newton step."""
+    from gnn_unlearn import DeletionRequest
+    from gnn_unlearn.models import ScatteringLinear, train_scattering
+    g = sharding_graph
+    model = train_scattering(g, wavelets=2, order=2, noise_std=1.0, seed=1)
+    first = DeletionRequest.nodes(g.train_mask.nonzero().view(-1)[:1]).resolve(g, num_hops=model.num_hops)
+    model = unlearn(model, first, "gst").model
+    g = first.retained_data
+    path = str(tmp_path / "g.pt")
+    save_checkpoint(path, model, g)
+    loaded, payload = load_checkpoint(path, g)
+    assert isinstance(loaded, ScatteringLinear) and payload["family"] == "certified"
+    assert (loaded.wavelets, loaded.order, loaded.num_hops) == (2, 2, model.num_hops)
+    assert torch.equal(loaded(g.x, g.edge_index), model(g.x, g.edge_index))      # bit-identical
+    assert loaded.certificate == model.certificate and _same_state(loaded, model)
+    second = DeletionRequest.nodes(g.train_mask.nonzero().view(-1)[:2]).resolve(g, num_hops=model.num_hops)
+    a, b = unlearn(model, second, "gst"), unlearn(loaded, second, "gst")
+    assert torch.equal(a.model.weight, b.model.weight) and a.model.certificate == b.model.certificate
+    for bad, match in (({**payload["config"], "scattering": None}, "'scattering' dict"),
+                       ({**payload["config"], "scattering": {"wavelets": 0}}, "wavelets must be"),
+                       ({**payload["config"], "scattering": {"num_hops": 3}}, "keys from")):
+        torch.save({**payload, "config": bad}, path)
+        with pytest.raises(ValueError, match=match):
+            load_checkpoint(path)
+
+
 def test_damaged_sharded_and_certified_fields_are_named(sharding_graph, tmp_path):
     from gnn_unlearn.models import train_certified
     from gnn_unlearn.sharding import train_sharded

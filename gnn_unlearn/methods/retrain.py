@@ -79,7 +79,7 @@ class Retrain(Unlearner):
 
     def fit(self, model: nn.Module, task: UnlearningTask) -> nn.Module:
         if isinstance(model, CertifiedLinear):   # its own exact trainer, same noise seed
-            fresh = CertifiedLinear(model.in_channels, model.num_classes, **model.hparams())
+            fresh = type(model).from_config(model.config)     # SGC or scattering features
             fresh = fresh.to(model.weight.device).fit(task.retained_data,
                                                       noise_seed=model.certificate.noise_seed)
             self.history.update(fresh.train_info)

@@ -77,6 +77,9 @@ def build_model(config: dict[str, Any]) -> nn.Module:
         if key in cfg:  # a model wrapped by a method (e.g. GNNDelete's deletion operators)
             spec = cfg.pop(key)
             return rebuild(build_model(cfg), spec)
+    if "scattering" in cfg:                # GST: scattering features + certified logistic regression
+        from gnn_unlearn.models.scattering import ScatteringLinear
+        return ScatteringLinear.from_config(config)
     if "certified" in cfg:                 # SGC features + certified logistic regression
         from gnn_unlearn.models.certified import CertifiedLinear
         return CertifiedLinear.from_config(config)

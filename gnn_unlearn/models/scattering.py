@@ -15,6 +15,8 @@ molecule features (:math:`d \approx 10`-:math:`40`); for bag-of-words node featu
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
@@ -47,7 +49,27 @@ class ScatteringLinear(CertifiedLinear):
                          epsilon=epsilon, delta=delta, tol=tol, solver=solver)
         self.raw_channels, self.wavelets, self.order = raw_channels, wavelets, order
         self.config = dict(task="node", in_channels=raw_channels, num_classes=num_classes,
-                           scattering=dict(wavelets=wavelets, order=order, **self.hparams()))
+                           scattering=self.scattering_hparams())
+
+    def scattering_hparams(self) -> dict[str, Any]:
+        """The constructor's arguments besides the sizes (what ``config["scattering"]`` holds)."""
+        return dict(wavelets=self.wavelets, order=self.order, lam=self.lam, noise_std=self.noise_std,
+                    epsilon=self.epsilon, delta=self.delta, tol=self.tol, solver=self.solver)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "ScatteringLinear":
+        """An untrained model from :attr:`config` (as a checkpoint stores it); refuses, with what
+        is wrong, a config of another shape."""
+        hparams = config.get("scattering")
+        allowed = {"wavelets", "order", "lam", "noise_std", "epsilon", "delta", "tol", "solver"}
+        if not isinstance(hparams, dict) or not set(hparams) <= allowed:
+            raise ValueError(f"a scattering model's config needs a 'scattering' dict with keys from "
+                             f"{sorted(allowed)}, got {hparams!r}")
+        unknown = set(config) - {"task", "in_channels", "num_classes", "scattering"}
+        if unknown or config.get("task", "node") != "node":
+            raise ValueError(f"a scattering model's config has unknown fields {sorted(unknown)} or a "
+                             f"task other than 'node' ({config.get('task')!r})")
+        return cls(config.get("in_channels"), config.get("num_classes"), **hparams)
 
     def propagated(self, x: Tensor, edge_index: Tensor) -> Tensor:
         """The scattering features (float64) of a graph."""

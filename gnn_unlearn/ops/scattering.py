@@ -40,7 +40,8 @@ def lazy_random_walk(edge_index: Tensor, num_nodes: int, dtype: torch.dtype = to
     values = 1.0 / deg[src]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        walk = torch.sparse_coo_tensor(torch.stack([dst, src]), values, (num_nodes, num_nodes))
+        walk = torch.sparse_coo_tensor(torch.stack([dst, src]), values, (num_nodes, num_nodes),
+                                       check_invariants=False)
         return walk.coalesce().to_sparse_csr()
 
 

@@ -64,3 +64,37 @@ def dense_split_case(cora):
     model, _ = train(data, "node", config, hidden_channels=64, out_channels=64)
     task = sample_nodes(data, 270, seed=0, among=data.train_mask).resolve(data, num_hops=2)
     return model, task, unlearn(model, task, "retrain").model
+
+
+@pytest.fixture(scope="session")
+def cora_link_node_case(cora_link_case):
+    """(the ``cora_link_case`` link predictor, task deleting 20 random nodes, retrained model)."""
+    from gnn_unlearn.data import sample_nodes
+    model, task0, _ = cora_link_case
+    task = sample_nodes(task0.data, 20, seed=0).resolve(task0.data, num_hops=2)
+    return model, task, unlearn(model, task, "retrain").model
+
+
+def link_probabilities(model, graph, pairs) -> torch.Tensor:
+    from gnn_unlearn.metrics.link import link_logits
+    return torch.sigmoid(link_logits(model, graph, pairs))
+
+
+def link_towards_retrain(model, unlearned, retrained, task) -> dict[str, float]:
+    """How the deleted edges look to the original model (on the original graph), to UtU (the
+    original on the retained graph), to ``unlearned`` and to the retrained model (both on the
+    retained graph): the mean |p - p_retrain| over Df (``dist_*``) and the Df AUROC against a
+    fixed sample of non-edges of the retained graph (``auroc_*``)."""
+    from gnn_unlearn.metrics.link import auroc_aupr
+    from gnn_unlearn.ops.negative import negative_pairs
+    kept, df = task.retained_data, task.df_edge_index
+    neg = negative_pairs(kept, df.size(1), torch.Generator().manual_seed(5))
+    rows = {"original": (model, task.data), "utu": (model, kept), "unlearned": (unlearned, kept),
+            "retrain": (retrained, kept)}
+    target = link_probabilities(retrained, kept, df)
+    out = {}
+    for name, (m, graph) in rows.items():
+        p = link_probabilities(m, graph, df)
+        out[f"dist_{name}"] = float((p - target).abs().mean())
+        out[f"auroc_{name}"] = auroc_aupr(p, link_probabilities(m, graph, neg))["auroc"]
+    return out

@@ -30,6 +30,9 @@ def test_node_requests_move_the_weights_towards_retraining_within_the_certificat
     near = float((result.model.weight - scratch.weight).norm())
     # measured: 0.217 -> 1.6e-4: the Newton step lands next to the retrained optimum (same noise)
     assert near < 0.01 * far, (far, near)
+    # retrain rebuilds the scattering model from its config: the same exact optimum as from scratch
+    retrained = unlearn(model, task, "retrain").model
+    assert type(retrained) is type(model) and torch.equal(retrained.weight, scratch.weight)
 
 
 def test_edge_and_feature_sequence_keeps_the_bound(graph):

@@ -6,7 +6,7 @@ from gnn_unlearn.methods import get
 from gnn_unlearn.ops.graph import training_edges
 
 from ..conftest import param_hash
-from .conftest import distance_to_retrain, softmax_on
+from .conftest import distance_to_retrain, link_towards_retrain, softmax_on
 
 
 def deleted_accuracy(model, task) -> float:
@@ -48,3 +48,57 @@ def test_cli(tmp_path):
     assert main(["unlearn", "--checkpoint", ckpt, "--method", "gukd", "--nodes", "3,4,5",
                  "--params", '{"epochs": 5}', "--output", unl]) == 0
     assert param_hash(load_checkpoint(ckpt)[0]) != param_hash(load_checkpoint(unl)[0])
+
+
+# link prediction -------------------------------------------------------------------------------
+def test_link_edge_deletion_moves_towards_retrain_beyond_utu(cora_link_case):
+    model, task, retrained = cora_link_case
+    before = param_hash(model)
+    result = unlearn(model, task, "gukd")
+    assert param_hash(model) == before and result.model is not model
+    m = link_towards_retrain(model, result.model, retrained, task)
+    # measured: distance 0.105 (original) / 0.068 (UtU) -> 0.059; Df AUROC 0.984 / 0.951 -> 0.912
+    # (retrain 0.896)
+    assert m["dist_unlearned"] < m["dist_utu"] < m["dist_original"] - 0.03, m
+    assert abs(m["auroc_unlearned"] - m["auroc_retrain"]) < abs(m["auroc_utu"] - m["auroc_retrain"]) - 0.02, m
+    h = result.history
+    assert h["distilled_edges"] == task.retained_data.train_pos_edge_index.size(1)
+    assert 1 <= h["selected_epoch"] <= h["epochs"] == 150
+
+
+def test_link_node_deletion_moves_towards_retrain_beyond_utu(cora_link_node_case):
+    model, task, retrained = cora_link_node_case
+    before = param_hash(model)
+    result = unlearn(model, task, "gukd", epochs=60)
+    assert param_hash(model) == before
+    m = link_towards_retrain(model, result.model, retrained, task)
+    # measured (60 epochs): distance 0.316 (original) / 0.266 (UtU) -> 0.142; Df AUROC 0.987 /
+    # 0.951 -> 0.687 (retrain 0.739)
+    assert m["dist_unlearned"] < m["dist_utu"] - 0.05, m
+    assert abs(m["auroc_unlearned"] - m["auroc_retrain"]) < abs(m["auroc_utu"] - m["auroc_retrain"]) - 0.05, m
+
+
+def test_link_selection_never_reads_test_edges_and_bad_inputs(cora_link_case):
+    model, task, _ = cora_link_case
+    data = task.data
+    scrambled = type(data)(**{k: v for k, v in data.items()})
+    scrambled.test_pos_edge_index = data.test_neg_edge_index.clone()
+    scrambled.test_neg_edge_index = data.test_pos_edge_index.clone()
+    a = unlearn(model, task.request.resolve(data, num_hops=2), "gukd", epochs=5).model
+    b = unlearn(model, task.request.resolve(scrambled, num_hops=2), "gukd", epochs=5).model
+    assert param_hash(a) == param_hash(b)
+    no_val = type(data)(**{k: v for k, v in data.items() if k != "val_pos_edge_index"})
+    with pytest.raises(ValueError, match="val_pos_edge_index"):
+        unlearn(model, task.request.resolve(no_val, num_hops=2), "gukd", epochs=2)
+
+
+def test_link_cli(tmp_path):
+    from gnn_unlearn.io import load_checkpoint
+    ckpt, unl = str(tmp_path / "orig.pt"), str(tmp_path / "unl.pt")
+    assert main(["train", "--task", "link", "--num-nodes", "300", "--epochs", "20", "--output", ckpt]) == 0
+    assert main(["unlearn", "--checkpoint", ckpt, "--method", "gukd", "--df-size", "0.05",
+                 "--params", '{"epochs": 5}', "--output", unl]) == 0
+    assert main(["unlearn", "--checkpoint", unl, "--method", "gukd", "--nodes", "3,4",
+                 "--params", '{"epochs": 5}', "--output", str(tmp_path / "unl2.pt")]) == 0
+    original, unlearned = load_checkpoint(ckpt)[0], load_checkpoint(unl)[0]
+    assert original.task == "link" and param_hash(original) != param_hash(unlearned)

@@ -10,7 +10,7 @@ from gnn_unlearn.methods.sgu import class_draws
 from gnn_unlearn.ops.graph import training_edges
 
 from ..conftest import param_hash
-from .conftest import distance_to_retrain, softmax_on
+from .conftest import distance_to_retrain, link_towards_retrain, softmax_on
 
 
 def true_label_confidence(model, task) -> float:
@@ -82,3 +82,62 @@ def test_cli(tmp_path):
     assert main(["unlearn", "--checkpoint", ckpt, "--method", "sgu", "--nodes", "3,4,5",
                  "--params", '{"epochs": 5}', "--output", unl]) == 0
     assert param_hash(load_checkpoint(ckpt)[0]) != param_hash(load_checkpoint(unl)[0])
+
+
+# link prediction -------------------------------------------------------------------------------
+def test_link_edge_deletion_moves_towards_retrain_beyond_utu(cora_link_case):
+    model, task, retrained = cora_link_case
+    before = param_hash(model)
+    result = unlearn(model, task, "sgu")
+    assert param_hash(model) == before and result.model is not model
+    m = link_towards_retrain(model, result.model, retrained, task)
+    # measured: distance 0.105 (original) / 0.068 (UtU) -> 0.061; Df AUROC 0.984 / 0.951 -> 0.949
+    # (retrain 0.896)
+    assert m["dist_unlearned"] < m["dist_utu"] < m["dist_original"] - 0.03, m
+    assert abs(m["auroc_unlearned"] - m["auroc_retrain"]) < abs(m["auroc_original"] - m["auroc_retrain"]), m
+    h = result.history
+    assert h["forget_pairs"] == int(task.df_mask.sum()) and h["keep_pairs"] > 0 and h["anchored"] > 0
+    assert h["activated"] == math.ceil(0.1 * task.data.num_nodes) and 1 <= h["selected_epoch"] <= 50
+
+
+def test_link_node_deletion_moves_towards_retrain_beyond_utu(cora_link_node_case):
+    model, task, retrained = cora_link_node_case
+    before = param_hash(model)
+    result = unlearn(model, task, "sgu")
+    assert param_hash(model) == before
+    m = link_towards_retrain(model, result.model, retrained, task)
+    # measured: distance 0.316 (original) / 0.266 (UtU) -> 0.220; Df AUROC 0.987 / 0.951 -> 0.939
+    # (retrain 0.739)
+    assert m["dist_unlearned"] < m["dist_utu"] - 0.02, m
+    assert abs(m["auroc_unlearned"] - m["auroc_retrain"]) < abs(m["auroc_utu"] - m["auroc_retrain"]), m
+
+
+def test_link_selection_never_reads_test_edges(cora_link_case):
+    model, task, _ = cora_link_case
+    data = task.data
+    scrambled = type(data)(**{k: v for k, v in data.items()})
+    scrambled.test_pos_edge_index = data.test_neg_edge_index.clone()
+    scrambled.test_neg_edge_index = data.test_pos_edge_index.clone()
+    request = task.request
+    a = unlearn(model, request.resolve(data, num_hops=2), "sgu", epochs=5).model
+    b = unlearn(model, request.resolve(scrambled, num_hops=2), "sgu", epochs=5).model
+    assert param_hash(a) == param_hash(b)
+
+
+def test_link_refuses_a_graph_without_validation_edges(cora_link_case):
+    model, task, _ = cora_link_case
+    data = type(task.data)(**{k: v for k, v in task.data.items() if k != "val_neg_edge_index"})
+    with pytest.raises(ValueError, match="val_neg_edge_index"):
+        unlearn(model, task.request.resolve(data, num_hops=2), "sgu", epochs=2)
+
+
+def test_link_cli(tmp_path):
+    from gnn_unlearn.io import load_checkpoint
+    ckpt, unl = str(tmp_path / "orig.pt"), str(tmp_path / "unl.pt")
+    assert main(["train", "--task", "link", "--num-nodes", "300", "--epochs", "20", "--output", ckpt]) == 0
+    assert main(["unlearn", "--checkpoint", ckpt, "--method", "sgu", "--df-size", "0.05",
+                 "--params", '{"epochs": 5}', "--output", unl]) == 0
+    assert main(["unlearn", "--checkpoint", unl, "--method", "sgu", "--nodes", "3,4",
+                 "--params", '{"epochs": 5}', "--output", str(tmp_path / "unl2.pt")]) == 0
+    original, unlearned = load_checkpoint(ckpt)[0], load_checkpoint(unl)[0]
+    assert original.task == "link" and param_hash(original) != param_hash(unlearned)
