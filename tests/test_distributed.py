@@ -1,4 +1,5 @@
 """DistributedDataParallel training on CPU: gloo, 2 processes, against one process."""
+import json
 import os
 import subprocess
 import sys
@@ -405,3 +406,41 @@ def test_cli_train_under_torchrun(tmp_path):
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert out.exists() and '"processes": 2' in proc.stdout
+
+
+@pytest.mark.slow
+def test_cli_unlearn_gnndelete_under_torchrun_equals_one_process(tmp_path):
+    """`torchrun --nproc_per_node 2 -m gnn_unlearn.cli unlearn --method gnndelete` writes the
+    model one process writes (full batch); rank 0 alone reports."""
+    from gnn_unlearn.cli import main
+    from gnn_unlearn.io import load_checkpoint
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    if not os.path.exists(torchrun):
+        pytest.skip("torchrun is not installed beside this python")
+    ckpt = str(tmp_path / "m.pt")
+    assert main(["train", "--num-nodes", "300", "--epochs", "30", "--output", ckpt]) == 0
+    args = ["unlearn", "--checkpoint", ckpt, "--method", "gnndelete", "--df-size", "0.05",
+            "--params", json.dumps({"epochs": 4, **LINK_STOP})]
+    one, two = str(tmp_path / "one.pt"), str(tmp_path / "two.pt")
+    assert main([*args, "--output", one]) == 0
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "gnn_unlearn.cli",
+                           *args, "--output", two], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout[proc.stdout.index("{"):])["method"] == "gnndelete"   # rank 0 only
+    a, b = load_checkpoint(one)[0].state_dict(), load_checkpoint(two)[0].state_dict()
+    _assert_close(b, a, atol=1e-4)
+    ops = [v for k, v in a.items() if k.startswith("operators.weights")]
+    assert max(float((w - torch.eye(w.size(0))).abs().max()) for w in ops) > 1e-3   # it unlearned
+
+
+def test_cli_refuses_methods_that_do_not_run_distributed(tmp_path, monkeypatch, capsys):
+    from gnn_unlearn.cli import main
+    from gnn_unlearn.methods import data_parallel_methods
+    assert data_parallel_methods() == ["d2dgn", "gnndelete", "gradient_ascent", "retrain", "unlearnrec"]
+    monkeypatch.setattr("gnn_unlearn.distributed.init_from_env", lambda device: (Replica(0, 2), device))
+    code = main(["unlearn", "--checkpoint", str(tmp_path / "none.pt"), "--method", "gif",
+                 "--output", str(tmp_path / "o.pt")])
+    assert code == 2                                   # before the (missing) checkpoint is read
+    assert "only --method d2dgn | gnndelete | gradient_ascent | retrain | unlearnrec run " \
+           "distributed; run 'gif' as a single process" in capsys.readouterr().err
