@@ -1,10 +1,14 @@
-r"""Data-parallel training with PyTorch's ``DistributedDataParallel`` (launched by ``torchrun``).
+r"""Data-parallel training and unlearning with PyTorch's ``DistributedDataParallel`` (launched
+by ``torchrun``).
 
-Under ``torchrun --nproc_per_node W -m gnn_unlearn.cli train|unlearn --method retrain ...``
-every one of the ``W`` processes (ranks) holds the model and the graph, and
-:func:`gnn_unlearn.training.fit` / :func:`gnn_unlearn.loader.fit_minibatch` wrap the model in
+Under ``torchrun --nproc_per_node W -m gnn_unlearn.cli train|unlearn ...`` every one of the
+``W`` processes (ranks) holds the model and the graph, and :func:`gnn_unlearn.training.fit` /
+:func:`gnn_unlearn.loader.fit_minibatch` (training, retraining) and the fine-tuning methods
+(gradient ascent, GNNDelete, D2DGN, UnlearnRec's pre-training and serving: the methods with
+``data_parallel = True``) wrap the module that trains in
 :class:`~torch.nn.parallel.DistributedDataParallel` (DDP), which starts every rank from rank
-0's weights and averages the gradients over the ranks during ``backward``. The supervision is
+0's weights and averages the gradients over the ranks during ``backward`` (GNNDelete: its
+deletion operators, the frozen base model is not reduced). The supervision is
 split the way :class:`torch.utils.data.DistributedSampler` splits a data set:
 
 * mini-batches (:meth:`Replica.epoch_batches`): each epoch one seeded permutation of the seed
@@ -19,10 +23,16 @@ split the way :class:`torch.utils.data.DistributedSampler` splits a data set:
   pairs / BPR triples, drawn from the run's generator identically on all ranks. The share's
   loss is scaled by :meth:`Replica.weight` so that DDP's average of the ranks' gradients is the
   gradient of the mean loss over the union: full-batch training on ``W`` ranks is the
-  single-process training, up to float round-off.
+  single-process training, up to float round-off. A loss of several mean terms (the
+  unlearning methods': deleted items, retained items, reference pairs) scales each term
+  apart (:meth:`Replica.share_mean`, :meth:`Replica.take`).
 
-Validation runs on every rank (identical weights); rank 0's score is broadcast so that all
-ranks make the same early-stopping decision. Backends: ``gloo`` on CPU, ``nccl`` on CUDA
+The unlearning methods draw everything the ranks must agree on (permutations, full-batch
+negatives and reference pairs) from the run's generator, identically on every rank, and a
+rank's own mini-batch draws from :meth:`Replica.local_generator`; mini-batches take
+:meth:`Replica.shard` of each epoch's order. Validation runs on every rank (identical
+weights); rank 0's score (training) or stopping verdict (unlearning, :meth:`Replica.decide`)
+is broadcast so that all ranks make the same decision and stop at the same step. Backends: ``gloo`` on CPU, ``nccl`` on CUDA
 (one GPU per rank, ``cuda:LOCAL_RANK``), chosen by :func:`init_from_env`; the code is the same.
 """
 from __future__ import annotations

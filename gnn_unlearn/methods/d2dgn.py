@@ -70,6 +70,13 @@ Args:
     sampler: ``"torch"`` (this library's sampler, seeded) or ``"pyg"`` (PyG's
         ``NeighborSampler``; needs pyg-lib or torch-sparse).
     seed: seeds the destroyer's initialisation and all sampling.
+
+Under ``torchrun`` the student trains in ``DistributedDataParallel``
+(:mod:`gnn_unlearn.distributed`): full batch, every rank draws the step's retained pairs,
+negatives and reference edges identically and takes its share of every distillation term
+(pairs, retained and deleted nodes, deleted edges), each weighted so that the averaged gradient
+is the single-process one; mini-batches, each rank its share of the epoch's deleted items with
+its own sampling. Rank 0's stopping verdict holds for all.
 """
 from __future__ import annotations
 

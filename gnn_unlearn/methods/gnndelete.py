@@ -86,6 +86,13 @@ Args:
     sampler: ``"torch"`` (this library's sampler, seeded) or ``"pyg"`` (PyG's
         ``NeighborSampler``; needs pyg-lib or torch-sparse).
     seed: seeds the random pairs.
+
+Under ``torchrun`` the operators train in ``DistributedDataParallel`` (the frozen base is not
+reduced; :mod:`gnn_unlearn.distributed`): full batch, each rank takes its share of the
+neighbourhood pairs (dense: of the region's rows) and of the deleted edges, each term weighted
+so that the averaged gradient is the single-process one; mini-batches, each rank its share of
+the epoch's deleted edges and neighbourhood pairs with its own sampling. Rank 0's stopping
+verdict holds for all.
 """
 from __future__ import annotations
 

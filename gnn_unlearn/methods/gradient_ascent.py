@@ -53,6 +53,13 @@ class GradientAscent(Unlearner):
         sampler: ``"torch"`` (this library's sampler, seeded) or ``"pyg"`` (PyG's
             ``NeighborSampler``; needs pyg-lib or torch-sparse).
         seed: seeds the negatives and dropout.
+
+    Under ``torchrun`` the model trains in ``DistributedDataParallel``
+    (:mod:`gnn_unlearn.distributed`): full batch, every rank draws the step's retained pairs
+    and negatives identically and takes the loss of its share of them and of the deleted set,
+    each mean term weighted so that the averaged gradient is the single-process one (the
+    result equals one process's up to round-off); mini-batches, each rank its share of the
+    epoch's deleted items with its own sampling. Rank 0's stopping verdict holds for all.
     """
     name = "gradient_ascent"
     data_parallel = True

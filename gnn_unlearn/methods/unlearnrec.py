@@ -29,6 +29,9 @@ frozen): simulated requests (random training interactions, ``request_size`` of t
 original model's scores of the sampled retained pairs; :math:`\mathcal{L}_{contrast}`
 compares :math:`H` with its value under ``edge_dropout`` of :math:`A_\Delta`, over nodes the
 request touches.
+Under ``torchrun`` pre-training and serving's fine-tuning run in ``DistributedDataParallel``
+(the encoder's gradients are averaged; :func:`influence_loss` takes each rank's share of the
+triples, removed pairs and touched nodes), with the single-process result.
 
 **Serving** (:class:`UnlearnRec`): one encoder forward pass for the real request, then
 ``finetune_steps`` steps of the same loss on the encoder, and the revised embeddings are
