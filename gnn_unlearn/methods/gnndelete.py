@@ -332,7 +332,8 @@ class GNNDelete(Unlearner):
         ctx = dict(wrapped=wrapped, enc=enc, encode=encode, h0=h0, z_orig=z_orig, region=region,
                    regions=regions, pairs=pairs, local_mask=local_mask, df=df, task=task,
                    opt=opt, g=g, replica=replica, local=replica.local_generator(g, self.seed),
-                   step=replica.wrap(wrapped))
+                   step=replica.wrap(wrapped),
+                   num_dense_pairs=None if local_mask is None else int(local_mask.sum()))
         if self.fanouts is not None:
             check_fanouts(self.fanouts, enc.num_layers)
             check_batch_size(self.batch_size)
@@ -382,7 +383,7 @@ class GNNDelete(Unlearner):
         if pairs is None:                   # the dense region product: this rank's rows
             near = neighbourhood_terms(z, c["z_orig"], c["region"], None, c["local_mask"],
                                        self.space, rows=split.share())
-            loss = split.share_mean(near, int(c["local_mask"].sum()))
+            loss = split.share_mean(near, c["num_dense_pairs"])
         else:
             near = neighbourhood_terms(z, c["z_orig"], c["region"], split.take(pairs), None, self.space)
             loss = split.share_mean(near, pairs.size(1))
