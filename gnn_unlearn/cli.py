@@ -278,11 +278,12 @@ def cmd_unlearn(a: argparse.Namespace) -> None:
                                 model_family, save_checkpoint)
     from gnn_unlearn.distributed import init_from_env
     from gnn_unlearn.methods import get, unlearn
-    replica, a.device = init_from_env(a.device)     # retraining runs DDP under torchrun
+    from gnn_unlearn.methods.base import data_parallel_methods
+    replica, a.device = init_from_env(a.device)     # DistributedDataParallel under torchrun
     params = _json_arg(a.params, "--params", '{"lr": 0.001}')
-    if replica.active and a.method != "retrain":
-        raise ValueError(f"under torchrun only --method retrain runs distributed; run {a.method!r} "
-                         "as a single process")
+    if replica.active and a.method not in data_parallel_methods():
+        raise ValueError(f"under torchrun only --method {' | '.join(data_parallel_methods())} run "
+                         f"distributed; run {a.method!r} as a single process")
     if os.path.abspath(a.output) == os.path.abspath(a.checkpoint):
         raise ValueError("--output must differ from --checkpoint: the input checkpoint is kept as it is "
                          "(the ledger fingerprints both)")
@@ -383,15 +384,22 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 
 
 def cmd_pretrain_influence(a: argparse.Namespace) -> None:
+    from gnn_unlearn.distributed import init_from_env
     from gnn_unlearn.io import load_checkpoint
     from gnn_unlearn.methods.unlearnrec import pretrain_influence_encoder, save_influence_encoder
+    from gnn_unlearn.utils import data_to, resolve_device
+    replica, a.device = init_from_env(a.device)     # DistributedDataParallel under torchrun
     model, payload = load_checkpoint(a.checkpoint)
     if getattr(model, "task", None) != "rec":
         raise ValueError(f"{a.checkpoint} holds a {getattr(model, 'task', None)!r} model; the influence "
                          "encoder is for recommenders (train one with --task rec)")
     # an unlearned recommender stands for its retained graph
     data = _graph_from_checkpoint(a, payload, "retained" if payload.get("retained") is not None else "split")
-    encoder, info = pretrain_influence_encoder(model, data, a.request_size, a.steps, seed=a.seed)
+    device = resolve_device(a.device)
+    encoder, info = pretrain_influence_encoder(model.to(device), data_to(data, device), a.request_size,
+                                               a.steps, seed=a.seed)
+    if replica.rank != 0:       # the ranks hold the same encoder; rank 0 writes it
+        return
     save_influence_encoder(a.output, encoder)
     print(json.dumps({"encoder": a.output, "seconds": info["seconds"], "steps": a.steps,
                       "request_size": info["request_size"], "final_loss": info["loss"][-1]}, indent=2))

@@ -1,10 +1,14 @@
-r"""Data-parallel training with PyTorch's ``DistributedDataParallel`` (launched by ``torchrun``).
+r"""Data-parallel training and unlearning with PyTorch's ``DistributedDataParallel`` (launched
+by ``torchrun``).
 
-Under ``torchrun --nproc_per_node W -m gnn_unlearn.cli train|unlearn --method retrain ...``
-every one of the ``W`` processes (ranks) holds the model and the graph, and
-:func:`gnn_unlearn.training.fit` / :func:`gnn_unlearn.loader.fit_minibatch` wrap the model in
+Under ``torchrun --nproc_per_node W -m gnn_unlearn.cli train|unlearn ...`` every one of the
+``W`` processes (ranks) holds the model and the graph, and :func:`gnn_unlearn.training.fit` /
+:func:`gnn_unlearn.loader.fit_minibatch` (training, retraining) and the fine-tuning methods
+(gradient ascent, GNNDelete, D2DGN, UnlearnRec's pre-training and serving: the methods with
+``data_parallel = True``) wrap the module that trains in
 :class:`~torch.nn.parallel.DistributedDataParallel` (DDP), which starts every rank from rank
-0's weights and averages the gradients over the ranks during ``backward``. The supervision is
+0's weights and averages the gradients over the ranks during ``backward`` (GNNDelete: its
+deletion operators, the frozen base model is not reduced). The supervision is
 split the way :class:`torch.utils.data.DistributedSampler` splits a data set:
 
 * mini-batches (:meth:`Replica.epoch_batches`): each epoch one seeded permutation of the seed
@@ -19,10 +23,16 @@ split the way :class:`torch.utils.data.DistributedSampler` splits a data set:
   pairs / BPR triples, drawn from the run's generator identically on all ranks. The share's
   loss is scaled by :meth:`Replica.weight` so that DDP's average of the ranks' gradients is the
   gradient of the mean loss over the union: full-batch training on ``W`` ranks is the
-  single-process training, up to float round-off.
+  single-process training, up to float round-off. A loss of several mean terms (the
+  unlearning methods': deleted items, retained items, reference pairs) scales each term
+  apart (:meth:`Replica.share_mean`, :meth:`Replica.take`).
 
-Validation runs on every rank (identical weights); rank 0's score is broadcast so that all
-ranks make the same early-stopping decision. Backends: ``gloo`` on CPU, ``nccl`` on CUDA
+The unlearning methods draw everything the ranks must agree on (permutations, full-batch
+negatives and reference pairs) from the run's generator, identically on every rank, and a
+rank's own mini-batch draws from :meth:`Replica.local_generator`; mini-batches take
+:meth:`Replica.shard` of each epoch's order. Validation runs on every rank (identical
+weights); rank 0's score (training) or stopping verdict (unlearning, :meth:`Replica.decide`)
+is broadcast so that all ranks make the same decision and stop at the same step. Backends: ``gloo`` on CPU, ``nccl`` on CUDA
 (one GPU per rank, ``cuda:LOCAL_RANK``), chosen by :func:`init_from_env`; the code is the same.
 """
 from __future__ import annotations
@@ -91,6 +101,41 @@ class Replica:
         """Full batch: this rank's positions ``rank, rank + W, ...`` of the epoch's items."""
         return slice(self.rank, None, self.world_size)
 
+    def take(self, items: Tensor, dim: int = -1) -> Tensor:
+        """Full batch: this rank's share (positions :meth:`share`) of ``items`` along ``dim``
+        (all of them on one process)."""
+        if not self.active:
+            return items
+        index = [slice(None)] * items.dim()
+        index[dim] = self.share()
+        return items[tuple(index)]
+
+    def shard(self, order: Tensor) -> Tensor:
+        """Mini-batches: this rank's share of an epoch's ``order`` of items (the same on every
+        rank), as :meth:`epoch_indices`: wrapped around to ``ceil(n / W) * W`` entries, every
+        ``W``-th from ``rank``; every rank gets ``ceil(n / W)`` (``order`` itself on one process)."""
+        if not self.active:
+            return order
+        n = order.numel()
+        total = math.ceil(n / self.world_size) * self.world_size
+        if total > n:                           # pad by wrapping around, as DistributedSampler
+            order = order.repeat(math.ceil(total / n))[:total]
+        return order[self.rank::self.world_size]
+
+    def share_mean(self, values: Tensor, total: int | None = None) -> Tensor:
+        r"""One mean term of a loss from this rank's share of its items.
+
+        ``values``: the per-item (or per-element) losses of this rank's share (:meth:`take`);
+        ``total``: how many there are on all ranks together. Returns
+        :math:`\tfrac{W}{n}\sum_{\text{share}} v`, whose average over the ranks (DDP's gradient
+        average) is the mean over all ``n`` items, empty shares included. ``total=None`` (a
+        mini-batch of the rank's own, all ranks' batches of one size) and one process: the
+        plain mean of ``values``.
+        """
+        if not self.active or total is None:
+            return values.mean()
+        return values.sum() * (self.world_size / total)
+
     def check_shares(self, total: int, what: str) -> None:
         """Raises unless ``total`` items give every rank a non-empty full-batch share."""
         if total < self.world_size:
@@ -102,16 +147,20 @@ class Replica:
         average over ranks of the scaled share means is the mean over all items."""
         return self.world_size * own / total if total else 0.0
 
+    def local_generator(self, shared: torch.Generator, seed: int) -> torch.Generator:
+        """The stream of the draws each rank makes for itself (neighbour sampling, the retained
+        items and negatives of its mini-batches), beside ``shared``, the run's stream that every
+        rank draws identically (permutations, full-batch samples). One process: ``shared``
+        itself, so a single-process run draws exactly as without data parallelism."""
+        return self.generator(seed) if self.active else shared
+
     def epoch_indices(self, n: int, epoch: int, seed: int) -> Tensor:
         """This rank's positions in ``range(n)`` for ``epoch``, shuffled (as
         ``DistributedSampler(shuffle=True, drop_last=False)`` with ``set_epoch``): a
         permutation seeded by ``(seed, epoch)``, the same on every rank, wrapped around to
         ``ceil(n / W) * W`` entries; rank ``r`` takes every ``W``-th from ``r``."""
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(seed, epoch)))
-        total = math.ceil(n / self.world_size) * self.world_size
-        if total > n:                           # pad by wrapping around, as DistributedSampler
-            perm = perm.repeat(math.ceil(total / n))[:total]
-        return perm[self.rank::self.world_size]
+        return self.shard(perm)
 
     def epoch_batches(self, n: int, batch_size: int, epoch: int, seed: int,
                       device: torch.device | str = "cpu") -> list[Tensor]:
@@ -134,6 +183,15 @@ class Replica:
         t = torch.tensor([value], dtype=torch.float64, device=device)
         dist.broadcast(t, src=0)
         return float(t)
+
+    def decide(self, value: Any) -> Any:
+        """Rank 0's ``value`` (any picklable object: a stopping verdict) on every rank, so that
+        all ranks stop at the same step (``value`` itself on one process)."""
+        if not self.active:
+            return value
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

@@ -282,12 +282,20 @@ def check_batch_size(batch_size: int) -> int:
 
 
 def index_batches(n: int, batch_size: int | None, generator: torch.Generator,
-                  device: torch.device | str = "cpu") -> list[Tensor]:
+                  device: torch.device | str = "cpu", replica: Replica | None = None) -> list[Tensor]:
     """A shuffled split of ``range(n)`` into batches; ``batch_size=None``: one batch in order
-    (full batch; draws nothing from ``generator``)."""
-    if batch_size is None or batch_size >= n:
+    (full batch; draws nothing from ``generator``; under data parallelism the caller takes
+    each rank's share of the items, :meth:`~gnn_unlearn.distributed.Replica.take`).
+
+    ``replica`` (data parallelism, ``W`` ranks): this rank's share of the order
+    (:meth:`~gnn_unlearn.distributed.Replica.shard`: ``ceil(n / W)`` positions, disjoint up to
+    the padding) in batches of ``batch_size``; ``generator`` must draw the same on every rank.
+    """
+    replica = replica or Replica()
+    if batch_size is None:
         return [torch.arange(n, device=device)]
-    return list(torch.randperm(n, generator=generator).to(device).split(batch_size))
+    order = torch.arange(n) if batch_size >= n else torch.randperm(n, generator=generator)
+    return list(replica.shard(order).to(device).split(batch_size))
 
 
 def node_batch_loss(model: nn.Module, data: Data, embedder: Embedder, nodes: Tensor,

@@ -1,4 +1,5 @@
 """DistributedDataParallel training on CPU: gloo, 2 processes, against one process."""
+import json
 import os
 import subprocess
 import sys
@@ -214,6 +215,183 @@ def test_init_from_env_without_torchrun_is_single_process(monkeypatch):
     assert init_from_env("cpu") == (Replica(), "cpu")
 
 
+# -- the fine-tuning methods under DDP ----------------------------------------------------------
+# full batch: each rank the loss of its share of Df and of the retained / reference items, so
+# the result is the single-process one; mini-batch ("_mb"): each rank its own batches. The
+# stopping rules are set so that no run stops before its last epoch (a stop compares scores
+# that round-off can move); max_val_drop=1 disables the validation guard.
+LINK_STOP = dict(target="non_edges", max_val_drop=1.0)
+MB = dict(fanouts=[5, 5], batch_size=8)
+METHOD_RUNS = {
+    "gradient_ascent": ("link", "gradient_ascent", dict(epochs=4, retain_weight=0.5, **LINK_STOP)),
+    "gradient_ascent_node": ("node", "gradient_ascent", dict(epochs=3, retain_weight=0.5,
+                                                             max_val_drop=1.0)),
+    "gradient_ascent_mb": ("link", "gradient_ascent", dict(epochs=2, retain_weight=0.5, **LINK_STOP, **MB)),
+    "gnndelete": ("link", "gnndelete", dict(epochs=4, **LINK_STOP)),
+    "gnndelete_dense": ("link", "gnndelete", dict(epochs=3, neighbourhood="all_pairs", space="prob",
+                                                  dec_target="non_edges", **LINK_STOP)),
+    "gnndelete_mb": ("link", "gnndelete", dict(epochs=2, **LINK_STOP, **MB)),
+    "d2dgn": ("link", "d2dgn", dict(epochs=4, **LINK_STOP)),
+    "d2dgn_destroyer": ("link", "d2dgn", dict(epochs=3, forget_teacher="destroyer", **LINK_STOP)),
+    "d2dgn_node": ("node", "d2dgn", dict(epochs=3, max_val_drop=1.0)),
+    "d2dgn_mb": ("link", "d2dgn", dict(epochs=2, **LINK_STOP, **MB)),
+    "unlearnrec": ("rec", "unlearnrec", dict(pretrain_steps=6, batch_size=256, finetune_steps=3)),
+}
+FULL_BATCH = [k for k in METHOD_RUNS if not k.endswith("_mb")]
+
+
+def _bases(path):
+    """Trained models and their requests (one process), saved for the ranks."""
+    from gnn_unlearn import DeletionRequest, TrainConfig, train
+    from gnn_unlearn.data import sample_edges, sample_interactions
+    graphs = _graphs()
+    models = {"link": train(graphs["link"], "link", TrainConfig(epochs=30, eval_every=5))[0],
+              "node": train(graphs["node"], "node", TrainConfig(epochs=30, eval_every=5))[0],
+              "rec": train(graphs["rec"], "rec", TrainConfig(epochs=20, eval_every=5, batch_size=256))[0]}
+    requests = {"link": sample_edges(graphs["link"], 0.05, where="in", seed=0),
+                "node": DeletionRequest.node_class(0),     # 36 training nodes to forget
+                "rec": sample_interactions(graphs["rec"], 0.02, seed=0)}
+    torch.save({"models": models, "requests": requests}, path)
+
+
+def _each_unlearn_run(path):
+    """Every METHOD_RUNS run, then a direct influence-encoder pre-training ("pretrain"):
+    yields (name, state, history)."""
+    from gnn_unlearn import unlearn
+    from gnn_unlearn.methods.unlearnrec import pretrain_influence_encoder
+    graphs, saved = _graphs(), torch.load(path, weights_only=False)
+    for name, (kind, method, params) in METHOD_RUNS.items():
+        task = saved["requests"][kind].resolve(graphs[kind])
+        result = unlearn(saved["models"][kind], task, method, **params)
+        yield name, result.model.state_dict(), result.history
+    encoder, info = pretrain_influence_encoder(saved["models"]["rec"], graphs["rec"], steps=6,
+                                               steps_per_request=3, batch_size=256)
+    yield "pretrain", encoder.state_dict(), {"loss": info["loss"]}
+
+
+class RecordingReplica(Replica):
+    """Replica that records every share it takes (full batch) or shards (mini-batch)."""
+    seen: list = []
+
+    def take(self, items, dim=-1):
+        out = super().take(items, dim)
+        if self.active:
+            RecordingReplica.seen.append(("take", items.size(dim), out.size(dim), out))
+        return out
+
+    def shard(self, order):
+        out = super().shard(order)
+        if self.active:
+            RecordingReplica.seen.append(("shard", order.numel(), out.numel(), out))
+        return out
+
+
+def _unlearn_worker(rank: int, port: int, out: str, bases: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD))
+    torch.set_num_threads(1)
+    init_from_env("cpu")
+    distributed.DistributedDataParallel = CountingDDP
+    Replica.current = classmethod(lambda cls: RecordingReplica(dist.get_rank(), dist.get_world_size()))
+    result = {"results": {}, "forwards": {}, "seen": {}}
+    CountingDDP.forwards, RecordingReplica.seen = 0, []
+    for name, state, history in _each_unlearn_run(bases):
+        result["results"][name] = (state, history)
+        result["forwards"][name], result["seen"][name] = CountingDDP.forwards, RecordingReplica.seen
+        CountingDDP.forwards, RecordingReplica.seen = 0, []
+    torch.save(result, f"{out}/rank{rank}.pt")
+    dist.destroy_process_group()
+
+
+@pytest.fixture(scope="module")
+def method_bases(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bases") / "bases.pt"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _bases(path)
+    finally:
+        torch.set_num_threads(threads)
+    return path
+
+
+@pytest.fixture(scope="module")
+def method_ranks(tmp_path_factory, method_bases):
+    out = tmp_path_factory.mktemp("ddp_methods")
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    mp.start_processes(_unlearn_worker, args=(_free_port(), str(out), str(method_bases)), nprocs=WORLD,
+                       join=True, start_method=method)
+    return [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(WORLD)]
+
+
+@pytest.fixture(scope="module")
+def method_single(method_bases):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return {name: (state, history) for name, state, history in _each_unlearn_run(method_bases)}
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("name", [*METHOD_RUNS, "pretrain"])
+def test_unlearning_replicas_are_identical_and_trained_through_ddp(method_ranks, name):
+    (s0, h0), (s1, h1) = method_ranks[0]["results"][name], method_ranks[1]["results"][name]
+    assert s0.keys() == s1.keys()
+    for k in s0:
+        assert torch.equal(s0[k], s1[k]), k                          # bitwise, on every rank
+    assert h0["loss"] == h1["loss"] and h0.get("stop_reason") == h1.get("stop_reason")
+    forwards = [r["forwards"][name] for r in method_ranks]
+    assert forwards[0] > 0 and forwards[0] == forwards[1]           # every step went through DDP
+    if name != "pretrain":
+        expected = METHOD_RUNS[name][2].get("epochs")
+        assert h0.get("epochs", expected) == expected                # no run stopped early
+
+
+@pytest.mark.parametrize("name", [*FULL_BATCH, "pretrain"])
+def test_full_batch_unlearning_under_ddp_equals_one_process(method_ranks, method_single, name):
+    """Each rank's weighted share of Df and of the retained / reference items: DDP's average
+    gradient is the single-process one, so the unlearned model is the same up to round-off."""
+    state, hist = method_ranks[0]["results"][name]
+    ref, ref_hist = method_single[name]
+    _assert_close(state, ref, atol=1e-4)
+    assert torch.allclose(torch.tensor(hist["loss"]), torch.tensor(ref_hist["loss"]), atol=1e-4)
+
+
+@pytest.mark.parametrize("name", [*METHOD_RUNS, "pretrain"])
+def test_each_rank_takes_its_own_share(method_ranks, name):
+    """Full batch: the two ranks' shares of every split item set partition it; mini-batch: the
+    ranks' shards of every epoch's order are disjoint up to the padding and cover it."""
+    a, b = method_ranks[0]["seen"][name], method_ranks[1]["seen"][name]
+    assert len(a) == len(b) > 0
+    mini = name.endswith("_mb")
+    assert any(kind == ("shard" if mini else "take") for kind, *_ in a)
+    for (kind, n, size, mine), (_, n1, size1, theirs) in zip(a, b):
+        assert n == n1
+        if kind == "take":
+            assert size + size1 == n                                  # positions r, r + 2, ...
+            if n > 1 and mine.dtype == torch.long:                 # node ids / pairs, not labels
+                assert not torch.equal(mine, theirs)
+        else:
+            assert size == size1 == -(-n // WORLD)
+            assert set(mine.tolist()) | set(theirs.tolist()) == set(range(n))
+            assert len(set(mine.tolist()) & set(theirs.tolist())) <= n % WORLD
+
+
+@pytest.mark.parametrize("name", FULL_BATCH)
+def test_the_compared_unlearning_runs_move_the_weights(method_bases, method_single, name):
+    """The comparisons above are not of untouched models: the weights each method trains moved
+    (GNNDelete: its operators away from the identity)."""
+    state = method_single[name][0]
+    base = torch.load(method_bases, weights_only=False)["models"][METHOD_RUNS[name][0]].state_dict()
+    if METHOD_RUNS[name][1] == "gnndelete":
+        ops = [v for k, v in state.items() if k.startswith("operators.weights")]
+        moved = max(float((w - torch.eye(w.size(0))).abs().max()) for w in ops)
+    else:
+        moved = max(float((state[k].float() - base[k].float()).abs().max()) for k in base)
+    assert moved > 1e-3
+
+
 @pytest.mark.slow
 def test_cli_train_under_torchrun(tmp_path):
     """The launcher end to end (torchrun starts fresh interpreters: seconds of imports)."""
@@ -228,3 +406,41 @@ def test_cli_train_under_torchrun(tmp_path):
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert out.exists() and '"processes": 2' in proc.stdout
+
+
+@pytest.mark.slow
+def test_cli_unlearn_gnndelete_under_torchrun_equals_one_process(tmp_path):
+    """`torchrun --nproc_per_node 2 -m gnn_unlearn.cli unlearn --method gnndelete` writes the
+    model one process writes (full batch); rank 0 alone reports."""
+    from gnn_unlearn.cli import main
+    from gnn_unlearn.io import load_checkpoint
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    if not os.path.exists(torchrun):
+        pytest.skip("torchrun is not installed beside this python")
+    ckpt = str(tmp_path / "m.pt")
+    assert main(["train", "--num-nodes", "300", "--epochs", "30", "--output", ckpt]) == 0
+    args = ["unlearn", "--checkpoint", ckpt, "--method", "gnndelete", "--df-size", "0.05",
+            "--params", json.dumps({"epochs": 4, **LINK_STOP})]
+    one, two = str(tmp_path / "one.pt"), str(tmp_path / "two.pt")
+    assert main([*args, "--output", one]) == 0
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "gnn_unlearn.cli",
+                           *args, "--output", two], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout[proc.stdout.index("{"):])["method"] == "gnndelete"   # rank 0 only
+    a, b = load_checkpoint(one)[0].state_dict(), load_checkpoint(two)[0].state_dict()
+    _assert_close(b, a, atol=1e-4)
+    ops = [v for k, v in a.items() if k.startswith("operators.weights")]
+    assert max(float((w - torch.eye(w.size(0))).abs().max()) for w in ops) > 1e-3   # it unlearned
+
+
+def test_cli_refuses_methods_that_do_not_run_distributed(tmp_path, monkeypatch, capsys):
+    from gnn_unlearn.cli import main
+    from gnn_unlearn.methods import data_parallel_methods
+    assert data_parallel_methods() == ["d2dgn", "gnndelete", "gradient_ascent", "retrain", "unlearnrec"]
+    monkeypatch.setattr("gnn_unlearn.distributed.init_from_env", lambda device: (Replica(0, 2), device))
+    code = main(["unlearn", "--checkpoint", str(tmp_path / "none.pt"), "--method", "gif",
+                 "--output", str(tmp_path / "o.pt")])
+    assert code == 2                                   # before the (missing) checkpoint is read
+    assert "only --method d2dgn | gnndelete | gradient_ascent | retrain | unlearnrec run " \
+           "distributed; run 'gif' as a single process" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """Unlearning methods: one file each, all behind :class:`Unlearner` and the registry."""
-from gnn_unlearn.methods.base import (Unlearner, UnlearningResult, available, get,
-                                      minibatch_methods, register, unlearn)
+from gnn_unlearn.methods.base import (Unlearner, UnlearningResult, available, data_parallel_methods,
+                                      get, minibatch_methods, register, unlearn)
 from gnn_unlearn.methods.ceu import CEU
 from gnn_unlearn.methods.cgu import CGU
 from gnn_unlearn.methods.cognac import Cognac
@@ -22,7 +22,8 @@ from gnn_unlearn.methods.projector import Projector
 from gnn_unlearn.methods.unlearnrec import UnlearnRec
 from gnn_unlearn.methods.utu import UnlinkToUnlearn
 
-__all__ = ["Unlearner", "UnlearningResult", "available", "get", "minibatch_methods", "register", "unlearn",
+__all__ = ["Unlearner", "UnlearningResult", "available", "data_parallel_methods", "get",
+           "minibatch_methods", "register", "unlearn",
            "Retrain", "ReverseBPR", "UnlearnRec", "GradientAscent", "GNNDelete", "D2DGN", "Cognac",
            "CGU", "CEU", "ScaleGUN",
            "UnlinkToUnlearn", "GIF", "IDEA", "Projector", "MEGU", "SGU", "GUKD", "GST",

@@ -38,6 +38,12 @@ def minibatch_methods() -> list[str]:
     return [k for k in available() if "fanouts" in inspect.signature(_REGISTRY[k].__init__).parameters]
 
 
+def data_parallel_methods() -> list[str]:
+    """Names of the methods that run under ``torchrun`` as data parallelism
+    (``data_parallel``; :mod:`gnn_unlearn.distributed`)."""
+    return [k for k in available() if _REGISTRY[k].data_parallel]
+
+
 def get(name: str, **hparams: Any) -> "Unlearner":
     """Instantiates a registered method with its hyperparameters."""
     if isinstance(name, Unlearner):
@@ -65,10 +71,15 @@ class Unlearner:
     ``"rec"``), take their hyperparameters as keyword constructor arguments whose defaults
     are the paper's, and implement :meth:`fit`. :func:`unlearn` hands ``fit`` a private copy
     of the model, so ``fit`` may change it freely.
+
+    ``data_parallel = True`` says that ``fit`` runs under ``torchrun`` as data parallelism
+    (``DistributedDataParallel``, each rank its share of the work, all ranks ending with the
+    same model; :mod:`gnn_unlearn.distributed`); the command line refuses the others there.
     """
     name: ClassVar[str] = ""
     supports: ClassVar[frozenset[str]] = frozenset()
     tasks: ClassVar[frozenset[str]] = frozenset()
+    data_parallel: ClassVar[bool] = False
     param_rules: ClassVar[dict[str, Rule]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

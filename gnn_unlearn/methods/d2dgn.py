@@ -70,6 +70,13 @@ Args:
     sampler: ``"torch"`` (this library's sampler, seeded) or ``"pyg"`` (PyG's
         ``NeighborSampler``; needs pyg-lib or torch-sparse).
     seed: seeds the destroyer's initialisation and all sampling.
+
+Under ``torchrun`` the student trains in ``DistributedDataParallel``
+(:mod:`gnn_unlearn.distributed`): full batch, every rank draws the step's retained pairs,
+negatives and reference edges identically and takes its share of every distillation term
+(pairs, retained and deleted nodes, deleted edges), each weighted so that the averaged gradient
+is the single-process one; mini-batches, each rank its share of the epoch's deleted items with
+its own sampling. Rank 0's stopping verdict holds for all.
 """
 from __future__ import annotations
 
@@ -79,6 +86,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gnn_unlearn.distributed import Replica
 from gnn_unlearn.loader import Embedder, check_batch_size, check_sampler, index_batches
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.stopping import Monitor, UnseenEdges
@@ -88,22 +96,28 @@ from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.utils import seeded
 
 
-def bernoulli_kl(teacher_logits: Tensor, student_logits: Tensor, temperature: float = 1.0) -> Tensor:
-    r"""Mean :math:`\mathrm{KL}(\mathrm{Bern}(\sigma(t/T)) \,\|\, \mathrm{Bern}(\sigma(s/T)))`, stable in logits."""
+def bernoulli_kl(teacher_logits: Tensor, student_logits: Tensor, temperature: float = 1.0,
+                 reduction: str = "mean") -> Tensor:
+    r"""Mean :math:`\mathrm{KL}(\mathrm{Bern}(\sigma(t/T)) \,\|\, \mathrm{Bern}(\sigma(s/T)))`, stable in logits
+    (``reduction="none"``: one per pair)."""
     t, s = teacher_logits / temperature, student_logits / temperature
     p = torch.sigmoid(t)
     # KL = p (log p - log q) + (1 - p) (log(1 - p) - log(1 - q)), with log-sigmoids
-    return (p * (F.logsigmoid(t) - F.logsigmoid(s))
-            + (1 - p) * (F.logsigmoid(-t) - F.logsigmoid(-s))).mean()
+    kl = (p * (F.logsigmoid(t) - F.logsigmoid(s))
+          + (1 - p) * (F.logsigmoid(-t) - F.logsigmoid(-s)))
+    return kl if reduction == "none" else kl.mean()
 
 
-def categorical_kl(teacher_logits: Tensor, student_logits: Tensor, temperature: float = 1.0) -> Tensor:
-    r"""Mean :math:`\mathrm{KL}(\mathrm{softmax}(t/T) \,\|\, \mathrm{softmax}(s/T))` over rows."""
+def categorical_kl(teacher_logits: Tensor, student_logits: Tensor, temperature: float = 1.0,
+                   reduction: str = "mean") -> Tensor:
+    r"""Mean :math:`\mathrm{KL}(\mathrm{softmax}(t/T) \,\|\, \mathrm{softmax}(s/T))` over rows
+    (``reduction="none"``: one per row)."""
     log_t = F.log_softmax(teacher_logits / temperature, -1)
     log_s = F.log_softmax(student_logits / temperature, -1)
     p = log_t.exp()
     # classes the teacher rules out (logit -inf) contribute 0, not 0 * inf
-    return (p * (log_t.masked_fill(p == 0, 0.0) - log_s)).sum(-1).mean()
+    kl = (p * (log_t.masked_fill(p == 0, 0.0) - log_s)).sum(-1)
+    return kl if reduction == "none" else kl.mean()
 
 
 FORGET_TEACHERS = ("unseen_edges", "destroyer")
@@ -113,6 +127,7 @@ FORGET_TEACHERS = ("unseen_edges", "destroyer")
 class D2DGN(Unlearner):
     __doc__ = __doc__
     name = "d2dgn"
+    data_parallel = True
     supports = frozenset({"edge", "node", "class", "interaction"})
     tasks = frozenset({"link", "node"})
 
@@ -141,7 +156,9 @@ class D2DGN(Unlearner):
         preserver = copy.deepcopy(model).eval().requires_grad_(False)
         with seeded(self.seed, device):
             destroyer = build_model(model.config).to(device).eval().requires_grad_(False)
-        g = torch.Generator().manual_seed(self.seed)
+        g = torch.Generator().manual_seed(self.seed)        # drawn identically on every rank
+        replica = Replica.current()
+        local = replica.local_generator(g, self.seed)      # each rank's mini-batch draws
         student = model
         opt = torch.optim.Adam(student.parameters(), lr=self.lr)
         link = student.task == "link"
@@ -150,17 +167,21 @@ class D2DGN(Unlearner):
         num_forget = state["df"].size(1) if link else state["deleted_ids"].numel()
         step = self._link_step if link else self._node_step
         monitor = Monitor(student, task, g, self.target, self.max_val_drop)
+        ddp = replica.wrap(student)         # DistributedDataParallel under torchrun
+        # full batch: every rank draws the whole step (shared stream) and takes the loss of its
+        # share of it; mini-batch: each rank its own batches (shared order, local draws)
+        split, draws = (replica, g) if batch_size is None else (Replica(), local)
         best, reason, losses = copy.deepcopy(student.state_dict()), "max epochs", []
         with seeded(self.seed, device):
             for epoch in range(1, self.epochs + 1):
                 student.train(self.dropout)
-                for idx in index_batches(num_forget, batch_size, g, device):
+                for idx in index_batches(num_forget, batch_size, g, device, replica):
                     opt.zero_grad()
-                    loss = step(student, embedder, task, state, idx, g)
+                    loss = ddp(step, embedder, task, state, idx, draws, local, split)
                     loss.backward()
                     opt.step()
-                losses.append(float(loss.detach()))
-                verdict = monitor.check(student)
+                losses.append(float(replica.mean(loss.detach())))
+                verdict = replica.decide(monitor.check(student))   # rank 0 decides for all
                 if verdict == "validation drop":
                     reason = verdict
                     break
@@ -168,6 +189,7 @@ class D2DGN(Unlearner):
                 if verdict is not None:
                     reason = verdict
                     break
+        del ddp                             # DDP's gradient hooks go with it
         student.load_state_dict(best)
         self.history.update(loss=losses, epochs=len(losses), stop_reason=reason,
                             start_val=monitor.start_val)
@@ -209,51 +231,71 @@ class D2DGN(Unlearner):
                     deleted_ids=deleted.nonzero().view(-1))
 
     # -- link prediction ----------------------------------------------------------------
-    def _link_step(self, student, embedder, task, s, idx: Tensor, g) -> Tensor:
-        """``idx``: positions of this batch's deleted edges in ``s["df"]``."""
+    def _link_step(self, student, embedder, task, s, idx: Tensor, g, local, split: Replica) -> Tensor:
+        """``idx``: positions of this batch's deleted edges in ``s["df"]``; ``g`` draws the
+        retained sample, negatives and reference edges, ``local`` the sampled subgraph;
+        ``split``: this rank's share of every term (full batch under data parallelism)."""
         df, dr = s["df"][:, idx], s["dr"]
         cap = df.size(1) if embedder.sampled else self.retain_pairs
         if dr.size(1) > cap:
             dr = dr[:, torch.randperm(dr.size(1), generator=g)[:cap].to(dr.device)]
         neg = negative_pairs(task.data, dr.size(1), g).to(dr.device)
         retained = torch.cat([dr, neg], 1)
+        mine = split.take(retained)
         ref, subset = df[:, :0], None
         if s["unseen"] is not None:     # unseen reference edges, through the same computation
             ref, subset = s["unseen"].sample(df.size(1), g)
-        z, rows, index = embedder(student, torch.cat([retained, df, ref], 1).reshape(-1), g)
+        z, rows, index = embedder(student, torch.cat([mine, df, ref], 1).reshape(-1), local)
         pairs = index.view(2, -1)
         logits = student.decode(z, pairs)
         with torch.no_grad():
-            t_ret = s["preserver"].decode(s["z_p"], retained)
-        keep, deleted = s["keep"][rows], s["deleted"][rows]
-        nr, nf = retained.size(1), df.size(1)
-        retain = (bernoulli_kl(t_ret, logits[:nr], self.temperature)
-                  + F.mse_loss(z[keep], s["z_p"][rows[keep]]))
+            t_ret = s["preserver"].decode(s["z_p"], mine)
+        nr, nf = mine.size(1), df.size(1)
+        keep = split.take(s["keep"][rows].nonzero().view(-1))
+        deleted = s["deleted"][rows].nonzero().view(-1)
+        dim = z.size(-1)
+        retain = (split.share_mean(bernoulli_kl(t_ret, logits[:nr], self.temperature, "none"),
+                                   retained.size(1))
+                  + split.share_mean(F.mse_loss(z[keep], s["z_p"][rows[keep]], reduction="none"),
+                                     int(s["keep"][rows].sum()) * dim))
+        df_logits = logits[nr:nr + nf]
+        own = split.take(torch.arange(nf, device=df_logits.device))
         if s["unseen"] is not None:      # unseen edges teach D_f (quantile-matched responses)
-            df_logits = logits[nr:nr + nf]
             targets = s["unseen"].quantile_targets(df_logits, logits[nr + nf:].detach(), subset)
-            forget = bernoulli_kl(targets, df_logits, self.temperature)
+            forget = split.share_mean(bernoulli_kl(targets[own], df_logits[own], self.temperature,
+                                                   "none"), nf)
         else:                             # the paper's destroyer: responses and pair features
-            z_df = z[pairs[0, nr:nr + nf]] * z[pairs[1, nr:nr + nf]]
-            forget = (bernoulli_kl(s["df_teacher"][idx], logits[nr:nr + nf], self.temperature)
-                      + F.mse_loss(z_df, s["df_pair_d"][idx]))
-        if bool(deleted.any()):
-            forget = forget + F.mse_loss(z[deleted], s["z_d"][rows[deleted]])
+            src, dst = pairs[0, nr:nr + nf][own], pairs[1, nr:nr + nf][own]
+            forget = (split.share_mean(bernoulli_kl(s["df_teacher"][idx][own], df_logits[own],
+                                                    self.temperature, "none"), nf)
+                      + split.share_mean(F.mse_loss(z[src] * z[dst], s["df_pair_d"][idx][own],
+                                                    reduction="none"), nf * dim))
+        if deleted.numel():
+            mine_deleted = split.take(deleted)
+            forget = forget + split.share_mean(
+                F.mse_loss(z[mine_deleted], s["z_d"][rows[mine_deleted]], reduction="none"),
+                deleted.numel() * dim)
         return self.alpha * retain + (1 - self.alpha) * forget
 
     # -- node classification ------------------------------------------------------------
-    def _node_step(self, student, embedder, task, s, idx: Tensor, g) -> Tensor:
+    def _node_step(self, student, embedder, task, s, idx: Tensor, g, local, split: Replica) -> Tensor:
         """``idx``: positions of this batch's nodes among the deleted nodes."""
         deleted_nodes, kept = s["deleted_ids"][idx], s["kept"]
         if embedder.sampled:            # as many retained nodes as deleted ones
             kept = kept[torch.randint(kept.numel(), (deleted_nodes.numel(),), generator=g).to(kept.device)]
+        num_kept, num_deleted = kept.numel(), deleted_nodes.numel()
+        kept, deleted_nodes = split.take(kept), split.take(deleted_nodes)
         nodes = torch.cat([kept, deleted_nodes])
-        z, _, index = embedder(student, nodes, g)
+        z, _, index = embedder(student, nodes, local)
         z = z[index]
         out = student.head(z)
-        nk = kept.numel()
-        retain = (categorical_kl(s["out_p"][kept], out[:nk], self.temperature)
-                  + F.mse_loss(z[:nk], s["z_p"][kept]))
-        forget = (categorical_kl(s["out_d"][deleted_nodes], out[nk:], self.temperature)
-                  + F.mse_loss(z[nk:], s["z_d"][deleted_nodes]))
+        nk, dim = kept.numel(), z.size(-1)
+        retain = (split.share_mean(categorical_kl(s["out_p"][kept], out[:nk], self.temperature, "none"),
+                                   num_kept)
+                  + split.share_mean(F.mse_loss(z[:nk], s["z_p"][kept], reduction="none"),
+                                     num_kept * dim))
+        forget = (split.share_mean(categorical_kl(s["out_d"][deleted_nodes], out[nk:], self.temperature,
+                                                  "none"), num_deleted)
+                  + split.share_mean(F.mse_loss(z[nk:], s["z_d"][deleted_nodes], reduction="none"),
+                                     num_deleted * dim))
         return self.alpha * retain + (1 - self.alpha) * forget

@@ -86,6 +86,13 @@ Args:
     sampler: ``"torch"`` (this library's sampler, seeded) or ``"pyg"`` (PyG's
         ``NeighborSampler``; needs pyg-lib or torch-sparse).
     seed: seeds the random pairs.
+
+Under ``torchrun`` the operators train in ``DistributedDataParallel`` (the frozen base is not
+reduced; :mod:`gnn_unlearn.distributed`): full batch, each rank takes its share of the
+neighbourhood pairs (dense: of the region's rows) and of the deleted edges, each term weighted
+so that the averaged gradient is the single-process one; mini-batches, each rank its share of
+the epoch's deleted edges and neighbourhood pairs with its own sampling. Rank 0's stopping
+verdict holds for all.
 """
 from __future__ import annotations
 
@@ -96,6 +103,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gnn_unlearn.distributed import Replica
 from gnn_unlearn.loader import (build_sampler, check_batch_size, check_fanouts, check_sampler,
                                  sample_subgraph)
 from gnn_unlearn.methods.base import Unlearner, register
@@ -128,8 +136,8 @@ class DeletionOperators(nn.Module):
     def forward(self, i: int, h: Tensor, idx: Tensor | None = None) -> Tensor:
         """``idx``: the region's rows in ``h`` when ``h`` is a subgraph's (default: the region)."""
         idx = self.region(i) if idx is None else idx
-        if idx.numel() == 0:
-            return h
+        # an empty region leaves h as it is but keeps W_i in the graph (with a zero gradient),
+        # so that DistributedDataParallel finds every operator used in every step
         return h.index_copy(0, idx, h.index_select(0, idx) @ self.weights[i])
 
 
@@ -201,17 +209,26 @@ def neighbourhood_loss(z: Tensor, z_orig: Tensor, region: Tensor, pairs: Tensor 
     otherwise only the given sampled pairs (``orig_pairs``: the same pairs as rows of
     ``z_orig`` when ``z`` holds a subgraph's rows).
     """
+    return neighbourhood_terms(z, z_orig, region, pairs, df_local_mask, space, orig_pairs).mean()
+
+
+def neighbourhood_terms(z: Tensor, z_orig: Tensor, region: Tensor, pairs: Tensor | None,
+                        df_local_mask: Tensor | None, space: str = "prob",
+                        orig_pairs: Tensor | None = None, rows: slice = slice(None)) -> Tensor:
+    """The squared differences whose mean is :func:`neighbourhood_loss`, one per pair;
+    ``rows``: with ``pairs is None``, only the pairs of these rows of the dense region
+    product (a rank's share under data parallelism)."""
     if pairs is None:
         zr, zo = z[region], z_orig[region]
-        now, before = zr @ zr.t(), zo @ zo.t()
+        now, before = zr[rows] @ zr.t(), zo[rows] @ zo.t()
         if space == "prob":
             now, before = torch.sigmoid(now), torch.sigmoid(before)
-        return ((now - before) ** 2)[df_local_mask].mean()
+        return ((now - before) ** 2)[df_local_mask[rows]]
     now = pair_dot(z, pairs)
     before = pair_dot(z_orig, pairs if orig_pairs is None else orig_pairs)
     if space == "prob":
         now, before = torch.sigmoid(now), torch.sigmoid(before)
-    return F.mse_loss(now, before)
+    return F.mse_loss(now, before, reduction="none")
 
 
 def dense_pair_mask(region: Tensor, num_nodes: int, df: Tensor) -> Tensor:
@@ -235,6 +252,7 @@ DEC_TARGETS = ("unseen_edges", "non_edges")
 class GNNDelete(Unlearner):
     __doc__ = __doc__
     name = "gnndelete"
+    data_parallel = True
     supports = frozenset({"edge", "node", "feature", "interaction"})
     tasks = frozenset({"link"})
 
@@ -308,9 +326,14 @@ class GNNDelete(Unlearner):
         opt = torch.optim.Adam(operators.parameters(), lr=self.lr)
         monitor = Monitor(wrapped, task, g, self.target, self.max_val_drop) if df.numel() else None
         step = self._full_batch_step if self.fanouts is None else self._minibatch_step
+        replica = Replica.current()
+        # DistributedDataParallel under torchrun: it averages the gradients of the only
+        # parameters that train, the operators' (the frozen base's are not reduced)
         ctx = dict(wrapped=wrapped, enc=enc, encode=encode, h0=h0, z_orig=z_orig, region=region,
                    regions=regions, pairs=pairs, local_mask=local_mask, df=df, task=task,
-                   opt=opt, g=g)
+                   opt=opt, g=g, replica=replica, local=replica.local_generator(g, self.seed),
+                   step=replica.wrap(wrapped),
+                   num_dense_pairs=None if local_mask is None else int(local_mask.sum()))
         if self.fanouts is not None:
             check_fanouts(self.fanouts, enc.num_layers)
             check_batch_size(self.batch_size)
@@ -323,14 +346,14 @@ class GNNDelete(Unlearner):
         with seeded(self.seed, device):
             for epoch in range(1, self.epochs + 1):
                 loss = step(ctx)
-                losses.append(float(loss.detach()))
+                losses.append(float(replica.mean(loss.detach())))
                 if epoch % self.eval_every and epoch != self.epochs:
                     continue
                 if monitor is None:
                     best = copy.deepcopy(operators.state_dict())
                     continue
-                with torch.no_grad():
-                    verdict = monitor.check(wrapped, encode())
+                with torch.no_grad():       # rank 0 decides for all ranks
+                    verdict = replica.decide(monitor.check(wrapped, encode()))
                 if verdict == "validation drop":
                     reason = verdict
                     break
@@ -338,21 +361,51 @@ class GNNDelete(Unlearner):
                 if verdict is not None:
                     reason = verdict
                     break
+        del ctx["step"]                     # DDP's gradient hooks go with it
         operators.load_state_dict(best)
         self.history.update(loss=losses, epochs=len(losses), stop_reason=reason,
                             start_val=None if monitor is None else monitor.start_val)
         return wrapped
 
-    def _dec_loss(self, wrapped, z: Tensor, df_pairs: Tensor, rand_pairs: Tensor,
-                  val_logits: Tensor | None = None, val_subset: Tensor | None = None) -> Tensor:
-        """Deleted Edge Consistency: deleted-edge logits towards the quantiles of unseen edges'
-        (``val_logits``, detached; ``val_subset``: which of them), or towards random pairs'
-        (the paper's)."""
+    def _full_batch_step(self, c: dict) -> Tensor:
+        """One step on the whole graph; under data parallelism each rank takes the loss of its
+        share of the neighbourhood pairs and deleted edges (drawn identically on every rank),
+        weighted so that the ranks' average gradient is the single-process one."""
+        c["opt"].zero_grad()
+        loss = c["step"](self._full_batch_loss, c)
+        loss.backward()
+        c["opt"].step()
+        return loss
+
+    def _full_batch_loss(self, wrapped, c: dict) -> Tensor:
+        split, pairs = c["replica"], c["pairs"]
+        z, df = c["encode"](), c["df"]
+        if pairs is None:                   # the dense region product: this rank's rows
+            near = neighbourhood_terms(z, c["z_orig"], c["region"], None, c["local_mask"],
+                                       self.space, rows=split.share())
+            loss = split.share_mean(near, c["num_dense_pairs"])
+        else:
+            near = neighbourhood_terms(z, c["z_orig"], c["region"], split.take(pairs), None, self.space)
+            loss = split.share_mean(near, pairs.size(1))
+        if df.numel():
+            rand = None if self._unseen is not None else negative_pairs(
+                c["task"].data, df.size(1) * self.random_ratio, c["g"]).to(df.device)
+            dec = self._dec_terms(wrapped, z, df, rand, self._val_logits(wrapped, z))
+            loss = self.alpha * split.share_mean(split.take(dec), dec.numel()) + (1 - self.alpha) * loss
+        return loss
+
+    def _dec_terms(self, wrapped, z: Tensor, df_pairs: Tensor, rand_pairs: Tensor,
+                   val_logits: Tensor | None = None, val_subset: Tensor | None = None) -> Tensor:
+        """Deleted Edge Consistency, one squared error per deleted edge (per deleted edge and
+        random pair with the paper's target): deleted-edge logits towards the quantiles of
+        unseen edges' (``val_logits``, detached; ``val_subset``: which of them), or towards
+        random pairs' (the paper's)."""
         if self._unseen is not None:
             df_logits = wrapped.decode(z, df_pairs)
-            return F.mse_loss(df_logits, self._unseen.quantile_targets(df_logits, val_logits, val_subset))
+            targets = self._unseen.quantile_targets(df_logits, val_logits, val_subset)
+            return F.mse_loss(df_logits, targets, reduction="none")
         df_logits = wrapped.decode(z, df_pairs).repeat(self.random_ratio)
-        return F.mse_loss(df_logits, wrapped.decode(z, rand_pairs).detach())
+        return F.mse_loss(df_logits, wrapped.decode(z, rand_pairs).detach(), reduction="none")
 
     def _val_logits(self, wrapped, z: Tensor) -> Tensor | None:
         """The current scores of the unseen reference edges (no gradient flows through them)."""
@@ -361,64 +414,61 @@ class GNNDelete(Unlearner):
         with torch.no_grad():
             return wrapped.decode(z.detach(), self._unseen.val)
 
-    def _full_batch_step(self, c: dict) -> Tensor:
-        c["opt"].zero_grad()
-        z, df = c["encode"](), c["df"]
-        loss = neighbourhood_loss(z, c["z_orig"], c["region"], c["pairs"], c["local_mask"], self.space)
-        if df.numel():
-            rand = None if self._unseen is not None else negative_pairs(
-                c["task"].data, df.size(1) * self.random_ratio, c["g"]).to(df.device)
-            dec = self._dec_loss(c["wrapped"], z, df, rand, self._val_logits(c["wrapped"], z))
-            loss = self.alpha * dec + (1 - self.alpha) * loss
-        loss.backward()
-        c["opt"].step()
-        return loss
-
     def _minibatch_step(self, c: dict) -> Tensor:
         """One pass over the deleted edges; each batch runs the operators' layers on the
-        sampled computation subgraph of the nodes its loss terms touch."""
-        df, pairs, g, enc, ops = c["df"], c["pairs"], c["g"], c["enc"], c["wrapped"].operators
+        sampled computation subgraph of the nodes its loss terms touch. Under data
+        parallelism each rank takes its share of the epoch's order of deleted edges and of
+        neighbourhood pairs (:meth:`~gnn_unlearn.distributed.Replica.shard`) and samples its
+        subgraphs and reference pairs from its own stream."""
+        df, pairs, g, split = c["df"], c["pairs"], c["g"], c["replica"]
         device = c["h0"].device
-        units = df.size(1) if df.numel() else pairs.size(1)
+        df_order = split.shard(torch.randperm(df.size(1), generator=g)) if df.numel() else None
+        pair_order = split.shard(torch.randperm(pairs.size(1), generator=g))
+        units = df_order.numel() if df.numel() else pair_order.numel()
         num_batches = max(-(-units // self.batch_size), 1)
-        df_batches = torch.randperm(df.size(1), generator=g).to(device).chunk(num_batches) \
-            if df.numel() else [None] * num_batches
-        pair_batches = torch.randperm(pairs.size(1), generator=g).to(device).chunk(num_batches)
+        df_batches = df_order.to(device).chunk(num_batches) if df.numel() else [None] * num_batches
+        pair_batches = pair_order.to(device).chunk(num_batches)
         for df_idx, pair_idx in zip(df_batches, pair_batches):
             c["opt"].zero_grad()
-            near = pairs[:, pair_idx]
-            parts = [near]
-            if df_idx is not None:
-                df_b = df[:, df_idx]
-                val_subset = None
-                if self._unseen is not None:
-                    # the unseen reference edges run through the same sampled computation as
-                    # the deleted ones, so that their scores are comparable
-                    ref, val_subset = self._unseen.sample(df_b.size(1), g)
-                else:
-                    ref = negative_pairs(c["task"].data, df_b.size(1) * self.random_ratio, g).to(device)
-                parts = [df_b, ref, near]
-            seeds, inverse = torch.unique(torch.cat(parts, 1).reshape(-1), return_inverse=True)
-            if c["sampler"] is not None:
-                n_id, edge_index = sample_subgraph(c["sampler"], seeds, g)
-                graph = PreparedGraph.build(edge_index, n_id.numel(), enc.kind)
-            else:                           # one-layer model: no message passing after layer 0
-                n_id, graph = seeds, None
-            local = [c["in_region"][i, n_id].nonzero().view(-1) for i in range(enc.num_layers)]
-            h = ops(0, c["h0"][n_id], local[0])
-            for i in range(1, enc.num_layers):
-                h = ops(i, enc.layer(i, h, graph), local[i])
-            z = h[: seeds.numel()]
-            index = inverse.view(2, -1)
-            nn_ = near.size(1)
-            loss = neighbourhood_loss(z, c["z_orig"], c["region"], index[:, -nn_:], None, self.space,
-                                      orig_pairs=near)
-            if df_idx is not None:
-                nf = df_b.size(1)
-                ref_local = index[:, nf:nf + ref.size(1)]
-                val_logits = None if val_subset is None else c["wrapped"].decode(z, ref_local).detach()
-                dec = self._dec_loss(c["wrapped"], z, index[:, :nf], ref_local, val_logits, val_subset)
-                loss = self.alpha * dec + (1 - self.alpha) * loss
+            loss = c["step"](self._minibatch_loss, c, df_idx, pair_idx)
             loss.backward()
             c["opt"].step()
+        return loss
+
+    def _minibatch_loss(self, wrapped, c: dict, df_idx: Tensor | None, pair_idx: Tensor) -> Tensor:
+        df, pairs, g, enc, ops = c["df"], c["pairs"], c["local"], c["enc"], wrapped.operators
+        device = c["h0"].device
+        near = pairs[:, pair_idx]
+        parts = [near]
+        if df_idx is not None:
+            df_b = df[:, df_idx]
+            val_subset = None
+            if self._unseen is not None:
+                # the unseen reference edges run through the same sampled computation as
+                # the deleted ones, so that their scores are comparable
+                ref, val_subset = self._unseen.sample(df_b.size(1), g)
+            else:
+                ref = negative_pairs(c["task"].data, df_b.size(1) * self.random_ratio, g).to(device)
+            parts = [df_b, ref, near]
+        seeds, inverse = torch.unique(torch.cat(parts, 1).reshape(-1), return_inverse=True)
+        if c["sampler"] is not None:
+            n_id, edge_index = sample_subgraph(c["sampler"], seeds, g)
+            graph = PreparedGraph.build(edge_index, n_id.numel(), enc.kind)
+        else:                           # one-layer model: no message passing after layer 0
+            n_id, graph = seeds, None
+        local = [c["in_region"][i, n_id].nonzero().view(-1) for i in range(enc.num_layers)]
+        h = ops(0, c["h0"][n_id], local[0])
+        for i in range(1, enc.num_layers):
+            h = ops(i, enc.layer(i, h, graph), local[i])
+        z = h[: seeds.numel()]
+        index = inverse.view(2, -1)
+        nn_ = near.size(1)
+        loss = neighbourhood_loss(z, c["z_orig"], c["region"], index[:, -nn_:], None, self.space,
+                                  orig_pairs=near)
+        if df_idx is not None:
+            nf = df_b.size(1)
+            ref_local = index[:, nf:nf + ref.size(1)]
+            val_logits = None if val_subset is None else wrapped.decode(z, ref_local).detach()
+            dec = self._dec_terms(wrapped, z, index[:, :nf], ref_local, val_logits, val_subset).mean()
+            loss = self.alpha * dec + (1 - self.alpha) * loss
         return loss

@@ -7,11 +7,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gnn_unlearn.distributed import Replica
 from gnn_unlearn.loader import Embedder, check_batch_size, check_sampler, index_batches
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.stopping import Monitor
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.ops.negative import negative_pairs
+from gnn_unlearn.training import labelled_pairs
 from gnn_unlearn.utils import seeded
 
 
@@ -51,8 +53,16 @@ class GradientAscent(Unlearner):
         sampler: ``"torch"`` (this library's sampler, seeded) or ``"pyg"`` (PyG's
             ``NeighborSampler``; needs pyg-lib or torch-sparse).
         seed: seeds the negatives and dropout.
+
+    Under ``torchrun`` the model trains in ``DistributedDataParallel``
+    (:mod:`gnn_unlearn.distributed`): full batch, every rank draws the step's retained pairs
+    and negatives identically and takes the loss of its share of them and of the deleted set,
+    each mean term weighted so that the averaged gradient is the single-process one (the
+    result equals one process's up to round-off); mini-batches, each rank its share of the
+    epoch's deleted items with its own sampling. Rank 0's stopping verdict holds for all.
     """
     name = "gradient_ascent"
+    data_parallel = True
     supports = frozenset({"edge", "node", "class", "interaction"})
     tasks = frozenset({"link", "node"})
 
@@ -67,11 +77,12 @@ class GradientAscent(Unlearner):
     def fit(self, model: nn.Module, task: UnlearningTask) -> nn.Module:
         data = task.retained_data
         device = task.device
-        g = torch.Generator().manual_seed(self.seed)
+        replica = Replica.current()
+        g = torch.Generator().manual_seed(self.seed)        # drawn identically on every rank
+        local = replica.local_generator(g, self.seed)      # each rank's mini-batch draws
         embedder = Embedder(data, self.fanouts, self.sampler)
         embedder.check(model)
         batch_size = check_batch_size(self.batch_size) if embedder.sampled else None
-        opt = torch.optim.Adam(model.parameters(), lr=self.lr)
         if model.task == "link":
             forget = task.df_edge_index
             if forget.size(1) == 0:
@@ -84,24 +95,28 @@ class GradientAscent(Unlearner):
                 raise ValueError("gradient ascent on node classification needs deleted training "
                                  "nodes; none of the deleted nodes is in train_mask")
             retained = data.train_mask.nonzero().view(-1)
-        step = self._link_loss if model.task == "link" else self._node_loss
+        loss_fn = self._link_loss if model.task == "link" else self._node_loss
         monitor = Monitor(model, task, g, self.target, self.max_val_drop)
+        step = replica.wrap(model)          # DistributedDataParallel under torchrun
+        opt = torch.optim.Adam(model.parameters(), lr=self.lr)
         best, reason, losses = copy.deepcopy(model.state_dict()), "max epochs", []
         halvings, lr = 0, self.lr
         with seeded(self.seed, device):
             for _ in range(self.epochs):
                 model.train()
-                for idx in index_batches(forget.size(-1), batch_size, g, device):
+                for idx in index_batches(forget.size(-1), batch_size, g, device, replica):
                     opt.zero_grad()
-                    keep = retained
                     if embedder.sampled:        # as many retained items as forgotten ones
                         keep = retained[..., torch.randint(retained.size(-1), (idx.numel(),),
-                                                           generator=g).to(device)]
-                    loss = step(model, embedder, task, forget[..., idx], keep, g)
+                                                           generator=local).to(device)]
+                        batch = self._batch(model, task, forget[..., idx], keep, local, Replica())
+                    else:                       # this rank's share of all of them
+                        batch = self._batch(model, task, forget, retained, g, replica)
+                    loss = step(loss_fn, embedder, *batch, local)
                     loss.backward()
                     opt.step()
-                losses.append(float(loss.detach()))
-                verdict = monitor.check(model)
+                losses.append(float(replica.mean(loss.detach())))
+                verdict = replica.decide(monitor.check(model))   # rank 0 decides for all
                 if verdict == "validation drop" and halvings < self.backtrack:
                     # the step was too large: back to the last good state, half the rate
                     halvings, lr = halvings + 1, lr / 2
@@ -115,32 +130,52 @@ class GradientAscent(Unlearner):
                 if verdict is not None:
                     reason = verdict
                     break
+        del step                            # DDP's gradient hooks go with it
         model.load_state_dict(best)
         self.history.update(loss=losses, epochs=len(losses), stop_reason=reason, lr_halvings=halvings,
                             start_val=monitor.start_val)
         return model
 
-    def _link_loss(self, model, embedder, task, df: Tensor, dr: Tensor, g) -> Tensor:
-        pairs = df
-        if self.retain_weight > 0:
-            neg = negative_pairs(task.retained_data, dr.size(1), g).to(dr.device)
-            pairs = torch.cat([df, dr, neg], 1)
-        z, _, index = embedder(model, pairs.reshape(-1), g)
+    def _batch(self, model, task, forget: Tensor, keep: Tensor, g, split: Replica) -> tuple:
+        """The loss arguments of one step: this rank's shares of the forgotten and the retained
+        items, the labels (link: of the retained pairs, which get as many fresh non-edges,
+        drawn from ``g`` before splitting so that the ranks' shares make up the single-process
+        batch; node: the node labels), ``split`` (which takes the shares; ``Replica()``: a
+        mini-batch that is the rank's own) and the numbers of items on all ranks."""
+        labels = task.data.y if model.task == "node" else None
+        if model.task == "link" and self.retain_weight > 0:
+            neg = negative_pairs(task.retained_data, keep.size(1), g).to(keep.device)
+            keep, labels = labelled_pairs(keep, neg)
+            labels = split.take(labels)
+        elif model.task == "link":
+            keep = keep[:, :0]
+        return split.take(forget), split.take(keep), labels, split, forget.size(-1), keep.size(-1)
+
+    def _link_loss(self, model, embedder, df: Tensor, pairs: Tensor, labels: Tensor | None,
+                   split: Replica, num_df: int, num_pairs: int, g) -> Tensor:
+        """``df``: deleted edges; ``pairs`` / ``labels``: retained edges and non-edges (this
+        rank's shares of ``num_df`` and ``num_pairs``, :meth:`Replica.share_mean`)."""
+        z, _, index = embedder(model, torch.cat([df, pairs], 1).reshape(-1), g)
         logits = model.decode(z, index.view(2, -1))
         nf, device = df.size(1), logits.device
-        loss = -F.binary_cross_entropy_with_logits(logits[:nf], torch.ones(nf, device=device))
+        bce = F.binary_cross_entropy_with_logits(logits[:nf], torch.ones(nf, device=device),
+                                                 reduction="none")
+        loss = -split.share_mean(bce, num_df)
         if self.retain_weight > 0:
-            labels = torch.cat([torch.ones(dr.size(1)), torch.zeros(dr.size(1))]).to(device)
-            loss = loss + self.retain_weight * F.binary_cross_entropy_with_logits(logits[nf:], labels)
+            bce = F.binary_cross_entropy_with_logits(logits[nf:], labels, reduction="none")
+            loss = loss + self.retain_weight * split.share_mean(bce, num_pairs)
         return loss
 
-    def _node_loss(self, model, embedder, task, forget: Tensor, keep: Tensor, g) -> Tensor:
+    def _node_loss(self, model, embedder, forget: Tensor, keep: Tensor, y_all: Tensor, split: Replica,
+                   num_forget: int, num_keep: int, g) -> Tensor:
+        """Cross-entropy ascent on ``forget``, descent on ``keep`` (this rank's shares)."""
         nodes = torch.cat([forget, keep]) if self.retain_weight > 0 else forget
         z, _, index = embedder(model, nodes, g)
         out = model.head(z)[index]
-        y = task.data.y[nodes]
+        y = y_all[nodes]
         nf = forget.numel()
-        loss = -F.cross_entropy(out[:nf], y[:nf])
+        loss = -split.share_mean(F.cross_entropy(out[:nf], y[:nf], reduction="none"), num_forget)
         if self.retain_weight > 0:
-            loss = loss + self.retain_weight * F.cross_entropy(out[nf:], y[nf:])
+            ce = F.cross_entropy(out[nf:], y[nf:], reduction="none")
+            loss = loss + self.retain_weight * split.share_mean(ce, num_keep)
         return loss

@@ -44,6 +44,7 @@ class Retrain(Unlearner):
     every shard retrained, aggregator refitted); the overrides above do not apply to it.
     """
     name = "retrain"
+    data_parallel = True
     supports = frozenset({"edge", "node", "class", "feature", "interaction"})
     tasks = frozenset({"link", "node", "rec"})
 

@@ -29,6 +29,9 @@ frozen): simulated requests (random training interactions, ``request_size`` of t
 original model's scores of the sampled retained pairs; :math:`\mathcal{L}_{contrast}`
 compares :math:`H` with its value under ``edge_dropout`` of :math:`A_\Delta`, over nodes the
 request touches.
+Under ``torchrun`` pre-training and serving's fine-tuning run in ``DistributedDataParallel``
+(the encoder's gradients are averaged; :func:`influence_loss` takes each rank's share of the
+triples, removed pairs and touched nodes), with the single-process result.
 
 **Serving** (:class:`UnlearnRec`): one encoder forward pass for the real request, then
 ``finetune_steps`` steps of the same loss on the encoder, and the revised embeddings are
@@ -46,6 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gnn_unlearn.distributed import Replica
 from gnn_unlearn.io import load_checkpoint_payload, save_payload
 from gnn_unlearn.methods.base import NON_NEGATIVE, Unlearner, register
 from gnn_unlearn.methods.rec_common import RankMonitor, removed_pairs
@@ -106,22 +110,41 @@ def retained_edges(train: Tensor, removed: Tensor, num_nodes: int) -> Tensor:
 def influence_loss(model: nn.Module, encoder: InfluenceEncoder, e0: Tensor, data, retained: Tensor,
                    edge_index: Tensor, removed: Tensor, adj: Tensor, known: Tensor,
                    z_orig: Tensor, g: torch.Generator, batch_size: int,
-                   weights: tuple[float, float, float], l2: float, drop: float) -> tuple[Tensor, Tensor]:
+                   weights: tuple[float, float, float], l2: float, drop: float,
+                   split: Replica = Replica()) -> tuple[Tensor, Tensor]:
     """The multi-task loss of one request (``adj``: its influence graph; ``known``:
-    :func:`~gnn_unlearn.training.interaction_keys` of ``data``); returns (loss, revised e0)."""
+    :func:`~gnn_unlearn.training.interaction_keys` of ``data``); returns (loss, revised e0).
+
+    ``split`` (data parallelism): every rank draws the same triples and edge dropout from
+    ``g`` and takes the loss of its share of the triples, removed pairs and touched nodes,
+    weighted so that the ranks' average gradient is the single-process one
+    (:meth:`~gnn_unlearn.distributed.Replica.share_mean`)."""
     lam_u, lam_p, lam_c = weights
     e0_new, h = encoder(e0, adj)
     z = model.encode(None, edge_index, e0=e0_new)
     triples = sample_triples(data, batch_size, g, positives=retained, known=known)
-    loss = bpr_loss(model, data, triples, l2, e0=e0_new, z=z)
-    loss = loss + lam_u * F.softplus(model.decode(z, removed)).mean()
-    pairs = triples[:2]
-    loss = loss + lam_p * F.mse_loss(model.decode(z, pairs), model.decode(z_orig, pairs))
+    mine = split.take(triples)
+    loss = bpr_loss(model, data, mine, l2, e0=e0_new, z=z)
+    if split.active:                    # a mean over this rank's share of the triples
+        loss = loss * split.weight(mine.size(1), triples.size(1))
+    unlearn = F.softplus(model.decode(z, split.take(removed)))
+    loss = loss + lam_u * split.share_mean(unlearn, removed.size(1))
+    pairs = mine[:2]
+    preserve = F.mse_loss(model.decode(z, pairs), model.decode(z_orig, pairs), reduction="none")
+    loss = loss + lam_p * split.share_mean(preserve, triples.size(1))
     if lam_c > 0:
         touched = torch.unique(removed.reshape(-1))
         h_drop = encoder.propagate(encoder.influence_graph(removed, drop, g), encoder.h0)
-        loss = loss + lam_c * (1 - F.cosine_similarity(h[touched], h_drop[touched], dim=-1)).mean()
+        own = split.take(touched)
+        contrast = 1 - F.cosine_similarity(h[own], h_drop[own], dim=-1)
+        loss = loss + lam_c * split.share_mean(contrast, touched.numel())
     return loss, e0_new
+
+
+def _step_loss(encoder: InfluenceEncoder, backbone: nn.Module, e0: Tensor, *rest) -> Tensor:
+    """:func:`influence_loss` without the revised embeddings, as a
+    :class:`~gnn_unlearn.distributed.LossStep` function (``encoder``: the module that trains)."""
+    return influence_loss(backbone, encoder, e0, *rest)[0]
 
 
 def _check_loss_options(weights, edge_dropout: float) -> None:
@@ -146,6 +169,11 @@ def pretrain_influence_encoder(model: nn.Module, data, request_size: float | int
         request_size: interactions per simulated request (fraction of training or count).
         steps: optimisation steps; a new simulated request every ``steps_per_request``.
     Returns: the encoder and a history (loss per step, seconds).
+
+    Under ``torchrun`` (``W`` > 1 ranks) the encoder trains inside
+    ``DistributedDataParallel``: every rank draws the same requests and triples and takes the
+    loss of its share of them (:func:`influence_loss`), so that the result is the
+    single-process encoder up to float round-off, on every rank.
     """
     if getattr(model, "task", None) != "rec":
         raise ValueError("the influence encoder is for recommenders (task 'rec', e.g. LightGCN)")
@@ -167,10 +195,13 @@ def pretrain_influence_encoder(model: nn.Module, data, request_size: float | int
     e0 = backbone.embedding.weight
     with torch.no_grad():
         z_orig = backbone.encode(None, data.edge_index)
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)        # drawn identically on every rank
     known = interaction_keys(data)
     with seeded(seed, device):
         encoder = InfluenceEncoder(data.num_nodes, e0.size(1), num_layers).to(device)
+    replica = Replica.current()
+    replica.check_shares(batch_size, "BPR triples per step (batch_size)")
+    step_loss = replica.wrap(encoder)              # DistributedDataParallel under torchrun
     opt = torch.optim.Adam(encoder.parameters(), lr=lr)
     losses, start = [], time.perf_counter()
     with seeded(seed, device):
@@ -181,11 +212,12 @@ def pretrain_influence_encoder(model: nn.Module, data, request_size: float | int
                 edge_index = symmetrize(retained)
                 adj = encoder.influence_graph(removed)
             opt.zero_grad()
-            loss, _ = influence_loss(backbone, encoder, e0, data, retained, edge_index, removed, adj,
-                                     known, z_orig, g, batch_size, weights, l2, edge_dropout)
+            loss = step_loss(_step_loss, backbone, e0, data, retained, edge_index, removed, adj,
+                             known, z_orig, g, batch_size, weights, l2, edge_dropout, replica)
             loss.backward()
             opt.step()
-            losses.append(float(loss.detach()))
+            losses.append(float(replica.mean(loss.detach())))
+    del step_loss                                  # DDP's gradient hooks go with it
     encoder.config.update(request_size=k, steps=steps, lr=lr, weights=list(weights), seed=seed)
     config = encoder.config
     return encoder, dict(loss=losses, seconds=time.perf_counter() - start, **config)
@@ -230,6 +262,7 @@ class UnlearnRec(Unlearner):
         seed: seeds sampling.
     """
     name = "unlearnrec"
+    data_parallel = True
     supports = frozenset({"interaction", "edge"})
     tasks = frozenset({"rec"})
     # 0 fine-tuning steps is the paper's pure one-forward-pass variant
@@ -273,7 +306,11 @@ class UnlearnRec(Unlearner):
         e0 = model.embedding.weight.detach()
         with torch.no_grad():
             z_orig = model.encode(None, data.edge_index)
-        g = torch.Generator().manual_seed(self.seed)
+        g = torch.Generator().manual_seed(self.seed)    # drawn identically on every rank
+        replica = Replica.current()
+        if self.finetune_steps:
+            replica.check_shares(self.batch_size, "BPR triples per step (batch_size)")
+        step_loss = replica.wrap(encoder) if self.finetune_steps else None   # DDP under torchrun
         opt = torch.optim.Adam(encoder.parameters(), lr=self.lr)
         adj, known = encoder.influence_graph(removed), interaction_keys(kept)
         losses = []
@@ -281,12 +318,13 @@ class UnlearnRec(Unlearner):
         with seeded(self.seed, device):
             for _ in range(self.finetune_steps):
                 opt.zero_grad()
-                loss, _ = influence_loss(model, encoder, e0, kept, kept.train_pos_edge_index,
-                                         kept.edge_index, removed, adj, known, z_orig, g,
-                                         self.batch_size, self.weights, self.l2, self.edge_dropout)
+                loss = step_loss(_step_loss, model, e0, kept, kept.train_pos_edge_index,
+                                 kept.edge_index, removed, adj, known, z_orig, g, self.batch_size,
+                                 self.weights, self.l2, self.edge_dropout, replica)
                 loss.backward()
                 opt.step()
-                losses.append(float(loss.detach()))
+                losses.append(float(replica.mean(loss.detach())))
+            del step_loss                               # DDP's gradient hooks go with it
             with torch.no_grad():
                 e0_new, _ = encoder(e0, adj)
         model.requires_grad_(True)
