@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import Tensor
 
-#: entries of one gathered block (rows x features) per chunk of the local kernels
-_CHUNK_ENTRIES = 1 << 22
+#: values of one gathered block (entries x features) per chunk of the local kernels (4 MiB
+#: in float64: small blocks are reused by the allocator instead of faulting in fresh pages)
+_CHUNK_ENTRIES = 1 << 19
 
 
 def normalize_rows(x: Tensor) -> Tensor:
@@ -71,16 +72,35 @@ class Adjacency:
 
     def without_edges(self, pairs: Tensor) -> "Adjacency":
         """A new adjacency without the undirected edges ``pairs`` ``[2, k]`` (both directions;
-        self-loops are kept). Pairs that are not edges are ignored."""
+        self-loops are kept). Pairs that are not edges are ignored.
+
+        The entries to drop are found among the CSR rows of the pairs' endpoints only (no pass
+        that computes keys for all entries); the rest is one compaction of the index."""
         n = self.num_nodes
-        keys = self.row * n + self.col
-        pairs = pairs.long().to(keys.device)
+        pairs = pairs.long().to(self.row.device)
         pairs = pairs[:, pairs[0] != pairs[1]]
-        drop = torch.cat([pairs[0] * n + pairs[1], pairs[1] * n + pairs[0]])
-        pos = torch.searchsorted(keys, drop).clamp_(max=max(keys.numel() - 1, 0))
-        keep = torch.ones_like(keys, dtype=torch.bool)
-        keep[pos[keys[pos] == drop]] = False
-        return Adjacency._from_keys(keys[keep], n)
+        pos = self.find(torch.cat([pairs[0], pairs[1]]), torch.cat([pairs[1], pairs[0]]))
+        keep = torch.ones_like(self.row, dtype=torch.bool)
+        keep[pos] = False
+        removed = torch.bincount(self.row[pos], minlength=n)
+        crow = self.crow.clone()
+        crow[1:] -= torch.cumsum(removed, 0)
+        return Adjacency(self.row[keep], self.col[keep], crow, self.deg - removed.to(self.deg.dtype), n)
+
+    def find(self, src: Tensor, dst: Tensor) -> Tensor:
+        """Sorted unique CSR positions of the entries ``(src[k], dst[k])`` that exist.
+
+        Searches the (sorted) keys of the rows ``src`` only: :math:`O(\text{rows' entries})`."""
+        n = self.num_nodes
+        if src.numel() == 0:
+            return src.new_zeros(0)
+        owner, pos = self._entries(torch.unique(src))
+        if pos.numel() == 0:
+            return pos
+        keys = owner * n + self.col[pos]                  # sorted: CSR order of sorted rows
+        want = src * n + dst
+        at = torch.searchsorted(keys, want).clamp_(max=keys.numel() - 1)
+        return torch.unique(pos[at[keys[at] == want]])
 
     def weights(self, alpha: float) -> Tensor:
         r"""Values of :math:`P_{ij} = d_i^{-\alpha} d_j^{\alpha - 1}` on the entries."""
@@ -120,42 +140,40 @@ class Adjacency:
             torch.cumsum(counts, 0) - counts, counts)
         return owner, torch.repeat_interleave(start, counts) + offset
 
-    def _chunks(self, nodes: Tensor, width: int) -> list[Tensor]:
-        """``nodes`` cut so that one chunk gathers at most ``_CHUNK_ENTRIES`` values."""
-        if nodes.numel() == 0:
-            return []
-        cost = torch.cumsum(self.crow[nodes + 1] - self.crow[nodes], 0) * max(width, 1)
-        cut = torch.div(cost - 1, _CHUNK_ENTRIES, rounding_mode="floor")
-        bounds = torch.nonzero(cut[1:] != cut[:-1]).view(-1) + 1
-        return list(torch.tensor_split(nodes, bounds.cpu()))
-
     def rows_product(self, rows: Tensor, h: Tensor, alpha: float) -> Tensor:
         r""":math:`(P h)_{\text{rows}}` computed from those rows only (``[len(rows), d]``)."""
         out = h.new_zeros(rows.numel(), h.size(1))
         if rows.numel() == 0:
             return out
-        local = torch.empty(self.num_nodes, dtype=torch.long, device=rows.device)
-        local[rows] = torch.arange(rows.numel(), device=rows.device)
-        for part in self._chunks(rows, h.size(1)):
-            owner, pos = self._entries(part)
-            col = self.col[pos]
-            w = (self.deg[owner].pow(-alpha) * self.deg[col].pow(alpha - 1.0)).to(h.dtype)
-            out.index_add_(0, local[owner], w.unsqueeze(1) * h[col])
+        owner, pos = self._entries(rows)
+        local = torch.repeat_interleave(torch.arange(rows.numel(), device=rows.device),
+                                        self.crow[rows + 1] - self.crow[rows])
+        col = self.col[pos]
+        w = self.deg[owner].pow(-alpha) * self.deg[col].pow(alpha - 1.0)
+        gather_scatter(out, local, h, col, w)
         return out
 
-    def push_columns(self, cols: Tensor, h: Tensor, alpha: float, out: Tensor) -> Tensor:
-        r"""``out += P[:, cols] h[cols]`` in place; returns the rows of ``out`` it touched.
+    def scatter_columns(self, cols: Tensor, values: Tensor, alpha: float, out: Tensor) -> Tensor:
+        r"""``out += P[:, cols] values`` in place, ``values`` ``[len(cols), d]`` (the rows
+        ``cols`` of some :math:`h`); returns the rows of ``out`` it touched (with repeats).
 
         :math:`\tilde A` is symmetric, so column :math:`u` of :math:`P` has its non-zeros on the
         row :math:`u` of the CSR index: :math:`P_{iu} = d_i^{-\alpha} d_u^{\alpha-1}`."""
-        touched = []
-        for part in self._chunks(cols, h.size(1)):
-            owner, pos = self._entries(part)
-            target = self.col[pos]
-            w = (self.deg[target].pow(-alpha) * self.deg[owner].pow(alpha - 1.0)).to(h.dtype)
-            out.index_add_(0, target, w.unsqueeze(1) * h[owner])
-            touched.append(target)
-        return torch.unique(torch.cat(touched)) if touched else cols.new_zeros(0)
+        if cols.numel() == 0:
+            return cols.new_zeros(0)
+        owner, pos = self._entries(cols)
+        local = torch.repeat_interleave(torch.arange(cols.numel(), device=cols.device),
+                                        self.crow[cols + 1] - self.crow[cols])
+        target = self.col[pos]
+        w = self.deg[target].pow(-alpha) * self.deg[owner].pow(alpha - 1.0)
+        gather_scatter(out, target, values, local, w)
+        return target
+
+    def push_columns(self, cols: Tensor, h: Tensor, alpha: float, out: Tensor) -> Tensor:
+        r"""``out += P[:, cols] h[cols]`` in place; returns the rows of ``out`` it touched
+        (sorted, unique)."""
+        touched = self.scatter_columns(cols, h.index_select(0, cols), alpha, out)
+        return torch.unique(touched)
 
     def neighbourhood(self, nodes: Tensor) -> Tensor:
         """``nodes`` and their neighbours (sorted, unique)."""
@@ -163,6 +181,22 @@ class Adjacency:
             return nodes
         _, pos = self._entries(nodes)
         return torch.unique(torch.cat([nodes, self.col[pos]]))
+
+
+def gather_scatter(out: Tensor, out_index: Tensor, src: Tensor, src_index: Tensor,
+                   weight: Tensor) -> None:
+    r"""``out[out_index[e]] += weight[e] * src[src_index[e]]`` for every entry ``e``, in place.
+
+    In chunks of ``_CHUNK_ENTRIES`` gathered values: the gathered block stays small (in cache,
+    and below the allocator's threshold for fresh pages), so the cost is the entries' reads
+    and writes, not page faults of a block as large as (entries x d)."""
+    step = max(1, _CHUNK_ENTRIES // max(src.size(1), 1))
+    weight = weight.to(src.dtype)
+    for start in range(0, out_index.numel(), step):
+        part = slice(start, start + step)
+        block = src.index_select(0, src_index[part])
+        block.mul_(weight[part].unsqueeze(1))
+        out.index_add_(0, out_index[part], block)
 
 
 def operator_change(old: Adjacency, new: Adjacency, ends: Tensor, h: Tensor,
@@ -185,9 +219,9 @@ def operator_change(old: Adjacency, new: Adjacency, ends: Tensor, h: Tensor,
     local[rows] = torch.arange(rows.numel(), device=ends.device)
     out = h.new_zeros(rows.numel(), h.size(1))
     out[local[ends]] = new.rows_product(ends, h, alpha) - old.rows_product(ends, h, alpha)
-    w = (new.deg[target].pow(-alpha)
-         * (new.deg[owner].pow(alpha - 1.0) - old.deg[owner].pow(alpha - 1.0))).to(h.dtype)
-    out.index_add_(0, local[target], w.unsqueeze(1) * h[owner])
+    w = new.deg[target].pow(-alpha) * (new.deg[owner].pow(alpha - 1.0)
+                                       - old.deg[owner].pow(alpha - 1.0))
+    gather_scatter(out, local[target], h, owner, w)
     return rows, out
 
 
@@ -326,7 +360,7 @@ class PushPropagation:
         for layer in reversed(range(self.num_layers)):
             g = pt @ g
             rows = (self.r_sq[layer] > 0).nonzero().view(-1)
-            out += self.r[layer][rows].t() @ g[rows]
+            out += (g[rows].t() @ self.r[layer][rows]).t()     # = r^T g, MKL's faster form
         return out
 
     def restart(self) -> None:
@@ -338,9 +372,38 @@ class PushPropagation:
         """Rows whose residue changed: :meth:`push` examines them (and refreshes ``r_sq``)."""
         self._dirty[layer] = torch.cat([self._dirty[layer], rows])
 
+    def threshold(self, nodes: Tensor) -> Tensor:
+        r"""The push threshold of ``nodes``: :math:`r_{max} d_u^{-\alpha}`.
+
+        ScaleGUN (like InstantGNN) pushes on :math:`(\tilde A D^{-1})^\ell` applied to
+        :math:`D^{\alpha} X` and compares the residues of *those* coordinates with
+        :math:`r_{max}`; here :math:`P^\ell = D^{-\alpha}(\tilde A D^{-1})^\ell D^{\alpha}`
+        keeps unscaled residues, so the same rule reads :math:`|r_u| > r_{max} d_u^{-\alpha}`."""
+        return self.rmax * self.adj.deg[nodes].pow(-self.alpha)
+
     def push(self) -> tuple[Tensor, Tensor]:
-        """Pushes every residue above ``rmax``; returns the rows of :math:`q^{(L)}` that changed
-        and their previous values."""
+        """Pushes every residue above the threshold; returns the rows of :math:`q^{(L)}` that
+        changed and their previous values (see :meth:`push_chunks`)."""
+        rows, old, _ = self.push_delta()
+        return rows, old
+
+    def push_delta(self) -> tuple[Tensor, Tensor, Tensor]:
+        """:meth:`push_chunks`, collected: ``(rows, old, delta)``, ``[len(rows), d]`` each."""
+        olds, deltas = [], []
+        rows = self.push_chunks(lambda _, old, delta: (olds.append(old), deltas.append(delta)))
+        empty = self.q[0].new_zeros(0, self.q[0].size(1))
+        return rows, torch.cat(olds) if olds else empty, torch.cat(deltas) if deltas else empty
+
+    def push_chunks(self, visit: Callable[[Tensor, Tensor, Tensor], Any]) -> Tensor:
+        r"""Pushes every row of a layer :math:`\ell < L` whose largest residue exceeds
+        :meth:`threshold` (every changed row when ``rmax = 0``), layer by layer, then absorbs
+        the last layer's residue into :math:`q^{(L)}`. Returns the sorted rows of
+        :math:`q^{(L)}` that changed; before absorbing, calls ``visit(rows, old, delta)`` on
+        consecutive chunks of them with their previous values and their change (so that a
+        caller can fold them into a sum without a block as large as the changed rows).
+
+        Work: the pushed rows' entries times :math:`d`; the graph-sized state is updated in
+        place, in chunks."""
         L = self.num_layers
         for layer in range(L):
             cand = torch.unique(self._dirty[layer])
@@ -348,26 +411,31 @@ class PushPropagation:
             if cand.numel() == 0:
                 continue
             r = self.r[layer]
+            values = r.index_select(0, cand)
             if self.rmax > 0:
-                keep = r[cand].abs().amax(1) <= self.rmax
-                rest = cand[keep]
-                self.r_sq[layer][rest] = r[rest].pow(2).sum(1)
-                big = cand[~keep]
+                big_rows = values.abs().amax(1) > self.threshold(cand)
+                small = ~big_rows
+                self.r_sq[layer][cand[small]] = values[small].pow(2).sum(1)
+                big, values = cand[big_rows], values[big_rows]
             else:                       # exact: push every changed row
                 big = cand
             if big.numel() == 0:
                 continue
-            self.q[layer].index_add_(0, big, r[big])
-            touched = self.adj.push_columns(big, r, self.alpha, self.r[layer + 1])
-            r[big] = 0
+            self.q[layer].index_add_(0, big, values)
+            r.index_fill_(0, big, 0.0)
             self.r_sq[layer][big] = 0
-            self._mark(layer + 1, touched)
-        cand = torch.unique(self._dirty[L])
-        self._dirty[L] = cand[:0]
-        old = self.q[L][cand]
-        self.q[L].index_add_(0, cand, self.r[L][cand])
-        self.r[L][cand] = 0
-        return cand, old
+            self._mark(layer + 1, self.adj.scatter_columns(big, values, self.alpha,
+                                                           self.r[layer + 1]))
+        rows = torch.unique(self._dirty[L])
+        self._dirty[L] = rows[:0]
+        q, r = self.q[L], self.r[L]
+        step = max(1, _CHUNK_ENTRIES // max(q.size(1), 1))
+        for part in torch.split(rows, step):
+            delta = r.index_select(0, part)
+            visit(part, q.index_select(0, part), delta)
+            q.index_add_(0, part, delta)
+            r.index_fill_(0, part, 0.0)
+        return rows
 
     def remove_edges(self, pairs: Tensor) -> None:
         r"""Deletes undirected edges and restores the residue invariant locally, then pushes.
