@@ -17,9 +17,9 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-#: values of one gathered block (entries x features) per chunk of the local kernels (4 MiB
+#: values of one gathered block (entries x features) per chunk of the local kernels (2 MiB
 #: in float64: small blocks are reused by the allocator instead of faulting in fresh pages)
-_CHUNK_ENTRIES = 1 << 19
+_CHUNK_ENTRIES = 1 << 18
 
 
 def normalize_rows(x: Tensor) -> Tensor:
@@ -183,6 +183,14 @@ class Adjacency:
         return torch.unique(torch.cat([nodes, self.col[pos]]))
 
 
+def unique_nodes(index: Tensor, num_nodes: int) -> Tensor:
+    """The sorted distinct values of ``index`` (node ids below ``num_nodes``) through a node
+    mask: :math:`O(N + \text{len(index)})` without a sort."""
+    mask = torch.zeros(num_nodes, dtype=torch.bool, device=index.device)
+    mask[index] = True
+    return mask.nonzero().view(-1)
+
+
 def gather_scatter(out: Tensor, out_index: Tensor, src: Tensor, src_index: Tensor,
                    weight: Tensor) -> None:
     r"""``out[out_index[e]] += weight[e] * src[src_index[e]]`` for every entry ``e``, in place.
@@ -214,7 +222,7 @@ def operator_change(old: Adjacency, new: Adjacency, ends: Tensor, h: Tensor,
     target = new.col[pos]
     outside = ~in_s[target]
     owner, target = owner[outside], target[outside]
-    rows = torch.unique(torch.cat([ends, target]))
+    rows = unique_nodes(torch.cat([ends, target]), old.num_nodes)
     local = torch.empty(old.num_nodes, dtype=torch.long, device=ends.device)
     local[rows] = torch.arange(rows.numel(), device=ends.device)
     out = h.new_zeros(rows.numel(), h.size(1))
@@ -406,7 +414,7 @@ class PushPropagation:
         place, in chunks."""
         L = self.num_layers
         for layer in range(L):
-            cand = torch.unique(self._dirty[layer])
+            cand = unique_nodes(self._dirty[layer], self.adj.num_nodes)
             self._dirty[layer] = cand[:0]
             if cand.numel() == 0:
                 continue
@@ -426,7 +434,7 @@ class PushPropagation:
             self.r_sq[layer][big] = 0
             self._mark(layer + 1, self.adj.scatter_columns(big, values, self.alpha,
                                                            self.r[layer + 1]))
-        rows = torch.unique(self._dirty[L])
+        rows = unique_nodes(self._dirty[L], self.adj.num_nodes)
         self._dirty[L] = rows[:0]
         q, r = self.q[L], self.r[L]
         step = max(1, _CHUNK_ENTRIES // max(q.size(1), 1))
@@ -449,7 +457,7 @@ class PushPropagation:
         ends = torch.unique(pairs.reshape(-1)).to(old.row.device)
         for layer in range(1, self.num_layers + 1):
             rows, delta = operator_change(old, new, ends, self.q[layer - 1], self.alpha)
-            self.r[layer][rows] += delta
+            self.r[layer].index_add_(0, rows, delta)
             self._mark(layer, rows)
         self.adj = new
 
