@@ -70,12 +70,19 @@ class ScaleGUN(CertifiedUnlearner):
         w = model.weight.data
         v = torch.zeros_like(w)
         moved = w.new_zeros(())         # ||Z_new - Z_old||_F over the retained training rows
+        z_train = model.train_rows()    # the old training rows, updated in place below
+        slot = torch.cumsum(old_mask, 0) - 1             # node -> its row in z_train
 
         def fold(rows: Tensor, old: Tensor, delta: Tensor) -> None:
             nonlocal v, moved
+            was = old_mask[rows]
+            train = was.nonzero().view(-1)          # only training rows enter the gradient
+            if train.numel() < rows.numel():
+                rows, old, delta, was = rows[train], old[train], delta[train], was[train]
             now = new_mask[rows]
-            v += changed_rows_gradient(w, old, delta, yt[rows], old_mask[rows], now)
+            v += changed_rows_gradient(w, old, delta, yt[rows], was, now)
             moved += torch.linalg.vector_norm(delta, dim=1)[now].pow(2).sum()
+            z_train.index_copy_(0, slot[rows], old + delta)
 
         changed = push.push_chunks(fold)
         self.history.update(rows_changed=int(changed.numel()), edges_removed=int(pairs.size(1)))
@@ -83,13 +90,14 @@ class ScaleGUN(CertifiedUnlearner):
         in_changed = torch.zeros_like(old_mask)
         in_changed[changed] = True
         dropped = (old_mask & ~new_mask & ~in_changed).nonzero().view(-1)
-        z_now = push.features
         n_old, n_new = int(old_mask.sum()), int(new_mask.sum())
-        v += gradient(w, z_now[dropped], yt[dropped], 0.0)
+        v += gradient(w, push.features[dropped], yt[dropped], 0.0)
         v += model.lam * (n_old - n_new) * w
         model.train_mask = new_mask
         model.graph_edges -= int(pairs.size(1))
-        z_train = z_now.index_select(0, new_mask.nonzero().view(-1))
+        if n_new < n_old:
+            z_train = z_train[new_mask[old_mask]]
+        model.keep_train_rows(z_train)
         # ||Z_new||_2 <= ||Z_old||_2 + ||Z_new - Z_old||_F (dropping rows only lowers it; no
         # row joins the training set): a running upper bound, exact again after every
         # retraining; O(changed rows x d)

@@ -82,10 +82,12 @@ class Adjacency:
         pos = self.find(torch.cat([pairs[0], pairs[1]]), torch.cat([pairs[1], pairs[0]]))
         keep = torch.ones_like(self.row, dtype=torch.bool)
         keep[pos] = False
+        keep = keep.nonzero().view(-1)
         removed = torch.bincount(self.row[pos], minlength=n)
         crow = self.crow.clone()
         crow[1:] -= torch.cumsum(removed, 0)
-        return Adjacency(self.row[keep], self.col[keep], crow, self.deg - removed.to(self.deg.dtype), n)
+        return Adjacency(self.row.index_select(0, keep), self.col.index_select(0, keep), crow,
+                         self.deg - removed.to(self.deg.dtype), n)
 
     def find(self, src: Tensor, dst: Tensor) -> Tensor:
         """Sorted unique CSR positions of the entries ``(src[k], dst[k])`` that exist.
@@ -272,6 +274,8 @@ class PushPropagation:
         self.r = [torch.zeros_like(x) for _ in range(num_layers + 1)]
         self.r_sq = [x.new_zeros(x.size(0)) for _ in range(num_layers + 1)]
         self._dirty = [x.new_zeros(0, dtype=torch.long) for _ in range(num_layers + 1)]
+        #: counts the changes of :attr:`features` (so that copies of its rows can tell if stale)
+        self.version = getattr(self, "version", -1) + 1
 
     def apply_(self, fn) -> None:
         """Applies ``fn`` (e.g. a device move) to every tensor of the state."""
@@ -315,6 +319,7 @@ class PushPropagation:
         out.adj = Adjacency(state["row"], state["col"], state["crow"], state["deg"], n)
         out.num_layers, out.alpha, out.rmax = layers, float(state["alpha"]), float(state["rmax"])
         out.q, out.r, out.r_sq, out._dirty = (list(v) for v in lists)
+        out.version = 0
         return out
 
     @property
@@ -443,6 +448,7 @@ class PushPropagation:
             visit(part, q.index_select(0, part), delta)
             q.index_add_(0, part, delta)
             r.index_fill_(0, part, 0.0)
+        self.version += 1
         return rows
 
     def remove_edges(self, pairs: Tensor) -> None:
