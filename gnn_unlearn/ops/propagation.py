@@ -209,30 +209,27 @@ def gather_scatter(out: Tensor, out_index: Tensor, src: Tensor, src_index: Tenso
         out.index_add_(0, out_index[part], block)
 
 
-def operator_change(old: Adjacency, new: Adjacency, ends: Tensor, h: Tensor,
-                    alpha: float) -> tuple[Tensor, Tensor]:
-    r"""``(rows, (P' - P) h [rows])`` after deleting edges between the nodes ``ends``.
+def operator_change(old: Adjacency, new: Adjacency, ends: Tensor, h: Tensor, alpha: float,
+                    out: Tensor) -> Tensor:
+    r"""``out += (P' - P) h`` in place after deleting edges between the nodes ``ends``;
+    returns the rows it changed (sorted).
 
     :math:`P'_{ij} - P_{ij}` is non-zero only where :math:`i` or :math:`j` is an endpoint
     (:math:`S`): rows :math:`i \in S` are recomputed whole; a row :math:`i \notin S` changes only
     through its entries :math:`j \in S`, :math:`d_i^{-\alpha}(d'^{\,\alpha-1}_j -
     d^{\alpha-1}_j) h_j` (an edge between :math:`S` and the rest is never deleted). Work:
-    :math:`O(|S| \cdot \text{degree} \cdot d)`."""
+    :math:`O(|S| \cdot \text{degree} \cdot d)`, written straight into ``out``."""
     in_s = torch.zeros(old.num_nodes, dtype=torch.bool, device=ends.device)
     in_s[ends] = True
     owner, pos = new._entries(ends)
     target = new.col[pos]
     outside = ~in_s[target]
     owner, target = owner[outside], target[outside]
-    rows = unique_nodes(torch.cat([ends, target]), old.num_nodes)
-    local = torch.empty(old.num_nodes, dtype=torch.long, device=ends.device)
-    local[rows] = torch.arange(rows.numel(), device=ends.device)
-    out = h.new_zeros(rows.numel(), h.size(1))
-    out[local[ends]] = new.rows_product(ends, h, alpha) - old.rows_product(ends, h, alpha)
+    out.index_add_(0, ends, new.rows_product(ends, h, alpha) - old.rows_product(ends, h, alpha))
     w = new.deg[target].pow(-alpha) * (new.deg[owner].pow(alpha - 1.0)
                                        - old.deg[owner].pow(alpha - 1.0))
-    gather_scatter(out, local[target], h, owner, w)
-    return rows, out
+    gather_scatter(out, target, h, owner, w)
+    return unique_nodes(torch.cat([ends, target]), old.num_nodes)
 
 
 def propagate(adj: Adjacency, x: Tensor, num_hops: int, alpha: float = 0.5) -> Tensor:
@@ -462,9 +459,8 @@ class PushPropagation:
         new = old.without_edges(pairs)
         ends = torch.unique(pairs.reshape(-1)).to(old.row.device)
         for layer in range(1, self.num_layers + 1):
-            rows, delta = operator_change(old, new, ends, self.q[layer - 1], self.alpha)
-            self.r[layer].index_add_(0, rows, delta)
-            self._mark(layer, rows)
+            self._mark(layer, operator_change(old, new, ends, self.q[layer - 1], self.alpha,
+                                              self.r[layer]))
         self.adj = new
 
     def set_features(self, rows: Tensor, values: Tensor) -> None:
