@@ -109,7 +109,9 @@ class CertifiedLinear(nn.Module):
         epsilon, delta: the certificate's :math:`(\varepsilon, \delta)`.
         rmax: ``None``: exact propagation. A float :math:`\ge 0`: keep ScaleGUN's push state
             (:class:`~gnn_unlearn.ops.propagation.PushPropagation`) with that residue
-            threshold, so that ``scalegun`` can update :math:`Z` locally.
+            threshold, so that ``scalegun`` can update :math:`Z` locally (a row :math:`u` is
+            pushed while its largest residue exceeds :math:`r_{max} d_u^{-\alpha}`, ScaleGUN's
+            rule; 0: exact).
         tol: the gradient norm training must reach (else it raises).
         solver: Newton's linear solver: ``"direct"`` (Cholesky / Woodbury), ``"cg"`` or
             ``"pcg"`` (CG preconditioned by a cached single-precision Hessian: large graphs).

@@ -210,7 +210,7 @@ def gather_scatter(out: Tensor, out_index: Tensor, src: Tensor, src_index: Tenso
 
 
 def operator_change(old: Adjacency, new: Adjacency, ends: Tensor, h: Tensor, alpha: float,
-                    out: Tensor) -> Tensor:
+                    out: Tensor, old_rows: Tensor | None = None) -> Tensor:
     r"""``out += (P' - P) h`` in place after deleting edges between the nodes ``ends``;
     returns the rows it changed (sorted).
 
@@ -218,14 +218,17 @@ def operator_change(old: Adjacency, new: Adjacency, ends: Tensor, h: Tensor, alp
     (:math:`S`): rows :math:`i \in S` are recomputed whole; a row :math:`i \notin S` changes only
     through its entries :math:`j \in S`, :math:`d_i^{-\alpha}(d'^{\,\alpha-1}_j -
     d^{\alpha-1}_j) h_j` (an edge between :math:`S` and the rest is never deleted). Work:
-    :math:`O(|S| \cdot \text{degree} \cdot d)`, written straight into ``out``."""
+    :math:`O(|S| \cdot \text{degree} \cdot d)`, written straight into ``out``. ``old_rows``:
+    :math:`(P h)_S` if the caller knows it (else it is recomputed)."""
     in_s = torch.zeros(old.num_nodes, dtype=torch.bool, device=ends.device)
     in_s[ends] = True
     owner, pos = new._entries(ends)
     target = new.col[pos]
     outside = ~in_s[target]
     owner, target = owner[outside], target[outside]
-    out.index_add_(0, ends, new.rows_product(ends, h, alpha) - old.rows_product(ends, h, alpha))
+    if old_rows is None:
+        old_rows = old.rows_product(ends, h, alpha)
+    out.index_add_(0, ends, new.rows_product(ends, h, alpha) - old_rows)
     w = new.deg[target].pow(-alpha) * (new.deg[owner].pow(alpha - 1.0)
                                        - old.deg[owner].pow(alpha - 1.0))
     gather_scatter(out, target, h, owner, w)
@@ -459,8 +462,10 @@ class PushPropagation:
         new = old.without_edges(pairs)
         ends = torch.unique(pairs.reshape(-1)).to(old.row.device)
         for layer in range(1, self.num_layers + 1):
+            # (P q^(l-1))_S = q^(l)_S + r^(l)_S by the invariant: no product under the old P
+            known = self.q[layer].index_select(0, ends) + self.r[layer].index_select(0, ends)
             self._mark(layer, operator_change(old, new, ends, self.q[layer - 1], self.alpha,
-                                              self.r[layer]))
+                                              self.r[layer], known))
         self.adj = new
 
     def set_features(self, rows: Tensor, values: Tensor) -> None:
