@@ -10,6 +10,14 @@ corrects the residues of the endpoints' neighbourhoods and re-pushes only residu
 gradient error caused by the residues left below ``rmax``
 (:meth:`~gnn_unlearn.models.CertifiedLinear.approximation_bound`), so the certificate holds
 against the *exact* features.
+
+Cost of one request: the pushes (changed rows' entries x d), then one pass over the changed
+rows of :math:`Z` that absorbs the last layer's residue and folds each row's old and new value
+into :math:`\nabla L_{old}(w) - \nabla L_{new}(w)` (no block as large as the changed rows is
+formed), and the Newton step on the training rows, which the model keeps between requests and
+which are updated in place. With exact propagation (``rmax = 0``) every row within
+:math:`L + 1` hops of a deleted edge's endpoints changes: for 0.1 % of the edges of a
+235 k-node graph with mean degree 11 and :math:`L = 2`, 74 % of the rows.
 """
 from __future__ import annotations
 
@@ -20,7 +28,7 @@ from gnn_unlearn.methods.base import register
 from gnn_unlearn.methods.certified_common import CertifiedUnlearner, GraphChange, targets
 from gnn_unlearn.models.certified import CertifiedLinear
 from gnn_unlearn.ops.logistic import gradient, t_matmul
-from gnn_unlearn.ops.propagation import normalize_rows
+from gnn_unlearn.ops.propagation import chunk_rows, normalize_rows
 from gnn_unlearn.requests import UnlearningTask
 
 
@@ -71,20 +79,19 @@ class ScaleGUN(CertifiedUnlearner):
         v = torch.zeros_like(w)
         moved = w.new_zeros(())         # ||Z_new - Z_old||_F over the retained training rows
         z_train = model.train_rows()    # the old training rows, updated in place below
+        changed = push.push()
         slot = torch.cumsum(old_mask, 0) - 1             # node -> its row in z_train
-
-        def fold(rows: Tensor, old: Tensor, delta: Tensor) -> None:
-            nonlocal v, moved
-            was = old_mask[rows]
-            train = was.nonzero().view(-1)          # only training rows enter the gradient
-            if train.numel() < rows.numel():
-                rows, old, delta, was = rows[train], old[train], delta[train], was[train]
-            now = new_mask[rows]
-            v += changed_rows_gradient(w, old, delta, yt[rows], was, now)
+        features = push.features
+        # only the training rows enter the gradient: old values from z_train, new from q^(L)
+        for part in torch.split(changed[old_mask[changed]], chunk_rows(z_train.size(1))):
+            at = slot[part]
+            old = z_train.index_select(0, at)
+            new = features.index_select(0, part)
+            now = new_mask[part]
+            delta = new - old
+            v += changed_rows_gradient(w, old, delta, yt[part], torch.ones_like(now), now)
             moved += torch.linalg.vector_norm(delta, dim=1)[now].pow(2).sum()
-            z_train.index_copy_(0, slot[rows], old + delta)
-
-        changed = push.push_chunks(fold)
+            z_train.index_copy_(0, at, new)
         self.history.update(rows_changed=int(changed.numel()), edges_removed=int(pairs.size(1)))
         # training rows dropped without a feature change: they leave the old gradient only
         in_changed = torch.zeros_like(old_mask)

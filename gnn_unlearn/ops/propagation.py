@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -185,6 +185,11 @@ class Adjacency:
         return torch.unique(torch.cat([nodes, self.col[pos]]))
 
 
+def chunk_rows(width: int) -> int:
+    """Rows of width ``width`` per chunk of the local kernels (``_CHUNK_ENTRIES`` values)."""
+    return max(1, _CHUNK_ENTRIES // max(width, 1))
+
+
 def unique_nodes(index: Tensor, num_nodes: int) -> Tensor:
     """The sorted distinct values of ``index`` (node ids below ``num_nodes``) through a node
     mask: :math:`O(N + \text{len(index)})` without a sort."""
@@ -200,7 +205,7 @@ def gather_scatter(out: Tensor, out_index: Tensor, src: Tensor, src_index: Tenso
     In chunks of ``_CHUNK_ENTRIES`` gathered values: the gathered block stays small (in cache,
     and below the allocator's threshold for fresh pages), so the cost is the entries' reads
     and writes, not page faults of a block as large as (entries x d)."""
-    step = max(1, _CHUNK_ENTRIES // max(src.size(1), 1))
+    step = chunk_rows(src.size(1))
     weight = weight.to(src.dtype)
     for start in range(0, out_index.numel(), step):
         part = slice(start, start + step)
@@ -394,30 +399,17 @@ class PushPropagation:
         keeps unscaled residues, so the same rule reads :math:`|r_u| > r_{max} d_u^{-\alpha}`."""
         return self.rmax * self.adj.deg[nodes].pow(-self.alpha)
 
-    def push(self) -> tuple[Tensor, Tensor]:
-        """Pushes every residue above the threshold; returns the rows of :math:`q^{(L)}` that
-        changed and their previous values (see :meth:`push_chunks`)."""
-        rows, old, _ = self.push_delta()
-        return rows, old
-
-    def push_delta(self) -> tuple[Tensor, Tensor, Tensor]:
-        """:meth:`push_chunks`, collected: ``(rows, old, delta)``, ``[len(rows), d]`` each."""
-        olds, deltas = [], []
-        rows = self.push_chunks(lambda _, old, delta: (olds.append(old), deltas.append(delta)))
-        empty = self.q[0].new_zeros(0, self.q[0].size(1))
-        return rows, torch.cat(olds) if olds else empty, torch.cat(deltas) if deltas else empty
-
-    def push_chunks(self, visit: Callable[[Tensor, Tensor, Tensor], Any]) -> Tensor:
+    def push(self) -> Tensor:
         r"""Pushes every row of a layer :math:`\ell < L` whose largest residue exceeds
-        :meth:`threshold` (every changed row when ``rmax = 0``), layer by layer, then absorbs
-        the last layer's residue into :math:`q^{(L)}`. Returns the sorted rows of
-        :math:`q^{(L)}` that changed; before absorbing, calls ``visit(rows, old, delta)`` on
-        consecutive chunks of them with their previous values and their change (so that a
-        caller can fold them into a sum without a block as large as the changed rows).
+        :meth:`threshold` (every changed row when ``rmax = 0``), layer by layer; the last
+        layer's residue is always absorbed, so pushes into layer :math:`L` go straight into
+        :math:`q^{(L)}`. Returns the sorted rows of :math:`q^{(L)}` that changed (callers that
+        need the previous values keep them: ``scalegun`` keeps the training rows).
 
         Work: the pushed rows' entries times :math:`d`; the graph-sized state is updated in
-        place, in chunks."""
+        place (no block as large as the changed rows is formed)."""
         L = self.num_layers
+        reached = []
         for layer in range(L):
             cand = unique_nodes(self._dirty[layer], self.adj.num_nodes)
             self._dirty[layer] = cand[:0]
@@ -437,19 +429,18 @@ class PushPropagation:
             self.q[layer].index_add_(0, big, values)
             r.index_fill_(0, big, 0.0)
             self.r_sq[layer][big] = 0
-            self._mark(layer + 1, self.adj.scatter_columns(big, values, self.alpha,
-                                                           self.r[layer + 1]))
-        rows = unique_nodes(self._dirty[L], self.adj.num_nodes)
-        self._dirty[L] = rows[:0]
-        q, r = self.q[L], self.r[L]
-        step = max(1, _CHUNK_ENTRIES // max(q.size(1), 1))
-        for part in torch.split(rows, step):
-            delta = r.index_select(0, part)
-            visit(part, q.index_select(0, part), delta)
-            q.index_add_(0, part, delta)
-            r.index_fill_(0, part, 0.0)
+            if layer + 1 < L:
+                self._mark(layer + 1, self.adj.scatter_columns(big, values, self.alpha,
+                                                               self.r[layer + 1]))
+            else:
+                reached.append(self.adj.scatter_columns(big, values, self.alpha, self.q[L]))
+        pending = unique_nodes(self._dirty[L], self.adj.num_nodes)   # residue set by updates
+        self._dirty[L] = pending[:0]
+        if pending.numel():
+            self.q[L].index_add_(0, pending, self.r[L].index_select(0, pending))
+            self.r[L].index_fill_(0, pending, 0.0)
         self.version += 1
-        return rows
+        return unique_nodes(torch.cat([pending, *reached]), self.adj.num_nodes)
 
     def remove_edges(self, pairs: Tensor) -> None:
         r"""Deletes undirected edges and restores the residue invariant locally, then pushes.
