@@ -29,8 +29,8 @@ from torch import Tensor, nn
 
 from gnn_unlearn.methods.base import Unlearner
 from gnn_unlearn.models.certified import CertifiedLinear
-from gnn_unlearn.ops.logistic import (curvature, curvature_of_margins, gradient, ovr_targets,
-                                      solve_cg_bounded, solve_direct, step_bound)
+from gnn_unlearn.ops.logistic import (curvature, gradient, ovr_targets, solve_cg_bounded,
+                                      solve_direct, step_bound)
 from gnn_unlearn.requests import UnlearningTask
 
 
@@ -43,14 +43,11 @@ class GraphChange:
         z_train: ``[n', d]`` the remaining training rows' new features.
         y_train: ``[n', C]`` their one-vs-rest targets.
         z_norm: :math:`\\lVert Z_{train}\\rVert_2` (exact, or an upper bound).
-        margins: ``[n', C]`` :math:`Z_{train} w` if the update has it (spares the Newton step
-            that pass over :math:`Z`), else ``None``.
     """
     v: Tensor
     z_train: Tensor
     y_train: Tensor
     z_norm: float
-    margins: Tensor | None = None
 
 
 class CertifiedUnlearner(Unlearner):
@@ -118,8 +115,7 @@ class CertifiedUnlearner(Unlearner):
             raise ValueError(f"the request leaves {z.size(0)} training node(s); the certified "
                              "model needs at least 2 to train on")
         lam_n = model.lam * z.size(0)
-        s = (curvature(w, z, yt) if change.margins is None
-             else curvature_of_margins(change.margins, yt))
+        s = curvature(w, z, yt)
         delta, solve_residual, remainder = self.newton_step(model, z, s, lam_n, change.v,
                                                             1e-6 * cert.budget, change.z_norm)
         beta = (solve_residual + remainder).cpu()

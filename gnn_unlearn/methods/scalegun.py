@@ -82,24 +82,16 @@ class ScaleGUN(CertifiedUnlearner):
         changed = push.push()
         slot = torch.cumsum(old_mask, 0) - 1             # node -> its row in z_train
         features = push.features
-        margins = w.new_empty(z_train.size(0), w.size(1))   # Z_train w, for the Newton step
         # only the training rows enter the gradient: old values from z_train, new from q^(L)
-        moved_rows = changed[old_mask[changed]]
-        for part in torch.split(moved_rows, chunk_rows(z_train.size(1))):
+        for part in torch.split(changed[old_mask[changed]], chunk_rows(z_train.size(1))):
             at = slot[part]
             old = z_train.index_select(0, at)
             new = features.index_select(0, part)
             now = new_mask[part]
             delta = new - old
-            grad, zw = changed_rows_gradient(w, old, delta, yt[part], torch.ones_like(now), now)
-            v += grad
+            v += changed_rows_gradient(w, old, delta, yt[part], torch.ones_like(now), now)
             moved += torch.linalg.vector_norm(delta, dim=1)[now].pow(2).sum()
             z_train.index_copy_(0, at, new)
-            margins.index_copy_(0, at, zw)
-        still = torch.ones(z_train.size(0), dtype=torch.bool, device=dev)
-        still[slot[moved_rows]] = False
-        still = still.nonzero().view(-1)
-        margins.index_copy_(0, still, z_train.index_select(0, still) @ w)
         self.history.update(rows_changed=int(changed.numel()), edges_removed=int(pairs.size(1)))
         # training rows dropped without a feature change: they leave the old gradient only
         in_changed = torch.zeros_like(old_mask)
@@ -111,26 +103,25 @@ class ScaleGUN(CertifiedUnlearner):
         model.train_mask = new_mask
         model.graph_edges -= int(pairs.size(1))
         if n_new < n_old:
-            kept = new_mask[old_mask]
-            z_train, margins = z_train[kept], margins[kept]
+            z_train = z_train[new_mask[old_mask]]
         model.keep_train_rows(z_train)
         # ||Z_new||_2 <= ||Z_old||_2 + ||Z_new - Z_old||_F (dropping rows only lowers it; no
         # row joins the training set): a running upper bound, exact again after every
         # retraining; O(changed rows x d)
         model.z_norm_bound += float(moved.sqrt())
-        return GraphChange(v, z_train, yt[new_mask], model.z_norm_bound, margins)
+        return GraphChange(v, z_train, yt[new_mask], model.z_norm_bound)
 
 
 def changed_rows_gradient(w: Tensor, old: Tensor, delta: Tensor, y: Tensor, was: Tensor,
-                          now: Tensor) -> tuple[Tensor, Tensor]:
+                          now: Tensor) -> Tensor:
     r""":math:`\sum_{i\,\text{was}} f(z_i) - \sum_{i\,\text{now}} f(z_i + \delta_i)` over the
     changed rows, :math:`f(z) = (\sigma(y w^\top z) - 1) y z` (the loss part of the gradient):
-    from the old rows and their change,
+    from the old rows and their change, without forming the new rows,
     :math:`Z^\top(a_{old} - a_{new}) - \Delta^\top a_{new}` with
     :math:`a = (\sigma(y \odot m) - 1) y` masked by the row's membership, :math:`m_{new} = Zw +
-    \Delta w`. Returns it and :math:`m_{new}`."""
+    \Delta w`."""
     m_old = old @ w
     m_new = m_old + delta @ w
     a_old = (torch.sigmoid(y * m_old) - 1) * y * was.unsqueeze(1)
     a_new = (torch.sigmoid(y * m_new) - 1) * y * now.unsqueeze(1)
-    return t_matmul(old, a_old - a_new) - t_matmul(delta, a_new), m_new
+    return t_matmul(old, a_old - a_new) - t_matmul(delta, a_new)

@@ -49,12 +49,7 @@ def objective(w: Tensor, z: Tensor, y: Tensor, lam_n: float, b: Tensor) -> Tenso
 
 def curvature(w: Tensor, z: Tensor, y: Tensor) -> Tensor:
     r"""``[n, C]``: :math:`s = \sigma(m)(1 - \sigma(m))`, the loss' second derivatives."""
-    return curvature_of_margins(z @ w, y)
-
-
-def curvature_of_margins(zw: Tensor, y: Tensor) -> Tensor:
-    r""":func:`curvature` from the scores :math:`Z w` (``[n, C]``) when they are known."""
-    p = torch.sigmoid(y * zw)
+    p = torch.sigmoid(y * (z @ w))
     return p * (1 - p)
 
 
