@@ -90,7 +90,7 @@ class Adjacency:
                          self.deg - removed.to(self.deg.dtype), n)
 
     def find(self, src: Tensor, dst: Tensor) -> Tensor:
-        """Sorted unique CSR positions of the entries ``(src[k], dst[k])`` that exist.
+        r"""Sorted unique CSR positions of the entries ``(src[k], dst[k])`` that exist.
 
         Searches the (sorted) keys of the rows ``src`` only: :math:`O(\text{rows' entries})`."""
         n = self.num_nodes
@@ -117,7 +117,7 @@ class Adjacency:
                                            check_invariants=False)
 
     def transpose_matrix(self, alpha: float, dtype: torch.dtype = torch.float64) -> Tensor:
-        """:math:`P^\top` as a sparse CSR tensor (:math:`\tilde A` is symmetric, so only the
+        r""":math:`P^\top` as a sparse CSR tensor (:math:`\tilde A` is symmetric, so only the
         degree exponents swap)."""
         w = self.deg[self.row].pow(alpha - 1.0) * self.deg[self.col].pow(-alpha)
         with warnings.catch_warnings():
@@ -191,7 +191,7 @@ def chunk_rows(width: int) -> int:
 
 
 def unique_nodes(index: Tensor, num_nodes: int) -> Tensor:
-    """The sorted distinct values of ``index`` (node ids below ``num_nodes``) through a node
+    r"""The sorted distinct values of ``index`` (node ids below ``num_nodes``) through a node
     mask: :math:`O(N + \text{len(index)})` without a sort."""
     mask = torch.zeros(num_nodes, dtype=torch.bool, device=index.device)
     mask[index] = True
@@ -261,7 +261,8 @@ class PushPropagation:
     costs about (changed rows x degree x d), not :math:`O(L|E|d)`.
 
     Nodes are pushed in synchronous rounds (all rows of a layer whose largest residue exceeds
-    ``rmax`` at once: vectorised); only rows whose residue changed are examined.
+    :meth:`threshold`, ScaleGUN's degree-scaled ``rmax``, at once: vectorised); only rows whose
+    residue changed are examined.
     """
 
     def __init__(self, adj: Adjacency, x: Tensor, num_layers: int, alpha: float = 0.5,
