@@ -116,7 +116,7 @@ def changed_rows_gradient(w: Tensor, old: Tensor, delta: Tensor, y: Tensor, was:
                           now: Tensor) -> Tensor:
     r""":math:`\sum_{i\,\text{was}} f(z_i) - \sum_{i\,\text{now}} f(z_i + \delta_i)` over the
     changed rows, :math:`f(z) = (\sigma(y w^\top z) - 1) y z` (the loss part of the gradient):
-    from the old rows and their change, without forming the new rows,
+    from the old rows and their change,
     :math:`Z^\top(a_{old} - a_{new}) - \Delta^\top a_{new}` with
     :math:`a = (\sigma(y \odot m) - 1) y` masked by the row's membership, :math:`m_{new} = Zw +
     \Delta w`."""
