@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import shlex
 import statistics
 import sys
@@ -239,16 +240,26 @@ def run_scale(nodes: int, rounds: int, num_hops: int, rmaxes: list[float], fract
 
 
 def scale_markdown(rows: list[dict], command: str, nodes: int, num_hops: int,
-                   fraction: float, noise_std: float) -> str:
+                   fraction: float, noise_std: float, load: tuple[list[float], list[float]]) -> str:
     scratch_rows = [r for r in rows if r["step"] == "scratch"]
     wall = statistics.median(r["seconds"] for r in scratch_rows)
     cpu = statistics.median(r["cpu_seconds"] for r in scratch_rows)
+    summary = []
+    for rmax in dict.fromkeys(r["rmax"] for r in rows if r["step"] == "scalegun"):
+        mine = [r for r in rows if r["step"] == "scalegun" and r["rmax"] == rmax]
+        summary.append(
+            f"| {rmax:g} | {statistics.median(r['seconds'] for r in mine):.2f} | "
+            f"{statistics.median(r['cpu_seconds'] for r in mine):.2f} | {wall:.2f} | {cpu:.2f} | "
+            f"{100 * statistics.median(r['seconds'] for r in mine) / wall:.1f} % | "
+            f"{100 * statistics.median(r['cpu_seconds'] for r in mine) / cpu:.1f} % | "
+            f"{max(r['peak'] for r in mine) / 2 ** 30:.2f} | {any(r['retrained'] for r in mine)} |")
     lines = [f"# ScaleGUN on a {nodes:,}-node synthetic graph: a {100 * fraction:g} % edge "
              "request\n",
              f"Command: `{command}`  \nHardware: {hardware()}; one thread on a machine shared "
-             "with other jobs (load average 15-20 on 2 cores while this ran: wall seconds carry "
-             "noise of a factor 2-3; CPU seconds of the process are steadier; steps alternate "
-             "to share the noise).  \n"
+             f"with other jobs (1/5/15-minute load averages {'/'.join(f'{v:.1f}' for v in load[0])} "
+             f"before and {'/'.join(f'{v:.1f}' for v in load[1])} after this run, on "
+             f"{os.cpu_count()} cores: wall seconds carry noise of a factor 2-3; CPU seconds of "
+             "the process are steadier; steps alternate to share the noise).  \n"
              f"Graph: synthetic_graph({nodes}, avg_degree=11), node split 60/20/20; model: "
              f"CertifiedLinear K = {num_hops}, solver pcg, sigma {noise_std:g}, epsilon 1, delta 1e-4 "
              f"(budget {certificate_budget(noise_std, 1.0, 1e-4):.3g}). "
@@ -263,6 +274,10 @@ def scale_markdown(rows: list[dict], command: str, nodes: int, num_hops: int,
              "| peak GiB | bound if updated | retrained | approx. term | budget left | test acc "
              "| vs scratch (wall / CPU) |",
              "|---" * 15 + "|"]
+    lines[-2:-2] = ["Medians per threshold (scratch: median of its rounds):\n",
+                    "| rmax | scalegun wall s | scalegun CPU s | scratch wall s | scratch CPU s "
+                    "| vs scratch (wall) | vs scratch (CPU) | peak GiB | any retrained |",
+                    "|---" * 9 + "|", *summary, "", "Every request:\n"]
     for r in rows:
         f = lambda k, fmt: fmt.format(r[k]) if r.get(k) is not None else "-"
         lines.append(f"| {r['step']} | {f('rmax', '{:g}')} | {r['round']} | {r['seconds']:.2f} | "
@@ -309,12 +324,14 @@ def main(argv: list[str] | None = None) -> None:
         payload = dict(command=command, hardware=hardware(), summary=summary, rows=rows)
     else:
         rmaxes = [float(v) for v in args.rmax.split(",")]
+        load_before = list(os.getloadavg())
         rows = run_scale(args.nodes, args.rounds, args.num_hops, rmaxes, args.fraction,
                          args.noise_std, log)
+        load = (load_before, list(os.getloadavg()))
         md = scale_markdown(rows, command, args.nodes, args.num_hops, args.fraction,
-                            args.noise_std)
+                            args.noise_std, load)
         stem = args.name or "certified_scale"
-        payload = dict(command=command, hardware=hardware(), rows=rows)
+        payload = dict(command=command, hardware=hardware(), load_average=load, rows=rows)
     atomic_write_text(out / f"{stem}.md", md)
     atomic_write_text(out / f"{stem}.json", json.dumps(payload, indent=1))
     print(md)

@@ -29,8 +29,8 @@ from torch import Tensor, nn
 
 from gnn_unlearn.methods.base import Unlearner
 from gnn_unlearn.models.certified import CertifiedLinear
-from gnn_unlearn.ops.logistic import (curvature, gradient, ovr_targets, solve_cg, solve_direct,
-                                      step_bound)
+from gnn_unlearn.ops.logistic import (curvature, gradient, ovr_targets, solve_cg_bounded,
+                                      solve_direct, step_bound)
 from gnn_unlearn.requests import UnlearningTask
 
 
@@ -90,13 +90,17 @@ class CertifiedUnlearner(Unlearner):
     def apply_change(self, model: CertifiedLinear, task: UnlearningTask) -> GraphChange:
         raise NotImplementedError
 
-    def solve(self, model: CertifiedLinear, z: Tensor, s: Tensor, lam_n: float, v: Tensor,
-              tol: float) -> Tensor:
-        """:math:`H^{-1} v` with the model's solver (subclasses may override)."""
+    def newton_step(self, model: CertifiedLinear, z: Tensor, s: Tensor, lam_n: float, v: Tensor,
+                    tol: float, z_norm: float) -> tuple[Tensor, Tensor, Tensor]:
+        """``(delta, solve residual, remainder bound)`` of :math:`\Delta = H^{-1} v` with the
+        model's solver (subclasses may override): ``direct`` measures the bound terms with
+        :func:`step_bound`; ``cg``/``pcg`` take them from the solver's own products
+        (:func:`solve_cg_bounded`, no further pass over :math:`Z`)."""
         if model.solver == "direct":
-            return solve_direct(z, s, lam_n, v)
+            delta = solve_direct(z, s, lam_n, v)
+            return (delta, *step_bound(z, s, lam_n, v, delta, z_norm))
         pre = model.precond if (model.solver == "pcg" and model.precond.numel()) else None
-        return solve_cg(z, s, lam_n, v, tol=tol, precond=pre)
+        return solve_cg_bounded(z, s, lam_n, v, tol=tol, z_norm=z_norm, precond=pre)
 
     def fit(self, model: CertifiedLinear, task: UnlearningTask) -> CertifiedLinear:
         cert = model.certificate
@@ -112,8 +116,8 @@ class CertifiedUnlearner(Unlearner):
                              "model needs at least 2 to train on")
         lam_n = model.lam * z.size(0)
         s = curvature(w, z, yt)
-        delta = self.solve(model, z, s, lam_n, change.v, tol=1e-6 * cert.budget)
-        solve_residual, remainder = step_bound(z, s, lam_n, change.v, delta, change.z_norm)
+        delta, solve_residual, remainder = self.newton_step(model, z, s, lam_n, change.v,
+                                                            1e-6 * cert.budget, change.z_norm)
         beta = (solve_residual + remainder).cpu()
         model.weight.data = w + delta
         approx = (model.approximation_bound(z, yt) if model.push is not None

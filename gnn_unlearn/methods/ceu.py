@@ -17,7 +17,7 @@ from torch import Tensor
 from gnn_unlearn.methods.base import register
 from gnn_unlearn.methods.cgu import CGU
 from gnn_unlearn.models.certified import CertifiedLinear
-from gnn_unlearn.ops.logistic import solve_cg
+from gnn_unlearn.ops.logistic import solve_cg, step_bound
 
 
 @register
@@ -41,7 +41,9 @@ class CEU(CGU):
         super().__init__(retrain=retrain)
         self.damping, self.cg_max_iter, self.cg_tol = float(damping), cg_max_iter, float(cg_tol)
 
-    def solve(self, model: CertifiedLinear, z: Tensor, s: Tensor, lam_n: float, v: Tensor,
-              tol: float) -> Tensor:
-        return solve_cg(z, s, lam_n + self.damping, v, tol=self.cg_tol * model.certificate.budget,
-                        max_iter=self.cg_max_iter)
+    def newton_step(self, model: CertifiedLinear, z: Tensor, s: Tensor, lam_n: float, v: Tensor,
+                    tol: float, z_norm: float) -> tuple[Tensor, Tensor, Tensor]:
+        # the damped system is solved, so the bound is measured against the undamped Hessian
+        delta = solve_cg(z, s, lam_n + self.damping, v, tol=self.cg_tol * model.certificate.budget,
+                         max_iter=self.cg_max_iter)
+        return (delta, *step_bound(z, s, lam_n, v, delta, z_norm))

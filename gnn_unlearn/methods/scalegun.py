@@ -10,17 +10,25 @@ corrects the residues of the endpoints' neighbourhoods and re-pushes only residu
 gradient error caused by the residues left below ``rmax``
 (:meth:`~gnn_unlearn.models.CertifiedLinear.approximation_bound`), so the certificate holds
 against the *exact* features.
+
+Cost of one request: the pushes (changed rows' entries x d), then one pass over the changed
+rows of :math:`Z` that absorbs the last layer's residue and folds each row's old and new value
+into :math:`\nabla L_{old}(w) - \nabla L_{new}(w)` (no block as large as the changed rows is
+formed), and the Newton step on the training rows, which the model keeps between requests and
+which are updated in place. With exact propagation (``rmax = 0``) every row within
+:math:`L + 1` hops of a deleted edge's endpoints changes: for 0.1 % of the edges of a
+235 k-node graph with mean degree 11 and :math:`L = 2`, 74 % of the rows.
 """
 from __future__ import annotations
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from gnn_unlearn.methods.base import register
-from gnn_unlearn.methods.certified_common import (CertifiedUnlearner, GraphChange,
-                                                  gradient_change, targets)
+from gnn_unlearn.methods.certified_common import CertifiedUnlearner, GraphChange, targets
 from gnn_unlearn.models.certified import CertifiedLinear
-from gnn_unlearn.ops.propagation import normalize_rows
+from gnn_unlearn.ops.logistic import gradient, t_matmul
+from gnn_unlearn.ops.propagation import chunk_rows, normalize_rows
 from gnn_unlearn.requests import UnlearningTask
 
 
@@ -55,8 +63,8 @@ class ScaleGUN(CertifiedUnlearner):
         data = task.data
         y = data.y.to(dev)
         # the task's training edges are the graph's pairs u < v in key order: the upper entries
-        upper = adj.row < adj.col
-        pairs = torch.stack([adj.row[upper], adj.col[upper]])[:, task.df_mask.to(dev)]
+        upper = (adj.row < adj.col).nonzero().view(-1)[task.df_mask.to(dev)]
+        pairs = torch.stack([adj.row[upper], adj.col[upper]])
         if pairs.size(1):
             push.remove_edges(pairs)
         if task.feature_mask is not None:
@@ -64,28 +72,56 @@ class ScaleGUN(CertifiedUnlearner):
             rows = fm.any(1).nonzero().view(-1)
             values = normalize_rows(data.x.to(dev)[rows].masked_fill(fm[rows], 0.0).double())
             push.set_features(rows, values)
-        changed, old_values = push.push()
-        self.history.update(rows_changed=int(changed.numel()), edges_removed=int(pairs.size(1)))
         old_mask = model.train_mask
         new_mask = old_mask & ~task.deleted_nodes.to(dev)
-        rows = torch.unique(torch.cat([changed, (old_mask & ~new_mask).nonzero().view(-1)]))
-        z_now = push.features
-        z_new_rows = z_now[rows]
-        if rows.numel() == changed.numel():         # the usual case: rows == changed
-            z_old_rows = old_values
-        else:
-            z_old_rows = z_new_rows.clone()
-            z_old_rows[torch.searchsorted(rows, changed)] = old_values
-        was, now = old_mask[rows], new_mask[rows]
+        yt = targets(model, y)
+        w = model.weight.data
+        v = torch.zeros_like(w)
+        moved = w.new_zeros(())         # ||Z_new - Z_old||_F over the retained training rows
+        z_train = model.train_rows()    # the old training rows, updated in place below
+        changed = push.push()
+        slot = torch.cumsum(old_mask, 0) - 1             # node -> its row in z_train
+        features = push.features
+        # only the training rows enter the gradient: old values from z_train, new from q^(L)
+        for part in torch.split(changed[old_mask[changed]], chunk_rows(z_train.size(1))):
+            at = slot[part]
+            old = z_train.index_select(0, at)
+            new = features.index_select(0, part)
+            now = new_mask[part]
+            delta = new - old
+            v += changed_rows_gradient(w, old, delta, yt[part], torch.ones_like(now), now)
+            moved += torch.linalg.vector_norm(delta, dim=1)[now].pow(2).sum()
+            z_train.index_copy_(0, at, new)
+        self.history.update(rows_changed=int(changed.numel()), edges_removed=int(pairs.size(1)))
+        # training rows dropped without a feature change: they leave the old gradient only
+        in_changed = torch.zeros_like(old_mask)
+        in_changed[changed] = True
+        dropped = (old_mask & ~new_mask & ~in_changed).nonzero().view(-1)
         n_old, n_new = int(old_mask.sum()), int(new_mask.sum())
-        v = gradient_change(model, z_old_rows[was], targets(model, y[rows][was]),
-                            z_new_rows[now], targets(model, y[rows][now]), n_old, n_new)
+        v += gradient(w, push.features[dropped], yt[dropped], 0.0)
+        v += model.lam * (n_old - n_new) * w
         model.train_mask = new_mask
         model.graph_edges -= int(pairs.size(1))
-        z_train = z_now[new_mask]
-        # ||Z_new||_2 <= ||Z_old||_2 + ||Z_new - Z_old||_F (dropping rows only lowers it): a
-        # running upper bound, exact again after every retraining; O(changed rows x d)
-        model.z_norm_bound += float((z_new_rows[now & was] - z_old_rows[now & was]).norm())
-        model.z_norm_bound += float(z_new_rows[now & ~was].norm())
-        z_norm = model.z_norm_bound
-        return GraphChange(v, z_train, targets(model, y[new_mask]), z_norm)
+        if n_new < n_old:
+            z_train = z_train[new_mask[old_mask]]
+        model.keep_train_rows(z_train)
+        # ||Z_new||_2 <= ||Z_old||_2 + ||Z_new - Z_old||_F (dropping rows only lowers it; no
+        # row joins the training set): a running upper bound, exact again after every
+        # retraining; O(changed rows x d)
+        model.z_norm_bound += float(moved.sqrt())
+        return GraphChange(v, z_train, yt[new_mask], model.z_norm_bound)
+
+
+def changed_rows_gradient(w: Tensor, old: Tensor, delta: Tensor, y: Tensor, was: Tensor,
+                          now: Tensor) -> Tensor:
+    r""":math:`\sum_{i\,\text{was}} f(z_i) - \sum_{i\,\text{now}} f(z_i + \delta_i)` over the
+    changed rows, :math:`f(z) = (\sigma(y w^\top z) - 1) y z` (the loss part of the gradient):
+    from the old rows and their change,
+    :math:`Z^\top(a_{old} - a_{new}) - \Delta^\top a_{new}` with
+    :math:`a = (\sigma(y \odot m) - 1) y` masked by the row's membership, :math:`m_{new} = Zw +
+    \Delta w`."""
+    m_old = old @ w
+    m_new = m_old + delta @ w
+    a_old = (torch.sigmoid(y * m_old) - 1) * y * was.unsqueeze(1)
+    a_new = (torch.sigmoid(y * m_new) - 1) * y * now.unsqueeze(1)
+    return t_matmul(old, a_old - a_new) - t_matmul(delta, a_new)

@@ -109,7 +109,9 @@ class CertifiedLinear(nn.Module):
         epsilon, delta: the certificate's :math:`(\varepsilon, \delta)`.
         rmax: ``None``: exact propagation. A float :math:`\ge 0`: keep ScaleGUN's push state
             (:class:`~gnn_unlearn.ops.propagation.PushPropagation`) with that residue
-            threshold, so that ``scalegun`` can update :math:`Z` locally.
+            threshold, so that ``scalegun`` can update :math:`Z` locally (a row :math:`u` is
+            pushed while its largest residue exceeds :math:`r_{max} d_u^{-\alpha}`, ScaleGUN's
+            rule; 0: exact).
         tol: the gradient norm training must reach (else it raises).
         solver: Newton's linear solver: ``"direct"`` (Cholesky / Woodbury), ``"cg"`` or
             ``"pcg"`` (CG preconditioned by a cached single-precision Hessian: large graphs).
@@ -238,6 +240,9 @@ class CertifiedLinear(nn.Module):
         if self.push is not None:
             self.push.apply_(fn)
         self.__dict__.pop("_propagation_cache", None)
+        kept = self.__dict__.get("_train_rows")
+        if kept is not None:                # moved along (a move to its own device is free)
+            self.__dict__["_train_rows"] = (kept[0], kept[1], fn(kept[2]))
         return out
 
     def __getstate__(self) -> dict[str, Any]:
@@ -278,6 +283,27 @@ class CertifiedLinear(nn.Module):
         """``[N, d]`` the features the weights were fit on (:math:`q^{(L)}` with a push state)."""
         return self.push.features if self.push is not None else self.features
 
+    def train_rows(self) -> Tensor:
+        """``train_features[train_mask]``, contiguous. With a push state the block is kept
+        between requests (``scalegun`` updates its changed rows in place, see
+        :meth:`keep_train_rows`), so a request does not gather 0.6 N rows afresh; it is used
+        only while the push state is the one, at the version, it was kept for, and is rebuilt
+        otherwise. Copies of the model (``unlearn`` works on one) carry it."""
+        if self.push is None:
+            return self.features[self.train_mask]
+        kept = self.__dict__.get("_train_rows")
+        if kept is not None and kept[0] is self.push and kept[1] == self.push.version \
+                and kept[2].size(0) == int(self.train_mask.sum()):
+            return kept[2]
+        z = self.push.features.index_select(0, self.train_mask.nonzero().view(-1))
+        self.keep_train_rows(z)
+        return z
+
+    def keep_train_rows(self, z: Tensor) -> None:
+        """Records ``z`` as ``push.features[train_mask]`` at the push state's current version
+        (the caller guarantees it is)."""
+        self.__dict__["_train_rows"] = (self.push, self.push.version, z)
+
     # ---------------------------------------------------------------------------------------
     def fit(self, data: Data, noise_seed: int = 0) -> "CertifiedLinear":
         """Propagates ``data``'s features and trains on ``data.train_mask`` (in place)."""
@@ -302,7 +328,7 @@ class CertifiedLinear(nn.Module):
         retraining also clears the approximation error."""
         if self.push is not None and self.push.residue_norm() > 0:
             self.push.restart()
-        z = self.train_features[self.train_mask]
+        z = self.train_rows()
         yt = ovr_targets(y[self.train_mask], self.num_classes).to(z.device)
         gen = torch.Generator().manual_seed(int(noise_seed))
         b = (self.noise_std * torch.randn(self.in_channels, self.num_classes, generator=gen,

@@ -28,10 +28,17 @@ def ovr_targets(y: Tensor, num_classes: int, dtype: torch.dtype = torch.float64)
     return F.one_hot(y.long(), num_classes).to(dtype) * 2 - 1
 
 
+def t_matmul(z: Tensor, a: Tensor) -> Tensor:
+    r""":math:`Z^\top A` computed as :math:`(A^\top Z)^\top` (the same product): for a tall
+    :math:`Z` and an :math:`A` with few columns, MKL's CPU kernel runs the second form about 5x
+    faster (measured: 141k x 128 times 141k x 5, float64, one thread)."""
+    return (a.t() @ z).t()
+
+
 def gradient(w: Tensor, z: Tensor, y: Tensor, lam_n: float) -> Tensor:
     r"""``[d, C]``: :math:`Z^\top((\sigma(m) - 1) \odot y) + \lambda n w` (without :math:`b`)."""
     m = y * (z @ w)
-    return z.t() @ ((torch.sigmoid(m) - 1) * y) + lam_n * w
+    return t_matmul(z, (torch.sigmoid(m) - 1) * y) + lam_n * w
 
 
 def objective(w: Tensor, z: Tensor, y: Tensor, lam_n: float, b: Tensor) -> Tensor:
@@ -48,7 +55,7 @@ def curvature(w: Tensor, z: Tensor, y: Tensor) -> Tensor:
 
 def hvp(z: Tensor, s: Tensor, lam_n: float, v: Tensor) -> Tensor:
     r"""``[d, C]``: :math:`H_c v_c = Z^\top(s_c \odot Z v_c) + \lambda n v_c`, :math:`O(ndC)`."""
-    return z.t() @ (s * (z @ v)) + lam_n * v
+    return t_matmul(z, s * (z @ v)) + lam_n * v
 
 
 def solve_direct(z: Tensor, s: Tensor, lam_n: float, v: Tensor) -> Tensor:
@@ -73,7 +80,7 @@ def solve_direct(z: Tensor, s: Tensor, lam_n: float, v: Tensor) -> Tensor:
         a = lam_n * eye + root.unsqueeze(1) * gram * root.unsqueeze(0)
         u = root * (z @ v[:, c])
         t = torch.cholesky_solve(u.unsqueeze(1), torch.linalg.cholesky(a)).view(-1)
-        out[:, c] = (v[:, c] - z.t() @ (root * t)) / lam_n
+        out[:, c] = (v[:, c] - t_matmul(z, (root * t).unsqueeze(1)).view(-1)) / lam_n
     return out
 
 
@@ -123,6 +130,56 @@ def solve_cg(z: Tensor, s: Tensor, lam_n: float, v: Tensor, tol: float | Tensor,
         p = zr + (rz_new / rz.clamp_min(tiny)) * p
         rz = rz_new
     return x
+
+
+def solve_cg_bounded(z: Tensor, s: Tensor, lam_n: float, v: Tensor, tol: float | Tensor,
+                     z_norm: float, max_iter: int = 200, precond: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    r"""The Newton step :math:`\Delta_c = H_c^{-1} v_c` by (preconditioned) CG *and* its bound
+    terms (:func:`step_bound`) from the solver's own products: ``(delta, residual, remainder)``.
+
+    CG forms :math:`\Delta = \sum_j \alpha_j p_j` and computes :math:`Z p_j` and
+    :math:`H p_j` for every direction; summing them with the same :math:`\alpha_j` gives
+    :math:`Z\Delta` and :math:`H\Delta` (equal in exact arithmetic, to round-off in floating
+    point, to a recomputation), so the measured solve residual
+    :math:`\lVert H\Delta_c - v_c\rVert` and the remainder
+    :math:`\gamma\lVert Z\rVert_2\lVert Z\Delta_c\rVert_\infty\lVert Z\Delta_c\rVert_2`
+    cost no further pass over :math:`Z` (two per iteration in all). The residual is re-formed
+    from :math:`H\Delta` every iteration (no drift between the recursive and the charged one);
+    CG stops once every class's is :math:`\le` ``tol``."""
+    def apply(r: Tensor) -> Tensor:
+        if precond is None:
+            return r
+        return torch.cholesky_solve(r.t().unsqueeze(-1), precond).squeeze(-1).t()
+
+    tiny = torch.finfo(v.dtype).tiny
+    tol = torch.as_tensor(tol, dtype=v.dtype, device=v.device).expand(v.size(1))
+    x, hx = torch.zeros_like(v), torch.zeros_like(v)
+    zx = v.new_zeros(z.size(0), v.size(1))
+    r = v.clone()
+    zr = apply(r)
+    p = zr.clone()
+    rz = (r * zr).sum(0)
+
+    residual = r.norm(dim=0)
+    for _ in range(max_iter):
+        active = residual > tol
+        if not bool(active.any()):
+            break
+        zp = z @ p
+        hp = t_matmul(z, s * zp) + lam_n * p
+        alpha = torch.where(active, rz / (p * hp).sum(0).clamp_min(tiny), torch.zeros_like(rz))
+        x += alpha * p
+        hx += alpha * hp
+        zx += alpha * zp
+        r = v - hx
+        residual = r.norm(dim=0)
+        zr = apply(r)
+        rz_new = (r * zr).sum(0)
+        p = zr + (rz_new / rz.clamp_min(tiny)) * p
+        rz = rz_new
+    if zx.numel() == 0:
+        return x, residual, torch.zeros_like(residual)
+    return x, residual, GAMMA * z_norm * zx.abs().amax(0) * zx.norm(dim=0)
 
 
 def newton_fit(z: Tensor, y: Tensor, lam_n: float, b: Tensor, tol: float,
@@ -192,7 +249,7 @@ def step_bound(z: Tensor, s: Tensor, lam_n: float, v: Tensor, delta: Tensor,
     :math:`\lVert\Delta\rVert` in place of :math:`\lVert Z\Delta\rVert_\infty`, which is valid
     only for :math:`\lVert z_i\rVert \le 1`; propagated features need not satisfy that."""
     zd = z @ delta
-    residual = (z.t() @ (s * zd) + lam_n * delta - v).norm(dim=0)
+    residual = (t_matmul(z, s * zd) + lam_n * delta - v).norm(dim=0)
     if zd.numel() == 0:
         return residual, torch.zeros_like(residual)
     return residual, GAMMA * z_norm * zd.abs().amax(0) * zd.norm(dim=0)

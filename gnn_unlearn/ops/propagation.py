@@ -17,8 +17,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-#: entries of one gathered block (rows x features) per chunk of the local kernels
-_CHUNK_ENTRIES = 1 << 22
+#: values of one gathered block (entries x features) per chunk of the local kernels (2 MiB
+#: in float64: small blocks are reused by the allocator instead of faulting in fresh pages)
+_CHUNK_ENTRIES = 1 << 18
 
 
 def normalize_rows(x: Tensor) -> Tensor:
@@ -71,16 +72,37 @@ class Adjacency:
 
     def without_edges(self, pairs: Tensor) -> "Adjacency":
         """A new adjacency without the undirected edges ``pairs`` ``[2, k]`` (both directions;
-        self-loops are kept). Pairs that are not edges are ignored."""
+        self-loops are kept). Pairs that are not edges are ignored.
+
+        The entries to drop are found among the CSR rows of the pairs' endpoints only (no pass
+        that computes keys for all entries); the rest is one compaction of the index."""
         n = self.num_nodes
-        keys = self.row * n + self.col
-        pairs = pairs.long().to(keys.device)
+        pairs = pairs.long().to(self.row.device)
         pairs = pairs[:, pairs[0] != pairs[1]]
-        drop = torch.cat([pairs[0] * n + pairs[1], pairs[1] * n + pairs[0]])
-        pos = torch.searchsorted(keys, drop).clamp_(max=max(keys.numel() - 1, 0))
-        keep = torch.ones_like(keys, dtype=torch.bool)
-        keep[pos[keys[pos] == drop]] = False
-        return Adjacency._from_keys(keys[keep], n)
+        pos = self.find(torch.cat([pairs[0], pairs[1]]), torch.cat([pairs[1], pairs[0]]))
+        keep = torch.ones_like(self.row, dtype=torch.bool)
+        keep[pos] = False
+        keep = keep.nonzero().view(-1)
+        removed = torch.bincount(self.row[pos], minlength=n)
+        crow = self.crow.clone()
+        crow[1:] -= torch.cumsum(removed, 0)
+        return Adjacency(self.row.index_select(0, keep), self.col.index_select(0, keep), crow,
+                         self.deg - removed.to(self.deg.dtype), n)
+
+    def find(self, src: Tensor, dst: Tensor) -> Tensor:
+        r"""Sorted unique CSR positions of the entries ``(src[k], dst[k])`` that exist.
+
+        Searches the (sorted) keys of the rows ``src`` only: :math:`O(\text{rows' entries})`."""
+        n = self.num_nodes
+        if src.numel() == 0:
+            return src.new_zeros(0)
+        owner, pos = self._entries(torch.unique(src))
+        if pos.numel() == 0:
+            return pos
+        keys = owner * n + self.col[pos]                  # sorted: CSR order of sorted rows
+        want = src * n + dst
+        at = torch.searchsorted(keys, want).clamp_(max=keys.numel() - 1)
+        return torch.unique(pos[at[keys[at] == want]])
 
     def weights(self, alpha: float) -> Tensor:
         r"""Values of :math:`P_{ij} = d_i^{-\alpha} d_j^{\alpha - 1}` on the entries."""
@@ -95,7 +117,7 @@ class Adjacency:
                                            check_invariants=False)
 
     def transpose_matrix(self, alpha: float, dtype: torch.dtype = torch.float64) -> Tensor:
-        """:math:`P^\top` as a sparse CSR tensor (:math:`\tilde A` is symmetric, so only the
+        r""":math:`P^\top` as a sparse CSR tensor (:math:`\tilde A` is symmetric, so only the
         degree exponents swap)."""
         w = self.deg[self.row].pow(alpha - 1.0) * self.deg[self.col].pow(-alpha)
         with warnings.catch_warnings():
@@ -120,42 +142,40 @@ class Adjacency:
             torch.cumsum(counts, 0) - counts, counts)
         return owner, torch.repeat_interleave(start, counts) + offset
 
-    def _chunks(self, nodes: Tensor, width: int) -> list[Tensor]:
-        """``nodes`` cut so that one chunk gathers at most ``_CHUNK_ENTRIES`` values."""
-        if nodes.numel() == 0:
-            return []
-        cost = torch.cumsum(self.crow[nodes + 1] - self.crow[nodes], 0) * max(width, 1)
-        cut = torch.div(cost - 1, _CHUNK_ENTRIES, rounding_mode="floor")
-        bounds = torch.nonzero(cut[1:] != cut[:-1]).view(-1) + 1
-        return list(torch.tensor_split(nodes, bounds.cpu()))
-
     def rows_product(self, rows: Tensor, h: Tensor, alpha: float) -> Tensor:
         r""":math:`(P h)_{\text{rows}}` computed from those rows only (``[len(rows), d]``)."""
         out = h.new_zeros(rows.numel(), h.size(1))
         if rows.numel() == 0:
             return out
-        local = torch.empty(self.num_nodes, dtype=torch.long, device=rows.device)
-        local[rows] = torch.arange(rows.numel(), device=rows.device)
-        for part in self._chunks(rows, h.size(1)):
-            owner, pos = self._entries(part)
-            col = self.col[pos]
-            w = (self.deg[owner].pow(-alpha) * self.deg[col].pow(alpha - 1.0)).to(h.dtype)
-            out.index_add_(0, local[owner], w.unsqueeze(1) * h[col])
+        owner, pos = self._entries(rows)
+        local = torch.repeat_interleave(torch.arange(rows.numel(), device=rows.device),
+                                        self.crow[rows + 1] - self.crow[rows])
+        col = self.col[pos]
+        w = self.deg[owner].pow(-alpha) * self.deg[col].pow(alpha - 1.0)
+        gather_scatter(out, local, h, col, w)
         return out
 
-    def push_columns(self, cols: Tensor, h: Tensor, alpha: float, out: Tensor) -> Tensor:
-        r"""``out += P[:, cols] h[cols]`` in place; returns the rows of ``out`` it touched.
+    def scatter_columns(self, cols: Tensor, values: Tensor, alpha: float, out: Tensor) -> Tensor:
+        r"""``out += P[:, cols] values`` in place, ``values`` ``[len(cols), d]`` (the rows
+        ``cols`` of some :math:`h`); returns the rows of ``out`` it touched (with repeats).
 
         :math:`\tilde A` is symmetric, so column :math:`u` of :math:`P` has its non-zeros on the
         row :math:`u` of the CSR index: :math:`P_{iu} = d_i^{-\alpha} d_u^{\alpha-1}`."""
-        touched = []
-        for part in self._chunks(cols, h.size(1)):
-            owner, pos = self._entries(part)
-            target = self.col[pos]
-            w = (self.deg[target].pow(-alpha) * self.deg[owner].pow(alpha - 1.0)).to(h.dtype)
-            out.index_add_(0, target, w.unsqueeze(1) * h[owner])
-            touched.append(target)
-        return torch.unique(torch.cat(touched)) if touched else cols.new_zeros(0)
+        if cols.numel() == 0:
+            return cols.new_zeros(0)
+        owner, pos = self._entries(cols)
+        local = torch.repeat_interleave(torch.arange(cols.numel(), device=cols.device),
+                                        self.crow[cols + 1] - self.crow[cols])
+        target = self.col[pos]
+        w = self.deg[target].pow(-alpha) * self.deg[owner].pow(alpha - 1.0)
+        gather_scatter(out, target, values, local, w)
+        return target
+
+    def push_columns(self, cols: Tensor, h: Tensor, alpha: float, out: Tensor) -> Tensor:
+        r"""``out += P[:, cols] h[cols]`` in place; returns the rows of ``out`` it touched
+        (sorted, unique)."""
+        touched = self.scatter_columns(cols, h.index_select(0, cols), alpha, out)
+        return torch.unique(touched)
 
     def neighbourhood(self, nodes: Tensor) -> Tensor:
         """``nodes`` and their neighbours (sorted, unique)."""
@@ -165,30 +185,59 @@ class Adjacency:
         return torch.unique(torch.cat([nodes, self.col[pos]]))
 
 
-def operator_change(old: Adjacency, new: Adjacency, ends: Tensor, h: Tensor,
-                    alpha: float) -> tuple[Tensor, Tensor]:
-    r"""``(rows, (P' - P) h [rows])`` after deleting edges between the nodes ``ends``.
+def chunk_rows(width: int) -> int:
+    """Rows of width ``width`` per chunk of the local kernels (``_CHUNK_ENTRIES`` values)."""
+    return max(1, _CHUNK_ENTRIES // max(width, 1))
+
+
+def unique_nodes(index: Tensor, num_nodes: int) -> Tensor:
+    r"""The sorted distinct values of ``index`` (node ids below ``num_nodes``) through a node
+    mask: :math:`O(N + \text{len(index)})` without a sort."""
+    mask = torch.zeros(num_nodes, dtype=torch.bool, device=index.device)
+    mask[index] = True
+    return mask.nonzero().view(-1)
+
+
+def gather_scatter(out: Tensor, out_index: Tensor, src: Tensor, src_index: Tensor,
+                   weight: Tensor) -> None:
+    r"""``out[out_index[e]] += weight[e] * src[src_index[e]]`` for every entry ``e``, in place.
+
+    In chunks of ``_CHUNK_ENTRIES`` gathered values: the gathered block stays small (in cache,
+    and below the allocator's threshold for fresh pages), so the cost is the entries' reads
+    and writes, not page faults of a block as large as (entries x d)."""
+    step = chunk_rows(src.size(1))
+    weight = weight.to(src.dtype)
+    for start in range(0, out_index.numel(), step):
+        part = slice(start, start + step)
+        block = src.index_select(0, src_index[part])
+        block.mul_(weight[part].unsqueeze(1))
+        out.index_add_(0, out_index[part], block)
+
+
+def operator_change(old: Adjacency, new: Adjacency, ends: Tensor, h: Tensor, alpha: float,
+                    out: Tensor, old_rows: Tensor | None = None) -> Tensor:
+    r"""``out += (P' - P) h`` in place after deleting edges between the nodes ``ends``;
+    returns the rows it changed (sorted).
 
     :math:`P'_{ij} - P_{ij}` is non-zero only where :math:`i` or :math:`j` is an endpoint
     (:math:`S`): rows :math:`i \in S` are recomputed whole; a row :math:`i \notin S` changes only
     through its entries :math:`j \in S`, :math:`d_i^{-\alpha}(d'^{\,\alpha-1}_j -
     d^{\alpha-1}_j) h_j` (an edge between :math:`S` and the rest is never deleted). Work:
-    :math:`O(|S| \cdot \text{degree} \cdot d)`."""
+    :math:`O(|S| \cdot \text{degree} \cdot d)`, written straight into ``out``. ``old_rows``:
+    :math:`(P h)_S` if the caller knows it (else it is recomputed)."""
     in_s = torch.zeros(old.num_nodes, dtype=torch.bool, device=ends.device)
     in_s[ends] = True
     owner, pos = new._entries(ends)
     target = new.col[pos]
     outside = ~in_s[target]
     owner, target = owner[outside], target[outside]
-    rows = torch.unique(torch.cat([ends, target]))
-    local = torch.empty(old.num_nodes, dtype=torch.long, device=ends.device)
-    local[rows] = torch.arange(rows.numel(), device=ends.device)
-    out = h.new_zeros(rows.numel(), h.size(1))
-    out[local[ends]] = new.rows_product(ends, h, alpha) - old.rows_product(ends, h, alpha)
-    w = (new.deg[target].pow(-alpha)
-         * (new.deg[owner].pow(alpha - 1.0) - old.deg[owner].pow(alpha - 1.0))).to(h.dtype)
-    out.index_add_(0, local[target], w.unsqueeze(1) * h[owner])
-    return rows, out
+    if old_rows is None:
+        old_rows = old.rows_product(ends, h, alpha)
+    out.index_add_(0, ends, new.rows_product(ends, h, alpha) - old_rows)
+    w = new.deg[target].pow(-alpha) * (new.deg[owner].pow(alpha - 1.0)
+                                       - old.deg[owner].pow(alpha - 1.0))
+    gather_scatter(out, target, h, owner, w)
+    return unique_nodes(torch.cat([ends, target]), old.num_nodes)
 
 
 def propagate(adj: Adjacency, x: Tensor, num_hops: int, alpha: float = 0.5) -> Tensor:
@@ -212,7 +261,8 @@ class PushPropagation:
     costs about (changed rows x degree x d), not :math:`O(L|E|d)`.
 
     Nodes are pushed in synchronous rounds (all rows of a layer whose largest residue exceeds
-    ``rmax`` at once: vectorised); only rows whose residue changed are examined.
+    :meth:`threshold`, ScaleGUN's degree-scaled ``rmax``, at once: vectorised); only rows whose
+    residue changed are examined.
     """
 
     def __init__(self, adj: Adjacency, x: Tensor, num_layers: int, alpha: float = 0.5,
@@ -230,6 +280,8 @@ class PushPropagation:
         self.r = [torch.zeros_like(x) for _ in range(num_layers + 1)]
         self.r_sq = [x.new_zeros(x.size(0)) for _ in range(num_layers + 1)]
         self._dirty = [x.new_zeros(0, dtype=torch.long) for _ in range(num_layers + 1)]
+        #: counts the changes of :attr:`features` (so that copies of its rows can tell if stale)
+        self.version = getattr(self, "version", -1) + 1
 
     def apply_(self, fn) -> None:
         """Applies ``fn`` (e.g. a device move) to every tensor of the state."""
@@ -273,6 +325,7 @@ class PushPropagation:
         out.adj = Adjacency(state["row"], state["col"], state["crow"], state["deg"], n)
         out.num_layers, out.alpha, out.rmax = layers, float(state["alpha"]), float(state["rmax"])
         out.q, out.r, out.r_sq, out._dirty = (list(v) for v in lists)
+        out.version = 0
         return out
 
     @property
@@ -326,7 +379,7 @@ class PushPropagation:
         for layer in reversed(range(self.num_layers)):
             g = pt @ g
             rows = (self.r_sq[layer] > 0).nonzero().view(-1)
-            out += self.r[layer][rows].t() @ g[rows]
+            out += (g[rows].t() @ self.r[layer][rows]).t()     # = r^T g, MKL's faster form
         return out
 
     def restart(self) -> None:
@@ -338,36 +391,57 @@ class PushPropagation:
         """Rows whose residue changed: :meth:`push` examines them (and refreshes ``r_sq``)."""
         self._dirty[layer] = torch.cat([self._dirty[layer], rows])
 
-    def push(self) -> tuple[Tensor, Tensor]:
-        """Pushes every residue above ``rmax``; returns the rows of :math:`q^{(L)}` that changed
-        and their previous values."""
+    def threshold(self, nodes: Tensor) -> Tensor:
+        r"""The push threshold of ``nodes``: :math:`r_{max} d_u^{-\alpha}`.
+
+        ScaleGUN (like InstantGNN) pushes on :math:`(\tilde A D^{-1})^\ell` applied to
+        :math:`D^{\alpha} X` and compares the residues of *those* coordinates with
+        :math:`r_{max}`; here :math:`P^\ell = D^{-\alpha}(\tilde A D^{-1})^\ell D^{\alpha}`
+        keeps unscaled residues, so the same rule reads :math:`|r_u| > r_{max} d_u^{-\alpha}`."""
+        return self.rmax * self.adj.deg[nodes].pow(-self.alpha)
+
+    def push(self) -> Tensor:
+        r"""Pushes every row of a layer :math:`\ell < L` whose largest residue exceeds
+        :meth:`threshold` (every changed row when ``rmax = 0``), layer by layer; the last
+        layer's residue is always absorbed, so pushes into layer :math:`L` go straight into
+        :math:`q^{(L)}`. Returns the sorted rows of :math:`q^{(L)}` that changed (callers that
+        need the previous values keep them: ``scalegun`` keeps the training rows).
+
+        Work: the pushed rows' entries times :math:`d`; the graph-sized state is updated in
+        place (no block as large as the changed rows is formed)."""
         L = self.num_layers
+        reached = []
         for layer in range(L):
-            cand = torch.unique(self._dirty[layer])
+            cand = unique_nodes(self._dirty[layer], self.adj.num_nodes)
             self._dirty[layer] = cand[:0]
             if cand.numel() == 0:
                 continue
             r = self.r[layer]
+            values = r.index_select(0, cand)
             if self.rmax > 0:
-                keep = r[cand].abs().amax(1) <= self.rmax
-                rest = cand[keep]
-                self.r_sq[layer][rest] = r[rest].pow(2).sum(1)
-                big = cand[~keep]
+                big_rows = values.abs().amax(1) > self.threshold(cand)
+                small = ~big_rows
+                self.r_sq[layer][cand[small]] = values[small].pow(2).sum(1)
+                big, values = cand[big_rows], values[big_rows]
             else:                       # exact: push every changed row
                 big = cand
             if big.numel() == 0:
                 continue
-            self.q[layer].index_add_(0, big, r[big])
-            touched = self.adj.push_columns(big, r, self.alpha, self.r[layer + 1])
-            r[big] = 0
+            self.q[layer].index_add_(0, big, values)
+            r.index_fill_(0, big, 0.0)
             self.r_sq[layer][big] = 0
-            self._mark(layer + 1, touched)
-        cand = torch.unique(self._dirty[L])
-        self._dirty[L] = cand[:0]
-        old = self.q[L][cand]
-        self.q[L].index_add_(0, cand, self.r[L][cand])
-        self.r[L][cand] = 0
-        return cand, old
+            if layer + 1 < L:
+                self._mark(layer + 1, self.adj.scatter_columns(big, values, self.alpha,
+                                                               self.r[layer + 1]))
+            else:
+                reached.append(self.adj.scatter_columns(big, values, self.alpha, self.q[L]))
+        pending = unique_nodes(self._dirty[L], self.adj.num_nodes)   # residue set by updates
+        self._dirty[L] = pending[:0]
+        if pending.numel():
+            self.q[L].index_add_(0, pending, self.r[L].index_select(0, pending))
+            self.r[L].index_fill_(0, pending, 0.0)
+        self.version += 1
+        return unique_nodes(torch.cat([pending, *reached]), self.adj.num_nodes)
 
     def remove_edges(self, pairs: Tensor) -> None:
         r"""Deletes undirected edges and restores the residue invariant locally, then pushes.
@@ -380,9 +454,10 @@ class PushPropagation:
         new = old.without_edges(pairs)
         ends = torch.unique(pairs.reshape(-1)).to(old.row.device)
         for layer in range(1, self.num_layers + 1):
-            rows, delta = operator_change(old, new, ends, self.q[layer - 1], self.alpha)
-            self.r[layer][rows] += delta
-            self._mark(layer, rows)
+            # (P q^(l-1))_S = q^(l)_S + r^(l)_S by the invariant: no product under the old P
+            known = self.q[layer].index_select(0, ends) + self.r[layer].index_select(0, ends)
+            self._mark(layer, operator_change(old, new, ends, self.q[layer - 1], self.alpha,
+                                              self.r[layer], known))
         self.adj = new
 
     def set_features(self, rows: Tensor, values: Tensor) -> None:
