@@ -144,3 +144,21 @@ def test_cognac_with_5_percent_beats_retraining_without_them(cora):
     mini = acc(unlearn(poisoned, task25, "cognac", seed=0, fanouts=[10, 10], batch_size=1024).model)
     assert mini > acc(poisoned) + 0.03, (mini, acc(poisoned))
     assert cognac - acc(poisoned) > 0.2 * (acc(oracle) - acc(poisoned))
+
+
+def test_cognac_says_when_it_returns_the_input_weights(poisoned):
+    """A run whose rounds all lose validation accuracy returns the start state: that must not be
+    silent (a warning and history["returned_start_state"]); keep_start=False returns the best
+    updated state instead, whose weights differ from the input model's."""
+    data, man, model = poisoned
+    task = man.identify(0.05, seed=0).resolve(man.data)
+    kw = dict(steps=1, contrastive_epochs_1=1, contrastive_epochs_2=2, descent_lr=5.0)  # a round that hurts
+    with pytest.warns(UserWarning, match="returned weights are the input model's"):
+        kept = unlearn(model, task, "cognac", **kw)
+    assert kept.history["returned_start_state"] and kept.history["best_round"] == -1
+    assert param_hash(kept.model) == param_hash(model)
+    moved = unlearn(model, task, "cognac", keep_start=False, **kw)
+    assert not moved.history["returned_start_state"] and moved.history["best_round"] == 0
+    assert param_hash(moved.model) != param_hash(model)
+    with pytest.raises(TypeError, match="keep_start"):
+        unlearn(model, task, "cognac", keep_start="no")
