@@ -383,6 +383,8 @@ def main(argv: list[str] | None = None) -> None:
                 log(f"{name} seed {seed}: {FAMILIES[family]}")
                 skipped = args.skipped_attacks.setdefault(family, {})
                 block_attacks = [a for a in attacks if a not in NOT_APPLICABLE.get(family, {})]
+                block_params = ({a: v for a, v in attack_params.items() if a in block_attacks}
+                                if attack_params else None)
                 for a in attacks:
                     if a in NOT_APPLICABLE.get(family, {}):
                         skipped[a] = NOT_APPLICABLE[family][a]
@@ -401,7 +403,7 @@ def main(argv: list[str] | None = None) -> None:
                     make = None
                 if make is not None:
                     new_rows, _ = run_block(data, seed, make, block_methods, deleted, log, block_attacks,
-                                            attack_params, skipped)
+                                            block_params, skipped)
                     rows[family] += new_rows
                     if family == "gcn":
                         gcn_rows = new_rows
@@ -415,7 +417,7 @@ def main(argv: list[str] | None = None) -> None:
                                 for m in ("graph_eraser", "guide")}
                 for variant, make in variants.items():
                     new_rows, _ = run_block(data, seed, make, {variant: {}}, deleted, log, block_attacks,
-                                            attack_params, skipped)
+                                            block_params, skipped)
                     for r in new_rows:
                         if r["model"] in ("original", "retrain"):
                             r["model"] = f"{variant}: {r['model']}"
