@@ -312,13 +312,18 @@ def link_batch_loss(model: nn.Module, data: Data, embedder: Embedder, pos: Tenso
 def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = None,
                   fanouts: Sequence[int] = (10, 10), batch_size: int = 1024,
                   device: str | torch.device | None = "cpu",
-                  sampler: str = "torch") -> tuple[nn.Module, TrainHistory]:
+                  sampler: str = "torch",
+                  max_steps: int | None = None) -> tuple[nn.Module, TrainHistory]:
     """Mini-batch version of :func:`gnn_unlearn.training.fit` (node and link models with
     feature inputs): an epoch is one pass over the training nodes / edges in batches of
     ``batch_size``, in an order seeded by ``(config.seed, epoch)``, each on its sampled
     computation subgraph. Validation (for early stopping, every ``eval_every`` epochs) runs
     full-graph inference without gradients, which needs far less memory than a full-batch
     training step. ``sampler``: ``"torch"`` or ``"pyg"`` (:func:`build_sampler`).
+    ``max_steps``: stop after this many optimiser steps in all (the epoch in progress ends
+    there and is validated as the last one), for graphs whose full epoch is too long for the
+    budget; ``None`` (default): every epoch runs to the end. The number of steps run is
+    ``history.steps``.
 
     Under ``torchrun`` (``W`` > 1 ranks) the model trains inside ``DistributedDataParallel``
     and each rank takes a disjoint ``1 / W`` of every epoch's seeds
@@ -331,6 +336,9 @@ def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = Non
         raise ValueError(f"mini-batch training supports node and link models, got {model.task!r}")
     check_batch_size(batch_size)
     check_sampler(sampler)
+    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int)
+                                  or max_steps < 1):
+        raise ValueError(f"max_steps must be a positive int or None, got {max_steps!r}")
     dev = resolve_device(device)
     check_trainable(data, model.task)
     data = data_to(data, dev)
@@ -349,6 +357,7 @@ def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = Non
     else:
         seeds, loss_fn = data.train_pos_edge_index, link_batch_loss
     n = seeds.size(-1)
+    steps = 0
     with seeded(config.seed, dev):
         for epoch in tqdm(range(1, config.epochs + 1), disable=not config.progress, desc="train", leave=False):
             model.train()
@@ -360,12 +369,16 @@ def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = Non
                 loss.backward()
                 opt.step()
                 total, count = total + loss.detach() * idx.numel(), count + idx.numel()
+                steps += 1
+                if max_steps is not None and steps >= max_steps:
+                    break
             history.loss.append(float(replica.mean(total / max(count, 1))))
             history.epochs_run = epoch
-            if epoch % config.eval_every == 0 or epoch == config.epochs:
+            capped = max_steps is not None and steps >= max_steps
+            if epoch % config.eval_every == 0 or epoch == config.epochs or capped:
                 with torch.no_grad():
                     score = replica.broadcast(validation_score(model, data), dev)
-                if stopping.update(epoch, score):
+                if stopping.update(epoch, score) or capped:
                     break
     del step                          # DDP's gradient hooks go with it
     stopping.restore()
@@ -373,5 +386,7 @@ def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = Non
     model.data_signature = graph_digest(data)
     model.train_config = {**asdict(config), "lr": learning_rate(config, model),
                           "fanouts": [int(f) for f in fanouts],
-                          "minibatch_size": batch_size, "sampler": sampler}
+                          "minibatch_size": batch_size, "sampler": sampler,
+                          "max_steps": max_steps}
+    history.steps = steps
     return model, history
