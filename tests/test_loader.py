@@ -266,3 +266,17 @@ def test_max_steps_refuses_non_positive_ints(bad):
     with pytest.raises(ValueError, match="max_steps"):
         fit_minibatch(make_model(data, "link"), data, TrainConfig(epochs=1), (3, 3), 64,
                       max_steps=bad)
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_sampler_stores_int32_and_returns_consistent_int64_edges(replace):
+    """The CSR is int32; each sampled edge's id, local source and local target agree with
+    the graph's edge_index (both draws, whose targets are recovered from the CSR)."""
+    data = synthetic_graph(500, avg_degree=12.0, seed=1)
+    sampler = NeighborSampler(data.edge_index, data.num_nodes, [4, 3], replace=replace)
+    assert sampler.col.dtype == torch.int32 and sampler.perm.dtype == torch.int32
+    out = sampler._sample(torch.tensor([5, 17, 250, 499]), generator=torch.Generator().manual_seed(2))
+    assert out.node.dtype == out.row.dtype == out.col.dtype == out.edge.dtype == torch.long
+    assert torch.equal(data.edge_index[0, out.edge], out.node[out.row])
+    assert torch.equal(data.edge_index[1, out.edge], out.node[out.col])
+    assert out.edge.unique().numel() == out.edge.numel()
