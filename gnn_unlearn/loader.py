@@ -27,6 +27,7 @@ keys over the frontier's in-edges (:meth:`NeighborSampler._draw`), so a hop cost
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
 from typing import Sequence
 
 import torch
@@ -42,7 +43,7 @@ from tqdm.auto import tqdm
 
 from gnn_unlearn.distributed import Replica
 from gnn_unlearn.ops.graph import graph_digest
-from gnn_unlearn.ops.negative import negative_pairs
+from gnn_unlearn.ops.negative import NonEdgeSampler, non_edge_sampler
 from gnn_unlearn.training import (EarlyStopping, TrainConfig, TrainHistory, check_trainable,
                                   learning_rate, validation_score)
 from gnn_unlearn.utils import data_to, resolve_device, seeded
@@ -311,10 +312,13 @@ def node_batch_loss(model: nn.Module, data: Data, embedder: Embedder, nodes: Ten
 
 
 def link_batch_loss(model: nn.Module, data: Data, embedder: Embedder, pos: Tensor,
-                    generator: torch.Generator) -> Tensor:
+                    generator: torch.Generator, negatives: NonEdgeSampler | None = None) -> Tensor:
     """BCE of the positive pairs ``pos`` against as many fresh non-edges, all encoded on one
-    sampled computation subgraph of their end nodes."""
-    neg = negative_pairs(data, pos.size(1), generator).to(pos.device)
+    sampled computation subgraph of their end nodes. ``negatives``: the training edges'
+    :func:`~gnn_unlearn.ops.negative.non_edge_sampler`, built once per run (default: built per
+    call, the same pairs)."""
+    negatives = negatives or non_edge_sampler(data)
+    neg = negatives(pos.size(1), generator).to(pos.device)
     pairs = torch.cat([pos, neg], 1)
     z, _, index = embedder(model, pairs.reshape(-1), generator)
     logits = model.decode(z, index.view(2, -1))
@@ -368,7 +372,8 @@ def fit_minibatch(model: nn.Module, data: Data, config: TrainConfig | None = Non
     if model.task == "node":
         seeds, loss_fn = data.train_mask.nonzero().view(-1), node_batch_loss
     else:
-        seeds, loss_fn = data.train_pos_edge_index, link_batch_loss
+        seeds = data.train_pos_edge_index
+        loss_fn = partial(link_batch_loss, negatives=non_edge_sampler(data))  # keys sorted once
     n = seeds.size(-1)
     steps = 0
     with seeded(config.seed, dev):
