@@ -87,7 +87,8 @@ def run_size(n: int, args, device) -> list[dict]:
     rows = []
     if args.split_phases:            # load and split as rows of their own
         graph, secs, mem, peak = measure(lambda: load_graph(n, args.task, args), device)
-        rows.append(dict(nodes=n, step="load", seconds=secs, memory=mem, peak=peak))
+        rows.append(dict(nodes=n, step="load", seconds=secs, memory=mem, peak=peak,
+                         directed_edges=int(graph.edge_index.size(1))))
         data, secs, mem, peak = measure(lambda: split_graph(graph, args.task), device)
         del graph
         rows.append(dict(nodes=n, step="split", seconds=secs, memory=mem, peak=peak))
@@ -303,6 +304,10 @@ def write(rows: list[dict], args, device, command: str, seconds: float) -> None:
         lines += ["", "Training steps run (mini-batches): "
                   + ", ".join(f"{r['nodes']:,} nodes: {r['steps']} (last epoch's loss "
                               f"{r['loss']:.4f})" for r in trained)]
+    loaded = [r for r in rows if r.get("directed_edges")]
+    if loaded:
+        lines += ["", "Graph as generated (before the split): " + ", ".join(
+            f"{r['nodes']:,} nodes, {r['directed_edges']:,} directed edges" for r in loaded)]
     deleted = [r for r in rows if r["step"] == "request"]
     if deleted:
         lines += ["", "Deleted: " + ", ".join(f"{r['nodes']:,} nodes: {r['deleted']:,}"
