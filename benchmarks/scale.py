@@ -22,6 +22,17 @@ trained for ``--epochs`` BPR steps, a request of 0.5 % of the training interacti
 BPR and UnlearnRec (its influence encoder's pre-training, ``--method-epochs`` steps, is a row
 of its own), and Recall/NDCG@20 of every model as the evaluation.
 Run each mode in its own process: peak RSS is per process.
+
+ogbn-products' size on one CPU thread (2.45 M nodes, 62 M directed edges, 100 features, 47
+classes): training capped at ``--max-steps`` mini-batch steps (a bounded run, not a converged
+model), one request of 0.01 % of the training edges, GNNDelete and gradient ascent on
+mini-batches, no retraining (``--no-retrain``), load and split timed apart
+(``--split-phases``); the tables give each step's peak RSS too:
+
+    OMP_NUM_THREADS=1 python benchmarks/scale.py --nodes 2449029 --avg-degree 25.3 \
+        --features 100 --classes 47 --fanouts 5,5 --batch-size 4096 --epochs 1 --max-steps 20 \
+        --method-epochs 5 --request 0.0001 --no-retrain --methods gnndelete,gradient_ascent \
+        --split-phases --name scale_products_cpu
 """
 from __future__ import annotations
 
