@@ -156,6 +156,8 @@ def run_size(n: int, args, device) -> list[dict]:
         step = method
         if fanouts and method in methods.minibatch_methods():
             kw.update(fanouts=fanouts, batch_size=args.batch_size, sampler=args.sampler)
+        if method == "gnndelete" and args.region_pairs:
+            kw.update(num_region_pairs=args.region_pairs)
         elif fanouts:
             step = f"{method} (full)"
         result, secs, mem, peak = measure(lambda: unlearn(model, task, method, device=device, **kw),
@@ -241,6 +243,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--classes", type=int, default=5, help="planted classes")
     p.add_argument("--request", type=float, default=0.005,
                    help="deleted share of the training edges (link) / nodes (node) / interactions")
+    p.add_argument("--region-pairs", type=int, default=None,
+                   help="GNNDelete's num_region_pairs (its neighbourhood term's sampled pairs per "
+                        "epoch; default the method's 262,144, which with few deleted edges all "
+                        "go into one mini-batch)")
     p.add_argument("--no-retrain", dest="retrain", action="store_false",
                    help="skip retraining (the evaluation then compares with the original only)")
     p.add_argument("--split-phases", action="store_true",
@@ -287,7 +293,10 @@ def write(rows: list[dict], args, device, command: str, seconds: float) -> None:
              + (f"neighbour-sampled mini-batches, fanouts {args.fanouts}, batch {args.batch_size}, "
                   f"sampler {args.sampler}; "
                 if args.fanouts else "full batch; ")
-             + f"{train}; request: {args.request:g} of the {EDGES[args.task]}; methods: own "
+             + f"{train}; request: {args.request:g} of the {EDGES[args.task]}; "
+             + (f"GNNDelete: {args.region_pairs:,} sampled region pairs per epoch; "
+                if args.region_pairs else "")
+             + "methods: own "
              f"stopping, at most {args.method_epochs} epochs (epochs run in brackets). Cells: "
              "seconds / MiB "
              + ("(peak CUDA memory allocated during the step, torch.cuda.max_memory_allocated).\n"
