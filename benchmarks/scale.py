@@ -25,14 +25,15 @@ Run each mode in its own process: peak RSS is per process.
 
 ogbn-products' size on one CPU thread (2.45 M nodes, 62 M directed edges, 100 features, 47
 classes): training capped at ``--max-steps`` mini-batch steps (a bounded run, not a converged
-model), one request of 0.01 % of the training edges, GNNDelete and gradient ascent on
-mini-batches, no retraining (``--no-retrain``), load and split timed apart
+model), one request of 0.01 % of the training edges, GNNDelete (its neighbourhood term on
+4,096 sampled region pairs per epoch, so that its one mini-batch stays batch-sized) and gradient
+ascent on mini-batches, no retraining (``--no-retrain``), load and split timed apart
 (``--split-phases``); the tables give each step's peak RSS too:
 
     OMP_NUM_THREADS=1 python benchmarks/scale.py --nodes 2449029 --avg-degree 25.3 \
         --features 100 --classes 47 --fanouts 5,5 --batch-size 4096 --epochs 1 --max-steps 20 \
-        --method-epochs 5 --request 0.0001 --no-retrain --methods gnndelete,gradient_ascent \
-        --split-phases --name scale_products_cpu
+        --method-epochs 5 --request 0.0001 --region-pairs 4096 --no-retrain \
+        --methods gnndelete,gradient_ascent --split-phases --name scale_products_cpu
 """
 from __future__ import annotations
 
@@ -156,10 +157,10 @@ def run_size(n: int, args, device) -> list[dict]:
         step = method
         if fanouts and method in methods.minibatch_methods():
             kw.update(fanouts=fanouts, batch_size=args.batch_size, sampler=args.sampler)
-        if method == "gnndelete" and args.region_pairs:
-            kw.update(num_region_pairs=args.region_pairs)
         elif fanouts:
             step = f"{method} (full)"
+        if method == "gnndelete" and args.region_pairs:
+            kw.update(num_region_pairs=args.region_pairs)
         result, secs, mem, peak = measure(lambda: unlearn(model, task, method, device=device, **kw),
                                           device)
         rows.append(dict(base, step=step, seconds=secs, memory=mem, peak=peak,
