@@ -22,12 +22,25 @@ trained for ``--epochs`` BPR steps, a request of 0.5 % of the training interacti
 BPR and UnlearnRec (its influence encoder's pre-training, ``--method-epochs`` steps, is a row
 of its own), and Recall/NDCG@20 of every model as the evaluation.
 Run each mode in its own process: peak RSS is per process.
+
+ogbn-products' size on one CPU thread (2.45 M nodes, 62 M directed edges, 100 features, 47
+classes): training capped at ``--max-steps`` mini-batch steps (a bounded run, not a converged
+model), one request of 0.01 % of the training edges, GNNDelete (its neighbourhood term on
+4,096 sampled region pairs per epoch, so that its one mini-batch stays batch-sized) and gradient
+ascent on mini-batches, no retraining (``--no-retrain``), load and split timed apart
+(``--split-phases``); the tables give each step's peak RSS too:
+
+    OMP_NUM_THREADS=1 python benchmarks/scale.py --nodes 2449029 --avg-degree 25.3 \
+        --features 100 --classes 47 --fanouts 5,5 --batch-size 4096 --epochs 1 --max-steps 20 \
+        --method-epochs 5 --request 0.0001 --region-pairs 4096 --no-retrain \
+        --methods gnndelete,gradient_ascent --split-phases --name scale_products_cpu
 """
 from __future__ import annotations
 
 import argparse
 import gc
 import json
+import os
 import shlex
 import sys
 import time
@@ -51,80 +64,131 @@ EDGES = {"link": "training edges", "node": "edges", "rec": "training interaction
 
 
 def measure(fn, device):
+    """``(fn(), seconds, memory, peak)``: memory is the step's peak extra RSS (CPU) or peak
+    CUDA memory; ``peak`` the process's peak RSS during the step (CPU) or peak CUDA memory."""
     gc.collect()
     with CostMeter(device) as meter:
         out = fn()
     mem = meter.peak_memory_bytes if device.type == "cuda" else meter.extra_memory_bytes
-    return out, meter.seconds, mem
+    return out, meter.seconds, mem, meter.peak_memory_bytes
 
 
-def load_split(n: int, task: str):
-    """The synthetic graph of ``n`` nodes, split for ``task`` (rec: ``n / 2`` users and items,
-    11 interactions per user)."""
+def load_graph(n: int, task: str, args=None):
+    """The synthetic graph of ``n`` nodes (rec: ``n / 2`` users and items, 11 interactions per
+    user); ``args`` sets its average degree, features and classes (default: 11, 128, 5)."""
+    degree = getattr(args, "avg_degree", 11.0)
     if task == "rec":
-        return synthetic_graph(n, avg_degree=11.0, bipartite=True, seed=0)
-    split = link_split if task == "link" else node_split
-    return split(synthetic_graph(n, avg_degree=11.0, seed=0), seed=0)
+        return synthetic_graph(n, avg_degree=degree, bipartite=True, seed=0)
+    return synthetic_graph(n, avg_degree=degree, num_features=getattr(args, "features", 128),
+                           num_classes=getattr(args, "classes", 5), seed=0)
+
+
+def split_graph(graph, task: str):
+    """``graph`` split for ``task`` (rec graphs come split)."""
+    if task == "rec":
+        return graph
+    return (link_split if task == "link" else node_split)(graph, seed=0)
+
+
+def load_split(n: int, task: str, args=None):
+    """The synthetic graph of ``n`` nodes, split for ``task``."""
+    return split_graph(load_graph(n, task, args), task)
 
 
 def run_size(n: int, args, device) -> list[dict]:
     rows = []
-    data, secs, mem = measure(lambda: load_split(n, args.task), device)
-    units = int(data.train_mask.sum()) if args.task == "node" else data.train_pos_edge_index.size(1)
+    if args.split_phases:            # load and split as rows of their own
+        graph, secs, mem, peak = measure(lambda: load_graph(n, args.task, args), device)
+        rows.append(dict(nodes=n, step="load", seconds=secs, memory=mem, peak=peak,
+                         directed_edges=int(graph.edge_index.size(1))))
+        data, secs, mem, peak = measure(lambda: split_graph(graph, args.task), device)
+        del graph
+        rows.append(dict(nodes=n, step="split", seconds=secs, memory=mem, peak=peak))
+    else:
+        data, secs, mem, peak = measure(lambda: load_split(n, args.task, args), device)
+        rows.append(dict(nodes=n, step="load+split", seconds=secs, memory=mem, peak=peak))
     base = dict(nodes=n, train_edges=int(data.edge_index.size(1) // 2) if args.task == "node"
                 else int(data.train_pos_edge_index.size(1)))
-    rows.append(dict(base, step="load+split", seconds=secs, memory=mem))
+    rows = [dict(base, **r) for r in rows]
+    for r in rows:
+        show(r)
+    units = int(data.train_mask.sum()) if args.task == "node" else base["train_edges"]
     cfg = TrainConfig(epochs=args.epochs, patience=10 ** 6, eval_every=args.epochs, seed=0)
     fanouts = [int(f) for f in args.fanouts.split(",")] if args.fanouts else None
     if fanouts:
         def fit():
             model = make_model(data, args.task)
-            return fit_minibatch(model, data, cfg, fanouts, args.batch_size, device, args.sampler)
+            return fit_minibatch(model, data, cfg, fanouts, args.batch_size, device, args.sampler,
+                                 max_steps=args.max_steps)
     else:
         def fit():
             return train(data, args.task, cfg, device=device)
-    (model, _), secs, mem = measure(fit, device)
-    rows.append(dict(base, step="train", seconds=secs, memory=mem, epochs=args.epochs))
+    (model, hist), secs, mem, peak = measure(fit, device)
+    rows.append(dict(base, step="train", seconds=secs, memory=mem, peak=peak, epochs=args.epochs,
+                     steps=hist.steps or None, loss=hist.loss[-1] if hist.loss else None))
+    show(rows[-1])
+    size = args.request
     if args.task == "link":
-        request = sample_edges(data, 0.005, where="random", seed=0)
+        request = sample_edges(data, size, where="random", seed=0)
     elif args.task == "rec":
-        request = sample_interactions(data, 0.005, seed=0)
+        request = sample_interactions(data, size, seed=0)
     else:
-        request = sample_nodes(data, max(int(0.005 * units), 1), seed=0)
-    task = request.resolve(data, num_hops=2)
+        request = sample_nodes(data, max(int(size * units), 1), seed=0)
+    task, secs, mem, peak = measure(lambda: request.resolve(data, num_hops=2), device)
+    rows.append(dict(base, step="request", seconds=secs, memory=mem, peak=peak,
+                     deleted=int(task.df_mask.sum()) if args.task != "node"
+                     else int(task.deleted_nodes.sum())))
+    show(rows[-1])
     if device.type == "cuda":
         task = task.to(device)
     results = []
-    for method in ("retrain",) + tuple(args.methods.split(",")):
+    names = (("retrain",) if args.retrain else ()) + tuple(args.methods.split(","))
+    for method in names:
         kw = {"epochs": args.epochs} if method == "retrain" else {"epochs": args.method_epochs}
         if method == "cognac":
             kw = {}                                   # its own fixed schedule (steps x iterations)
         if method == "unlearnrec":                    # its per-model pre-training is a step too
-            (encoder, _), secs, mem = measure(lambda: pretrain_influence_encoder(
+            (encoder, _), secs, mem, peak = measure(lambda: pretrain_influence_encoder(
                 model, data, 0.005, args.method_epochs, seed=0), device)
             rows.append(dict(base, step="unlearnrec pre-training", seconds=secs, memory=mem,
-                             epochs=args.method_epochs))
+                             peak=peak, epochs=args.method_epochs))
+            show(rows[-1])
             kw = {"encoder": encoder}
         step = method
         if fanouts and method in methods.minibatch_methods():
             kw.update(fanouts=fanouts, batch_size=args.batch_size, sampler=args.sampler)
         elif fanouts:
             step = f"{method} (full)"
-        result, secs, mem = measure(lambda: unlearn(model, task, method, device=device, **kw), device)
-        rows.append(dict(base, step=step, seconds=secs, memory=mem,
-                         epochs=result.history.get("epochs", result.history.get("epochs_run"))))
+        if method == "gnndelete" and args.region_pairs:
+            kw.update(num_region_pairs=args.region_pairs)
+        result, secs, mem, peak = measure(lambda: unlearn(model, task, method, device=device, **kw),
+                                          device)
+        rows.append(dict(base, step=step, seconds=secs, memory=mem, peak=peak,
+                         epochs=result.history.get("epochs", result.history.get("epochs_run")),
+                         stop_reason=result.history.get("stop_reason")))
+        show(rows[-1])
         results.append(result)
     if args.task == "rec":                            # Recall/NDCG@20 of every model (chunked)
         def score():
             return [topk_metrics(r.model, task.retained_data) for r in results]
-    else:
+    elif args.retrain:
         def score():
             return evaluate(results[1:], task, retrained=results[0], mia=False)
-    _, secs, mem = measure(score, device)
-    rows.append(dict(base, step="evaluate", seconds=secs, memory=mem))
-    for r in rows[1:]:
-        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}, flush=True)
+    else:                                             # no retrained reference: original only
+        def score():
+            return evaluate(results, task, against=("original",), mia=False)
+    report, secs, mem, peak = measure(score, device)
+    rows.append(dict(base, step="evaluate", seconds=secs, memory=mem, peak=peak))
+    if args.task != "rec":
+        rows[-1]["report"] = report.to_markdown() if hasattr(report, "to_markdown") else str(report)
+    show(rows[-1])
     return rows
+
+
+def show(row: dict) -> None:
+    """Prints one row (without the evaluation table) as it is measured."""
+    print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()
+           if k != "report"}, flush=True)
 
 
 def plot(rows: list[dict], path: Path, xlabel: str = "training edges") -> bool:
@@ -137,7 +201,8 @@ def plot(rows: list[dict], path: Path, xlabel: str = "training edges") -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    steps = list(dict.fromkeys(r["step"] for r in rows if r["step"] != "load+split"))
+    steps = list(dict.fromkeys(r["step"] for r in rows
+                               if r["step"] not in ("load+split", "load", "split", "request")))
     for step in steps:
         sub = sorted((r for r in rows if r["step"] == step), key=lambda r: r["train_edges"])
         x = [r["train_edges"] for r in sub]
@@ -171,11 +236,31 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch-size", type=int, default=1024, help="seeds / deleted items per mini-batch")
     p.add_argument("--epochs", type=int, default=20, help="fixed epochs of training and retraining")
     p.add_argument("--method-epochs", type=int, default=50, help="cap on the methods' epochs")
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="with --fanouts: stop training after this many mini-batch steps in all "
+                        "(a bounded, not converged, model; printed in the results)")
+    p.add_argument("--avg-degree", type=float, default=11.0, help="average degree of the graph")
+    p.add_argument("--features", type=int, default=128, help="node features")
+    p.add_argument("--classes", type=int, default=5, help="planted classes")
+    p.add_argument("--request", type=float, default=0.005,
+                   help="deleted share of the training edges (link) / nodes (node) / interactions")
+    p.add_argument("--region-pairs", type=int, default=None,
+                   help="GNNDelete's num_region_pairs (its neighbourhood term's sampled pairs per "
+                        "epoch; default the method's 262,144, which with few deleted edges all "
+                        "go into one mini-batch)")
+    p.add_argument("--no-retrain", dest="retrain", action="store_false",
+                   help="skip retraining (the evaluation then compares with the original only)")
+    p.add_argument("--split-phases", action="store_true",
+                   help="time loading and splitting as rows of their own")
     p.add_argument("--device", default="cpu")
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="scale_cpu")
     p.add_argument("--replot", action="store_true", help="only redraw the PNG from <name>.json")
     args = p.parse_args(argv)
+    if args.max_steps is not None and (args.max_steps < 1 or not args.fanouts):
+        p.error("--max-steps takes a positive int and needs --fanouts")
+    if not 0 < args.request < 1:
+        p.error("--request is a share in (0, 1)")
     args.methods = args.methods or ",".join(METHODS[args.task])
     if args.replot:
         out = Path(args.output)
@@ -194,16 +279,29 @@ def write(rows: list[dict], args, device, command: str, seconds: float) -> None:
     """``<output>/<name>.{md,json,png}`` from the rows so far."""
     steps = list(dict.fromkeys(r["step"] for r in rows))
     sizes = sorted({(r["nodes"], r["train_edges"]) for r in rows})
-    lines = [f"# Scale: time and peak extra memory vs graph size\n\nCommand: `{command}`  \n"
-             f"Hardware: {hardware()}; device {device}  \nTotal wall time: {seconds:.0f} s  \n"
+    threads = os.environ.get("OMP_NUM_THREADS", "unset")
+    train = (f"training: {args.epochs} epochs"
+             + (f", capped at {args.max_steps} mini-batch steps in all (a bounded run, not a "
+                f"converged model)" if args.max_steps else "")
+             + ("; retraining the same" if args.retrain else "; no retraining"))
+    lines = [f"# Scale: time and peak memory vs graph size\n\nCommand: `{command}`  \n"
+             f"Hardware: {hardware()}; device {device}; OMP_NUM_THREADS={threads}  \n"
+             f"Load: {load_note()}  \n"
+             f"Total wall time: {seconds:.0f} s  \n"
+             f"Graph: synthetic, average degree {args.avg_degree}, {args.features} features, "
+             f"{args.classes} classes  \n"
              f"Task: {args.task}; "
              + (f"neighbour-sampled mini-batches, fanouts {args.fanouts}, batch {args.batch_size}, "
                   f"sampler {args.sampler}; "
                 if args.fanouts else "full batch; ")
-             + f"training and retraining: {args.epochs} epochs; methods: own stopping, at most "
-             f"{args.method_epochs} epochs (epochs run in brackets). Cells: seconds / MiB "
+             + f"{train}; request: {args.request:g} of the {EDGES[args.task]}; "
+             + (f"GNNDelete: {args.region_pairs:,} sampled region pairs per epoch; "
+                if args.region_pairs else "")
+             + "methods: own "
+             f"stopping, at most {args.method_epochs} epochs (epochs run in brackets). Cells: "
+             "seconds / MiB "
              + ("(peak CUDA memory allocated during the step, torch.cuda.max_memory_allocated).\n"
-                if device.type == "cuda" else "(peak extra RSS).\n"),
+                if device.type == "cuda" else "(peak extra RSS over the step's start).\n"),
              f"| nodes | {EDGES[args.task]} | " + " | ".join(steps) + " |",
              "|---|---|" + "---|" * len(steps)]
     for n, e in sizes:
@@ -213,6 +311,31 @@ def write(rows: list[dict], args, device, command: str, seconds: float) -> None:
             ep = f" [{r['epochs']}]" if r.get("epochs") is not None and s not in ("train", "retrain") else ""
             cells.append(f"{r['seconds']:.2f} s / {r['memory'] / 2 ** 20:.0f}{ep}")
         lines.append(f"| {n:,} | {e:,} | " + " | ".join(cells) + " |")
+    if device.type != "cuda":
+        lines += ["", "Peak RSS of the process during each step (MiB; the whole process, so it "
+                  "includes the graph and everything held from earlier steps):", "",
+                  "| nodes | " + " | ".join(steps) + " | max |", "|---|" + "---|" * (len(steps) + 1)]
+        for n, _ in sizes:
+            peaks = [next(r for r in rows if r["nodes"] == n and r["step"] == s).get("peak", 0)
+                     for s in steps]
+            lines.append(f"| {n:,} | " + " | ".join(f"{p / 2 ** 20:,.0f}" for p in peaks)
+                         + f" | {max(peaks) / 2 ** 20:,.0f} |")
+    trained = [r for r in rows if r["step"] == "train" and r.get("steps")]
+    if trained:
+        lines += ["", "Training steps run (mini-batches): "
+                  + ", ".join(f"{r['nodes']:,} nodes: {r['steps']} (last epoch's loss "
+                              f"{r['loss']:.4f})" for r in trained)]
+    loaded = [r for r in rows if r.get("directed_edges")]
+    if loaded:
+        lines += ["", "Graph as generated (before the split): " + ", ".join(
+            f"{r['nodes']:,} nodes, {r['directed_edges']:,} directed edges" for r in loaded)]
+    deleted = [r for r in rows if r["step"] == "request"]
+    if deleted:
+        lines += ["", "Deleted: " + ", ".join(f"{r['nodes']:,} nodes: {r['deleted']:,}"
+                                              for r in deleted)]
+    for r in rows:
+        if r.get("report"):
+            lines += ["", f"Evaluation, {r['nodes']:,} nodes:", "", r["report"]]
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     if plot(rows, out / f"{args.name}.png", EDGES[args.task]):
@@ -222,6 +345,16 @@ def write(rows: list[dict], args, device, command: str, seconds: float) -> None:
     atomic_write_text(out / f"{args.name}.md", "\n".join(lines))
     atomic_write_text(out / f"{args.name}.json", json.dumps(dict(command=command, rows=rows), indent=1))
     print("\n".join(lines), flush=True)
+
+
+def load_note() -> str:
+    """The machine's load average and CPU count at the time of writing (a shared machine)."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "unknown"
+    return (f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} (1 / 5 / 15 min) on "
+            f"{os.cpu_count()} CPUs, shared with other jobs")
 
 
 if __name__ == "__main__":

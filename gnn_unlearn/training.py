@@ -81,6 +81,7 @@ class TrainHistory:
     best_epoch: int = 0
     best_val: float = float("-inf")
     epochs_run: int = 0
+    steps: int = 0          # optimiser steps (set by mini-batch training)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -219,3 +219,64 @@ def test_sampling_without_replacement_draws_distinct_neighbours_uniformly():
     with_rep = NeighborSampler(data.edge_index, data.num_nodes, [3], replace=True)
     out = with_rep._sample(seeds, generator=g)
     assert torch.bincount(out.col, minlength=300).le(deg.clamp(max=3)).all()
+
+
+def _capped(data, max_steps, epochs=3, batch_size=200):
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = make_model(data, "link")
+    cfg = TrainConfig(epochs=epochs, eval_every=epochs, patience=10 ** 6, seed=0)
+    return fit_minibatch(model, data, cfg, (3, 3), batch_size, max_steps=max_steps)
+
+
+def test_max_steps_stops_training_after_that_many_batches():
+    """A cap stops mid-epoch after exactly ``max_steps`` optimiser steps, validates there, and
+    records itself in the recipe; a cap at the end of the run changes nothing."""
+    data = link_split(synthetic_graph(300, seed=0), seed=0)
+    per_epoch = -(-data.train_pos_edge_index.size(1) // 200)
+    assert per_epoch >= 3
+    full, full_hist = _capped(data, None)
+    assert full_hist.steps == 3 * per_epoch and full.train_config["max_steps"] is None
+    same, same_hist = _capped(data, 3 * per_epoch)
+    assert same_hist.steps == 3 * per_epoch
+    assert all(torch.equal(a, b) for a, b in zip(full.state_dict().values(),
+                                                same.state_dict().values()))
+    two, two_hist = _capped(data, per_epoch + 2)      # one full epoch, two steps of the next
+    assert (two_hist.steps, two_hist.epochs_run) == (per_epoch + 2, 2)
+    assert [e for e, _ in two_hist.val] == [2]       # validated where the cap stopped it
+    assert two.train_config["max_steps"] == per_epoch + 2
+    three, _ = _capped(data, per_epoch + 3)          # one step more: different weights
+    assert not all(torch.equal(a, b) for a, b in zip(two.state_dict().values(),
+                                                     three.state_dict().values()))
+
+
+def test_retrain_repeats_the_step_cap():
+    from gnn_unlearn import unlearn
+    from gnn_unlearn.data import sample_edges
+    data = link_split(synthetic_graph(300, seed=0), seed=0)
+    model, _ = _capped(data, 4)
+    task = sample_edges(data, 0.02, seed=0).resolve(data, num_hops=2)
+    result = unlearn(model, task, "retrain")
+    assert result.history["steps"] == 4 and result.model.train_config["max_steps"] == 4
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_max_steps_refuses_non_positive_ints(bad):
+    data = link_split(synthetic_graph(200, seed=0), seed=0)
+    with pytest.raises(ValueError, match="max_steps"):
+        fit_minibatch(make_model(data, "link"), data, TrainConfig(epochs=1), (3, 3), 64,
+                      max_steps=bad)
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_sampler_stores_int32_and_returns_consistent_int64_edges(replace):
+    """The CSR is int32; each sampled edge's id, local source and local target agree with
+    the graph's edge_index (both draws, whose targets are recovered from the CSR)."""
+    data = synthetic_graph(500, avg_degree=12.0, seed=1)
+    sampler = NeighborSampler(data.edge_index, data.num_nodes, [4, 3], replace=replace)
+    assert sampler.col.dtype == torch.int32 and sampler.perm.dtype == torch.int32
+    out = sampler._sample(torch.tensor([5, 17, 250, 499]), generator=torch.Generator().manual_seed(2))
+    assert out.node.dtype == out.row.dtype == out.col.dtype == out.edge.dtype == torch.long
+    assert torch.equal(data.edge_index[0, out.edge], out.node[out.row])
+    assert torch.equal(data.edge_index[1, out.edge], out.node[out.col])
+    assert out.edge.unique().numel() == out.edge.numel()

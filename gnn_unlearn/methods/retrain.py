@@ -66,11 +66,18 @@ class Retrain(Unlearner):
         return (fanouts, self.batch_size or recorded.get("minibatch_size") or 1024,
                 self.sampler or recorded.get("sampler") or "torch")
 
+    @staticmethod
+    def max_steps_for(model: nn.Module) -> int | None:
+        """The original's cap on mini-batch steps (``fit_minibatch(max_steps=...)``), if any:
+        retraining repeats the same bounded recipe."""
+        return (getattr(model, "train_config", None) or {}).get("max_steps")
+
     def config_for(self, model: nn.Module) -> TrainConfig:
         base = dict(getattr(model, "train_config", None) or asdict(TrainConfig()))
         base.pop("fanouts", None)
         base.pop("minibatch_size", None)
         base.pop("sampler", None)
+        base.pop("max_steps", None)
         for k in ("epochs", "lr", "weight_decay", "patience", "eval_every", "seed"):
             v = getattr(self, k)
             if v is not None:
@@ -100,7 +107,7 @@ class Retrain(Unlearner):
         fanouts, batch_size, sampler = self.sampling_for(model)
         if fanouts:      # neighbour-sampled mini-batches (graphs too large for full batch)
             fresh, hist = fit_minibatch(fresh, task.retained_data, config, fanouts, batch_size,
-                                        device, sampler)
+                                        device, sampler, max_steps=self.max_steps_for(model))
         else:
             fresh, hist = fit(fresh, task.retained_data, config, device)
         self.history.update(hist.to_dict())

@@ -132,7 +132,7 @@ class LiRA(Attack):
         if base.get("fanouts"):
             raise ValueError("lira: the original was trained with neighbour-sampled mini-batches; "
                              "shadows are trained full batch only")
-        for k in ("fanouts", "minibatch_size", "sampler"):
+        for k in ("fanouts", "minibatch_size", "sampler", "max_steps"):
             base.pop(k, None)
         base["progress"] = False
         if self.epochs is not None:

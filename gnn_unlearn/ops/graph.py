@@ -73,15 +73,16 @@ def hop_distance(edge_index: Tensor, seeds: Tensor, num_hops: int, num_nodes: in
         mask = torch.zeros(num_nodes, dtype=torch.bool, device=device)
         mask[seeds] = True
         seeds = mask
-    row = torch.cat([edge_index[0], edge_index[1]])
-    col = torch.cat([edge_index[1], edge_index[0]])
+    src, dst = edge_index[0], edge_index[1]
     dist = torch.full((num_nodes,), num_hops + 1, dtype=torch.long, device=device)
     dist[seeds] = 0
     reached = seeds.clone()
     frontier = seeds
     for hop in range(1, num_hops + 1):
         nxt = torch.zeros_like(reached)
-        nxt[col[frontier[row]]] = True
+        # both directions, one at a time (no [2E] copies of the edges: 1.8 GB at 56 M edges)
+        nxt[dst[frontier[src]]] = True
+        nxt[src[frontier[dst]]] = True
         nxt &= ~reached
         if not bool(nxt.any()):
             break
