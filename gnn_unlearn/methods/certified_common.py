@@ -92,7 +92,7 @@ class CertifiedUnlearner(Unlearner):
 
     def newton_step(self, model: CertifiedLinear, z: Tensor, s: Tensor, lam_n: float, v: Tensor,
                     tol: float, z_norm: float) -> tuple[Tensor, Tensor, Tensor]:
-        """``(delta, solve residual, remainder bound)`` of :math:`\Delta = H^{-1} v` with the
+        r"""``(delta, solve residual, remainder bound)`` of :math:`\Delta = H^{-1} v` with the
         model's solver (subclasses may override): ``direct`` measures the bound terms with
         :func:`step_bound`; ``cg``/``pcg`` take them from the solver's own products
         (:func:`solve_cg_bounded`, no further pass over :math:`Z`)."""

@@ -68,7 +68,7 @@ def test_bad_attack_options_are_refused_before_any_work(counting, cora_gcn, cora
             ([counting.name], "lira", ValueError, "attack_params must be a dict keyed"),
             ([counting.name], {counting.name: {"scale": "x"}}, TypeError, "scale='x' has type str; expected float"),
             ([counting.name], {counting.name: {"scale": -1.0}}, ValueError, "scale=-1.0 is out of range"),
-            ([counting.name], {counting.name: {"seed": 3}}, ValueError, "takes evaluate\(\)'s seed"),
+            ([counting.name], {counting.name: {"seed": 3}}, ValueError, r"takes evaluate\(\)'s seed"),
             ([counting.name], {counting.name: {"bogus": 1}}, TypeError, "counting_test_attack")]:
         with pytest.raises(err, match=msg):
             evaluate(ga_like, cora_task, mia=False, attacks=attacks, attack_params=params)
