@@ -173,6 +173,11 @@ def masked_mean(z: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
     return (z * w).sum(1) / w.sum(1).clamp(min=1), valid.any(1)
 
 
+def _drift(model: nn.Module, theta0: list[Tensor]) -> Tensor:
+    r""":math:`\sum_l \lVert \theta_l - \theta_{0,l} \rVert`: SGU's stay-close term."""
+    return sum((p - p0).norm() for p, p0 in zip(model.parameters(), theta0))
+
+
 @register
 class SGU(Unlearner):
     """Node-influence-maximisation unlearning (Li et al., 2025); see the module docstring."""
@@ -193,6 +198,11 @@ class SGU(Unlearner):
         self.kl_weight = kl_weight
         self.forget_weight, self.prototype_weight = forget_weight, prototype_weight
         self.temperature, self.seed = temperature, seed
+
+    def _start(self, model: nn.Module) -> tuple[list[Tensor], float]:
+        """The weights to stay close to and the step size (``lr``, else the backbone's)."""
+        lr = self.lr or float((getattr(model, "train_config", None) or {}).get("lr", 0.01) or 0.01)
+        return [p.detach().clone() for p in model.parameters()], lr
 
     def fit(self, model: nn.Module, task: UnlearningTask) -> nn.Module:
         return self._fit_link(model, task) if model.task == "link" else self._fit_node(model, task)
@@ -235,8 +245,7 @@ class SGU(Unlearner):
         act_proto = has_proto[c_act]
         fnodes = forgetting.nonzero().view(-1)
         perm = pseudo[fnodes][torch.randperm(fnodes.numel(), generator=g).to(device)]
-        theta0 = [p.detach().clone() for p in model.parameters()]
-        lr = self.lr or float((getattr(model, "train_config", None) or {}).get("lr", 0.01) or 0.01)
+        theta0, lr = self._start(model)
         val = getattr(kept, "val_mask", None)
         val = val if val is not None and bool(val.any()) else None
         y = data.y.view(-1)
@@ -248,7 +257,7 @@ class SGU(Unlearner):
                 opt.zero_grad()
                 h = model.encode(kept.x, kept.edge_index)
                 f = model.head(h)
-                drift = sum((p - p0_).norm() for p, p0_ in zip(model.parameters(), theta0))
+                drift = _drift(model, theta0)
                 loss = self.distance_weight * drift
                 if bool(contrast.any()):
                     hc = h[act][contrast]
@@ -336,8 +345,7 @@ class SGU(Unlearner):
             q_forget = torch.sigmoid(model.decode(z0, partner))
         # the entropy of the targets turns BCE into the Bernoulli KL (same gradient)
         entropy = F.binary_cross_entropy(q_keep, q_keep) if keep.size(1) else None
-        theta0 = [p.detach().clone() for p in model.parameters()]
-        lr = self.lr or float((getattr(model, "train_config", None) or {}).get("lr", 0.01) or 0.01)
+        theta0, lr = self._start(model)
         best, best_val, best_epoch, losses = None, -1.0, self.epochs, []
         with seeded(self.seed, device):
             opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -345,7 +353,7 @@ class SGU(Unlearner):
                 model.train()
                 opt.zero_grad()
                 h = model.encode(kept.x, kept.edge_index)
-                drift = sum((p - p0_).norm() for p, p0_ in zip(model.parameters(), theta0))
+                drift = _drift(model, theta0)
                 loss = self.distance_weight * drift
                 ha = h[act]
                 if bool(contrast.any()):
