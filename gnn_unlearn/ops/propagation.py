@@ -135,22 +135,26 @@ class Adjacency:
 
     def _entries(self, nodes: Tensor) -> tuple[Tensor, Tensor]:
         """(owner node, entry position) of every CSR entry of the rows ``nodes``."""
+        local, pos = self._local_entries(nodes)
+        return nodes[local], pos
+
+    def _local_entries(self, nodes: Tensor) -> tuple[Tensor, Tensor]:
+        """(index into ``nodes`` of the owner, entry position) of every CSR entry of the rows
+        ``nodes``."""
         start, stop = self.crow[nodes], self.crow[nodes + 1]
         counts = stop - start
-        owner = torch.repeat_interleave(nodes, counts)
-        offset = torch.arange(owner.numel(), device=nodes.device) - torch.repeat_interleave(
+        local = torch.repeat_interleave(torch.arange(nodes.numel(), device=nodes.device), counts)
+        offset = torch.arange(local.numel(), device=nodes.device) - torch.repeat_interleave(
             torch.cumsum(counts, 0) - counts, counts)
-        return owner, torch.repeat_interleave(start, counts) + offset
+        return local, torch.repeat_interleave(start, counts) + offset
 
     def rows_product(self, rows: Tensor, h: Tensor, alpha: float) -> Tensor:
         r""":math:`(P h)_{\text{rows}}` computed from those rows only (``[len(rows), d]``)."""
         out = h.new_zeros(rows.numel(), h.size(1))
         if rows.numel() == 0:
             return out
-        owner, pos = self._entries(rows)
-        local = torch.repeat_interleave(torch.arange(rows.numel(), device=rows.device),
-                                        self.crow[rows + 1] - self.crow[rows])
-        col = self.col[pos]
+        local, pos = self._local_entries(rows)
+        owner, col = rows[local], self.col[pos]
         w = self.deg[owner].pow(-alpha) * self.deg[col].pow(alpha - 1.0)
         gather_scatter(out, local, h, col, w)
         return out
@@ -163,10 +167,8 @@ class Adjacency:
         row :math:`u` of the CSR index: :math:`P_{iu} = d_i^{-\alpha} d_u^{\alpha-1}`."""
         if cols.numel() == 0:
             return cols.new_zeros(0)
-        owner, pos = self._entries(cols)
-        local = torch.repeat_interleave(torch.arange(cols.numel(), device=cols.device),
-                                        self.crow[cols + 1] - self.crow[cols])
-        target = self.col[pos]
+        local, pos = self._local_entries(cols)
+        owner, target = cols[local], self.col[pos]
         w = self.deg[target].pow(-alpha) * self.deg[owner].pow(alpha - 1.0)
         gather_scatter(out, target, values, local, w)
         return target
