@@ -6,7 +6,7 @@ from gnn_unlearn.methods import get
 from gnn_unlearn.ops.graph import training_edges
 
 from ..conftest import param_hash
-from .conftest import distance_to_retrain, link_towards_retrain, softmax_on
+from .conftest import distance_to_retrain, link_cli_round_trip, link_towards_retrain, softmax_on
 
 
 def deleted_accuracy(model, task) -> float:
@@ -93,12 +93,4 @@ def test_link_selection_never_reads_test_edges_and_bad_inputs(cora_link_case):
 
 
 def test_link_cli(tmp_path):
-    from gnn_unlearn.io import load_checkpoint
-    ckpt, unl = str(tmp_path / "orig.pt"), str(tmp_path / "unl.pt")
-    assert main(["train", "--task", "link", "--num-nodes", "300", "--epochs", "20", "--output", ckpt]) == 0
-    assert main(["unlearn", "--checkpoint", ckpt, "--method", "gukd", "--df-size", "0.05",
-                 "--params", '{"epochs": 5}', "--output", unl]) == 0
-    assert main(["unlearn", "--checkpoint", unl, "--method", "gukd", "--nodes", "3,4",
-                 "--params", '{"epochs": 5}', "--output", str(tmp_path / "unl2.pt")]) == 0
-    original, unlearned = load_checkpoint(ckpt)[0], load_checkpoint(unl)[0]
-    assert original.task == "link" and param_hash(original) != param_hash(unlearned)
+    link_cli_round_trip(tmp_path, "gukd")
