@@ -6,7 +6,7 @@
 
 For each dataset and seed: a stratified 60/20/20 node split, a 2-layer GCN node classifier
 trained to early stop on validation, ``--size`` of the training nodes deleted (with their
-edges), every method run, then :func:`gnn_unlearn.metrics.evaluate` with the node variants of
+edges), every method run, then :func:`gnn_unlearn.evaluate` with the node variants of
 the attacks and the K-retrain spread test. ``--request class`` deletes every node of one class
 instead (class removal; seed ``s`` removes class ``s mod C``). Rows are mean ± std over seeds; the target of every
 column is retrain's value.
@@ -28,7 +28,8 @@ from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.methods import unlearn
 from gnn_unlearn.requests import DeletionRequest
 from gnn_unlearn.metrics.attacks import build_attacks
-from gnn_unlearn.metrics.report import NODE_COLUMNS, evaluate
+from gnn_unlearn.evaluation import evaluate
+from gnn_unlearn.metrics.report import NODE_COLUMNS
 from gnn_unlearn.training import TrainConfig, train
 
 KEYS = ("test_acc", "deleted_acc", "deleted_id_auc", "mia_df_member")

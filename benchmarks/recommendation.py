@@ -5,7 +5,7 @@ Per dataset: train LightGCN (BPR, seeded), pre-train UnlearnRec's influence enco
 simulated 1 % requests (its time is reported apart: it is paid once per model, not per
 request), then for each request (1 % / 5 % of training interactions, all interactions of 100
 users) run every method from the same original and evaluate with
-:func:`gnn_unlearn.metrics.evaluate` (``--retrain-seeds K``: K more retrains and the
+:func:`gnn_unlearn.evaluate` (``--retrain-seeds K``: K more retrains and the
 retrain-spread test of :mod:`gnn_unlearn.metrics.spread` for every row).
 
     python benchmarks/recommendation.py --datasets lastfm,gowalla --name unlearnrec
@@ -26,7 +26,7 @@ from gnn_unlearn.data import sample_interactions, sample_users
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.methods.unlearnrec import pretrain_influence_encoder
-from gnn_unlearn.metrics import evaluate
+from gnn_unlearn.evaluation import evaluate
 
 COLUMNS = ["recall@20", "ndcg@20", "rank_pct", "hit@20", "deleted_id_auc", "mia_member", "mia_auc", "mi_ratio",
            "shadow_auc"]

@@ -53,7 +53,7 @@ from gnn_unlearn.models import make_model
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.rec import topk_metrics
-from gnn_unlearn.metrics.report import evaluate
+from gnn_unlearn.evaluation import evaluate
 from gnn_unlearn.methods.unlearnrec import pretrain_influence_encoder
 from gnn_unlearn.utils import CostMeter, resolve_device
 

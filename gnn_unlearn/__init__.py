@@ -2,7 +2,8 @@
 from gnn_unlearn import methods
 from gnn_unlearn.data import link_split, load_dataset, node_split, prepare_data
 from gnn_unlearn.methods import UnlearningResult, unlearn
-from gnn_unlearn.metrics import Report, evaluate
+from gnn_unlearn.evaluation import evaluate
+from gnn_unlearn.metrics import Report
 from gnn_unlearn.requests import DeletionRequest, UnlearningTask
 from gnn_unlearn.training import TrainConfig, train
 

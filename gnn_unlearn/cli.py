@@ -362,7 +362,7 @@ def cmd_audit(a: argparse.Namespace) -> None:
 def cmd_evaluate(a: argparse.Namespace) -> None:
     from gnn_unlearn.io import load_checkpoint, load_request
     from gnn_unlearn.methods import UnlearningResult
-    from gnn_unlearn.metrics.report import evaluate
+    from gnn_unlearn.evaluation import evaluate
     unlearned, up = load_checkpoint(a.unlearned)
     original_path = a.original or (up.get("extra") or {}).get("original")
     if not original_path:

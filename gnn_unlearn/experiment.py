@@ -13,7 +13,8 @@ import torch
 from gnn_unlearn.data import link_split, load_dataset
 from gnn_unlearn.methods import unlearn
 from gnn_unlearn.metrics.forget_sets import forget_request
-from gnn_unlearn.metrics.report import Report, evaluate
+from gnn_unlearn.evaluation import evaluate
+from gnn_unlearn.metrics.report import Report
 from gnn_unlearn.training import TrainConfig, train
 from gnn_unlearn.utils import resolve_device
 
@@ -61,7 +62,7 @@ def run_edge_request(data, model, df_size: float | int = 0.025, where: str = "in
     :func:`gnn_unlearn.metrics.forget_sets.forget_request`). ``region`` picks the definition of
     "in"/"out" (:func:`gnn_unlearn.data.samplers.near_test_edges`); the report names it in
     ``meta["region"]`` beside the Df protocols. ``retrain_seeds``: see
-    :func:`gnn_unlearn.metrics.evaluate` (K retrains, the retrain-spread test)."""
+    :func:`gnn_unlearn.evaluate` (K retrains, the retrain-spread test)."""
     dev = resolve_device(device)
     steps: dict[str, float] = {}
     t0 = time.perf_counter()

@@ -10,7 +10,8 @@ import pkgutil
 import gnn_unlearn
 
 ROOT = osp.dirname(gnn_unlearn.__file__)
-# A lower layer may never import a higher one (ops <- data/models <- training/metrics <- methods).
+# A lower layer may never import a higher one
+# (ops <- data/models <- training/metrics <- methods <- evaluation/experiment <- bench/cli).
 FORBIDDEN = {
     "gnn_unlearn.ops": ("gnn_unlearn.data", "gnn_unlearn.models", "gnn_unlearn.training",
                         "gnn_unlearn.metrics", "gnn_unlearn.methods", "gnn_unlearn.cli"),
@@ -18,7 +19,12 @@ FORBIDDEN = {
                            "gnn_unlearn.cli"),
     "gnn_unlearn.data": ("gnn_unlearn.models", "gnn_unlearn.training", "gnn_unlearn.metrics",
                          "gnn_unlearn.methods", "gnn_unlearn.cli"),
-    "gnn_unlearn.training": ("gnn_unlearn.methods", "gnn_unlearn.cli"),
+    "gnn_unlearn.training": ("gnn_unlearn.methods", "gnn_unlearn.evaluation", "gnn_unlearn.cli"),
+    # metrics score models; running methods (evaluate's retrains) is gnn_unlearn.evaluation's job
+    "gnn_unlearn.metrics": ("gnn_unlearn.methods", "gnn_unlearn.evaluation", "gnn_unlearn.experiment",
+                            "gnn_unlearn.bench", "gnn_unlearn.cli"),
+    "gnn_unlearn.methods": ("gnn_unlearn.evaluation", "gnn_unlearn.experiment", "gnn_unlearn.bench",
+                            "gnn_unlearn.cli"),
 }
 
 

@@ -2,7 +2,7 @@ r"""Is an unlearned model a plausible draw from the distribution of retrained mo
 
 Retraining is random (initial weights, sampled negatives), so "near retrain's value" means
 "inside the spread of retrains", measured with :math:`K` retrained models of different seeds
-(:func:`gnn_unlearn.metrics.evaluate` with ``retrain_seeds=K``). Two tests:
+(:func:`gnn_unlearn.evaluate` with ``retrain_seeds=K``). Two tests:
 
 1. **Spread of the key measures** (:func:`outside_spread`): a row's value of each measure
    (Dt AUROC, Df AUROC, GNNDelete's Df AUC, attack columns) is compared with

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from gnn_unlearn.methods import unlearn
-from gnn_unlearn.metrics import evaluate
+from gnn_unlearn.evaluation import evaluate
 from gnn_unlearn.metrics.attacks import Attack, _ATTACKS, available_attacks, build_attacks, register_attack
 
 
@@ -57,7 +57,7 @@ def test_evaluate_runs_a_registered_attack_per_row(counting, cora_gcn, cora_task
 
 
 def test_bad_attack_options_are_refused_before_any_work(counting, cora_gcn, cora_task, monkeypatch):
-    import gnn_unlearn.metrics.report as report
+    import gnn_unlearn.evaluation as report
     monkeypatch.setattr(report, "unlearn", lambda *a, **k: pytest.fail("work started"))
     ga_like = unlearn(cora_gcn, cora_task, "utu")
     for attacks, params, err, msg in [

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from gnn_unlearn.methods import unlearn
-from gnn_unlearn.metrics import evaluate
+from gnn_unlearn.evaluation import evaluate
 from gnn_unlearn.metrics.cka import CKAAttack, linear_cka
 from tests.conftest import param_hash
 
@@ -57,7 +57,7 @@ def test_cka_leaves_the_models_untouched(cora_gcn, cora_task, cora_retrained):
 
 
 def test_bad_options_are_refused_before_any_work(cora_gcn, cora_task, monkeypatch):
-    import gnn_unlearn.metrics.report as report
+    import gnn_unlearn.evaluation as report
     monkeypatch.setattr(report, "unlearn", lambda *a, **k: pytest.fail("work started"))
     ga_like = unlearn(cora_gcn, cora_task, "utu")
     for params, msg in [({"seed_reference": 1}, "seed_reference=1 has type int; expected bool"),

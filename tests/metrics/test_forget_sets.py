@@ -135,7 +135,7 @@ def test_worst_case_set_is_harder_than_random_for_gradient_ascent(cora_link, cor
     edges between high-degree nodes than on random edges, on each of seeds 0-2 (gaps 0.071,
     0.055, 0.062 against 0.015, 0.002, 0.004; benchmarks/results/worst_case_cora.md). Seed 0."""
     from gnn_unlearn.methods import unlearn
-    from gnn_unlearn.metrics.report import evaluate
+    from gnn_unlearn.evaluation import evaluate
     gap = {}
     for where in ("random", "worst:high_degree"):
         task = forget_request(cora_link, cora_gcn, 0.025, where, seed=0).resolve(cora_link, num_hops=2)

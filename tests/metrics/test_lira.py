@@ -7,7 +7,7 @@ import torch
 from gnn_unlearn.cli import main
 from gnn_unlearn.data import link_split, load_dataset, sample_edges
 from gnn_unlearn.methods import unlearn
-from gnn_unlearn.metrics import evaluate
+from gnn_unlearn.evaluation import evaluate
 from gnn_unlearn.metrics.lira import LiRA, gaussian_fit, tpr_at_fpr
 from gnn_unlearn.training import TrainConfig, train
 from tests.conftest import param_hash
@@ -42,7 +42,7 @@ def test_gaussian_fit_per_target_and_pooled():
     ({"variance": "local"}, ValueError, "variance='local' is not one of"),
     ({"epochs": 0}, ValueError, "epochs=0 is out of range")])
 def test_bad_lira_options_are_refused_before_any_work(options, err, msg, cora_gcn, cora_task, monkeypatch):
-    import gnn_unlearn.metrics.report as report
+    import gnn_unlearn.evaluation as report
     result = unlearn(cora_gcn, cora_task, "utu")
     monkeypatch.setattr(report, "unlearn", lambda *a, **k: pytest.fail("work started"))
     with pytest.raises(err, match=msg):

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from gnn_unlearn.methods import unlearn
-from gnn_unlearn.metrics import evaluate
+from gnn_unlearn.evaluation import evaluate
 from gnn_unlearn.metrics.link import link_logits
 from gnn_unlearn.metrics.probe import ProbeAttack, matched_non_edges
 from gnn_unlearn.ops.graph import edge_keys
@@ -70,7 +70,7 @@ def test_probe_through_evaluate_and_bad_options(cora_gcn, cora_task, cora_retrai
     rep = evaluate([ga], cora_task, retrained=cora_retrained, mia=False, attacks=["probe"],
                    attack_params={"probe": {"steps": 3}})
     assert rep.row("retrain")["probe_auc_gap"] == 0.0 and "probe AUC gap" in rep.to_markdown()
-    import gnn_unlearn.metrics.report as report
+    import gnn_unlearn.evaluation as report
     monkeypatch.setattr(report, "unlearn", lambda *a, **k: pytest.fail("work started"))
     for params, err, msg in [({"eps": 0}, ValueError, "eps=0 is out of range; it must be > 0"),
                              ({"eps": float("nan")}, ValueError, "eps=nan must be a finite number"),

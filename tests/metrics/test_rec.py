@@ -94,7 +94,7 @@ def test_evaluate_places_a_recommender_in_the_retrain_spread(small_rec):
 
 def test_evaluate_refuses_link_only_options_for_a_recommender(small_rec, monkeypatch):
     from gnn_unlearn import evaluate, unlearn
-    import gnn_unlearn.metrics.report as report_module
+    import gnn_unlearn.evaluation as report_module
     model, task = small_rec
     result = unlearn(model, task, "reverse_bpr")
     monkeypatch.setattr(report_module, "unlearn", lambda *a, **k: pytest.fail("work started"))

@@ -4,7 +4,7 @@ import torch
 
 from gnn_unlearn import DeletionRequest
 from gnn_unlearn.methods import unlearn
-from gnn_unlearn.metrics import evaluate
+from gnn_unlearn.evaluation import evaluate
 from gnn_unlearn.metrics.attacks import build_attacks
 from gnn_unlearn.metrics.relearn import RelearnAttack, split_forget_set
 from tests.conftest import param_hash
@@ -94,7 +94,7 @@ def test_node_deletion_relearning_tells_the_original_from_retraining(cora_node_d
 
 
 def test_bad_options_are_refused_before_any_work(cora_gcn, cora_task, cora_link, monkeypatch):
-    import gnn_unlearn.metrics.report as report
+    import gnn_unlearn.evaluation as report
     monkeypatch.setattr(report, "unlearn", lambda *a, **k: pytest.fail("work started"))
     ga_like = unlearn(cora_gcn, cora_task, "utu")
     for params, err, msg in [({"steps": 0}, ValueError, "steps=0 is out of range; it must be >= 1"),

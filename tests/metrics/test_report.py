@@ -7,7 +7,8 @@ from sklearn.metrics import roc_auc_score
 from gnn_unlearn.data import sample_edges
 from gnn_unlearn.data.samplers import near_test_edges
 from gnn_unlearn.methods import unlearn
-from gnn_unlearn.metrics import DF_PROTOCOLS, evaluate, gnndelete_df_auc
+from gnn_unlearn.evaluation import evaluate
+from gnn_unlearn.metrics import DF_PROTOCOLS, gnndelete_df_auc
 from gnn_unlearn.ops.negative import negative_pairs
 
 

@@ -8,7 +8,7 @@ from gnn_unlearn.cli import main
 from gnn_unlearn.data import link_split, load_dataset, sample_edges
 from gnn_unlearn.experiment import aggregate
 from gnn_unlearn.methods import unlearn
-from gnn_unlearn.metrics import evaluate
+from gnn_unlearn.evaluation import evaluate
 from gnn_unlearn.metrics.spread import (leave_one_out_distances, leave_one_out_statistics,
                                         model_distance, model_statistics, outside_spread, predictive_p)
 from gnn_unlearn.training import TrainConfig, train
@@ -45,7 +45,7 @@ def test_outside_spread():
 
 @pytest.mark.parametrize("k", [0, 2, True, "3", 2.0])
 def test_bad_retrain_seeds_are_refused_before_any_work(k, cora_gcn, cora_task, monkeypatch):
-    import gnn_unlearn.metrics.report as report
+    import gnn_unlearn.evaluation as report
     result = unlearn(cora_gcn, cora_task, "utu")
     monkeypatch.setattr(report, "unlearn", lambda *a, **k: pytest.fail("work started"))
     with pytest.raises(ValueError, match="retrain_seeds must be 1"):
