@@ -12,7 +12,8 @@ from typing import Sequence
 from torch_geometric.transforms import NormalizeFeatures
 
 from gnn_unlearn.data.samplers import REGIONS
-from gnn_unlearn.experiment import aggregate, hardware, prepare_link, run_edge_request
+from gnn_unlearn.experiment import aggregate, hardware, parse_methods, prepare_link, run_edge_request
+from gnn_unlearn.methods import HeldOutReference
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.attacks import build_attacks
 from gnn_unlearn.metrics.forget_sets import parse_where
@@ -73,6 +74,7 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
     deleted-set size and position, as in GNNDelete's protocol.
     """
     build_attacks(attacks, "link", attack_params)          # refuse bad attack options before any work
+    with_reference = any(ref for _, ref in parse_methods(methods))     # and unknown methods
     check_retrain_seeds(retrain_seeds)
     for where in wheres:                                    # and unknown deleted-set positions
         parse_where(where)
@@ -85,11 +87,16 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
             options = {"transform": NormalizeFeatures()} if normalize_features else None
             data, model, info = prepare_link(ds, enc, seed, device, root, mirror,
                                              TrainConfig(seed=seed, epochs=epochs), options, log=log)
+            reference, one_off = None, {}
+            if with_reference:          # once per original model, shared by all its requests
+                reference = HeldOutReference.fit(model, data, seed=seed, device=device)
+                one_off = {"fit reference (one-off)": reference.seconds}
+                log(f"held-out reference fit in {reference.seconds:.1f}s")
             for size, where in itertools.product(sizes, wheres):
                 rep = run_edge_request(data, model, size, where, methods, seed, device, log=log,
                                        region=region, attacks=attacks, attack_params=attack_params,
-                                       retrain_seeds=retrain_seeds)
-                rep.meta["steps"] = {"train original": info["train original"], **rep.meta["steps"]}
+                                       retrain_seeds=retrain_seeds, reference=reference)
+                rep.meta["steps"] = {"train original": info["train original"], **one_off, **rep.meta["steps"]}
                 reports.setdefault((ds, enc, size, where), []).append(rep)
                 print(f"{ds} {enc} {size:g} {where} seed {seed}: "
                       + ", ".join(f"{r['model']} Dt {r['dt_auroc']:.3f} Df {r['df_auroc']:.3f}" for r in rep.rows),
@@ -120,6 +127,17 @@ def _spread_note(report) -> dict[str, str]:
                               "seed, is tested like a method). " + spread["note"]}
 
 
+def _reference_note(blocks: list[dict]) -> str:
+    """The one-off cost of the held-out references (``+ref`` rows), which their seconds omit."""
+    fits = [st["fit reference (one-off)"] for b in blocks for st in b["steps"] if "fit reference (one-off)" in st]
+    if not fits:
+        return ""
+    return (f"Rows `<method>+ref` ran with a held-out reference (`HeldOutReference`: two models trained "
+            f"once per original on complementary halves of the training edges). Its fit took "
+            f"{min(fits):.1f}-{max(fits):.1f} s per original model, once for all of that model's requests; "
+            "the seconds and speed-ups of the rows are per request and leave it out.\n\n")
+
+
 def _protocols() -> dict[str, str]:
     return {**{f"df:{k}": v for k, v in DF_PROTOCOLS.items()}, **{f"region:{k}": v for k, v in REGIONS.items()}}
 
@@ -143,7 +161,7 @@ def _write(blocks, output, name, command, started) -> None:
           f"node features: {', '.join(feats)}\n\n"
           + grid_markdown(blocks) + "\n\nMean ± std over seeds. "
           "Seconds: wall time of the unlearning call (retrain: training from scratch on the retained graph).\n\n"
-          + _protocol_notes() + _attack_notes(blocks))
+          + _reference_note(blocks) + _protocol_notes() + _attack_notes(blocks))
     atomic_write_text(os.path.join(output, f"{name}.md"), md)
     atomic_write_text(os.path.join(output, f"{name}.json"),
                       json.dumps({"command": command, "hardware": hardware(), "protocols": _protocols(),

@@ -142,7 +142,8 @@ def evaluate(results: UnlearningResult | Sequence[UnlearningResult], task: Unlea
         row["speedup"] = ref / row["seconds"] if row["seconds"] and not math.isnan(row["seconds"]) else float("nan")
     meta = {"request": task.summary(), "seed": seed, "device": str(device),
             "dataset": getattr(task.data, "name", None),
-            "methods": {n: r.params for r, n in zip(results, names)}}
+            "methods": {n: {k: v if plain_value(v) else repr(v) for k, v in r.params.items()}
+                        for r, n in zip(results, names)}}
     if kind == "link":
         meta["protocols"] = {p: DF_PROTOCOLS[p] for p in protocols}
         meta["df_negatives"] = "given" if df_negatives is not None else f"sampled (seed {seed})"

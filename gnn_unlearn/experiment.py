@@ -2,6 +2,7 @@
 CLI demo and the benchmark grid."""
 from __future__ import annotations
 
+import inspect
 import math
 import platform
 import statistics
@@ -11,7 +12,7 @@ from typing import Any, Iterable, Sequence
 import torch
 
 from gnn_unlearn.data import link_split, load_dataset
-from gnn_unlearn.methods import unlearn
+from gnn_unlearn.methods import HeldOutReference, available, get, unlearn
 from gnn_unlearn.metrics.forget_sets import forget_request
 from gnn_unlearn.evaluation import evaluate
 from gnn_unlearn.metrics.report import Report
@@ -48,14 +49,48 @@ def prepare_link(dataset: str = "synthetic", encoder: str = "gcn", seed: int = 0
     return data, model, info
 
 
+#: A method name with this suffix runs with the original's held-out reference
+#: (:class:`~gnn_unlearn.methods.reference.HeldOutReference`), e.g. ``"gnndelete+ref"``.
+REFERENCE_SUFFIX = "+ref"
+
+
+def parse_methods(methods: Sequence[str], task: str = "link") -> list[tuple[str, bool]]:
+    """``(registered name, with reference)`` per entry; refuses unknown names, methods that do
+    not serve ``task`` and ``+ref`` on a method without a ``reference`` option, before any work."""
+    out = []
+    for entry in methods:
+        base = entry[: -len(REFERENCE_SUFFIX)] if entry.endswith(REFERENCE_SUFFIX) else entry
+        if base not in available():
+            raise ValueError(f"unknown method {base!r}; available: {', '.join(available())}")
+        cls = type(get(base))
+        if task not in cls.tasks:
+            raise ValueError(f"method {base!r} does not serve {task} models")
+        with_ref = base != entry
+        if with_ref and "reference" not in inspect.signature(cls.__init__).parameters:
+            raise ValueError(f"{entry!r}: method {base!r} takes no held-out reference "
+                             f"({REFERENCE_SUFFIX} applies to {', '.join(reference_methods())})")
+        out.append((base, with_ref))
+    if len(set(methods)) != len(methods):
+        raise ValueError(f"methods must be distinct, got {list(methods)}")
+    return out
+
+
+def reference_methods() -> list[str]:
+    """Registered methods with a ``reference`` option."""
+    return [m for m in available() if "reference" in inspect.signature(type(get(m)).__init__).parameters]
+
+
 def run_edge_request(data, model, df_size: float | int = 0.025, where: str = "in",
                      methods: Sequence[str] = ("gradient_ascent",), seed: int = 0,
                      device: str | None = "cpu", mia: bool = True,
                      method_options: dict[str, dict[str, Any]] | None = None, log=print,
                      region: str = "library", attacks: Sequence[str] = (),
                      attack_params: dict[str, dict[str, Any]] | None = None,
-                     retrain_seeds: int = 1) -> Report:
+                     retrain_seeds: int = 1, reference: HeldOutReference | None = None) -> Report:
     """Samples a deleted set, retrains, runs ``methods`` and evaluates them (one seed).
+
+    A method named ``"<name>+ref"`` runs with ``reference`` (fit once per original model,
+    :meth:`HeldOutReference.fit`); its row keeps that name.
 
     ``where``: ``"in"``, ``"out"``, ``"random"``, ``"worst"`` or ``"worst:<criterion>"``
     (a worst-case forget set ranked on the original ``model``:
@@ -74,14 +109,20 @@ def run_edge_request(data, model, df_size: float | int = 0.025, where: str = "in
     steps["retrain"] = retrained.seconds
     log(f"retrain: {retrained.seconds:.1f}s")
     results = []
-    for name in methods:
-        r = unlearn(model, task, name, device=dev, **(method_options or {}).get(name, {}))
+    for name, (base, with_ref) in zip(methods, parse_methods(methods)):
+        options = dict((method_options or {}).get(base, {}))
+        if with_ref:
+            if reference is None:
+                raise ValueError(f"{name!r} needs the original's HeldOutReference (reference=)")
+            options["reference"] = reference
+        r = unlearn(model, task, base, device=dev, **options)
         steps[name] = r.seconds
         log(f"{name}: {r.seconds:.2f}s ({r.history.get('stop_reason', '')})")
         results.append(r)
     t0 = time.perf_counter()
     report = evaluate(results or [retrained], task, retrained=retrained, mia=mia, seed=seed,
-                      attacks=attacks, attack_params=attack_params, retrain_seeds=retrain_seeds)
+                      attacks=attacks, attack_params=attack_params, retrain_seeds=retrain_seeds,
+                      labels=list(methods) if results else None)
     steps["evaluate"] = time.perf_counter() - t0
     report.meta.update(df_size=df_size, where=where, region=region, steps=steps, hardware=hardware(),
                        stop_reasons={r.method: r.history.get("stop_reason") for r in results})

@@ -19,11 +19,12 @@ from gnn_unlearn.methods.sgu import SGU
 from gnn_unlearn.methods.gukd import GUKD
 from gnn_unlearn.methods.gst import GST
 from gnn_unlearn.methods.projector import Projector
+from gnn_unlearn.methods.reference import HeldOutReference
 from gnn_unlearn.methods.unlearnrec import UnlearnRec
 from gnn_unlearn.methods.utu import UnlinkToUnlearn
 
 __all__ = ["Unlearner", "UnlearningResult", "available", "data_parallel_methods", "get",
-           "minibatch_methods", "register", "unlearn",
+           "minibatch_methods", "register", "unlearn", "HeldOutReference",
            "Retrain", "ReverseBPR", "UnlearnRec", "GradientAscent", "GNNDelete", "D2DGN", "Cognac",
            "CGU", "CEU", "ScaleGUN",
            "UnlinkToUnlearn", "GIF", "IDEA", "Projector", "MEGU", "SGU", "GUKD", "GST",

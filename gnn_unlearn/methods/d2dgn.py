@@ -70,6 +70,11 @@ Args:
     sampler: ``"torch"`` (this library's sampler, seeded) or ``"pyg"`` (PyG's
         ``NeighborSampler``; needs pyg-lib or torch-sparse).
     seed: seeds the destroyer's initialisation and all sampling.
+    reference: link prediction, a :class:`~gnn_unlearn.methods.reference.HeldOutReference` of
+        this model: each deleted edge is taught the unseen edges' quantile at its own held-out
+        level, and the stopping rule waits for those levels (needs
+        ``forget_teacher="unseen_edges"`` and ``target="matched"``); ``None`` (default): the
+        rank-matched quantiles above.
 
 Under ``torchrun`` the student trains in ``DistributedDataParallel``
 (:mod:`gnn_unlearn.distributed`): full batch, every rank draws the step's retained pairs,
@@ -89,7 +94,8 @@ from torch import Tensor, nn
 from gnn_unlearn.distributed import Replica
 from gnn_unlearn.loader import Embedder, check_batch_size, check_sampler, index_batches
 from gnn_unlearn.methods.base import Unlearner, register
-from gnn_unlearn.methods.stopping import Monitor, UnseenEdges
+from gnn_unlearn.methods.reference import HeldOutReference, check_reference, reference_levels
+from gnn_unlearn.methods.stopping import AT_START, Monitor, UnseenEdges
 from gnn_unlearn.models.predictors import build_model
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.ops.negative import negative_pairs
@@ -135,14 +141,18 @@ class D2DGN(Unlearner):
                  epochs: int = 200, retain_pairs: int = 1 << 16, target: str = "matched",
                  forget_teacher: str = "unseen_edges", max_val_drop: float = 0.03, dropout: bool = False,
                  fanouts: list[int] | None = None, batch_size: int = 1024,
-                 sampler: str = "torch", seed: int = 0):
-        self.dropout, self.fanouts, self.batch_size = dropout, fanouts, batch_size
+                 sampler: str = "torch", seed: int = 0, reference: HeldOutReference | None = None):
+        self.dropout, self.fanouts, self.batch_size, self.reference = dropout, fanouts, batch_size, reference
         self.sampler = check_sampler(sampler)
         self.alpha, self.temperature, self.lr, self.epochs = alpha, temperature, lr, epochs
         self.retain_pairs, self.target, self.max_val_drop, self.seed = retain_pairs, target, max_val_drop, seed
         if forget_teacher not in FORGET_TEACHERS:
             raise ValueError(f"d2dgn: forget_teacher must be one of {FORGET_TEACHERS}, got {forget_teacher!r}")
         self.forget_teacher = forget_teacher
+
+    def check(self, model: nn.Module, task: UnlearningTask) -> None:
+        super().check(model, task)
+        check_reference(self.name, self.reference, model, task, self.target, self.forget_teacher)
 
     def fit(self, model: nn.Module, task: UnlearningTask) -> nn.Module:
         if not 0 <= self.alpha <= 1 or self.temperature <= 0:
@@ -162,18 +172,22 @@ class D2DGN(Unlearner):
         student = model
         opt = torch.optim.Adam(student.parameters(), lr=self.lr)
         link = student.task == "link"
-        state = self._prepare(student, preserver, destroyer, task)
+        levels = reference_levels(self.reference, task) if link else None
+        state = self._prepare(student, preserver, destroyer, task, levels)
         # the unit of forgetting: deleted edges (link) or deleted nodes (node classification)
         num_forget = state["df"].size(1) if link else state["deleted_ids"].numel()
         step = self._link_step if link else self._node_step
-        monitor = Monitor(student, task, g, self.target, self.max_val_drop)
+        monitor = Monitor(student, task, g, self.target, self.max_val_drop, levels=levels)
         ddp = replica.wrap(student)         # DistributedDataParallel under torchrun
         # full batch: every rank draws the whole step (shared stream) and takes the loss of its
         # share of it; mini-batch: each rank its own batches (shared order, local draws)
         split, draws = (replica, g) if batch_size is None else (Replica(), local)
         best, reason, losses = copy.deepcopy(student.state_dict()), "max epochs", []
+        at_start = bool(replica.decide(monitor.evaluate(student)[1]))
+        if at_start:                        # the original already sits at the target
+            reason = AT_START
         with seeded(self.seed, device):
-            for epoch in range(1, self.epochs + 1):
+            for epoch in range(1, 0 if at_start else self.epochs + 1):
                 student.train(self.dropout)
                 for idx in index_batches(num_forget, batch_size, g, device, replica):
                     opt.zero_grad()
@@ -196,9 +210,9 @@ class D2DGN(Unlearner):
         return student
 
     # -- shared -------------------------------------------------------------------------
-    def _prepare(self, student, preserver, destroyer, task) -> dict:
+    def _prepare(self, student, preserver, destroyer, task, levels: Tensor | None = None) -> dict:
         """The teachers' targets, computed once on the retained graph (full-graph inference
-        without gradients)."""
+        without gradients); ``levels``: the deleted edges' reference levels, if any."""
         data = task.retained_data
         with torch.no_grad():
             if student.task == "link":
@@ -207,7 +221,7 @@ class D2DGN(Unlearner):
                     raise ValueError("D2DGN on link prediction needs deleted edges; this request deletes none")
                 z_p = preserver.encode(data.x, data.edge_index)
                 z_d = destroyer.encode(data.x, data.edge_index)
-                unseen = UnseenEdges(data, df) if self.forget_teacher == "unseen_edges" else None
+                unseen = UnseenEdges(data, df, levels) if self.forget_teacher == "unseen_edges" else None
                 return dict(z_p=z_p, z_d=z_d, df=df, dr=task.dr_edge_index, unseen=unseen,
                             df_teacher=destroyer.decode(z_d, df), df_pair_d=z_d[df[0]] * z_d[df[1]],
                             keep=~task.deleted_nodes, deleted=task.deleted_nodes,
@@ -261,7 +275,7 @@ class D2DGN(Unlearner):
         df_logits = logits[nr:nr + nf]
         own = split.take(torch.arange(nf, device=df_logits.device))
         if s["unseen"] is not None:      # unseen edges teach D_f (quantile-matched responses)
-            targets = s["unseen"].quantile_targets(df_logits, logits[nr + nf:].detach(), subset)
+            targets = s["unseen"].quantile_targets(df_logits, logits[nr + nf:].detach(), subset, idx)
             forget = split.share_mean(bernoulli_kl(targets[own], df_logits[own], self.temperature,
                                                    "none"), nf)
         else:                             # the paper's destroyer: responses and pair features

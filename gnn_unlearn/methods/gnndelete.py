@@ -86,6 +86,10 @@ Args:
     sampler: ``"torch"`` (this library's sampler, seeded) or ``"pyg"`` (PyG's
         ``NeighborSampler``; needs pyg-lib or torch-sparse).
     seed: seeds the random pairs.
+    reference: a :class:`~gnn_unlearn.methods.reference.HeldOutReference` of this model: each
+        deleted edge's target is the quantile of unseen edges at its own held-out level, and the
+        stopping rule waits for those levels (needs ``dec_target="unseen_edges"`` and
+        ``target="matched"``); ``None`` (default): the rank-matched targets above.
 
 Under ``torchrun`` the operators train in ``DistributedDataParallel`` (the frozen base is not
 reduced; :mod:`gnn_unlearn.distributed`): full batch, each rank takes its share of the
@@ -107,7 +111,8 @@ from gnn_unlearn.distributed import Replica
 from gnn_unlearn.loader import (build_sampler, check_batch_size, check_fanouts, check_sampler,
                                  sample_subgraph)
 from gnn_unlearn.methods.base import Unlearner, register
-from gnn_unlearn.methods.stopping import Monitor, UnseenEdges
+from gnn_unlearn.methods.reference import HeldOutReference, check_reference, reference_levels
+from gnn_unlearn.methods.stopping import AT_START, Monitor, UnseenEdges
 from gnn_unlearn.models.encoders import PreparedGraph
 from gnn_unlearn.models.predictors import register_model_wrapper
 from gnn_unlearn.ops.graph import edge_keys
@@ -262,9 +267,9 @@ class GNNDelete(Unlearner):
                  max_dense_region: int = 4096, num_region_pairs: int = 1 << 18,
                  neighbourhood: str = "edges", space: str = "logit", max_val_drop: float = 0.03,
                  eval_every: int = 1, fanouts: list[int] | None = None, batch_size: int = 1024,
-                 sampler: str = "torch", seed: int = 0):
+                 sampler: str = "torch", seed: int = 0, reference: HeldOutReference | None = None):
         self.fanouts, self.batch_size, self.sampler = fanouts, batch_size, check_sampler(sampler)
-        self.alpha, self.epochs, self.random_ratio = alpha, epochs, random_ratio
+        self.alpha, self.epochs, self.random_ratio, self.reference = alpha, epochs, random_ratio, reference
         self.neighbourhood, self.space = neighbourhood, space
         self.init, self.target = init, target
         if dec_target not in DEC_TARGETS:
@@ -277,6 +282,10 @@ class GNNDelete(Unlearner):
         self.lr = lr
         self.max_dense_region, self.num_region_pairs = max_dense_region, num_region_pairs
         self.max_val_drop, self.eval_every, self.seed = max_val_drop, eval_every, seed
+
+    def check(self, model: nn.Module, task: UnlearningTask) -> None:
+        super().check(model, task)
+        check_reference(self.name, self.reference, model, task, self.target, self.dec_target)
 
     def fit(self, model: nn.Module, task: UnlearningTask) -> nn.Module:
         if not 0 <= self.alpha <= 1:
@@ -322,9 +331,11 @@ class GNNDelete(Unlearner):
                 h = operators(i, enc.layer(i, h, graph))
             return h
 
-        self._unseen = UnseenEdges(data, df) if df.numel() and self.dec_target == "unseen_edges" else None
+        levels = reference_levels(self.reference, task) if df.numel() else None
+        self._unseen = UnseenEdges(data, df, levels) if df.numel() and self.dec_target == "unseen_edges" else None
         opt = torch.optim.Adam(operators.parameters(), lr=self.lr)
-        monitor = Monitor(wrapped, task, g, self.target, self.max_val_drop) if df.numel() else None
+        monitor = Monitor(wrapped, task, g, self.target, self.max_val_drop,
+                          levels=levels) if df.numel() else None
         step = self._full_batch_step if self.fanouts is None else self._minibatch_step
         replica = Replica.current()
         # DistributedDataParallel under torchrun: it averages the gradients of the only
@@ -343,8 +354,11 @@ class GNNDelete(Unlearner):
             hops = self.fanouts[: enc.num_layers - 1]
             ctx.update(in_region=in_region, sampler=build_sampler(data, hops, self.sampler) if hops else None)
         best, reason, losses = copy.deepcopy(operators.state_dict()), "max epochs", []
+        at_start = monitor is not None and bool(replica.decide(monitor.evaluate(wrapped, encode())[1]))
+        if at_start:                        # identity operators already sit at the target
+            reason = AT_START
         with seeded(self.seed, device):
-            for epoch in range(1, self.epochs + 1):
+            for epoch in range(1, 0 if at_start else self.epochs + 1):
                 loss = step(ctx)
                 losses.append(float(replica.mean(loss.detach())))
                 if epoch % self.eval_every and epoch != self.epochs:
@@ -395,14 +409,16 @@ class GNNDelete(Unlearner):
         return loss
 
     def _dec_terms(self, wrapped, z: Tensor, df_pairs: Tensor, rand_pairs: Tensor,
-                   val_logits: Tensor | None = None, val_subset: Tensor | None = None) -> Tensor:
+                   val_logits: Tensor | None = None, val_subset: Tensor | None = None,
+                   df_index: Tensor | None = None) -> Tensor:
         """Deleted Edge Consistency, one squared error per deleted edge (per deleted edge and
         random pair with the paper's target): deleted-edge logits towards the quantiles of
-        unseen edges' (``val_logits``, detached; ``val_subset``: which of them), or towards
-        random pairs' (the paper's)."""
+        unseen edges' (``val_logits``, detached; ``val_subset``: which of them; ``df_index``:
+        which deleted edges ``df_pairs`` are, for reference levels), or towards random pairs'
+        (the paper's)."""
         if self._unseen is not None:
             df_logits = wrapped.decode(z, df_pairs)
-            targets = self._unseen.quantile_targets(df_logits, val_logits, val_subset)
+            targets = self._unseen.quantile_targets(df_logits, val_logits, val_subset, df_index)
             return F.mse_loss(df_logits, targets, reduction="none")
         df_logits = wrapped.decode(z, df_pairs).repeat(self.random_ratio)
         return F.mse_loss(df_logits, wrapped.decode(z, rand_pairs).detach(), reduction="none")
@@ -469,6 +485,7 @@ class GNNDelete(Unlearner):
             nf = df_b.size(1)
             ref_local = index[:, nf:nf + ref.size(1)]
             val_logits = None if val_subset is None else wrapped.decode(z, ref_local).detach()
-            dec = self._dec_terms(wrapped, z, index[:, :nf], ref_local, val_logits, val_subset).mean()
+            dec = self._dec_terms(wrapped, z, index[:, :nf], ref_local, val_logits, val_subset,
+                                  df_idx).mean()
             loss = self.alpha * dec + (1 - self.alpha) * loss
         return loss

@@ -10,7 +10,8 @@ from torch import Tensor, nn
 from gnn_unlearn.distributed import Replica
 from gnn_unlearn.loader import Embedder, check_batch_size, check_sampler, index_batches
 from gnn_unlearn.methods.base import Unlearner, register
-from gnn_unlearn.methods.stopping import Monitor
+from gnn_unlearn.methods.reference import HeldOutReference, check_reference, reference_levels
+from gnn_unlearn.methods.stopping import AT_START, Monitor
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.training import labelled_pairs
@@ -53,6 +54,10 @@ class GradientAscent(Unlearner):
         sampler: ``"torch"`` (this library's sampler, seeded) or ``"pyg"`` (PyG's
             ``NeighborSampler``; needs pyg-lib or torch-sparse).
         seed: seeds the negatives and dropout.
+        reference: link prediction, a :class:`~gnn_unlearn.methods.reference.HeldOutReference`
+            of this model: stop where each deleted edge's held-out level puts it (see
+            :class:`~gnn_unlearn.methods.stopping.ForgetCriterion`) instead of where unseen
+            edges sit on average; ``None`` (default): validation positives only.
 
     Under ``torchrun`` the model trains in ``DistributedDataParallel``
     (:mod:`gnn_unlearn.distributed`): full batch, every rank draws the step's retained pairs
@@ -69,10 +74,14 @@ class GradientAscent(Unlearner):
     def __init__(self, lr: float = 1e-3, epochs: int = 200, retain_weight: float = 0.0,
                  target: str = "matched", max_val_drop: float = 0.03,
                  backtrack: int = 3, fanouts: list[int] | None = None, batch_size: int = 1024,
-                 sampler: str = "torch", seed: int = 0):
-        self.backtrack, self.sampler = backtrack, check_sampler(sampler)
+                 sampler: str = "torch", seed: int = 0, reference: HeldOutReference | None = None):
+        self.backtrack, self.sampler, self.reference = backtrack, check_sampler(sampler), reference
         self.lr, self.epochs, self.retain_weight, self.target = lr, epochs, retain_weight, target
         self.max_val_drop, self.fanouts, self.batch_size, self.seed = max_val_drop, fanouts, batch_size, seed
+
+    def check(self, model: nn.Module, task: UnlearningTask) -> None:
+        super().check(model, task)
+        check_reference(self.name, self.reference, model, task, self.target)
 
     def fit(self, model: nn.Module, task: UnlearningTask) -> nn.Module:
         data = task.retained_data
@@ -96,13 +105,19 @@ class GradientAscent(Unlearner):
                                  "nodes; none of the deleted nodes is in train_mask")
             retained = data.train_mask.nonzero().view(-1)
         loss_fn = self._link_loss if model.task == "link" else self._node_loss
-        monitor = Monitor(model, task, g, self.target, self.max_val_drop)
+        monitor = Monitor(model, task, g, self.target, self.max_val_drop,
+                          levels=reference_levels(self.reference, task))
         step = replica.wrap(model)          # DistributedDataParallel under torchrun
         opt = torch.optim.Adam(model.parameters(), lr=self.lr)
         best, reason, losses = copy.deepcopy(model.state_dict()), "max epochs", []
         halvings, lr = 0, self.lr
+        # the start may already sit where retraining would (a reference can say so, e.g. for
+        # deleted edges the rest of the graph predicts): then no step is taken
+        at_start = bool(replica.decide(monitor.evaluate(model)[1]))
+        if at_start:
+            reason = AT_START
         with seeded(self.seed, device):
-            for _ in range(self.epochs):
+            for _ in range(0 if at_start else self.epochs):
                 model.train()
                 for idx in index_batches(forget.size(-1), batch_size, g, device, replica):
                     opt.zero_grad()

@@ -1,0 +1,201 @@
+r"""Per-edge targets for link unlearning from two held-out reference models, trained once.
+
+How would a model retrained without an edge :math:`e` score it? The validation positives
+answer that for the deleted set *as a whole* (:class:`~gnn_unlearn.methods.stopping.UnseenEdges`:
+unseen true edges, re-weighted to the deleted edges' structural support). Per edge they cannot:
+a forget set chosen for being easy (the edges the model is most confident about, "Challenging
+Forgets") is still predicted by a retrained model from the rest of the graph, and matching it to
+the validation distribution drags it far below where retraining leaves it.
+
+:class:`HeldOutReference` trains two models with the original's recipe, each on one half of the
+training edges (a seeded split; its messages pass over its half only), so every training edge is
+held out of exactly one of them, as in cross-fitting / the shadow models of membership attacks
+(Carlini et al., "Membership Inference Attacks From First Principles", 2022). For a deleted
+edge :math:`e`, the reference :math:`r(e)` that never saw it scores it on the retained graph;
+its *level* is
+
+.. math::
+    q_e = \hat F_{r(e)}\big(s_{r(e)}(e)\big), \qquad
+    \hat F_r(s) = \frac{\sum_v w_v\,[s_r(v) < s] + \tfrac12 \sum_v w_v\,[s_r(v) = s]}{\sum_v w_v},
+
+the weighted share of validation positives :math:`v` (weights :math:`w_v` of
+:class:`~gnn_unlearn.methods.stopping.UnseenEdges`) that reference scores below :math:`e`. A
+level is a rank among unseen edges, so it carries over between models of different score
+scales: the unlearning methods move :math:`e`'s score to the :math:`q_e`-quantile of *their
+own* validation scores (:meth:`UnseenEdges.quantile_targets` with ``levels``), and their
+stopping rule (:class:`~gnn_unlearn.methods.stopping.ForgetCriterion`) waits for the deleted
+set's separation from unseen edges to fall to :math:`\bar q` instead of 0.5.
+
+Measured (``benchmarks/reference_targets.py``, Cora and CiteSeer, GCN, retraining as the
+truth): on confidence-chosen worst-case sets the levels put the deleted-vs-retained AUC within
+0.03 of retraining's, where the validation-only estimate is off by up to 0.19; on random "in"
+and "out" sets they are as close or closer (the file has every number).
+
+Costs and caveats: two trainings on half the edges, once per trained model (not per request);
+levels are then a forward pass per reference. The references are trained on every training
+edge, deleted ones included, so they hold the data a request removes: they never reach the
+released model, but keep them like the original (same retention rules) and fit new ones after
+retraining.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from gnn_unlearn.methods.stopping import UnseenEdges
+from gnn_unlearn.ops.graph import edge_keys
+from gnn_unlearn.requests import DeletionRequest, UnlearningTask
+
+
+class HeldOutReference:
+    """Two link models, each trained on one half of the training edges (see the module docs).
+
+    Build with :meth:`fit`; pass to the link methods as ``reference=`` (``gradient_ascent``,
+    ``gnndelete``, ``d2dgn``) for every request on that model's graph (also a sequence of
+    requests: each deleted edge is a training edge of the original graph).
+
+    Attributes:
+        models: the two reference models (eval mode).
+        seed: the seed of the half split and of the references' training.
+        num_nodes: nodes of the graph they were trained on.
+        seconds: wall time of :meth:`fit`.
+    """
+
+    def __init__(self, models: list[nn.Module], first_half_keys: Tensor, all_keys: Tensor,
+                 num_nodes: int, seed: int, seconds: float = float("nan")):
+        self.models = models
+        self.first_half_keys = first_half_keys      # sorted keys of reference 0's training edges
+        self.all_keys = all_keys                    # sorted keys of every training edge
+        self.num_nodes, self.seed, self.seconds = num_nodes, seed, seconds
+
+    def __repr__(self) -> str:
+        return (f"HeldOutReference(seed={self.seed}, edges={self.all_keys.numel()}, "
+                f"nodes={self.num_nodes})")
+
+    # ------------------------------------------------------------------------------------------
+    @classmethod
+    def fit(cls, model: nn.Module, data: Data, seed: int = 0,
+            device: str | torch.device | None = None) -> "HeldOutReference":
+        """Trains the two references with ``model``'s recipe (``model.train_config``, full
+        batch or mini-batches as it was trained) on complementary halves of
+        ``data.train_pos_edge_index`` (seeded); ``model`` and ``data`` are not modified."""
+        from gnn_unlearn.methods.base import unlearn      # the retrain method: the original's recipe
+        if getattr(model, "task", None) != "link":
+            raise ValueError("a held-out reference serves link prediction; got a "
+                             f"{getattr(model, 'task', type(model).__name__)!r} model")
+        if not isinstance(data, Data) or getattr(data, "train_pos_edge_index", None) is None:
+            raise ValueError("a held-out reference needs the link split the model was trained on "
+                             "(data.train_pos_edge_index; make one with gnn_unlearn.link_split)")
+        if getattr(data, "val_pos_edge_index", None) is None or data.val_pos_edge_index.size(1) == 0:
+            raise ValueError("the levels are ranks among validation positives; the split has none")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+        train_edges = data.train_pos_edge_index
+        if train_edges.size(1) < 4:
+            raise ValueError("a held-out reference needs at least 4 training edges to split in two")
+        t0 = time.perf_counter()
+        g = torch.Generator().manual_seed(seed)
+        first = (torch.rand(train_edges.size(1), generator=g) < 0.5).to(train_edges.device)
+        if bool(first.all()) or not bool(first.any()):
+            first[0] = ~first[0]
+        base_seed = int((getattr(model, "train_config", None) or {}).get("seed", 0))
+        models = []
+        for k, held_out in enumerate((~first, first)):
+            # reference k trains on the edges the other half holds out: deleting them from the
+            # graph removes them from its messages and its supervision, exactly as retraining does
+            task = DeletionRequest.edges(train_edges[:, held_out]).resolve(data, num_hops=1)
+            ref = unlearn(model, task, "retrain", device=device,
+                          seed=base_seed + 7919 * (seed + 1) + k).model
+            ref.eval()
+            models.append(ref)
+        n = data.num_nodes
+        keys = edge_keys(train_edges, n)
+        return cls(models, torch.sort(keys[first]).values.cpu(), torch.sort(keys).values.cpu(), n, seed,
+                   time.perf_counter() - t0)
+
+    # ------------------------------------------------------------------------------------------
+    def check(self, task: UnlearningTask) -> None:
+        """Refuses a task on another graph or one whose deleted edges it did not split."""
+        if task.data.num_nodes != self.num_nodes:
+            raise ValueError(f"the reference was fit on a graph of {self.num_nodes} nodes; the task's "
+                             f"has {task.data.num_nodes}: fit a HeldOutReference on this model's graph")
+        keys = edge_keys(task.df_edge_index, self.num_nodes).cpu()
+        pos = torch.searchsorted(self.all_keys, keys).clamp(max=max(self.all_keys.numel() - 1, 0))
+        if keys.numel() and not bool((self.all_keys[pos] == keys).all()):
+            raise ValueError("some deleted edges are not training edges of the graph the reference was "
+                             "fit on: fit a HeldOutReference on this model's training graph")
+
+    @torch.no_grad()
+    def levels(self, task: UnlearningTask, weights: Tensor | None = None) -> Tensor:
+        """``[|D_f|]`` levels :math:`q_e \\in [0, 1]` of ``task.df_edge_index``, in its order.
+
+        ``weights``: of the validation positives (default: all 1; the methods pass
+        :attr:`UnseenEdges.weights`)."""
+        self.check(task)
+        data, df = task.retained_data, task.df_edge_index
+        val = data.val_pos_edge_index
+        w = torch.ones(val.size(1)) if weights is None else weights.detach().float().cpu()
+        if w.numel() != val.size(1):
+            raise ValueError(f"weights must hold one value per validation positive ({val.size(1)}), "
+                             f"got {w.numel()}")
+        keys = edge_keys(df, self.num_nodes).cpu()
+        pos = torch.searchsorted(self.first_half_keys, keys)
+        in_first = self.first_half_keys[pos.clamp(max=max(self.first_half_keys.numel() - 1, 0))] == keys
+        out = torch.empty(df.size(1))
+        for k, ref in enumerate(self.models):
+            mine = ~in_first if k == 0 else in_first        # reference k never saw these
+            if not bool(mine.any()):
+                continue
+            dev = next(ref.parameters()).device
+            z = ref.encode(data.x.to(dev), data.edge_index.to(dev))
+            s_val = ref.decode(z, val.to(dev)).float().cpu()
+            s_df = ref.decode(z, df[:, mine.to(df.device)].to(dev)).float().cpu()
+            out[mine] = weighted_cdf(s_df, s_val, w)
+        return out.to(df.device)
+
+    def describe(self) -> dict[str, Any]:
+        return {"seed": self.seed, "training_edges": int(self.all_keys.numel()),
+                "fit_seconds": self.seconds}
+
+
+def weighted_cdf(x: Tensor, ref: Tensor, weights: Tensor) -> Tensor:
+    """Mid-rank weighted CDF of ``ref`` at ``x``: share of weight below, plus half the tied."""
+    order = torch.sort(ref)
+    cum = torch.cat([weights.new_zeros(1), torch.cumsum(weights[order.indices], 0)])
+    below = cum[torch.searchsorted(order.values, x, right=False)]
+    not_above = cum[torch.searchsorted(order.values, x, right=True)]
+    return ((below + not_above) / (2 * cum[-1])).clamp(0, 1)
+
+
+def check_reference(method: str, reference: Any, model: nn.Module, task: UnlearningTask,
+                    target: str, loss_target: str | None = None) -> None:
+    """Refuses, before any work, a ``reference=`` option a link method cannot use:
+    not a :class:`HeldOutReference`, a model other than a link model, a stopping ``target``
+    other than ``"matched"``, a loss target (``loss_target``, e.g. GNNDelete's ``dec_target``)
+    other than ``"unseen_edges"``, or a reference fit on another graph."""
+    if reference is None:
+        return
+    if not isinstance(reference, HeldOutReference):
+        raise TypeError(f"{method}: reference must be a HeldOutReference "
+                        f"(gnn_unlearn.methods.HeldOutReference.fit(model, data)), got {type(reference).__name__}")
+    if getattr(model, "task", None) != "link":
+        raise ValueError(f"{method}: reference levels are for link prediction; this is a "
+                         f"{getattr(model, 'task', None)!r} model")
+    if target != "matched":
+        raise ValueError(f"{method}: reference levels refine target='matched'; got target={target!r}")
+    if loss_target is not None and loss_target != "unseen_edges":
+        raise ValueError(f"{method}: reference levels set the targets of the 'unseen_edges' loss; got "
+                         f"{loss_target!r}")
+    reference.check(task)
+
+
+def reference_levels(reference: HeldOutReference | None, task: UnlearningTask) -> Tensor | None:
+    """The deleted edges' levels (None without a reference), weighted to their support."""
+    if reference is None:
+        return None
+    weights = UnseenEdges(task.retained_data, task.df_edge_index).weights
+    return reference.levels(task, weights)
