@@ -108,6 +108,27 @@ def topk_metrics(model_or_z: nn.Module | Tensor, data: Data, split: str = "test"
     return {f"recall@{k}": recall_sum / users, f"ndcg@{k}": ndcg_sum / users}
 
 
+def _known_keys(exclude: Tensor, num_users: int, num_items: int, device: torch.device) -> Tensor:
+    """Sorted ``user * I + local item`` keys of ``exclude`` ``[2, k]`` (user, U + item)."""
+    return torch.sort((exclude[0] * num_items + exclude[1] - num_users).to(device))[0]
+
+
+def _known_cells(ex_keys: Tensor, users: Tensor, num_items: int) -> tuple[Tensor, Tensor]:
+    """(row, local item) of every known item of each row's user (``users`` one per row)."""
+    lo = torch.searchsorted(ex_keys, users * num_items)
+    lens = torch.searchsorted(ex_keys, users * num_items + num_items) - lo
+    rows = torch.repeat_interleave(torch.arange(users.numel(), device=users.device), lens)
+    offs = torch.arange(int(lens.sum()), device=users.device) - torch.repeat_interleave(lens.cumsum(0) - lens, lens)
+    return rows, ex_keys[torch.repeat_interleave(lo, lens) + offs] % num_items
+
+
+def _chunk(chunk_pairs: int | None, num_items: int, max_chunk_scores: int) -> int:
+    chunk = max(1, max_chunk_scores // max(num_items, 1)) if chunk_pairs is None else chunk_pairs
+    if chunk < 1:
+        raise ValueError(f"chunk_pairs must be >= 1, got {chunk}")
+    return chunk
+
+
 @torch.no_grad()
 def pair_ranks(model_or_z: nn.Module | Tensor, data: Data, pairs: Tensor,
                exclude: Tensor | None = None, chunk_pairs: int | None = None,
@@ -118,29 +139,69 @@ def pair_ranks(model_or_z: nn.Module | Tensor, data: Data, pairs: Tensor,
     at a time; default: a ``[pairs, items]`` block within ``max_chunk_scores`` entries."""
     z = model_or_z if isinstance(model_or_z, Tensor) else embeddings(model_or_z, data)
     nu, ni = int(data.num_users), int(data.num_items)
-    if chunk_pairs is None:
-        chunk_pairs = max(1, max_chunk_scores // max(ni, 1))
-    if chunk_pairs < 1:
-        raise ValueError(f"chunk_pairs must be >= 1, got {chunk_pairs}")
+    chunk_pairs = _chunk(chunk_pairs, ni, max_chunk_scores)
     exclude = data.train_pos_edge_index if exclude is None else exclude
-    ex_keys = torch.sort((exclude[0] * ni + exclude[1] - nu).to(z.device))[0]
+    ex_keys = _known_keys(exclude, nu, ni, z.device)
     out = []
     for s in range(0, pairs.size(1), chunk_pairs):
         u, i = pairs[0, s:s + chunk_pairs].to(z.device), pairs[1, s:s + chunk_pairs].to(z.device)
         scores = z[u] @ z[nu:].t()                                         # [c, I]
         own = scores.gather(1, (i - nu).unsqueeze(1))   # from the same product: no self-count
         above = scores > own
-        # known items above the pair's score do not count
-        ex_u = torch.searchsorted(ex_keys, u * ni), torch.searchsorted(ex_keys, u * ni + ni)
-        lens = ex_u[1] - ex_u[0]
-        if int(lens.sum()) > 0:
-            rows = torch.repeat_interleave(torch.arange(u.numel(), device=z.device), lens)
-            starts = torch.repeat_interleave(ex_u[0], lens)
-            offs = torch.arange(int(lens.sum()), device=z.device) - torch.repeat_interleave(lens.cumsum(0) - lens, lens)
-            cols = ex_keys[starts + offs] % ni
-            above[rows, cols] = False
+        above[_known_cells(ex_keys, u, ni)] = False     # known items above the pair's score do not count
         out.append(above.sum(1))
     return torch.cat(out) if out else torch.empty(0, dtype=torch.long, device=z.device)
+
+
+@torch.no_grad()
+def scores_at_ranks(z: Tensor, data: Data, pairs: Tensor, ranks: Tensor,
+                    exclude: Tensor | None = None, head: int = 256, sample: int = 2048,
+                    generator: torch.Generator | None = None, chunk_pairs: int | None = None,
+                    max_chunk_scores: int = 1 << 24) -> Tensor:
+    """The score a pair ``(u, i)`` needs to get rank ``ranks[e]`` in :func:`pair_ranks`: the
+    ``ranks[e]``-th highest score (0-based) of ``u`` over its candidate items - all items but
+    ``i`` and the ``exclude`` ones (default: the training interactions of ``data``) - clamped
+    to the last candidate. The inverse of :func:`pair_ranks` at fixed embeddings of the other
+    items.
+
+    Exact for ranks below ``head`` (a top-``head`` selection per row) and for catalogues of at
+    most ``head + sample`` items; deeper ranks :math:`r` of :math:`n` candidates are read from
+    a uniform sample of ``sample`` items (drawn once per call from ``generator``) at position
+    :math:`\lfloor r\, n_s / n \rfloor` of its :math:`n_s` candidates, a relative error of
+    the order of :math:`\sqrt{r / (n\, n_s)}` in rank percentile - a full per-row sort of a
+    large catalogue costs 10x more.
+    """
+    nu, ni = int(data.num_users), int(data.num_items)
+    if ranks.shape != pairs[0].shape:
+        raise ValueError(f"one rank per pair expected, got {tuple(ranks.shape)} for {pairs.size(1)} pairs")
+    if head < 1 or sample < 1:
+        raise ValueError(f"head and sample must be >= 1, got {head}, {sample}")
+    chunk_pairs = _chunk(chunk_pairs, ni, max_chunk_scores)
+    exclude = data.train_pos_edge_index if exclude is None else exclude
+    ex_keys = _known_keys(exclude, nu, ni, z.device)
+    exact = ni <= head + sample
+    subset = None if exact else torch.randperm(ni, generator=generator)[:sample].to(z.device)
+    out = []
+    for s in range(0, pairs.size(1), chunk_pairs):
+        u, i = pairs[0, s:s + chunk_pairs].to(z.device), pairs[1, s:s + chunk_pairs].to(z.device)
+        r = ranks[s:s + chunk_pairs].to(z.device).long().clamp(min=0)
+        scores = z[u] @ z[nu:].t()
+        scores[_known_cells(ex_keys, u, ni)] = float("-inf")
+        scores.scatter_(1, (i - nu).unsqueeze(1), float("-inf"))
+        valid = torch.isfinite(scores).sum(1)
+        r = torch.minimum(r, (valid - 1).clamp(min=0))
+        if exact:
+            ordered = torch.sort(scores, dim=1, descending=True).values
+            out.append(ordered.gather(1, r.unsqueeze(1)).squeeze(1))
+            continue
+        top = torch.topk(scores, head, dim=1).values
+        part = torch.sort(scores[:, subset], dim=1, descending=True).values
+        valid_part = torch.isfinite(part).sum(1)
+        pos = torch.minimum(r * valid_part // valid.clamp(min=1), (valid_part - 1).clamp(min=0))
+        deep = part.gather(1, pos.unsqueeze(1)).squeeze(1)
+        shallow = top.gather(1, r.clamp(max=head - 1).unsqueeze(1)).squeeze(1)
+        out.append(torch.where(r < head, shallow, deep))
+    return torch.cat(out) if out else torch.empty(0, dtype=z.dtype, device=z.device)
 
 
 def rank_summary(ranks: Tensor, num_items: int, k: int = 20) -> dict[str, float]:
