@@ -94,7 +94,7 @@ class ReverseBPR(Unlearner):
             or ``"published"`` (reverse BPR against one random unseen item, mean-rank stop).
         tolerance, patience: of the ``"matched"`` stop
             (:class:`~gnn_unlearn.methods.rec_common.RankMonitor`).
-        preserve_weight: ``"matched"`` only: :math:`\mu` of the stay-close term (module docstring).
+        preserve_weight: ``"matched"`` only: :math:`\\mu` of the stay-close term (module docstring).
         seed: seeds sampling.
     """
     name = "reverse_bpr"

@@ -126,7 +126,7 @@ def influence_loss(model: nn.Module, encoder: InfluenceEncoder, e0: Tensor, data
     ``matched`` (``target="matched"``): ``(pairs, targets, own)`` - the removed pairs whose rows
     keep retained interactions, their target scores
     (:meth:`~gnn_unlearn.methods.rec_common.RankMonitor.score_targets`) and the retained
-    interactions of their users. The unlearning term is then :math:`(\hat y_{ui} - t_{ui})^2`
+    interactions of their users. The unlearning term is then :math:`(\\hat y_{ui} - t_{ui})^2`
     and the preserving term anchors the touched users' scores (one retained interaction and one
     random item per removed pair) instead of random users'."""
     lam_u, lam_p, lam_c = weights
@@ -193,7 +193,7 @@ def pretrain_influence_encoder(model: nn.Module, data, request_size: float | int
             pair onto the score at which the frozen model on the simulated retained graph ranks
             comparable held-out interactions (:class:`~gnn_unlearn.methods.rec_common.HeldOutInteractions`;
             pairs of users or items left without interactions are left out); ``"published"``:
-            :math:`-\log\sigma(-\hat y_{ui})`.
+            :math:`-\\log\\sigma(-\\hat y_{ui})`.
     Returns: the encoder and a history (loss per step, seconds).
 
     Under ``torchrun`` (``W`` > 1 ranks) the encoder trains inside
@@ -313,7 +313,7 @@ class UnlearnRec(Unlearner):
             steps, reverting on a validation Recall@20 drop of more than ``max_val_drop``), and
             users / items left without interactions are redrawn from the initialisation
             (:func:`~gnn_unlearn.methods.rec_common.reset_untrained`); ``"published"``: the
-            paper's :math:`-\log\sigma(-\hat y_{ui})` for a fixed number of steps.
+            paper's :math:`-\\log\\sigma(-\\hat y_{ui})` for a fixed number of steps.
             The encoder should be pre-trained with the same target.
         check_every, max_val_drop, tolerance, patience: of the ``"matched"`` stop.
         verify: run :class:`~gnn_unlearn.methods.rec_common.RankMonitor` afterwards and record

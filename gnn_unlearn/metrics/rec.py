@@ -158,7 +158,7 @@ def scores_at_ranks(z: Tensor, data: Data, pairs: Tensor, ranks: Tensor,
                     exclude: Tensor | None = None, head: int = 256, sample: int = 2048,
                     generator: torch.Generator | None = None, chunk_pairs: int | None = None,
                     max_chunk_scores: int = 1 << 24) -> Tensor:
-    """The score a pair ``(u, i)`` needs to get rank ``ranks[e]`` in :func:`pair_ranks`: the
+    r"""The score a pair ``(u, i)`` needs to get rank ``ranks[e]`` in :func:`pair_ranks`: the
     ``ranks[e]``-th highest score (0-based) of ``u`` over its candidate items - all items but
     ``i`` and the ``exclude`` ones (default: the training interactions of ``data``) - clamped
     to the last candidate. The inverse of :func:`pair_ranks` at fixed embeddings of the other

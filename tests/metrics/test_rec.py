@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from gnn_unlearn.metrics.rec import pair_ranks, rank_summary, topk_metrics
+from gnn_unlearn.metrics.rec import pair_ranks, rank_summary, scores_at_ranks, topk_metrics
 from gnn_unlearn.ops.graph import symmetrize
 
 
@@ -102,3 +102,39 @@ def test_evaluate_refuses_link_only_options_for_a_recommender(small_rec, monkeyp
         evaluate(result, task, mia=False, df_negatives=task.df_edge_index)
     with pytest.raises(ValueError, match="attack"):
         evaluate(result, task, mia=False, attacks=["lira"])
+
+
+def _rank_of_score(z, data, pairs, scores):
+    """Brute force: candidate items (not known, not the pair's own) scoring above ``scores``."""
+    nu = data.num_users
+    full = z[pairs[0]] @ z[nu:].t()
+    tr = data.train_pos_edge_index
+    known = torch.zeros(nu, data.num_items, dtype=torch.bool)
+    known[tr[0], tr[1] - nu] = True
+    cand = ~known[pairs[0]]
+    cand[torch.arange(pairs.size(1)), pairs[1] - nu] = False
+    return ((full > scores.unsqueeze(1)) & cand).sum(1), cand.sum(1)
+
+
+@pytest.mark.parametrize("head,sample", [(256, 2048), (3, 10)])     # exact; top-3 exact + sampled tail
+def test_scores_at_ranks_inverts_pair_ranks(head, sample):
+    data, z = _toy(seed=3)
+    pairs = data.test_pos_edge_index
+    cand = _rank_of_score(z, data, pairs, torch.full((pairs.size(1),), float("inf")))[1]
+    ranks = torch.randint(0, 30, (pairs.size(1),), generator=torch.Generator().manual_seed(1))
+    got = scores_at_ranks(z, data, pairs, ranks, head=head, sample=sample,
+                          generator=torch.Generator().manual_seed(0), chunk_pairs=7)
+    reached = _rank_of_score(z, data, pairs, got)[0]
+    want = torch.minimum(ranks, cand - 1)
+    if sample >= data.num_items:
+        assert torch.equal(reached, want)
+    else:
+        head_rows = want < head
+        assert torch.equal(reached[head_rows], want[head_rows])
+        assert (reached[~head_rows] - want[~head_rows]).abs().float().mean() < 0.25 * cand.float().mean()
+    # a pair given the score of its own current rank keeps that rank (the last one: clamped)
+    own = pair_ranks(z, data, pairs)
+    again = scores_at_ranks(z, data, pairs, own)
+    assert torch.equal(torch.minimum(own, cand - 1), _rank_of_score(z, data, pairs, again)[0])
+    with pytest.raises(ValueError, match="one rank per pair"):
+        scores_at_ranks(z, data, pairs, ranks[:-1])
