@@ -38,7 +38,8 @@ the regression lowers a removed pair by shrinking its user's whole score scale (
 retained items' mean score 7.8 -> 4.5, removed pairs' scores 2.8 against retraining's 5.7),
 where retraining keeps that scale (7.76). Users and items that keep no
 interaction are redrawn from the initialisation first
-(:func:`~gnn_unlearn.methods.rec_common.reset_untrained`): a retrained model never trains them.
+(:func:`~gnn_unlearn.methods.rec_common.untrained_embeddings`: a retrained model never trains such
+users and trains such items only as negatives, like the catalogue's cold items).
 
 Stopping (:class:`~gnn_unlearn.methods.rec_common.RankMonitor`, checked every
 ``check_every`` steps): ``"matched"``: as soon as the removed pairs' rank distribution is that of
@@ -57,7 +58,7 @@ from torch import nn
 
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.rec_common import (RankMonitor, check_target, matchable, removed_pairs,
-                                            reset_untrained, untrained_rows)
+                                            reset_untrained)
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.training import bpr_loss, interaction_keys, sample_items, sample_triples
 from gnn_unlearn.utils import seeded
@@ -119,8 +120,8 @@ class ReverseBPR(Unlearner):
         g = torch.Generator().manual_seed(self.seed)
         matched = self.target == "matched"
         if matched:
-            rows = untrained_rows(task)
-            self.history["reset_rows"] = reset_untrained(model, rows, g)
+            rows = reset_untrained(model, task, g)
+            self.history["reset_rows"] = int(rows.sum())
             df = matchable(df, rows)
             if df.size(1) == 0:          # every removed pair belongs to a row nobody trains now
                 self.history.update(loss=[], epochs=0, stop_reason="untrained rows redrawn")

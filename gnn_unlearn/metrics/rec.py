@@ -153,55 +153,99 @@ def pair_ranks(model_or_z: nn.Module | Tensor, data: Data, pairs: Tensor,
     return torch.cat(out) if out else torch.empty(0, dtype=torch.long, device=z.device)
 
 
-@torch.no_grad()
-def scores_at_ranks(z: Tensor, data: Data, pairs: Tensor, ranks: Tensor,
-                    exclude: Tensor | None = None, head: int = 256, sample: int = 2048,
-                    generator: torch.Generator | None = None, chunk_pairs: int | None = None,
-                    max_chunk_scores: int = 1 << 24) -> Tensor:
-    r"""The score a pair ``(u, i)`` needs to get rank ``ranks[e]`` in :func:`pair_ranks`: the
-    ``ranks[e]``-th highest score (0-based) of ``u`` over its candidate items - all items but
-    ``i`` and the ``exclude`` ones (default: the training interactions of ``data``) - clamped
-    to the last candidate. The inverse of :func:`pair_ranks` at fixed embeddings of the other
-    items.
+class CandidateScores:
+    r"""Each user's scores of its candidate items (all items but the ``exclude`` ones, default
+    the training interactions of ``data``), summarised once for many pairs of the same users.
 
-    Exact for ranks below ``head`` (a top-``head`` selection per row) and for catalogues of at
-    most ``head + sample`` items; deeper ranks :math:`r` of :math:`n` candidates are read from
-    a uniform sample of ``sample`` items (drawn once per call from ``generator``) at position
-    :math:`\lfloor r\, n_s / n \rfloor` of its :math:`n_s` candidates, a relative error of
-    the order of :math:`\sqrt{r / (n\, n_s)}` in rank percentile - a full per-row sort of a
-    large catalogue costs 10x more.
+    Per user: the ``head`` highest scores exactly, and the sorted scores of a uniform sample of
+    ``sample`` items (drawn once from ``generator``) for deeper ranks - a rank :math:`r > `
+    ``head`` of :math:`n` candidates is read at position :math:`r\, n_s / n` of the sample's
+    :math:`n_s` candidates (error of the order of :math:`\sqrt{r / (n\,n_s)}` in rank
+    percentile). Exact for catalogues of at most ``head + sample`` items. One
+    ``[users, items]`` score block per chunk of users, so a request with many pairs per user
+    costs one pass over its users instead of one per pair.
+
+    * :meth:`ranks`: the rank :func:`pair_ranks` gives a pair ``(u, i)`` of score ``s``
+      (candidates other than ``i`` scoring above ``s``; scores within a relative 1e-5 of ``s``
+      count as ties);
+    * :meth:`scores_at`: the inverse - the score that gives the pair rank ``r``, midway between
+      the candidates at positions :math:`r - 1` and :math:`r` among the others (so that the rank is
+      ``r`` and not a tie), the last candidate's score at the bottom.
     """
-    nu, ni = int(data.num_users), int(data.num_items)
-    if ranks.shape != pairs[0].shape:
-        raise ValueError(f"one rank per pair expected, got {tuple(ranks.shape)} for {pairs.size(1)} pairs")
-    if head < 1 or sample < 1:
-        raise ValueError(f"head and sample must be >= 1, got {head}, {sample}")
-    chunk_pairs = _chunk(chunk_pairs, ni, max_chunk_scores)
-    exclude = data.train_pos_edge_index if exclude is None else exclude
-    ex_keys = _known_keys(exclude, nu, ni, z.device)
-    exact = ni <= head + sample
-    subset = None if exact else torch.randperm(ni, generator=generator)[:sample].to(z.device)
-    out = []
-    for s in range(0, pairs.size(1), chunk_pairs):
-        u, i = pairs[0, s:s + chunk_pairs].to(z.device), pairs[1, s:s + chunk_pairs].to(z.device)
-        r = ranks[s:s + chunk_pairs].to(z.device).long().clamp(min=0)
-        scores = z[u] @ z[nu:].t()
-        scores[_known_cells(ex_keys, u, ni)] = float("-inf")
-        scores.scatter_(1, (i - nu).unsqueeze(1), float("-inf"))
-        valid = torch.isfinite(scores).sum(1)
-        r = torch.minimum(r, (valid - 1).clamp(min=0))
-        if exact:
-            ordered = torch.sort(scores, dim=1, descending=True).values
-            out.append(ordered.gather(1, r.unsqueeze(1)).squeeze(1))
-            continue
-        top = torch.topk(scores, head, dim=1).values
-        part = torch.sort(scores[:, subset], dim=1, descending=True).values
-        valid_part = torch.isfinite(part).sum(1)
-        pos = torch.minimum(r * valid_part // valid.clamp(min=1), (valid_part - 1).clamp(min=0))
-        deep = part.gather(1, pos.unsqueeze(1)).squeeze(1)
-        shallow = top.gather(1, r.clamp(max=head - 1).unsqueeze(1)).squeeze(1)
-        out.append(torch.where(r < head, shallow, deep))
-    return torch.cat(out) if out else torch.empty(0, dtype=z.dtype, device=z.device)
+
+    def __init__(self, z: Tensor, data: Data, users: Tensor, exclude: Tensor | None = None,
+                 head: int = 256, sample: int = 2048, generator: torch.Generator | None = None,
+                 max_chunk_scores: int = 1 << 24):
+        nu, ni = int(data.num_users), int(data.num_items)
+        if head < 1 or sample < 1:
+            raise ValueError(f"head and sample must be >= 1, got {head}, {sample}")
+        self.users = torch.unique(users.to(z.device))
+        exclude = data.train_pos_edge_index if exclude is None else exclude
+        ex_keys = _known_keys(exclude, nu, ni, z.device)
+        exact = ni <= head + sample
+        self.head = ni if exact else head
+        subset = None if exact else torch.randperm(ni, generator=generator)[:sample].to(z.device)
+        chunk = _chunk(None, ni, max_chunk_scores)
+        tops, deeps, counts, deep_counts = [], [], [], []
+        for s in range(0, self.users.numel(), chunk):
+            u = self.users[s:s + chunk]
+            scores = z[u] @ z[nu:].t()
+            scores[_known_cells(ex_keys, u, ni)] = float("-inf")
+            counts.append(torch.isfinite(scores).sum(1))
+            if exact:
+                tops.append(torch.sort(scores, dim=1, descending=True).values)
+                continue
+            tops.append(torch.topk(scores, head, dim=1).values)
+            part = torch.sort(scores[:, subset], dim=1, descending=True).values
+            deeps.append(part)
+            deep_counts.append(torch.isfinite(part).sum(1))
+        empty = z.new_empty(0, self.head)
+        self.top = torch.cat(tops) if tops else empty
+        self.count = torch.cat(counts) if counts else torch.zeros(0, dtype=torch.long, device=z.device)
+        self.deep = torch.cat(deeps) if deeps else None
+        self.deep_count = torch.cat(deep_counts) if deep_counts else None
+
+    def _rows(self, users: Tensor) -> Tensor:
+        row = torch.searchsorted(self.users, users)
+        if bool((row >= self.users.numel()).any()) or not torch.equal(self.users[row.clamp(max=self.users.numel() - 1)], users):
+            raise ValueError("CandidateScores: a pair's user was not among the summarised users")
+        return row
+
+    def ranks(self, users: Tensor, scores: Tensor) -> Tensor:
+        """Float ranks (exact below ``head``) of pairs of these users with these scores."""
+        row = self._rows(users)
+        # the pair's own item is among the candidates, its score from another product: a
+        # relative margin keeps float round-off from counting it above itself
+        level = (scores + 1e-5 * (1 + scores.abs())).unsqueeze(1)
+        above = (self.top[row] > level).sum(1)
+        if self.deep is None:
+            return above.double()
+        frac = (self.deep[row] > level).sum(1).double() / self.deep_count[row].clamp(min=1).double()
+        estimate = torch.maximum(frac * (self.count[row] - 1).clamp(min=0).double(), torch.full_like(frac, self.head))
+        return torch.where(above < self.head, above.double(), estimate)
+
+    def scores_at(self, users: Tensor, ranks: Tensor, own_ranks: Tensor) -> Tensor:
+        """The scores that give pairs of these users (now at ``own_ranks``) ranks ``ranks``."""
+        row = self._rows(users)
+        others = (self.count[row] - 1).clamp(min=1)
+        r = torch.minimum(ranks.long().clamp(min=0), others - 1)
+        own = own_ranks.long()
+
+        def at(pos: Tensor) -> Tensor:                # pos-th other candidate, 0-based
+            full = pos + (own <= pos).long()        # skip the pair's own item in the full order
+            if self.deep is None:
+                return self.top[row].gather(1, full.clamp(max=self.top.size(1) - 1).unsqueeze(1)).squeeze(1)
+            shallow = self.top[row].gather(1, full.clamp(max=self.head - 1).unsqueeze(1)).squeeze(1)
+            scale = self.deep_count[row].double() / self.count[row].clamp(min=1).double()
+            dpos = torch.minimum((full.double() * scale).long(), (self.deep_count[row] - 1).clamp(min=0))
+            deep = self.deep[row].gather(1, dpos.unsqueeze(1)).squeeze(1)
+            return torch.where(full < self.head, shallow, deep)
+
+        below = at(r)
+        above = at((r - 1).clamp(min=0))
+        first = below + (below - at((r + 1).clamp(max=others - 1))).abs() / 2    # above the top one
+        mid = torch.where(r == 0, first, (above + below) / 2)
+        return torch.where(r >= others - 1, below, mid)
 
 
 def rank_summary(ranks: Tensor, num_items: int, k: int = 20) -> dict[str, float]:

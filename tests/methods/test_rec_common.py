@@ -5,7 +5,7 @@ import torch
 from gnn_unlearn.data import sample_interactions, sample_users
 from gnn_unlearn.data.synthetic import bipartite_synthetic
 from gnn_unlearn.methods.rec_common import (HeldOutInteractions, RankMonitor, matchable, reset_untrained,
-                                            untrained_rows)
+                                            untrained_embeddings, untrained_rows)
 from gnn_unlearn.metrics.rec import embeddings
 from gnn_unlearn.models.lightgcn import INIT_STD
 
@@ -55,6 +55,12 @@ def test_reference_weights_follow_the_removed_items_popularity(shop):
                           share_df[covered] / share_df[covered].sum(), atol=1e-5)
 
 
+def _copy(model, shop):
+    twin = type(model)(shop.num_users, shop.num_items)
+    twin.load_state_dict(model.state_dict())
+    return twin
+
+
 def test_untrained_rows_are_the_rows_left_without_interactions(shop, shop_model):
     task = sample_users(shop, 5, seed=0).resolve(shop)
     rows = untrained_rows(task)
@@ -63,17 +69,37 @@ def test_untrained_rows_are_the_rows_left_without_interactions(shop, shop_model)
     deg = torch.bincount(task.retained_data.train_pos_edge_index.reshape(-1), minlength=shop.num_nodes)
     assert bool((deg[rows] == 0).all())
     assert matchable(task.df_edge_index, rows).size(1) == 0      # every removed pair lost its user
-    model = type(shop_model)(shop.num_users, shop.num_items)
-    model.load_state_dict(shop_model.state_dict())
-    assert reset_untrained(model, rows, torch.Generator().manual_seed(0)) == int(rows.sum())
-    fresh = model.embedding.weight[rows]
-    assert not torch.equal(fresh, shop_model.embedding.weight[rows])
+    model = _copy(shop_model, shop)
+    assert torch.equal(reset_untrained(model, task, torch.Generator().manual_seed(0)), rows)
+    fresh = model.embedding.weight[users]
+    assert not torch.equal(fresh, shop_model.embedding.weight[users])
     assert torch.equal(model.embedding.weight[~rows], shop_model.embedding.weight[~rows])
-    assert 0.6 * INIT_STD < float(fresh.std()) < 1.5 * INIT_STD
-    again = type(shop_model)(shop.num_users, shop.num_items)
-    again.load_state_dict(shop_model.state_dict())
-    reset_untrained(again, rows, torch.Generator().manual_seed(0))
+    assert 0.6 * INIT_STD < float(fresh.detach().std()) < 1.5 * INIT_STD   # a user keeps its initial draw
+    again = _copy(shop_model, shop)
+    reset_untrained(again, task, torch.Generator().manual_seed(0))
     assert torch.equal(again.embedding.weight, model.embedding.weight)      # seeded
+
+
+def test_items_left_without_interactions_are_drawn_like_cold_items(shop, shop_model):
+    """Retraining still samples such an item as a negative: it ends like the catalogue's items
+    that never had a training interaction, not like a fresh initialisation."""
+    task = sample_users(shop, 40, seed=1).resolve(shop)
+    rows = untrained_rows(task)
+    items = rows.clone()
+    items[:shop.num_users] = False
+    assert int(items.sum()) > 0
+    e0 = shop_model.embedding.weight.detach()
+    deg = torch.bincount(shop.train_pos_edge_index.reshape(-1), minlength=shop.num_nodes)
+    cold = deg == 0
+    cold[:shop.num_users] = False
+    assert int(cold.sum()) >= 2
+    got_rows, values = untrained_embeddings(e0, task, torch.Generator().manual_seed(0), min_cold=2)
+    item_values = values[items[got_rows]]
+    cold_mean = e0[cold].mean(0)
+    assert float((item_values.mean(0) - cold_mean).norm()) < 0.25 * float(cold_mean.norm())
+    assert abs(float(item_values.norm(dim=1).mean()) / float(e0[cold].norm(dim=1).mean()) - 1) < 0.2
+    _, plain = untrained_embeddings(e0, task, torch.Generator().manual_seed(0), min_cold=10 ** 6)
+    assert 0.6 * INIT_STD < float(plain[items[got_rows]].std()) < 1.5 * INIT_STD   # too few cold items
 
 
 def test_monitor_refuses_bad_options(shop):
@@ -96,5 +122,6 @@ def test_original_model_ranks_removed_pairs_above_the_reference(shop, shop_model
     assert monitor.last["excess"] > 0 and monitor.last["separation"] > 0.55
     z = embeddings(shop_model, task.retained_data)
     targets = monitor.score_targets(z)
+    assert targets.shape == monitor.df[0].shape
     now = shop_model.decode(z, monitor.df)
     assert float(targets.mean()) < float(now.mean())          # the targets lie below the trained scores

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from gnn_unlearn.metrics.rec import pair_ranks, rank_summary, scores_at_ranks, topk_metrics
+from gnn_unlearn.metrics.rec import CandidateScores, pair_ranks, rank_summary, topk_metrics
 from gnn_unlearn.ops.graph import symmetrize
 
 
@@ -117,24 +117,31 @@ def _rank_of_score(z, data, pairs, scores):
 
 
 @pytest.mark.parametrize("head,sample", [(256, 2048), (3, 10)])     # exact; top-3 exact + sampled tail
-def test_scores_at_ranks_inverts_pair_ranks(head, sample):
+def test_candidate_scores_rank_pairs_and_invert_the_rank(head, sample):
     data, z = _toy(seed=3)
     pairs = data.test_pos_edge_index
-    cand = _rank_of_score(z, data, pairs, torch.full((pairs.size(1),), float("inf")))[1]
-    ranks = torch.randint(0, 30, (pairs.size(1),), generator=torch.Generator().manual_seed(1))
-    got = scores_at_ranks(z, data, pairs, ranks, head=head, sample=sample,
-                          generator=torch.Generator().manual_seed(0), chunk_pairs=7)
-    reached = _rank_of_score(z, data, pairs, got)[0]
-    want = torch.minimum(ranks, cand - 1)
-    if sample >= data.num_items:
-        assert torch.equal(reached, want)
-    else:
-        head_rows = want < head
-        assert torch.equal(reached[head_rows], want[head_rows])
-        assert (reached[~head_rows] - want[~head_rows]).abs().float().mean() < 0.25 * cand.float().mean()
-    # a pair given the score of its own current rank keeps that rank (the last one: clamped)
+    cand = CandidateScores(z, data, pairs[0], head=head, sample=sample,
+                           generator=torch.Generator().manual_seed(0))
     own = pair_ranks(z, data, pairs)
-    again = scores_at_ranks(z, data, pairs, own)
-    assert torch.equal(torch.minimum(own, cand - 1), _rank_of_score(z, data, pairs, again)[0])
-    with pytest.raises(ValueError, match="one rank per pair"):
-        scores_at_ranks(z, data, pairs, ranks[:-1])
+    scores = (z[pairs[0]] * z[pairs[1]]).sum(-1)
+    got = cand.ranks(pairs[0], scores)
+    others = _rank_of_score(z, data, pairs, torch.full((pairs.size(1),), float("inf")))[1]
+    exact = sample + head >= data.num_items
+    head_rows = own < head
+    assert torch.equal(got[head_rows].long(), own[head_rows])
+    if exact:
+        assert torch.equal(got.long(), own)
+    else:
+        assert (got[~head_rows] - own[~head_rows]).abs().mean() < 0.25 * others.float().mean()
+    wanted = torch.randint(0, 30, (pairs.size(1),), generator=torch.Generator().manual_seed(1))
+    wanted[:5] = 0                                                 # the top, and the bottom
+    wanted[5:10] = others[5:10] - 1
+    target = cand.scores_at(pairs[0], wanted, own)
+    reached = _rank_of_score(z, data, pairs, target)[0]
+    want = torch.minimum(wanted, others - 1)
+    check = torch.ones_like(want, dtype=torch.bool) if exact else want < head - 1
+    assert torch.equal(reached[check], want[check])
+    if not exact:
+        assert (reached - want).abs().float().mean() < 0.25 * others.float().mean()
+    with pytest.raises(ValueError, match="not among the summarised users"):
+        cand.ranks(torch.tensor([int(pairs[0].max()) + 1]), scores[:1])
