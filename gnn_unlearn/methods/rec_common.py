@@ -7,8 +7,10 @@ recommender should score the removed interactions :math:`E_\Delta` as a model re
 them does - not as low as possible. To a retrained model a removed interaction of a user who
 keeps other interactions is an interaction it never saw, like a held-out validation
 interaction; so the *current* model's ranks of validation interactions of the same users are
-the reference. A user (or item) that loses every interaction is, to a retrained model, a row
-that never received a gradient: its initial embedding is a draw of the initialisation.
+the reference. A user that loses every interaction is, to a retrained model, a row that never
+received a gradient (its initial embedding is a draw of the initialisation); an item that loses
+every interaction is still a sampled negative, trained like the catalogue's cold items
+(:func:`untrained_embeddings`).
 
 Measured on lastfm (LightGCN, 1 % of the interactions, seed 0; ``diag/`` scripts of the
 session that wrote this): under the original model the validation interactions of the

@@ -206,8 +206,8 @@ class CandidateScores:
         self.deep_count = torch.cat(deep_counts) if deep_counts else None
 
     def _rows(self, users: Tensor) -> Tensor:
-        row = torch.searchsorted(self.users, users)
-        if bool((row >= self.users.numel()).any()) or not torch.equal(self.users[row.clamp(max=self.users.numel() - 1)], users):
+        row = torch.searchsorted(self.users, users).clamp(max=max(self.users.numel() - 1, 0))
+        if self.users.numel() == 0 or not torch.equal(self.users[row], users):
             raise ValueError("CandidateScores: a pair's user was not among the summarised users")
         return row
 

@@ -68,8 +68,12 @@ def test_unlearnrec_moves_only_request_nodes_and_reloads(lastfm_lightgcn, rec_ta
 
 def test_user_requests_and_refusals(lastfm, lastfm_lightgcn, encoder, cora_gcn, cora_link):
     task = sample_users(lastfm, 20, seed=0).resolve(lastfm)
-    result = unlearn(lastfm_lightgcn, task, "unlearnrec", encoder=encoder, finetune_steps=2)
+    result = unlearn(lastfm_lightgcn, task, "unlearnrec", encoder=encoder, finetune_steps=2,
+                     target="published")
     assert len(result.history["loss"]) == 2
+    # matched: the users keep no interaction, so their rows are redrawn and nothing is fine-tuned
+    result = unlearn(lastfm_lightgcn, task, "unlearnrec", encoder=encoder, finetune_steps=2)
+    assert result.history["loss"] == [] and result.history["stop_reason"] == "untrained rows redrawn"
     with pytest.raises(ValueError, match=r"works on \['rec'\] models"):
         unlearn(cora_gcn, DeletionRequest.edges(cora_link.train_pos_edge_index[:, :3]).resolve(cora_link),
                 "reverse_bpr")
