@@ -42,9 +42,9 @@ interaction are redrawn from the initialisation first
 users and trains such items only as negatives, like the catalogue's cold items).
 
 Stopping (:class:`~gnn_unlearn.methods.rec_common.RankMonitor`, checked every
-``check_every`` steps): ``"matched"``: as soon as the removed pairs' rank distribution is that of
-the reference within ``tolerance`` null standard deviations (or stops improving for ``patience``
-checks); ``"published"``: as soon as their mean rank percentile reaches the reference's. A
+``check_every`` steps): ``"matched"``: when the removed pairs' rank distribution has been that of
+the reference, within ``tolerance`` null standard deviations, at 5 checks in a row (or stops
+improving for ``patience`` checks); ``"published"``: as soon as their mean rank percentile reaches the reference's. A
 validation Recall@20 drop of more than ``max_val_drop`` (relative) reverts to the last state
 that passed.
 """
@@ -57,8 +57,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from gnn_unlearn.methods.base import Unlearner, register
-from gnn_unlearn.methods.rec_common import (RankMonitor, check_target, matchable, removed_pairs,
-                                            reset_untrained)
+from gnn_unlearn.methods.rec_common import (RankMonitor, check_target, matchable, own_interactions,
+                                            removed_pairs, reset_untrained)
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.training import bpr_loss, interaction_keys, sample_items, sample_triples
 from gnn_unlearn.utils import seeded
@@ -135,7 +135,7 @@ class ReverseBPR(Unlearner):
         z_eval = monitor.embeddings(model)
         if matched:                      # the touched users' scores of their other items stay put
             z_start = z_eval
-            own = data.train_pos_edge_index[:, torch.isin(data.train_pos_edge_index[0], torch.unique(df[0]))]
+            own = own_interactions(data, df)
         verdict = monitor.check(model, z_eval)
         targets = monitor.score_targets(z_eval) if matched and verdict is None else None
         with seeded(self.seed, task.device):
