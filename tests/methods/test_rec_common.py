@@ -3,24 +3,10 @@ import pytest
 import torch
 
 from gnn_unlearn.data import sample_interactions, sample_users
-from gnn_unlearn.data.synthetic import bipartite_synthetic
 from gnn_unlearn.methods.rec_common import (HeldOutInteractions, RankMonitor, matchable, reset_untrained,
                                             untrained_embeddings, untrained_rows)
 from gnn_unlearn.metrics.rec import embeddings
 from gnn_unlearn.models.lightgcn import INIT_STD
-
-
-@pytest.fixture(scope="module")
-def shop():
-    return bipartite_synthetic(200, 300, 15, seed=0)
-
-
-@pytest.fixture(scope="module")
-def shop_model(shop):
-    from gnn_unlearn.training import TrainConfig, train
-    model, _ = train(shop, "rec", TrainConfig(epochs=150, lr=0.02, batch_size=1024, eval_every=50,
-                                              patience=1000, seed=0))
-    return model
 
 
 def test_target_percentiles_transport_removed_onto_reference(shop):
@@ -33,8 +19,7 @@ def test_target_percentiles_transport_removed_onto_reference(shop):
     held.weights = torch.ones_like(held.weights)
     target = held.target_percentiles(df_pct, ref_pct)
     # order kept: the best-ranked removed pair gets the smallest reference quantile ...
-    assert torch.equal(torch.argsort(target, stable=True), torch.argsort(df_pct, stable=True)) or \
-        bool((torch.diff(target[torch.argsort(df_pct)]) >= 0).all())
+    assert bool((torch.diff(target[torch.argsort(df_pct)]) >= 0).all())
     # ... and the targets are distributed like the reference (quantile by quantile)
     qs = torch.tensor([0.1, 0.5, 0.9], dtype=torch.double)
     assert torch.allclose(torch.quantile(target, qs), torch.quantile(ref_pct, qs), atol=0.05)
