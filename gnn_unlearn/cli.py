@@ -397,7 +397,7 @@ def cmd_pretrain_influence(a: argparse.Namespace) -> None:
     data = _graph_from_checkpoint(a, payload, "retained" if payload.get("retained") is not None else "split")
     device = resolve_device(a.device)
     encoder, info = pretrain_influence_encoder(model.to(device), data_to(data, device), a.request_size,
-                                               a.steps, seed=a.seed)
+                                               a.steps, target=a.target, seed=a.seed)
     if replica.rank != 0:       # the ranks hold the same encoder; rank 0 writes it
         return
     save_influence_encoder(a.output, encoder)
@@ -598,6 +598,9 @@ def build_parser() -> argparse.ArgumentParser:
                    '--method unlearnrec --params \'{"encoder": "PATH"}\'')
     p.add_argument("--request-size", type=float, default=0.01, help="simulated request size (fraction)")
     p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--target", choices=["matched", "published"], default="matched",
+                   help="unlearning term: 'matched' (removed pairs to the ranks a retrained model gives "
+                        "them) or 'published' (the paper's -log sigmoid(-score)); serve with the same target")
     _common(p)
     p.set_defaults(func=cmd_pretrain_influence, dataset="gowalla", num_nodes=0, task="rec")
 

@@ -108,6 +108,27 @@ def topk_metrics(model_or_z: nn.Module | Tensor, data: Data, split: str = "test"
     return {f"recall@{k}": recall_sum / users, f"ndcg@{k}": ndcg_sum / users}
 
 
+def _known_keys(exclude: Tensor, num_users: int, num_items: int, device: torch.device) -> Tensor:
+    """Sorted ``user * I + local item`` keys of ``exclude`` ``[2, k]`` (user, U + item)."""
+    return torch.sort((exclude[0] * num_items + exclude[1] - num_users).to(device))[0]
+
+
+def _known_cells(ex_keys: Tensor, users: Tensor, num_items: int) -> tuple[Tensor, Tensor]:
+    """(row, local item) of every known item of each row's user (``users`` one per row)."""
+    lo = torch.searchsorted(ex_keys, users * num_items)
+    lens = torch.searchsorted(ex_keys, users * num_items + num_items) - lo
+    rows = torch.repeat_interleave(torch.arange(users.numel(), device=users.device), lens)
+    offs = torch.arange(int(lens.sum()), device=users.device) - torch.repeat_interleave(lens.cumsum(0) - lens, lens)
+    return rows, ex_keys[torch.repeat_interleave(lo, lens) + offs] % num_items
+
+
+def _chunk(chunk_pairs: int | None, num_items: int, max_chunk_scores: int) -> int:
+    chunk = max(1, max_chunk_scores // max(num_items, 1)) if chunk_pairs is None else chunk_pairs
+    if chunk < 1:
+        raise ValueError(f"chunk_pairs must be >= 1, got {chunk}")
+    return chunk
+
+
 @torch.no_grad()
 def pair_ranks(model_or_z: nn.Module | Tensor, data: Data, pairs: Tensor,
                exclude: Tensor | None = None, chunk_pairs: int | None = None,
@@ -118,29 +139,113 @@ def pair_ranks(model_or_z: nn.Module | Tensor, data: Data, pairs: Tensor,
     at a time; default: a ``[pairs, items]`` block within ``max_chunk_scores`` entries."""
     z = model_or_z if isinstance(model_or_z, Tensor) else embeddings(model_or_z, data)
     nu, ni = int(data.num_users), int(data.num_items)
-    if chunk_pairs is None:
-        chunk_pairs = max(1, max_chunk_scores // max(ni, 1))
-    if chunk_pairs < 1:
-        raise ValueError(f"chunk_pairs must be >= 1, got {chunk_pairs}")
+    chunk_pairs = _chunk(chunk_pairs, ni, max_chunk_scores)
     exclude = data.train_pos_edge_index if exclude is None else exclude
-    ex_keys = torch.sort((exclude[0] * ni + exclude[1] - nu).to(z.device))[0]
+    ex_keys = _known_keys(exclude, nu, ni, z.device)
     out = []
     for s in range(0, pairs.size(1), chunk_pairs):
         u, i = pairs[0, s:s + chunk_pairs].to(z.device), pairs[1, s:s + chunk_pairs].to(z.device)
         scores = z[u] @ z[nu:].t()                                         # [c, I]
         own = scores.gather(1, (i - nu).unsqueeze(1))   # from the same product: no self-count
         above = scores > own
-        # known items above the pair's score do not count
-        ex_u = torch.searchsorted(ex_keys, u * ni), torch.searchsorted(ex_keys, u * ni + ni)
-        lens = ex_u[1] - ex_u[0]
-        if int(lens.sum()) > 0:
-            rows = torch.repeat_interleave(torch.arange(u.numel(), device=z.device), lens)
-            starts = torch.repeat_interleave(ex_u[0], lens)
-            offs = torch.arange(int(lens.sum()), device=z.device) - torch.repeat_interleave(lens.cumsum(0) - lens, lens)
-            cols = ex_keys[starts + offs] % ni
-            above[rows, cols] = False
+        above[_known_cells(ex_keys, u, ni)] = False     # known items above the pair's score do not count
         out.append(above.sum(1))
     return torch.cat(out) if out else torch.empty(0, dtype=torch.long, device=z.device)
+
+
+class CandidateScores:
+    r"""Each user's scores of its candidate items (all items but the ``exclude`` ones, default
+    the training interactions of ``data``), summarised once for many pairs of the same users.
+
+    Per user: the ``head`` highest scores exactly, and the sorted scores of a uniform sample of
+    ``sample`` items (drawn once from ``generator``) for deeper ranks - a rank :math:`r > `
+    ``head`` of :math:`n` candidates is read at position :math:`r\, n_s / n` of the sample's
+    :math:`n_s` candidates (error of the order of :math:`\sqrt{r / (n\,n_s)}` in rank
+    percentile). Exact for catalogues of at most ``head + sample`` items. One
+    ``[users, items]`` score block per chunk of users, so a request with many pairs per user
+    costs one pass over its users instead of one per pair.
+
+    * :meth:`ranks`: the rank :func:`pair_ranks` gives a pair ``(u, i)`` of score ``s``
+      (candidates other than ``i`` scoring above ``s``; scores within a relative 1e-5 of ``s``
+      count as ties);
+    * :meth:`scores_at`: the inverse - the score that gives the pair rank ``r``, midway between
+      the candidates at positions :math:`r - 1` and :math:`r` among the others (so that the rank is
+      ``r`` and not a tie), the last candidate's score at the bottom.
+    """
+
+    def __init__(self, z: Tensor, data: Data, users: Tensor, exclude: Tensor | None = None,
+                 head: int = 256, sample: int = 2048, generator: torch.Generator | None = None,
+                 max_chunk_scores: int = 1 << 24):
+        nu, ni = int(data.num_users), int(data.num_items)
+        if head < 1 or sample < 1:
+            raise ValueError(f"head and sample must be >= 1, got {head}, {sample}")
+        self.users = torch.unique(users.to(z.device))
+        exclude = data.train_pos_edge_index if exclude is None else exclude
+        ex_keys = _known_keys(exclude, nu, ni, z.device)
+        exact = ni <= head + sample
+        self.head = ni if exact else head
+        subset = None if exact else torch.randperm(ni, generator=generator)[:sample].to(z.device)
+        chunk = _chunk(None, ni, max_chunk_scores)
+        tops, deeps, counts, deep_counts = [], [], [], []
+        for s in range(0, self.users.numel(), chunk):
+            u = self.users[s:s + chunk]
+            scores = z[u] @ z[nu:].t()
+            scores[_known_cells(ex_keys, u, ni)] = float("-inf")
+            counts.append(torch.isfinite(scores).sum(1))
+            if exact:
+                tops.append(torch.sort(scores, dim=1, descending=True).values)
+                continue
+            tops.append(torch.topk(scores, head, dim=1).values)
+            part = torch.sort(scores[:, subset], dim=1, descending=True).values
+            deeps.append(part)
+            deep_counts.append(torch.isfinite(part).sum(1))
+        empty = z.new_empty(0, self.head)
+        self.top = torch.cat(tops) if tops else empty
+        self.count = torch.cat(counts) if counts else torch.zeros(0, dtype=torch.long, device=z.device)
+        self.deep = torch.cat(deeps) if deeps else None
+        self.deep_count = torch.cat(deep_counts) if deep_counts else None
+
+    def _rows(self, users: Tensor) -> Tensor:
+        row = torch.searchsorted(self.users, users).clamp(max=max(self.users.numel() - 1, 0))
+        if self.users.numel() == 0 or not torch.equal(self.users[row], users):
+            raise ValueError("CandidateScores: a pair's user was not among the summarised users")
+        return row
+
+    def ranks(self, users: Tensor, scores: Tensor) -> Tensor:
+        """Float ranks (exact below ``head``) of pairs of these users with these scores."""
+        row = self._rows(users)
+        # the pair's own item is among the candidates, its score from another product: a
+        # relative margin keeps float round-off from counting it above itself
+        level = (scores + 1e-5 * (1 + scores.abs())).unsqueeze(1)
+        above = (self.top[row] > level).sum(1)
+        if self.deep is None:
+            return above.double()
+        frac = (self.deep[row] > level).sum(1).double() / self.deep_count[row].clamp(min=1).double()
+        estimate = torch.maximum(frac * (self.count[row] - 1).clamp(min=0).double(), torch.full_like(frac, self.head))
+        return torch.where(above < self.head, above.double(), estimate)
+
+    def scores_at(self, users: Tensor, ranks: Tensor, own_ranks: Tensor) -> Tensor:
+        """The scores that give pairs of these users (now at ``own_ranks``) ranks ``ranks``."""
+        row = self._rows(users)
+        others = (self.count[row] - 1).clamp(min=1)
+        r = torch.minimum(ranks.long().clamp(min=0), others - 1)
+        own = own_ranks.long()
+
+        def at(pos: Tensor) -> Tensor:                # pos-th other candidate, 0-based
+            full = pos + (own <= pos).long()        # skip the pair's own item in the full order
+            if self.deep is None:
+                return self.top[row].gather(1, full.clamp(max=self.top.size(1) - 1).unsqueeze(1)).squeeze(1)
+            shallow = self.top[row].gather(1, full.clamp(max=self.head - 1).unsqueeze(1)).squeeze(1)
+            scale = self.deep_count[row].double() / self.count[row].clamp(min=1).double()
+            dpos = torch.minimum((full.double() * scale).long(), (self.deep_count[row] - 1).clamp(min=0))
+            deep = self.deep[row].gather(1, dpos.unsqueeze(1)).squeeze(1)
+            return torch.where(full < self.head, shallow, deep)
+
+        below = at(r)
+        above = at((r - 1).clamp(min=0))
+        first = below + (below - at((r + 1).clamp(max=others - 1))).abs() / 2    # above the top one
+        mid = torch.where(r == 0, first, (above + below) / 2)
+        return torch.where(r >= others - 1, below, mid)
 
 
 def rank_summary(ranks: Tensor, num_items: int, k: int = 20) -> dict[str, float]:

@@ -30,6 +30,9 @@ from gnn_unlearn.models.encoders import (GraphCacheMixin, PreparedGraph, Symmetr
                                          cached_graph, normalized_csr)
 from gnn_unlearn.ops.scoring import pair_dot
 
+INIT_STD = 0.1
+"""Standard deviation of the Gaussian initial embeddings (a node that never trains keeps such a draw)."""
+
 
 def normalized_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
     r""":math:`D^{-1/2} A D^{-1/2}` as a CSR tensor (rows = targets); isolated nodes get zero rows."""
@@ -57,7 +60,7 @@ class LightGCN(GraphCacheMixin, nn.Module):
             raise ValueError(f"num_layers must be >= 0, got {num_layers}")
         self.num_users, self.num_items, self.num_layers = num_users, num_items, num_layers
         self.embedding = nn.Embedding(num_users + num_items, embedding_dim)
-        nn.init.normal_(self.embedding.weight, std=0.1)
+        nn.init.normal_(self.embedding.weight, std=INIT_STD)
         self.config = config or dict(task="rec", num_users=num_users, num_items=num_items,
                                      embedding_dim=embedding_dim, num_layers=num_layers)
 

@@ -114,3 +114,18 @@ def link_cli_round_trip(tmp_path, method: str) -> None:
                  "--params", '{"epochs": 5}', "--output", str(tmp_path / "unl2.pt")]) == 0
     original, unlearned = load_checkpoint(ckpt)[0], load_checkpoint(unl)[0]
     assert original.task == "link" and param_hash(original) != param_hash(unlearned)
+
+
+@pytest.fixture(scope="session")
+def shop():
+    """A small synthetic user-item graph (200 users, 300 items): fast recommender tests."""
+    from gnn_unlearn.data.synthetic import bipartite_synthetic
+    return bipartite_synthetic(200, 300, 15, seed=0)
+
+
+@pytest.fixture(scope="session")
+def shop_model(shop):
+    """LightGCN trained on ``shop`` (seed 0)."""
+    model, _ = train(shop, "rec", TrainConfig(epochs=150, lr=0.02, batch_size=1024, eval_every=50,
+                                              patience=1000, seed=0))
+    return model

@@ -68,8 +68,12 @@ def test_unlearnrec_moves_only_request_nodes_and_reloads(lastfm_lightgcn, rec_ta
 
 def test_user_requests_and_refusals(lastfm, lastfm_lightgcn, encoder, cora_gcn, cora_link):
     task = sample_users(lastfm, 20, seed=0).resolve(lastfm)
-    result = unlearn(lastfm_lightgcn, task, "unlearnrec", encoder=encoder, finetune_steps=2)
+    result = unlearn(lastfm_lightgcn, task, "unlearnrec", encoder=encoder, finetune_steps=2,
+                     target="published")
     assert len(result.history["loss"]) == 2
+    # matched: the users keep no interaction, so their rows are redrawn and nothing is fine-tuned
+    result = unlearn(lastfm_lightgcn, task, "unlearnrec", encoder=encoder, finetune_steps=2)
+    assert result.history["loss"] == [] and result.history["stop_reason"] == "untrained rows redrawn"
     with pytest.raises(ValueError, match=r"works on \['rec'\] models"):
         unlearn(cora_gcn, DeletionRequest.edges(cora_link.train_pos_edge_index[:, :3]).resolve(cora_link),
                 "reverse_bpr")
@@ -87,3 +91,99 @@ def test_evaluate_recommender_reports_both_attacks(lastfm_lightgcn, rec_task):
     assert row["mi_ratio"] == pytest.approx(1.0)                # the original against itself
     assert 0.5 < row["shadow_auc"] <= 1 and 0 <= row["mia_member"] <= 1
     assert row["mia_member"] > 0.5                               # removed pairs were members
+
+
+# --- the fidelity target (target="matched") on a small synthetic shop: fast -------------------
+
+@pytest.fixture(scope="module")
+def shop_task(shop):
+    return sample_interactions(shop, 0.05, seed=0).resolve(shop)
+
+
+FAST = {"reverse_bpr": {}, "unlearnrec": dict(pretrain_steps=20, batch_size=512)}
+
+
+def _excess(model, task):
+    """The matched stop's statistic for ``model``, from a reference drawn apart from the method's."""
+    from gnn_unlearn.methods.rec_common import HeldOutInteractions, matchable, untrained_rows
+    from gnn_unlearn.metrics.rec import embeddings
+    df = matchable(task.df_edge_index, untrained_rows(task))
+    held = HeldOutInteractions(task.retained_data, df, torch.Generator().manual_seed(7))
+    z = embeddings(model, task.retained_data)
+    return held.excess(held.percentiles(z, df), held.percentiles(z, held.reference))
+
+
+@pytest.mark.parametrize("method", ["reverse_bpr", "unlearnrec"])
+def test_matched_target_moves_removed_pairs_onto_the_held_out_reference_and_not_beyond(
+        method, shop_model, shop_task):
+    before = param_hash(shop_model)
+    start = _excess(shop_model, shop_task)
+    result = unlearn(shop_model, shop_task, method, **FAST[method])
+    assert param_hash(shop_model) == before                            # input model untouched
+    end = _excess(result.model, shop_task)
+    assert start[0] > 2 and start[1] > 0.55                             # the original remembers
+    assert end[0] < start[0] / 2                                        # moved towards the reference
+    assert end[1] > 0.45 and end[0] > -3                                 # ... and stopped on it, not far below
+    published = unlearn(shop_model, shop_task, method, target="published", **FAST[method])
+    assert abs(end[1] - 0.5) < abs(_excess(published.model, shop_task)[1] - 0.5)
+    if method == "reverse_bpr":
+        assert result.history["stop_reason"] == "forgotten"
+        assert result.history["val_recall"] >= 0.95 * result.history["start_val"]
+
+
+@pytest.mark.parametrize("method", ["reverse_bpr", "unlearnrec"])
+def test_matched_target_never_reads_test_pairs_and_repeats(method, shop, shop_model, shop_task):
+    """Test interactions moved elsewhere: the same request gives the bit-identical model (so
+    nothing reads them, and a seed repeats a run)."""
+    a = unlearn(shop_model, shop_task, method, **FAST[method]).model
+    moved = shop.clone()
+    g = torch.Generator().manual_seed(3)
+    test = moved.test_pos_edge_index
+    moved.test_pos_edge_index = torch.stack([test[0][torch.randperm(test.size(1), generator=g)],
+                                             test[1][torch.randperm(test.size(1), generator=g)]])
+    task = sample_interactions(moved, 0.05, seed=0).resolve(moved)
+    assert torch.equal(task.df_edge_index, shop_task.df_edge_index)
+    c = unlearn(shop_model, task, method, **FAST[method]).model
+    assert param_hash(c) == param_hash(a)
+
+
+def test_whole_user_removal_lands_where_retraining_leaves_the_users(shop, shop_model):
+    """A retrained model never trains a user it has no interaction of: the matched target redraws
+    such rows from the initialisation, so their removed items rank like retraining's (near the
+    middle), where the published losses leave them near the top."""
+    task = sample_users(shop, 5, seed=0).resolve(shop)
+    retrain = unlearn(shop_model, task, "retrain").model
+    ranks = {name: _forget(m, task)["rank_pct"] for name, m in [
+        ("retrain", retrain),
+        ("matched", unlearn(shop_model, task, "reverse_bpr").model),
+        ("published", unlearn(shop_model, task, "reverse_bpr", target="published").model),
+        ("unlearnrec", unlearn(shop_model, task, "unlearnrec", **FAST["unlearnrec"]).model)]}
+    assert ranks["retrain"] > 0.4, ranks
+    assert abs(ranks["matched"] - ranks["retrain"]) < 0.15, ranks
+    assert abs(ranks["unlearnrec"] - ranks["retrain"]) < 0.15, ranks
+    assert abs(ranks["published"] - ranks["retrain"]) > 0.25, ranks
+
+
+def test_matched_options_refused(shop_model, shop_task):
+    for method in ("reverse_bpr", "unlearnrec"):
+        with pytest.raises(ValueError, match="target must be one of"):
+            unlearn(shop_model, shop_task, method, target="lowest")
+    with pytest.raises(ValueError, match="check_every.*>= 1"):
+        unlearn(shop_model, shop_task, "unlearnrec", check_every=0)
+    with pytest.raises(ValueError, match="patience.*>= 1"):
+        unlearn(shop_model, shop_task, "reverse_bpr", patience=0)
+    with pytest.raises(ValueError, match="target must be one of"):
+        pretrain_influence_encoder(shop_model, shop_task.data, steps=2, target="lowest")
+
+
+def test_matched_loss_settles_on_the_reference_when_never_stopped(shop_model, shop_task):
+    """With the stop switched off the matched regression stays on the reference: it transports the
+    removed pairs onto held-out ranks, it does not push them ever lower as reverse BPR does."""
+    result = unlearn(shop_model, shop_task, "reverse_bpr", epochs=60, check_every=20, tolerance=-1e9, patience=1000,
+                     max_val_drop=1.0)
+    assert result.history["epochs"] == 60 and result.history["stop_reason"] == "max epochs"
+    excess, separation, _ = _excess(result.model, shop_task)
+    assert 0.42 < separation < 0.58, separation
+    pushed = unlearn(shop_model, shop_task, "reverse_bpr", target="published", epochs=80, check_every=80,
+                     max_val_drop=1.0)
+    assert _excess(pushed.model, shop_task)[1] < 0.4                    # the published loss overshoots

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from gnn_unlearn.metrics.rec import pair_ranks, rank_summary, topk_metrics
+from gnn_unlearn.metrics.rec import CandidateScores, pair_ranks, rank_summary, topk_metrics
 from gnn_unlearn.ops.graph import symmetrize
 
 
@@ -102,3 +102,46 @@ def test_evaluate_refuses_link_only_options_for_a_recommender(small_rec, monkeyp
         evaluate(result, task, mia=False, df_negatives=task.df_edge_index)
     with pytest.raises(ValueError, match="attack"):
         evaluate(result, task, mia=False, attacks=["lira"])
+
+
+def _rank_of_score(z, data, pairs, scores):
+    """Brute force: candidate items (not known, not the pair's own) scoring above ``scores``."""
+    nu = data.num_users
+    full = z[pairs[0]] @ z[nu:].t()
+    tr = data.train_pos_edge_index
+    known = torch.zeros(nu, data.num_items, dtype=torch.bool)
+    known[tr[0], tr[1] - nu] = True
+    cand = ~known[pairs[0]]
+    cand[torch.arange(pairs.size(1)), pairs[1] - nu] = False
+    return ((full > scores.unsqueeze(1)) & cand).sum(1), cand.sum(1)
+
+
+@pytest.mark.parametrize("head,sample", [(256, 2048), (3, 10)])     # exact; top-3 exact + sampled tail
+def test_candidate_scores_rank_pairs_and_invert_the_rank(head, sample):
+    data, z = _toy(seed=3)
+    pairs = data.test_pos_edge_index
+    cand = CandidateScores(z, data, pairs[0], head=head, sample=sample,
+                           generator=torch.Generator().manual_seed(0))
+    own = pair_ranks(z, data, pairs)
+    scores = (z[pairs[0]] * z[pairs[1]]).sum(-1)
+    got = cand.ranks(pairs[0], scores)
+    others = _rank_of_score(z, data, pairs, torch.full((pairs.size(1),), float("inf")))[1]
+    exact = sample + head >= data.num_items
+    head_rows = own < head
+    assert torch.equal(got[head_rows].long(), own[head_rows])
+    if exact:
+        assert torch.equal(got.long(), own)
+    else:
+        assert (got[~head_rows] - own[~head_rows]).abs().mean() < 0.25 * others.float().mean()
+    wanted = torch.randint(0, 30, (pairs.size(1),), generator=torch.Generator().manual_seed(1))
+    wanted[:5] = 0                                                 # the top, and the bottom
+    wanted[5:10] = others[5:10] - 1
+    target = cand.scores_at(pairs[0], wanted, own)
+    reached = _rank_of_score(z, data, pairs, target)[0]
+    want = torch.minimum(wanted, others - 1)
+    check = torch.ones_like(want, dtype=torch.bool) if exact else want < head - 1
+    assert torch.equal(reached[check], want[check])
+    if not exact:
+        assert (reached - want).abs().float().mean() < 0.25 * others.float().mean()
+    with pytest.raises(ValueError, match="not among the summarised users"):
+        cand.ranks(torch.tensor([int(pairs[0].max()) + 1]), scores[:1])
