@@ -162,7 +162,8 @@ def _check_grid(name: str, values: Any) -> tuple[float, ...]:
     return tuple(float(v) for v in values)
 
 
-def _check_request(request: Any) -> tuple[str, float | int]:
+def check_request(request: Any) -> tuple[str, float | int]:
+    """Validates an expected request ``(kind, size)``; returns it as a tuple."""
     if not isinstance(request, (tuple, list)) or len(request) != 2:
         raise ValueError(f"request must be (kind, size), e.g. ('node', 0.01) or ('edge', 20), got "
                          f"{request!r}")
@@ -320,7 +321,7 @@ def select_certified(data: Data, *, lams: Sequence[float] = DEFAULT_LAMS,
         raise ValueError(f"data.train_mask must be a bool mask of shape [{data.num_nodes}]")
     lams = _check_grid("lams", lams)
     noise_stds = _check_grid("noise_stds", noise_stds)
-    kind, size = _check_request(request)
+    kind, size = check_request(request)
     min_requests = _positive_int("min_requests", min_requests)
     simulate = min_requests if simulate is None else _positive_int("simulate", simulate)
     if simulate < min_requests:
@@ -409,10 +410,10 @@ def select_certified(data: Data, *, lams: Sequence[float] = DEFAULT_LAMS,
         return candidate_model(i)
 
     # ---- requests: in order of validation accuracy, until the best feasible one verifies ----
-    order = sorted(range(len(grid)), key=lambda i: (-candidates[i].val_accuracy, -grid[i][0], grid[i][1]))
+    ranking = sorted(range(len(grid)), key=lambda i: (-candidates[i].val_accuracy, -grid[i][0], grid[i][1]))
     full = _hide_labels(data, data.train_mask | val_mask)
     chosen, final = None, None
-    for i in order:
+    for i in ranking:
         c = candidates[i]
         if chosen is not None and not simulate_all:
             c.note = "not simulated: a candidate with higher validation accuracy met the constraint"
@@ -447,8 +448,8 @@ def select_certified(data: Data, *, lams: Sequence[float] = DEFAULT_LAMS,
                 f"within the ({epsilon:g}, {delta:g}) budget:\n{table}\nwiden the grid (larger sigma, "
                 "larger lambda), expect smaller requests, raise epsilon, or pass fallback='accuracy' / "
                 "'requests' to take a model that will retrain")
-        key = ((lambda i: order.index(i)) if fallback == "accuracy" else
-               (lambda i: (-(candidates[i].requests_served or 0), order.index(i))))
+        key = ((lambda i: ranking.index(i)) if fallback == "accuracy" else
+               (lambda i: (-(candidates[i].requests_served or 0), ranking.index(i))))
         chosen = min(range(len(grid)), key=key)
         c = candidates[chosen]
         final = final_model(chosen)
