@@ -171,7 +171,8 @@ def _selection_options(a: argparse.Namespace, explicit: set[str]) -> None:
     """``--lam auto`` / ``--noise-std auto``: checks the selection options and turns them into
     :func:`~gnn_unlearn.methods.certified_select.select_certified` arguments (before any work);
     refuses them without ``auto``."""
-    from gnn_unlearn.methods.certified_select import DEFAULT_LAMS, DEFAULT_NOISE_STDS, check_request
+    from gnn_unlearn.methods.certified_select import (DEFAULT_LAMS, DEFAULT_NOISE_STDS, check_grid,
+                                                      check_request)
     a.select = "auto" in (a.lam, a.noise_std)
     if not a.select:
         given = [k for k in SELECTION_OPTIONS if k in explicit]
@@ -190,6 +191,7 @@ def _selection_options(a: argparse.Namespace, explicit: set[str]) -> None:
             setattr(a, grid, (getattr(a, name),))
         else:
             setattr(a, grid, default if getattr(a, grid) is None else _float_list(getattr(a, grid), flag))
+        check_grid(flag, getattr(a, grid))
     kind, _, size = str(a.expected_request).partition(":")
     try:
         size = float(size) if any(ch in size for ch in ".eE") else int(size)
@@ -197,6 +199,10 @@ def _selection_options(a: argparse.Namespace, explicit: set[str]) -> None:
         raise ValueError(f"--expected-request takes KIND:SIZE, e.g. node:0.01 (a fraction of the "
                          f"training nodes) or edge:20 (a count), got {a.expected_request!r}") from None
     a.expected_request = check_request((kind, size))
+    if a.expected_requests < 1:
+        raise ValueError(f"--expected-requests must be >= 1, got {a.expected_requests}")
+    if not 0 < a.holdout < 1:
+        raise ValueError(f"--holdout must be a fraction in (0, 1), got {a.holdout}")
 
 
 def _lam_option(text: str) -> float | str:

@@ -149,7 +149,8 @@ class CertifiedSelection:
 
 
 # --------------------------------------------------------------------------------------------
-def _check_grid(name: str, values: Any) -> tuple[float, ...]:
+def check_grid(name: str, values: Any) -> tuple[float, ...]:
+    """Validates a grid of positive values (no repeats); returns it as a tuple of floats."""
     if isinstance(values, (int, float)) and not isinstance(values, bool):
         values = (values,)
     if not isinstance(values, (list, tuple)) or not values:
@@ -319,8 +320,8 @@ def select_certified(data: Data, *, lams: Sequence[float] = DEFAULT_LAMS,
                              + (" (make a split with gnn_unlearn.node_split)" if key == "train_mask" else ""))
     if data.train_mask.dtype != torch.bool or data.train_mask.shape != (data.num_nodes,):
         raise ValueError(f"data.train_mask must be a bool mask of shape [{data.num_nodes}]")
-    lams = _check_grid("lams", lams)
-    noise_stds = _check_grid("noise_stds", noise_stds)
+    lams = check_grid("lams", lams)
+    noise_stds = check_grid("noise_stds", noise_stds)
     kind, size = check_request(request)
     min_requests = _positive_int("min_requests", min_requests)
     simulate = min_requests if simulate is None else _positive_int("simulate", simulate)
