@@ -29,7 +29,8 @@ every block of a seed deletes the same 270 (CiteSeer 332) training nodes, in one
   validation-best of its grid (hold-out: 20 % of the training nodes, the winner refit on all;
   test nodes never read) among the candidates that serve ``--certified-min-requests`` such
   requests within the budget; ``cgu`` gets the chosen model and ``scalegun`` (rmax=0: exact, the
-  same certificate) the same lambda and sigma; the choices are listed under the block;
+  same certificate) the same lambda and sigma; the choices are listed under the block (the
+  scattering block, when run, selects its own with ``features="scattering"`` and ``gst``);
 * ``scattering``: GST's scattering classifier (``train_scattering``, J = 3, order 1, the same
   certificate settings) served by ``gst``, with the same certificate columns;
 * ``sharded``: 10-shard GCNs (the GCN recipe per shard) trained with GraphEraser's and
@@ -395,7 +396,7 @@ def main(argv: list[str] | None = None) -> None:
             p.error(f"--certified-select takes 'protocol' or KIND:SIZE, e.g. node:0.01: {e}")
     if args.certified_min_requests < 1:
         p.error("--certified-min-requests must be >= 1")
-    selections: dict[str, list[dict]] = {}
+    selections: dict[tuple[str, str], list[dict]] = {}
     blocks = []
     for name in names:
         if args.synthetic:
@@ -429,6 +430,16 @@ def main(argv: list[str] | None = None) -> None:
                                                 eval_every=args.epochs, patience=args.epochs, seed=seed)
                     make = lambda d: train(d, "node", linear_config, encoder="linear", num_layers=2)[0]
                     block_methods = {"utu": {}, "projector": {}}
+                elif family == "scattering" and args.certified_select:
+                    sel = select_certified(data, request=selection_request(args.certified_select, deleted),
+                                           min_requests=args.certified_min_requests, seed=seed,
+                                           features="scattering", epsilon=SCATTERING["epsilon"],
+                                           delta=SCATTERING["delta"], **CERTIFIED_SELECT)
+                    selections.setdefault((name, family), []).append(selection_summary(sel))
+                    log(f"  selected lambda={sel.lam:g} sigma={sel.noise_std:g} in {sel.seconds:.1f}s "
+                        f"(constraint met: {sel.constraint_met})")
+                    make = lambda d, m=sel.model: m
+                    block_methods = {"gst": {}}
                 elif family == "scattering":
                     make = lambda d: train_scattering(d, seed=seed, **SCATTERING)
                     block_methods = {"gst": {}}
@@ -447,7 +458,7 @@ def main(argv: list[str] | None = None) -> None:
                                            **{k: CERTIFIED[k] for k in ("num_hops", "epsilon", "delta")},
                                            **CERTIFIED_SELECT)
                     chosen = dict(CERTIFIED, lam=sel.lam, noise_std=sel.noise_std)
-                    selections.setdefault(name, []).append(selection_summary(sel))
+                    selections.setdefault((name, family), []).append(selection_summary(sel))
                     log(f"  selected lambda={sel.lam:g} sigma={sel.noise_std:g} in {sel.seconds:.1f}s "
                         f"(constraint met: {sel.constraint_met})")
                     variants = {"cgu": lambda d, m=sel.model: m,
@@ -474,10 +485,10 @@ def main(argv: list[str] | None = None) -> None:
                 if rows[family]:
                     backbone = FAMILIES[family]
                     extra = {}
-                    if family == "certified" and args.certified_select:
+                    if family in ("certified", "scattering") and args.certified_select:
                         backbone += (f"; lambda, sigma selected for {args.certified_min_requests} x "
                                      f"{args.certified_select} request(s)")
-                        extra["selections"] = selections.get(name, [])
+                        extra["selections"] = selections.get((name, family), [])
                     blocks.append({"dataset": name, "backbone": backbone, "family": family, **extra,
                                    "deleted": deleted, "seeds": sorted({r["seed"] for r in rows[family]}),
                                    "rows": aggregate(rows[family]), "runs": rows[family],

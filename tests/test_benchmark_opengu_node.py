@@ -80,7 +80,7 @@ def test_certified_select_chooses_per_seed_and_serves_the_protocol_request(bench
     (hold-out validation, the block's own request), the cgu row is the chosen model, and the
     choice is listed under the block."""
     bench.load_dataset = lambda name, mirror=None: synthetic_graph(200, num_features=32, seed=1)
-    bench.main(["--datasets", "Tiny", "--seeds", "1", "--families", "certified", "--attacks", "",
+    bench.main(["--datasets", "Tiny", "--seeds", "1", "--families", "certified,scattering", "--attacks", "",
                 "--certified-select", "protocol", "--output", str(tmp_path), "--name", "s"])
     payload = json.loads((tmp_path / "s.json").read_text())
     rows, block = rows_of(payload, "certified")
@@ -91,5 +91,7 @@ def test_certified_select_chooses_per_seed_and_serves_the_protocol_request(bench
     assert "selected for 1 x protocol" in block["backbone"]
     md = (tmp_path / "s.md").read_text()
     assert f"lambda = {chosen['lam']:g}, sigma = {chosen['noise_std']:g}" in md
+    _, scattering = rows_of(payload, "scattering")
+    assert len(scattering["selections"]) == 1 and scattering["selections"][0]["record"]["method"] == "gst"
     with pytest.raises(SystemExit):
         bench.main(["--families", "certified", "--certified-select", "class:1"])
