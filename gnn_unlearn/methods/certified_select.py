@@ -285,8 +285,8 @@ def select_certified(data: Data, *, lams: Sequence[float] = DEFAULT_LAMS,
             ``"feature"``, size a fraction in (0, 1) of the training nodes (training edges for
             ``"edge"``) of the graph it is sampled on, or a count. With a hold-out a count is
             simulated as it is on fewer training nodes (80 %), a larger share of them: the
-            selection is then conservative (OpenGU's CiteSeer: 332 of 2,129 nodes against 332
-            of 2,661), which can cost accuracy; the refit model is checked on the real count.
+            selection is then conservative (OpenGU's CiteSeer: 332 of ~2,130 nodes against 332
+            of ~2,660), which can cost accuracy; the refit model is checked on the real count.
         min_requests: consecutive requests the model must serve without retraining.
         simulate: requests simulated per candidate (default ``min_requests``; more gives a
             longer record, the count served is capped at it).
