@@ -24,6 +24,13 @@ every block of a seed deletes the same 270 (CiteSeer 332) training nodes, in one
   own retrain (same noise seed). Columns: whether the request spent the (epsilon, delta) budget
   and made the method retrain automatically (seeds that retrained / seeds), and the share of
   the budget left afterwards (1 after a retrain: fresh noise, empty ledger);
+  With ``--certified-select KIND:SIZE`` (or ``protocol``: the block's own request, ``int(0.1 N)``
+  nodes at once) lambda and sigma are chosen per seed by ``select_certified`` instead: the
+  validation-best of its grid (hold-out: 20 % of the training nodes, the winner refit on all;
+  test nodes never read) among the candidates that serve ``--certified-min-requests`` such
+  requests within the budget; ``cgu`` gets the chosen model and ``scalegun`` (rmax=0: exact, the
+  same certificate) the same lambda and sigma; the choices are listed under the block (the
+  scattering block, when run, selects its own with ``features="scattering"`` and ``gst``);
 * ``scattering``: GST's scattering classifier (``train_scattering``, J = 3, order 1, the same
   certificate settings) served by ``gst``, with the same certificate columns;
 * ``sharded``: 10-shard GCNs (the GCN recipe per shard) trained with GraphEraser's and
@@ -49,6 +56,7 @@ each row's value should be near the retrain row's.
     python benchmarks/opengu_node.py --datasets Cora --seeds 1 --no-linear --methods utu,gif --name opengu_node_attacks_check
     python benchmarks/opengu_node.py --synthetic 235000 --seeds 1 --name opengu_node_synthetic_235k
     python benchmarks/opengu_node.py --datasets Cora,CiteSeer --seeds 3 --no-linear --methods utu,gif,gradient_ascent,d2dgn,megu,sgu,gukd --name opengu_node_megu
+    python benchmarks/opengu_node.py --datasets Cora,CiteSeer --seeds 5 --families certified --attacks "" --certified-select protocol --name opengu_certified_selected
 """
 from __future__ import annotations
 
@@ -70,6 +78,8 @@ from gnn_unlearn.data import sample_nodes, synthetic_graph
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.attacks import available_attacks, build_attacks
+from gnn_unlearn.methods import select_certified
+from gnn_unlearn.methods.certified_select import check_request
 from gnn_unlearn.metrics.node import accuracy, macro_f1
 from gnn_unlearn.models import train_certified
 from gnn_unlearn.models.scattering import train_scattering
@@ -115,6 +125,11 @@ FAMILIES = {"gcn": "GCN", "linear": "linear GNN (X, AX, A^2X)",
 #: OpenGU's certified defaults (lambda, sigma, epsilon, delta): the (epsilon, delta) budget as is.
 CERTIFIED = dict(num_hops=2, lam=1e-2, noise_std=1e-2, epsilon=1.0, delta=1e-4)
 SCATTERING = dict(lam=1e-2, noise_std=1e-2, epsilon=1.0, delta=1e-4)
+#: ``--certified-select``: what ``select_certified`` gets besides the request (OpenGU's split has no
+#: validation nodes and sets val_mask = train_mask, so a seeded 20 % hold-out of the training
+#: nodes is the validation set; when no candidate serves the request, the one serving most is
+#: taken and the block says so).
+CERTIFIED_SELECT = dict(validation="holdout", holdout=0.2, fallback="requests")
 _LIRA_WHY = ("LiRA's shadows are rebuilt with build_model(original.config) and trained with "
              "training.fit (the GNN recipe); this family has its own trainer, so shadows of its "
              "kind cannot be built and shadows of another kind would audit the wrong model")
@@ -301,6 +316,10 @@ def markdown(blocks: list[dict]) -> str:
                     values.append(cell(r, k))
             lines.append(f"| {r['model']} | " + " | ".join(values) + f" | {quote(b, r['model'])} |")
         lines.append("")
+        if b.get("selections"):
+            lines += [f"Selected (select_certified, request {b['selections'][0]['request']}, "
+                      f"{b['selections'][0]['validation']}; the selection's seconds are not in the table):",
+                      ""] + selection_lines(b) + [""]
         for name, why in skipped.items():
             lines.append(f"{name}: not run on this block (\"-\"): {why}  ")
         if skipped:
@@ -327,6 +346,12 @@ def main(argv: list[str] | None = None) -> None:
                         "models: " + ", ".join(available_attacks("node")))
     p.add_argument("--attack-params", default=None,
                    help='attack options as JSON keyed by attack name, e.g. \'{"lira": {"shadows": 4}}\'')
+    p.add_argument("--certified-select", default=None,
+                   help="choose the certified block's lambda and sigma with select_certified for this "
+                        "expected request: 'protocol' (the block's own int(0.1 N) nodes) or KIND:SIZE, "
+                        "e.g. node:0.01")
+    p.add_argument("--certified-min-requests", type=int, default=1,
+                   help="--certified-select: requests the model must serve without retraining")
     p.add_argument("--mirror", default=None)
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="opengu_node")
@@ -363,6 +388,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.no_linear and "linear" in families:
         families.remove("linear")
     args.skipped_attacks = {}
+    if args.certified_select and args.certified_select != "protocol":
+        try:
+            kind, _, size = args.certified_select.partition(":")
+            check_request((kind, float(size) if any(c in size for c in ".eE") else int(size)))
+        except ValueError as e:
+            p.error(f"--certified-select takes 'protocol' or KIND:SIZE, e.g. node:0.01: {e}")
+    if args.certified_min_requests < 1:
+        p.error("--certified-min-requests must be >= 1")
+    selections: dict[tuple[str, str], list[dict]] = {}
     blocks = []
     for name in names:
         if args.synthetic:
@@ -396,6 +430,16 @@ def main(argv: list[str] | None = None) -> None:
                                                 eval_every=args.epochs, patience=args.epochs, seed=seed)
                     make = lambda d: train(d, "node", linear_config, encoder="linear", num_layers=2)[0]
                     block_methods = {"utu": {}, "projector": {}}
+                elif family == "scattering" and args.certified_select:
+                    sel = select_certified(data, request=selection_request(args.certified_select, deleted),
+                                           min_requests=args.certified_min_requests, seed=seed,
+                                           features="scattering", epsilon=SCATTERING["epsilon"],
+                                           delta=SCATTERING["delta"], **CERTIFIED_SELECT)
+                    selections.setdefault((name, family), []).append(selection_summary(sel))
+                    log(f"  selected lambda={sel.lam:g} sigma={sel.noise_std:g} in {sel.seconds:.1f}s "
+                        f"(constraint met: {sel.constraint_met})")
+                    make = lambda d, m=sel.model: m
+                    block_methods = {"gst": {}}
                 elif family == "scattering":
                     make = lambda d: train_scattering(d, seed=seed, **SCATTERING)
                     block_methods = {"gst": {}}
@@ -408,7 +452,18 @@ def main(argv: list[str] | None = None) -> None:
                     if family == "gcn":
                         gcn_rows = new_rows
                     continue
-                if family == "certified":
+                if family == "certified" and args.certified_select:
+                    sel = select_certified(data, request=selection_request(args.certified_select, deleted),
+                                           min_requests=args.certified_min_requests, seed=seed,
+                                           **{k: CERTIFIED[k] for k in ("num_hops", "epsilon", "delta")},
+                                           **CERTIFIED_SELECT)
+                    chosen = dict(CERTIFIED, lam=sel.lam, noise_std=sel.noise_std)
+                    selections.setdefault((name, family), []).append(selection_summary(sel))
+                    log(f"  selected lambda={sel.lam:g} sigma={sel.noise_std:g} in {sel.seconds:.1f}s "
+                        f"(constraint met: {sel.constraint_met})")
+                    variants = {"cgu": lambda d, m=sel.model: m,
+                                "scalegun": lambda d, c=chosen: train_certified(d, seed=seed, rmax=0.0, **c)}
+                elif family == "certified":
                     variants = {"cgu": lambda d: train_certified(d, seed=seed, **CERTIFIED),
                                 "scalegun": lambda d: train_certified(d, seed=seed, rmax=0.0, **CERTIFIED)}
                 else:
@@ -428,12 +483,48 @@ def main(argv: list[str] | None = None) -> None:
             blocks = [b for b in blocks if b["dataset"] != name]
             for family in families:
                 if rows[family]:
-                    blocks.append({"dataset": name, "backbone": FAMILIES[family], "family": family,
+                    backbone = FAMILIES[family]
+                    extra = {}
+                    if family in ("certified", "scattering") and args.certified_select:
+                        backbone += (f"; lambda, sigma selected for {args.certified_min_requests} x "
+                                     f"{args.certified_select} request(s)")
+                        extra["selections"] = selections.get((name, family), [])
+                    blocks.append({"dataset": name, "backbone": backbone, "family": family, **extra,
                                    "deleted": deleted, "seeds": sorted({r["seed"] for r in rows[family]}),
                                    "rows": aggregate(rows[family]), "runs": rows[family],
                                    "attack_columns": args.attack_columns,
                                    "skipped_attacks": dict(args.skipped_attacks.get(family, {}))})
             write(blocks, args, command, started, t0)
+
+
+def selection_request(spec: str, deleted: int) -> tuple[str, float | int]:
+    """``protocol``: the block's own request (``deleted`` nodes); else ``KIND:SIZE``."""
+    if spec == "protocol":
+        return "node", deleted
+    kind, _, size = spec.partition(":")
+    return kind, float(size) if any(c in size for c in ".eE") else int(size)
+
+
+def selection_summary(sel) -> dict:
+    """One seed's choice: the chosen candidate and the whole record."""
+    chosen = next(c for c in sel.candidates if (c.lam, c.noise_std) == (sel.lam, sel.noise_std))
+    return {"lam": sel.lam, "noise_std": sel.noise_std, "val_accuracy": chosen.val_accuracy,
+            "served": chosen.requests_served, "refit_served": chosen.final_requests_served,
+            "constraint_met": sel.constraint_met, "fallback": sel.fallback, "seconds": sel.seconds,
+            "simulated": sum(c.requests_served is not None for c in sel.candidates),
+            "validation": sel.validation, "request": list(sel.request), "record": sel.to_dict()}
+
+
+def selection_lines(block: dict) -> list[str]:
+    """The per-seed choices of a block with ``--certified-select``."""
+    out = []
+    for seed, s in zip(block["seeds"], block.get("selections", [])):
+        met = "met" if s["constraint_met"] else f"NOT met (fallback {s['fallback']!r})"
+        out.append(f"- seed {seed}: lambda = {s['lam']:g}, sigma = {s['noise_std']:g}, hold-out accuracy "
+                   f"{s['val_accuracy']:.4f}, served {s['served']} (refit on all training nodes: "
+                   f"{s['refit_served']}), constraint {met}; {s['simulated']} of "
+                   f"{len(s['record']['candidates'])} candidates simulated, {s['seconds']:.0f} s")
+    return out
 
 
 def write(blocks, args, command, started, t0) -> None:

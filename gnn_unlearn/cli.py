@@ -93,7 +93,12 @@ SHARDED_OPTIONS = {"num_shards": 10, "shard_method": "graph_eraser", "partition"
                    "repair": None, "workers": 1}
 CERTIFIED_OPTIONS = {"lam": 1e-2, "noise_std": 1e-2, "epsilon": 1.0, "delta": 1e-4, "num_hops": 2,
                      "alpha": 0.5, "rmax": None, "solver": "direct", "features": "sgc", "wavelets": 3,
-                     "scattering_order": 1}
+                     "scattering_order": 1, "lam_grid": None, "noise_std_grid": None,
+                     "expected_request": "node:0.01", "expected_requests": 1, "validation": "auto",
+                     "holdout": 0.2, "select_fallback": "raise"}
+#: The certified options that only ``--lam auto`` / ``--noise-std auto`` (selection) use.
+SELECTION_OPTIONS = ("lam_grid", "noise_std_grid", "expected_request", "expected_requests", "validation",
+                     "holdout", "select_fallback")
 #: The certified options that belong to one feature map (``--features``) only.
 FEATURE_OPTIONS = {"sgc": ("num_hops", "alpha", "rmax"), "scattering": ("wavelets", "scattering_order")}
 #: The unlearning methods that serve each family's checkpoints.
@@ -139,14 +144,75 @@ def _family_options(a: argparse.Namespace) -> None:
                 flags = ", ".join("--" + k.replace("_", "-") for k in wrong)
                 raise ValueError(f"{flags} {'is' if len(wrong) == 1 else 'are'} for --features "
                                  f"{features}, not --features {a.features}")
+        _selection_options(a, explicit)
+        lam = a.lam_grid[0] if a.lam == "auto" else a.lam
+        noise_std = a.noise_std_grid[0] if a.noise_std == "auto" else a.noise_std
         if a.features == "scattering":
             from gnn_unlearn.models.scattering import ScatteringLinear
-            ScatteringLinear(1, 2, wavelets=a.wavelets, order=a.scattering_order, lam=a.lam,
-                             noise_std=a.noise_std, epsilon=a.epsilon, delta=a.delta, solver=a.solver)
+            ScatteringLinear(1, 2, wavelets=a.wavelets, order=a.scattering_order, lam=lam,
+                             noise_std=noise_std, epsilon=a.epsilon, delta=a.delta, solver=a.solver)
         else:
             from gnn_unlearn.models.certified import CertifiedLinear
-            CertifiedLinear(1, 2, num_hops=a.num_hops, alpha=a.alpha, lam=a.lam, noise_std=a.noise_std,
+            CertifiedLinear(1, 2, num_hops=a.num_hops, alpha=a.alpha, lam=lam, noise_std=noise_std,
                             epsilon=a.epsilon, delta=a.delta, rmax=a.rmax, solver=a.solver)
+
+
+def _float_list(text: str, flag: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ValueError(f"{flag} takes comma-separated numbers, e.g. 1e-2,1e-3, got {text!r}") from None
+    if not values:
+        raise ValueError(f"{flag} is empty")
+    return values
+
+
+def _selection_options(a: argparse.Namespace, explicit: set[str]) -> None:
+    """``--lam auto`` / ``--noise-std auto``: checks the selection options and turns them into
+    :func:`~gnn_unlearn.methods.certified_select.select_certified` arguments (before any work);
+    refuses them without ``auto``."""
+    from gnn_unlearn.methods.certified_select import (DEFAULT_LAMS, DEFAULT_NOISE_STDS, check_grid,
+                                                      check_request)
+    a.select = "auto" in (a.lam, a.noise_std)
+    if not a.select:
+        given = [k for k in SELECTION_OPTIONS if k in explicit]
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise ValueError(f"{flags} {'is' if len(given) == 1 else 'are'} for hyperparameter "
+                             "selection: pass --lam auto and/or --noise-std auto")
+        return
+    for name, grid, default in (("lam", "lam_grid", DEFAULT_LAMS), ("noise_std", "noise_std_grid",
+                                                                    DEFAULT_NOISE_STDS)):
+        flag = "--" + grid.replace("_", "-")
+        if getattr(a, name) != "auto":
+            if grid in explicit:
+                raise ValueError(f"{flag} is for --{name.replace('_', '-')} auto; "
+                                 f"--{name.replace('_', '-')} is {getattr(a, name)}")
+            setattr(a, grid, (getattr(a, name),))
+        else:
+            setattr(a, grid, default if getattr(a, grid) is None else _float_list(getattr(a, grid), flag))
+        check_grid(flag, getattr(a, grid))
+    kind, _, size = str(a.expected_request).partition(":")
+    try:
+        size = float(size) if any(ch in size for ch in ".eE") else int(size)
+    except ValueError:
+        raise ValueError(f"--expected-request takes KIND:SIZE, e.g. node:0.01 (a fraction of the "
+                         f"training nodes) or edge:20 (a count), got {a.expected_request!r}") from None
+    a.expected_request = check_request((kind, size))
+    if a.expected_requests < 1:
+        raise ValueError(f"--expected-requests must be >= 1, got {a.expected_requests}")
+    if not 0 < a.holdout < 1:
+        raise ValueError(f"--holdout must be a fraction in (0, 1), got {a.holdout}")
+
+
+def _lam_option(text: str) -> float | str:
+    """``--lam`` / ``--noise-std``: a number, or ``auto`` (selected on validation)."""
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
 
 
 def _train_family(a: argparse.Namespace, data, config) -> tuple[object, dict]:
@@ -160,6 +226,8 @@ def _train_family(a: argparse.Namespace, data, config) -> tuple[object, dict]:
         return model, {"num_shards": model.num_shards, "unlearn_with": a.shard_method,
                        "partition": r["partition"], "aggregation": r["aggregation"], "repair": r["repair"],
                        "balance": r["balance"]}
+    if a.select:
+        return _select_family(a, data)
     if a.features == "scattering":
         from gnn_unlearn.models.scattering import train_scattering
         model = train_scattering(data, wavelets=a.wavelets, order=a.scattering_order, lam=a.lam,
@@ -176,6 +244,27 @@ def _train_family(a: argparse.Namespace, data, config) -> tuple[object, dict]:
     return model, {"features": a.features, "unlearn_with": unlearn_with,
                    "budget": cert.budget, "budget_left": cert.budget_left,
                    "train_gradient_norm": max(model.train_info["train_gradient_norm"])}
+
+
+def _select_family(a: argparse.Namespace, data) -> tuple[object, dict]:
+    """``--lam auto`` / ``--noise-std auto``: the certified model chosen on validation accuracy
+    among the candidates that serve the expected requests (``select_certified``)."""
+    from gnn_unlearn.methods.certified_select import select_certified
+    sel = select_certified(data, lams=a.lam_grid, noise_stds=a.noise_std_grid, epsilon=a.epsilon,
+                           delta=a.delta, request=a.expected_request, min_requests=a.expected_requests,
+                           validation=a.validation, holdout=a.holdout, fallback=a.select_fallback,
+                           features=a.features, num_hops=a.num_hops, alpha=a.alpha, rmax=a.rmax,
+                           wavelets=a.wavelets, order=a.scattering_order, solver=a.solver, seed=a.seed,
+                           device=a.device)
+    print(f"certified hyperparameter selection ({sel.validation}; {a.expected_requests} x "
+          f"{sel.request[0]}:{sel.request[1]} requests with {sel.method}):\n{sel.table()}", file=sys.stderr)
+    a.selection = sel.to_dict()
+    cert = sel.model.certificate
+    return sel.model, {"features": a.features, "unlearn_with": sel.method, "lam": sel.lam,
+                       "noise_std": sel.noise_std, "constraint_met": sel.constraint_met,
+                       "fallback": sel.fallback, "budget": cert.budget, "budget_left": cert.budget_left,
+                       "train_gradient_norm": max(sel.model.train_info["train_gradient_norm"]),
+                       "selection": a.selection}
 
 
 def cmd_train(a: argparse.Namespace) -> None:
@@ -214,7 +303,8 @@ def cmd_train(a: argparse.Namespace) -> None:
     save_checkpoint(a.output, model, data, extra={
         "dataset": None if a.graph else a.dataset, "task": a.task, "num_nodes_option": a.num_nodes,
         "graph_file": os.path.abspath(a.graph) if a.graph else None,
-        "graph_sha256": getattr(a, "graph_sha256", None), "seed": a.seed, "family": a.family})
+        "graph_sha256": getattr(a, "graph_sha256", None), "seed": a.seed, "family": a.family,
+        **({"selection": a.selection} if getattr(a, "selection", None) else {})})
     print(json.dumps({"checkpoint": a.output, "family": a.family, **info}, indent=2))
 
 
@@ -464,9 +554,31 @@ def _family_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--workers", type=int, default=argparse.SUPPRESS, help="train shards in this many processes (CPU)")
     g = p.add_argument_group("--family certified (CGU, Chien et al. 2022; CEU, Wu et al. KDD 2023; "
                              "ScaleGUN; GST, Pan et al. WWW 2023)")
-    g.add_argument("--lam", type=float, default=argparse.SUPPRESS, help="L2 regulariser lambda (default 0.01)")
-    g.add_argument("--noise-std", type=float, default=argparse.SUPPRESS,
-                   help="sigma of the objective perturbation (default 0.01)")
+    g.add_argument("--lam", type=_lam_option, default=argparse.SUPPRESS,
+                   help="L2 regulariser lambda (default 0.01); 'auto': chosen on validation accuracy among "
+                        "--lam-grid, with the model serving --expected-requests without retraining")
+    g.add_argument("--noise-std", type=_lam_option, default=argparse.SUPPRESS,
+                   help="sigma of the objective perturbation (default 0.01); 'auto': chosen like --lam auto "
+                        "among --noise-std-grid")
+    g.add_argument("--lam-grid", default=argparse.SUPPRESS,
+                   help="--lam auto: the candidates, comma-separated (default 3e-2,1e-2,3e-3,1e-3,3e-4,1e-4)")
+    g.add_argument("--noise-std-grid", default=argparse.SUPPRESS,
+                   help="--noise-std auto: the candidates (default 0.1,0.3,1,3)")
+    g.add_argument("--expected-request", default=argparse.SUPPRESS,
+                   help="selection: the request the model must serve, KIND:SIZE with KIND node | edge | "
+                        "feature and SIZE a fraction of the training nodes (edges) or a count "
+                        "(default node:0.01)")
+    g.add_argument("--expected-requests", type=int, default=argparse.SUPPRESS,
+                   help="selection: how many such requests in a row, without retraining (default 1)")
+    g.add_argument("--validation", choices=("auto", "val_mask", "holdout"), default=argparse.SUPPRESS,
+                   help="selection: score on the split's validation nodes, or on a seeded hold-out of "
+                        "the training nodes (then refit on all); auto: val_mask when there is one")
+    g.add_argument("--holdout", type=float, default=argparse.SUPPRESS,
+                   help="selection: the share of training nodes held out when there is no validation set "
+                        "(default 0.2)")
+    g.add_argument("--select-fallback", choices=("raise", "accuracy", "requests"), default=argparse.SUPPRESS,
+                   help="selection: when no candidate serves the requests, stop with the table (raise, "
+                        "default) or take the most accurate / the one serving most (recorded, warned)")
     g.add_argument("--epsilon", type=float, default=argparse.SUPPRESS, help="certificate epsilon (default 1)")
     g.add_argument("--delta", type=float, default=argparse.SUPPRESS, help="certificate delta (default 1e-4)")
     g.add_argument("--num-hops", type=int, default=argparse.SUPPRESS, help="K of P^K X (default 2)")

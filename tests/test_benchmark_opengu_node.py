@@ -73,3 +73,25 @@ def test_sharded_block_repeats_the_single_gcn_of_the_same_request(report):
     assert sharded["single GCN: retrain"]["test_f1_micro"] == gcn["retrain"]["test_f1_micro"]
     assert sharded["single GCN: retrain"]["speedup"] != sharded["single GCN: retrain"]["speedup"]  # nan
     assert sharded["graph_eraser"]["seconds"] > 0 and sharded["guide"]["seconds"] > 0
+
+
+def test_certified_select_chooses_per_seed_and_serves_the_protocol_request(bench, tmp_path):
+    """--certified-select protocol: the certified block's lambda / sigma come from select_certified
+    (hold-out validation, the block's own request), the cgu row is the chosen model, and the
+    choice is listed under the block."""
+    bench.load_dataset = lambda name, mirror=None: synthetic_graph(200, num_features=32, seed=1)
+    bench.main(["--datasets", "Tiny", "--seeds", "1", "--families", "certified,scattering", "--attacks", "",
+                "--certified-select", "protocol", "--output", str(tmp_path), "--name", "s"])
+    payload = json.loads((tmp_path / "s.json").read_text())
+    rows, block = rows_of(payload, "certified")
+    (chosen,) = block["selections"]
+    assert chosen["request"] == ["node", 20] and chosen["validation"].startswith("hold-out of 0.2")
+    assert chosen["constraint_met"] and chosen["refit_served"] == 1
+    assert rows["cgu"]["retrained"] == 0.0          # the protocol request: served without retraining
+    assert "selected for 1 x protocol" in block["backbone"]
+    md = (tmp_path / "s.md").read_text()
+    assert f"lambda = {chosen['lam']:g}, sigma = {chosen['noise_std']:g}" in md
+    _, scattering = rows_of(payload, "scattering")
+    assert len(scattering["selections"]) == 1 and scattering["selections"][0]["record"]["method"] == "gst"
+    with pytest.raises(SystemExit):
+        bench.main(["--families", "certified", "--certified-select", "class:1"])

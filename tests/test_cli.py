@@ -195,11 +195,51 @@ def test_gst_scattering_model_end_to_end(tmp_path, capsys):
     (["--family", "certified", "--epsilon", "-1"], "epsilon must be a positive finite number"),
     (["--family", "certified", "--delta", "1"], "delta must lie in (0, 1)"),
     (["--family", "sharded", "--num-shards", "0"], "--num-shards must be >= 1"),
+    (["--family", "certified", "--lam-grid", "0.1"], "--lam-grid is for hyperparameter selection"),
+    (["--family", "sharded", "--lam-grid", "0.1"], "--lam-grid is for --family certified"),
+    (["--family", "certified", "--lam", "0.1", "--noise-std", "auto", "--lam-grid", "0.1,0.2"],
+     "--lam-grid is for --lam auto"),
+    (["--family", "certified", "--lam", "auto", "--lam-grid", "0.1,-1"], "--lam-grid must hold positive"),
+    (["--family", "certified", "--lam", "auto", "--expected-request", "node:x"],
+     "--expected-request takes KIND:SIZE"),
+    (["--family", "certified", "--noise-std", "auto", "--expected-request", "class:1"],
+     "request kind must be one of"),
+    (["--family", "certified", "--lam", "auto", "--expected-requests", "0"], "--expected-requests must be >= 1"),
 ])
 def test_family_options_are_checked(argv, message, tmp_path, capsys):
     out = str(tmp_path / "x.pt")       # an unknown dataset: refused before the graph is loaded
     assert main(["train", "--dataset", "nope", "--epochs", "2", "--output", out] + argv) == 2
     assert message in capsys.readouterr().err and not os.path.exists(out)
+
+
+def test_certified_hyperparameter_selection_from_the_cli(tmp_path, capsys):
+    """`train --family certified --lam auto --noise-std auto`: the choice, the record (printed and
+    in the checkpoint) and the model are select_certified's; an explicit value is kept."""
+    from gnn_unlearn.data import load_dataset, node_split
+    from gnn_unlearn.io import load_checkpoint
+    from gnn_unlearn.methods import select_certified
+    path = str(tmp_path / "sel.pt")
+    assert main(["train", "--family", "certified", "--num-nodes", "300", "--lam", "auto", "--noise-std", "auto",
+                 "--lam-grid", "0.1,0.01,0.001", "--noise-std-grid", "0.1,1", "--expected-request", "node:2",
+                 "--expected-requests", "2", "--output", path]) == 0
+    captured = capsys.readouterr()
+    info = json.loads(captured.out)
+    record = info["selection"]
+    assert "| lambda | sigma |" in captured.err and "(chosen)" in captured.err
+    assert (info["lam"], info["noise_std"]) == (record["lam"], record["noise_std"]) and record["constraint_met"]
+    assert len(record["candidates"]) == 6 and record["request"] == ["node", 2]
+    model, payload = load_checkpoint(path)
+    assert (model.lam, model.noise_std) == (record["lam"], record["noise_std"])
+    assert payload["extra"]["selection"] == record
+    data = node_split(load_dataset("synthetic", num_nodes=300, seed=0), seed=0)
+    direct = select_certified(data, lams=(0.1, 0.01, 0.001), noise_stds=(0.1, 1.0), request=("node", 2),
+                              min_requests=2)
+    assert (direct.lam, direct.noise_std) == (record["lam"], record["noise_std"])
+    assert torch.equal(model.weight, direct.model.weight)
+    assert main(["train", "--family", "certified", "--num-nodes", "300", "--lam", "0.1", "--noise-std", "auto",
+                 "--noise-std-grid", "0.1,1", "--expected-request", "node:2", "--output", path]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert {c["lam"] for c in info["selection"]["candidates"]} == {0.1} and info["lam"] == 0.1
 
 
 def test_worst_case_forget_sets_from_the_cli(tmp_path, capsys):

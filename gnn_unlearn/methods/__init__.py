@@ -3,6 +3,8 @@ from gnn_unlearn.methods.base import (Unlearner, UnlearningResult, available, da
                                       get, minibatch_methods, register, unlearn)
 from gnn_unlearn.methods.ceu import CEU
 from gnn_unlearn.methods.cgu import CGU
+from gnn_unlearn.methods.certified_select import (CertifiedSelection, NoCertifiedCandidate,
+                                                  select_certified)
 from gnn_unlearn.methods.cognac import Cognac
 from gnn_unlearn.methods.d2dgn import D2DGN
 from gnn_unlearn.methods.gnndelete import GNNDelete
@@ -26,6 +28,6 @@ from gnn_unlearn.methods.utu import UnlinkToUnlearn
 __all__ = ["Unlearner", "UnlearningResult", "available", "data_parallel_methods", "get",
            "minibatch_methods", "register", "unlearn", "HeldOutReference",
            "Retrain", "ReverseBPR", "UnlearnRec", "GradientAscent", "GNNDelete", "D2DGN", "Cognac",
-           "CGU", "CEU", "ScaleGUN",
+           "CGU", "CEU", "ScaleGUN", "select_certified", "CertifiedSelection", "NoCertifiedCandidate",
            "UnlinkToUnlearn", "GIF", "IDEA", "Projector", "MEGU", "SGU", "GUKD", "GST",
            "GraphEraser", "GUIDE"]

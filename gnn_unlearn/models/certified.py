@@ -13,6 +13,7 @@ The certificate state lives on the model so that a sequence of requests composes
 """
 from __future__ import annotations
 
+import copy
 import math
 import weakref
 from dataclasses import asdict, dataclass
@@ -353,6 +354,29 @@ class CertifiedLinear(nn.Module):
         self.train_info = {"train_gradient_norm": gnorm.tolist(), "newton_iterations": iters,
                            "train_nodes": int(z.size(0)), "tol": self.tol}
         return self
+
+    def retuned(self, y: Tensor, lam: float, noise_std: float, noise_seed: int = 0,
+                solver: str | None = None) -> "CertifiedLinear":
+        """A trained copy with another :math:`\\lambda`, :math:`\\sigma` (and solver): the same
+        features, graph state and training set, refit from scratch (:meth:`refit`) with the
+        noise of ``noise_seed``; ``self`` is not modified (the propagated feature tensor, which
+        no method changes in place, is shared). What a hyperparameter sweep needs without
+        propagating the graph again for every candidate."""
+        if self.certificate is None:
+            raise ValueError("retuned() copies a trained model; call fit(data) first")
+        _check_positive_finite(lam=lam, noise_std=noise_std)
+        if solver is not None and solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+        out = copy.deepcopy(self, {id(self.features): self.features})   # read-only: shared
+        out.lam, out.noise_std = float(lam), float(noise_std)
+        out.solver = self.solver if solver is None else solver
+        out.precond = out.precond.new_zeros(0)
+        out.refresh_config()
+        return out.refit(y, noise_seed)
+
+    def refresh_config(self) -> None:
+        """Writes the current hyperparameters into :attr:`config` (what a checkpoint stores)."""
+        self.config["certified"] = self.hparams()
 
     def approximation_bound(self, z_train: Tensor, y_train: Tensor) -> Tensor:
         r"""``[C]``: bound on :math:`\lVert\nabla L(w; Z) - \nabla L(w; \hat Z)\rVert` between

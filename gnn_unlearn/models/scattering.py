@@ -56,6 +56,9 @@ class ScatteringLinear(CertifiedLinear):
         return dict(wavelets=self.wavelets, order=self.order, lam=self.lam, noise_std=self.noise_std,
                     epsilon=self.epsilon, delta=self.delta, tol=self.tol, solver=self.solver)
 
+    def refresh_config(self) -> None:
+        self.config["scattering"] = self.scattering_hparams()
+
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "ScatteringLinear":
         """An untrained model from :attr:`config` (as a checkpoint stores it); refuses, with what

@@ -108,3 +108,24 @@ def test_forward_reuses_the_propagation_of_an_unchanged_graph(graph, monkeypatch
     assert torch.equal(model(x, ei), (fresh(x, ei) @ model.weight).float()) and len(calls) == 5
     assert "_propagation_cache" not in copy.deepcopy(model).__dict__   # copies leave it behind
     assert "_propagation_cache" not in model.state_dict()
+
+
+@pytest.mark.parametrize("rmax", [None, 0.0])
+def test_retuned_is_training_from_scratch_with_the_new_hyperparameters(graph, rmax):
+    base = train_certified(graph, lam=1e-2, noise_std=1e-2, seed=2, rmax=rmax)
+    weight, config = base.weight.clone(), dict(base.config["certified"])
+    other = base.retuned(graph.y, lam=1e-3, noise_std=0.5, noise_seed=2, solver="cg")
+    scratch = train_certified(graph, lam=1e-3, noise_std=0.5, seed=2, rmax=rmax, solver="cg")
+    assert torch.allclose(other.weight, scratch.weight, atol=1e-8)
+    assert torch.equal(other.noise, scratch.noise)
+    assert other.certificate.budget == scratch.certificate.budget
+    assert other.config["certified"] == scratch.config["certified"]
+    assert (other.lam, other.noise_std, other.solver) == (1e-3, 0.5, "cg")
+    assert torch.equal(base.weight, weight) and base.config["certified"] == config   # untouched
+    assert float(residual(other, graph).max()) <= 1e-9
+    with pytest.raises(ValueError, match="lam must be a positive finite number"):
+        base.retuned(graph.y, lam=0.0, noise_std=1.0)
+    with pytest.raises(ValueError, match="solver must be one of"):
+        base.retuned(graph.y, lam=1e-3, noise_std=1.0, solver="adam")
+    with pytest.raises(ValueError, match="copies a trained model"):
+        CertifiedLinear(20, 3).retuned(graph.y, lam=1e-3, noise_std=1.0)
