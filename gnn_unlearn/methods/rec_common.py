@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import degree
 
+from gnn_unlearn.methods.stopping import Plateau
 from gnn_unlearn.metrics.rec import CandidateScores, pair_ranks, topk_metrics
 from gnn_unlearn.models.lightgcn import INIT_STD
 from gnn_unlearn.requests import UnlearningTask
@@ -274,7 +275,7 @@ class RankMonitor:
         self.held = HeldOutInteractions(data, self.df, generator, min_pairs, max_pairs, tolerance)
         self.reference = self.held.reference
         self.start_val: float | None = None
-        self.best_excess, self.since_best = math.inf, 0
+        self.plateau = Plateau(patience, 1e-2)
         self.settle, self.settled = settle, 0
         self.last: dict[str, float] = {}
         self.df_pct: Tensor | None = None
@@ -320,13 +321,7 @@ class RankMonitor:
                 return "forgotten"
             return None
         self.settled = 0
-        if excess < self.best_excess - 1e-2:
-            self.best_excess, self.since_best = excess, 0
-        else:
-            self.since_best += 1
-            if self.since_best >= self.patience:
-                return "matched as far as it goes"
-        return None
+        return "matched as far as it goes" if self.plateau.stalled(excess) else None
 
     @torch.no_grad()
     def score_targets(self, z: Tensor) -> Tensor:

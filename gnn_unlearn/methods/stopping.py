@@ -263,6 +263,22 @@ class NodeForgetCriterion:
         return float(acc_forget) <= float(acc_val)
 
 
+class Plateau:
+    """Whether a statistic that should fall has stopped falling: ``stalled(value)`` is true once
+    ``patience`` checks in a row failed to beat the best value by ``min_delta``."""
+
+    def __init__(self, patience: int, min_delta: float):
+        self.patience, self.min_delta = patience, min_delta
+        self.best, self.since_best = float("inf"), 0
+
+    def stalled(self, value: float) -> bool:
+        if value < self.best - self.min_delta:
+            self.best, self.since_best = value, 0
+            return False
+        self.since_best += 1
+        return self.since_best >= self.patience
+
+
 class Monitor:
     """One evaluation pass per check: validation utility and the forgetting criterion.
 
@@ -280,7 +296,7 @@ class Monitor:
                  levels: Tensor | None = None):
         from gnn_unlearn.ops.negative import negative_pairs
         self.task, self.data, self.max_val_drop = task, task.retained_data, max_val_drop
-        self.patience, self.best_excess, self.since_best = patience, float("inf"), 0
+        self.plateau = Plateau(patience, 1e-3)
         self.link = model.task == "link"
         if self.link:
             df = task.df_edge_index
@@ -323,11 +339,6 @@ class Monitor:
             return "validation drop"
         if stat <= level:
             return "deleted set looks unseen"
-        if self.link and self.criterion.target == "matched":
-            if stat < self.best_excess - 1e-3:
-                self.best_excess, self.since_best = stat, 0
-            else:
-                self.since_best += 1
-                if self.since_best >= self.patience:
-                    return "matched as far as it goes"
+        if self.link and self.criterion.target == "matched" and self.plateau.stalled(stat):
+            return "matched as far as it goes"
         return None
