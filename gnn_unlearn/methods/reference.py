@@ -46,6 +46,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
+from gnn_unlearn.methods.base import unlearn
 from gnn_unlearn.methods.stopping import UnseenEdges
 from gnn_unlearn.ops.graph import edge_keys
 from gnn_unlearn.requests import DeletionRequest, UnlearningTask
@@ -83,7 +84,6 @@ class HeldOutReference:
         """Trains the two references with ``model``'s recipe (``model.train_config``, full
         batch or mini-batches as it was trained) on complementary halves of
         ``data.train_pos_edge_index`` (seeded); ``model`` and ``data`` are not modified."""
-        from gnn_unlearn.methods.base import unlearn      # the retrain method: the original's recipe
         if getattr(model, "task", None) != "link":
             raise ValueError("a held-out reference serves link prediction; got a "
                              f"{getattr(model, 'task', type(model).__name__)!r} model")
