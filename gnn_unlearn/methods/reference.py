@@ -47,7 +47,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from gnn_unlearn.methods.base import unlearn
-from gnn_unlearn.methods.stopping import UnseenEdges
+from gnn_unlearn.methods.stopping import UnseenEdges, weighted_cdf
 from gnn_unlearn.ops.graph import edge_keys
 from gnn_unlearn.requests import DeletionRequest, UnlearningTask
 
@@ -156,19 +156,6 @@ class HeldOutReference:
             s_df = ref.decode(z, df[:, mine.to(df.device)].to(dev)).float().cpu()
             out[mine] = weighted_cdf(s_df, s_val, w)
         return out.to(df.device)
-
-    def describe(self) -> dict[str, Any]:
-        return {"seed": self.seed, "training_edges": int(self.all_keys.numel()),
-                "fit_seconds": self.seconds}
-
-
-def weighted_cdf(x: Tensor, ref: Tensor, weights: Tensor) -> Tensor:
-    """Mid-rank weighted CDF of ``ref`` at ``x``: share of weight below, plus half the tied."""
-    order = torch.sort(ref)
-    cum = torch.cat([weights.new_zeros(1), torch.cumsum(weights[order.indices], 0)])
-    below = cum[torch.searchsorted(order.values, x, right=False)]
-    not_above = cum[torch.searchsorted(order.values, x, right=True)]
-    return ((below + not_above) / (2 * cum[-1])).clamp(0, 1)
 
 
 def check_reference(method: str, reference: Any, model: nn.Module, task: UnlearningTask,

@@ -209,22 +209,23 @@ def _null_sd(k: int, n: float) -> float:
     return ((k + n + 1) / (12 * max(k, 1) * max(n, 1))) ** 0.5
 
 
+def weighted_cdf(x: Tensor, ref: Tensor, weights: Tensor | None = None) -> Tensor:
+    """Mid-rank (weighted) CDF of ``ref`` at each ``x``: the share of weight below, plus half
+    the tied; on the device."""
+    order = torch.sort(ref)
+    w = torch.ones_like(ref, dtype=torch.float) if weights is None else weights[order.indices].float()
+    cum = torch.cat([w.new_zeros(1), torch.cumsum(w, 0)])
+    below = cum[torch.searchsorted(order.values, x, right=False)]
+    not_above = cum[torch.searchsorted(order.values, x, right=True)]
+    return ((below + not_above) / (2 * cum[-1])).clamp(0, 1)
+
+
 def rank_auc(pos: Tensor, neg: Tensor, weights: Tensor | None = None,
              neg_weights: Tensor | None = None) -> float:
     """(Weighted) Mann-Whitney AUC of ``pos`` over ``neg``, ties count one half; on the device.
 
     ``weights`` weight the positives, ``neg_weights`` the negatives."""
-    order = torch.sort(neg)
-    neg = order.values
-    if neg_weights is None:
-        below = torch.searchsorted(neg, pos, right=False).float()
-        not_above = torch.searchsorted(neg, pos, right=True).float()
-        frac = (below + not_above) / (2 * neg.numel())
-    else:
-        cum = torch.cat([neg_weights.new_zeros(1), torch.cumsum(neg_weights[order.indices].float(), 0)])
-        below = cum[torch.searchsorted(neg, pos, right=False)]
-        not_above = cum[torch.searchsorted(neg, pos, right=True)]
-        frac = (below + not_above) / (2 * cum[-1])
+    frac = weighted_cdf(pos, neg, neg_weights)
     if weights is None:
         return float(frac.mean())
     return float((frac * weights).sum() / weights.sum())

@@ -5,8 +5,7 @@ import pytest
 import torch
 
 from gnn_unlearn.methods import HeldOutReference, unlearn
-from gnn_unlearn.methods.reference import weighted_cdf
-from gnn_unlearn.methods.stopping import AT_START, ForgetCriterion, UnseenEdges
+from gnn_unlearn.methods.stopping import AT_START, ForgetCriterion, UnseenEdges, weighted_cdf
 from gnn_unlearn.metrics.forget_sets import forget_request
 from gnn_unlearn.metrics.link import gnndelete_df_auc, link_logits
 from gnn_unlearn.ops.graph import edge_keys
@@ -105,13 +104,15 @@ def test_with_the_reference_methods_stay_where_retraining_leaves_an_easy_forget_
 
 
 def test_a_start_at_the_target_takes_no_step(cora_gcn, worst_task, cora_reference):
+    """Measured (Cora, GCN, 2.5 % worst:confidence, seed 0): with the reference all three
+    methods find the original already where its levels put the deleted edges."""
     before = param_hash(cora_gcn)
-    result = unlearn(cora_gcn, worst_task, "gradient_ascent", reference=cora_reference)
-    if result.history["stop_reason"] == AT_START:
+    for method in ("gradient_ascent", "gnndelete", "d2dgn"):
+        result = unlearn(cora_gcn, worst_task, method, reference=cora_reference)
+        assert result.history["stop_reason"] == AT_START, method
         assert result.history["epochs"] == 0
-        assert param_hash(result.model) == before                      # the original's weights
-    else:                                                               # it must then have worked
-        assert result.history["epochs"] >= 1
+        model = result.model.base if method == "gnndelete" else result.model
+        assert param_hash(model) == before                             # the original's weights
     assert param_hash(cora_gcn) == before
 
 
