@@ -414,8 +414,17 @@ def cmd_unlearn(a: argparse.Namespace) -> None:
     entry = ledger.record(task, result, request=request, input_checkpoint=a.checkpoint,
                           output_checkpoint=a.output,
                           request_file=os.path.abspath(a.request) if a.request else None,
-                          **_guarantee(result))
+                          **_guarantee(result), **_reference_record(params))
     print(json.dumps(entry, indent=2, default=str))
+
+
+def _reference_record(params: dict) -> dict:
+    """The held-out reference file a request was served with, fingerprinted for the ledger."""
+    path = params.get("reference")
+    if not isinstance(path, str):
+        return {}
+    from gnn_unlearn.ledger import sha256_file
+    return {"reference": {"path": os.path.abspath(path), "sha256": sha256_file(path)}}
 
 
 def _guarantee(result) -> dict:
@@ -493,6 +502,29 @@ def cmd_pretrain_influence(a: argparse.Namespace) -> None:
     save_influence_encoder(a.output, encoder)
     print(json.dumps({"encoder": a.output, "seconds": info["seconds"], "steps": a.steps,
                       "request_size": info["request_size"], "final_loss": info["loss"][-1]}, indent=2))
+
+
+def cmd_fit_reference(a: argparse.Namespace) -> None:
+    from gnn_unlearn.io import load_checkpoint, model_family
+    from gnn_unlearn.methods.reference import HeldOutReference
+    from gnn_unlearn.utils import data_to, resolve_device
+    if os.path.abspath(a.output) == os.path.abspath(a.checkpoint):
+        raise ValueError("--output must differ from --checkpoint: the checkpoint is kept as it is")
+    if a.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {a.seed}")
+    model, payload = load_checkpoint(a.checkpoint)
+    if model_family(model) != "gnn" or getattr(model, "task", None) != "link":
+        raise ValueError(f"{a.checkpoint} holds a {model_family(model)} {getattr(model, 'task', None)!r} model; "
+                         "a held-out reference serves GNN link models (gradient_ascent, gnndelete, d2dgn)")
+    # an unlearned checkpoint stands for its retained graph: the graph its next request resolves on
+    data = _graph_from_checkpoint(a, payload, "retained" if payload.get("retained") is not None else "split")
+    device = resolve_device(a.device)
+    reference = HeldOutReference.fit(model.to(device), data_to(data, device), seed=a.seed, device=device)
+    reference.save(a.output)
+    print(json.dumps({"reference": os.path.abspath(a.output), "checkpoint": os.path.abspath(a.checkpoint),
+                      "seconds": reference.seconds, "training_edges": int(reference.all_keys.numel()),
+                      "seed": a.seed, "use": f"gnn-unlearn unlearn --checkpoint {a.checkpoint} --method gnndelete "
+                      f"--params '{{\"reference\": \"{a.output}\"}}' ..."}, indent=2))
 
 
 def cmd_benchmark(a: argparse.Namespace) -> None:
@@ -702,6 +734,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set-aside-torn", action="store_true",
                    help="first move a torn last entry (a crash during an append) to LEDGER.torn-TIME")
     p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("fit-reference", formatter_class=fmt,
+                       help="fit the held-out reference of a link checkpoint (per-edge unlearning targets)")
+    p.add_argument("--checkpoint", required=True, help="link model written by `gnn-unlearn train` (or unlearn)")
+    p.add_argument("--graph", default=None, help="the graph file the checkpoint was trained on, if it "
+                   "moved (default: the one the checkpoint names)")
+    p.add_argument("--output", required=True, help="path of the reference (.pt); pass it to unlearn as "
+                   '--method gnndelete|d2dgn|gradient_ascent --params \'{"reference": "PATH"}\'. It is '
+                   "trained on every training edge: keep it under the original's retention rules")
+    _common(p)
+    p.set_defaults(func=cmd_fit_reference, dataset="synthetic", num_nodes=2000, task="link")
 
     p = sub.add_parser("pretrain-influence", formatter_class=fmt,
                        help="pre-train UnlearnRec's influence encoder for a recommender checkpoint")

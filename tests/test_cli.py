@@ -8,7 +8,7 @@ from gnn_unlearn.cli import main
 
 
 def test_help_everywhere(capsys):
-    for cmd in ([], ["demo"], ["train"], ["unlearn"], ["evaluate"], ["benchmark"]):
+    for cmd in ([], ["demo"], ["train"], ["unlearn"], ["evaluate"], ["benchmark"], ["fit-reference"]):
         with pytest.raises(SystemExit) as e:
             main([*cmd, "--help"])
         assert e.value.code == 0
@@ -285,3 +285,25 @@ def test_recommender_evaluate_places_the_unlearned_model_in_the_retrain_spread(t
     # the original trained on the removed interactions: they score like retained ones
     assert rows["original"]["deleted_id_auc"] < min(rows[f"retrain#{i}"]["deleted_id_auc"] for i in (1, 2, 3))
     assert "Df id AUC" in rows["original"]["outside_spread"]
+
+
+def test_fit_reference_then_unlearn_with_it_records_the_file_in_the_ledger(tmp_path, capsys):
+    from gnn_unlearn.ledger import sha256_file
+    ckpt, ref, unl = (str(tmp_path / n) for n in ("orig.pt", "ref.pt", "unl.pt"))
+    assert main(["train", "--num-nodes", "300", "--epochs", "30", "--output", ckpt]) == 0
+    capsys.readouterr()
+    assert main(["fit-reference", "--checkpoint", ckpt, "--output", ref]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["reference"] == os.path.abspath(ref) and printed["training_edges"] > 0
+    # a file that is not a reference is refused before any work: no checkpoint, no ledger line
+    assert main(["unlearn", "--checkpoint", ckpt, "--method", "gnndelete", "--df-size", "0.05",
+                 "--params", json.dumps({"reference": ckpt}), "--output", unl]) == 2
+    assert "is not a held-out reference" in capsys.readouterr().err
+    assert not os.path.exists(unl) and not os.path.exists(str(tmp_path / "unl.ledger.jsonl"))
+    assert main(["unlearn", "--checkpoint", ckpt, "--method", "gnndelete", "--df-size", "0.05",
+                 "--params", json.dumps({"reference": ref}), "--output", unl]) == 0
+    entry = json.loads(capsys.readouterr().out)
+    assert entry["reference"] == {"path": os.path.abspath(ref), "sha256": sha256_file(ref)}
+    assert f"file={os.path.abspath(ref)!r}" in entry["params"]["reference"]
+    assert main(["fit-reference", "--checkpoint", ckpt, "--output", ckpt]) == 2
+    assert "--output must differ" in capsys.readouterr().err

@@ -71,7 +71,8 @@ Args:
         ``NeighborSampler``; needs pyg-lib or torch-sparse).
     seed: seeds the destroyer's initialisation and all sampling.
     reference: link prediction, a :class:`~gnn_unlearn.methods.reference.HeldOutReference` of
-        this model: each deleted edge is taught the unseen edges' quantile at its own held-out
+        this model (or the path of one saved by ``HeldOutReference.save`` / ``gnn-unlearn
+        fit-reference``): each deleted edge is taught the unseen edges' quantile at its own held-out
         level, and the stopping rule waits for those levels (needs
         ``forget_teacher="unseen_edges"`` and ``target="matched"``); ``None`` (default): the
         rank-matched quantiles above.
@@ -94,7 +95,7 @@ from torch import Tensor, nn
 from gnn_unlearn.distributed import Replica
 from gnn_unlearn.loader import Embedder, check_batch_size, check_sampler, index_batches
 from gnn_unlearn.methods.base import Unlearner, register
-from gnn_unlearn.methods.reference import HeldOutReference, check_reference, reference_levels
+from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference, reference_levels
 from gnn_unlearn.methods.stopping import AT_START, Monitor, UnseenEdges
 from gnn_unlearn.models.predictors import build_model
 from gnn_unlearn.requests import UnlearningTask
@@ -141,8 +142,9 @@ class D2DGN(Unlearner):
                  epochs: int = 200, retain_pairs: int = 1 << 16, target: str = "matched",
                  forget_teacher: str = "unseen_edges", max_val_drop: float = 0.03, dropout: bool = False,
                  fanouts: list[int] | None = None, batch_size: int = 1024,
-                 sampler: str = "torch", seed: int = 0, reference: HeldOutReference | None = None):
-        self.dropout, self.fanouts, self.batch_size, self.reference = dropout, fanouts, batch_size, reference
+                 sampler: str = "torch", seed: int = 0, reference: HeldOutReference | str | None = None):
+        self.dropout, self.fanouts, self.batch_size = dropout, fanouts, batch_size
+        self.reference = as_reference(self.name, reference)
         self.sampler = check_sampler(sampler)
         self.alpha, self.temperature, self.lr, self.epochs = alpha, temperature, lr, epochs
         self.retain_pairs, self.target, self.max_val_drop, self.seed = retain_pairs, target, max_val_drop, seed

@@ -86,7 +86,8 @@ Args:
     sampler: ``"torch"`` (this library's sampler, seeded) or ``"pyg"`` (PyG's
         ``NeighborSampler``; needs pyg-lib or torch-sparse).
     seed: seeds the random pairs.
-    reference: a :class:`~gnn_unlearn.methods.reference.HeldOutReference` of this model: each
+    reference: a :class:`~gnn_unlearn.methods.reference.HeldOutReference` of this model (or the
+        path of one saved by ``HeldOutReference.save`` / ``gnn-unlearn fit-reference``): each
         deleted edge's target is the quantile of unseen edges at its own held-out level, and the
         stopping rule waits for those levels (needs ``dec_target="unseen_edges"`` and
         ``target="matched"``); ``None`` (default): the rank-matched targets above.
@@ -111,7 +112,7 @@ from gnn_unlearn.distributed import Replica
 from gnn_unlearn.loader import (build_sampler, check_batch_size, check_fanouts, check_sampler,
                                  sample_subgraph)
 from gnn_unlearn.methods.base import Unlearner, register
-from gnn_unlearn.methods.reference import HeldOutReference, check_reference, reference_levels
+from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference, reference_levels
 from gnn_unlearn.methods.stopping import AT_START, Monitor, UnseenEdges
 from gnn_unlearn.models.encoders import PreparedGraph
 from gnn_unlearn.models.predictors import register_model_wrapper
@@ -267,9 +268,10 @@ class GNNDelete(Unlearner):
                  max_dense_region: int = 4096, num_region_pairs: int = 1 << 18,
                  neighbourhood: str = "edges", space: str = "logit", max_val_drop: float = 0.03,
                  eval_every: int = 1, fanouts: list[int] | None = None, batch_size: int = 1024,
-                 sampler: str = "torch", seed: int = 0, reference: HeldOutReference | None = None):
+                 sampler: str = "torch", seed: int = 0, reference: HeldOutReference | str | None = None):
         self.fanouts, self.batch_size, self.sampler = fanouts, batch_size, check_sampler(sampler)
-        self.alpha, self.epochs, self.random_ratio, self.reference = alpha, epochs, random_ratio, reference
+        self.alpha, self.epochs, self.random_ratio = alpha, epochs, random_ratio
+        self.reference = as_reference(self.name, reference)
         self.neighbourhood, self.space = neighbourhood, space
         self.init, self.target = init, target
         if dec_target not in DEC_TARGETS:

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from gnn_unlearn.distributed import Replica
 from gnn_unlearn.loader import Embedder, check_batch_size, check_sampler, index_batches
 from gnn_unlearn.methods.base import Unlearner, register
-from gnn_unlearn.methods.reference import HeldOutReference, check_reference, reference_levels
+from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference, reference_levels
 from gnn_unlearn.methods.stopping import AT_START, Monitor
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.ops.negative import negative_pairs
@@ -55,7 +55,8 @@ class GradientAscent(Unlearner):
             ``NeighborSampler``; needs pyg-lib or torch-sparse).
         seed: seeds the negatives and dropout.
         reference: link prediction, a :class:`~gnn_unlearn.methods.reference.HeldOutReference`
-            of this model: stop where each deleted edge's held-out level puts it (see
+            of this model (or the path of one saved by ``HeldOutReference.save`` / ``gnn-unlearn
+            fit-reference``): stop where each deleted edge's held-out level puts it (see
             :class:`~gnn_unlearn.methods.stopping.ForgetCriterion`) instead of where unseen
             edges sit on average; ``None`` (default): validation positives only.
 
@@ -74,8 +75,9 @@ class GradientAscent(Unlearner):
     def __init__(self, lr: float = 1e-3, epochs: int = 200, retain_weight: float = 0.0,
                  target: str = "matched", max_val_drop: float = 0.03,
                  backtrack: int = 3, fanouts: list[int] | None = None, batch_size: int = 1024,
-                 sampler: str = "torch", seed: int = 0, reference: HeldOutReference | None = None):
-        self.backtrack, self.sampler, self.reference = backtrack, check_sampler(sampler), reference
+                 sampler: str = "torch", seed: int = 0, reference: HeldOutReference | str | None = None):
+        self.backtrack, self.sampler = backtrack, check_sampler(sampler)
+        self.reference = as_reference(self.name, reference)
         self.lr, self.epochs, self.retain_weight, self.target = lr, epochs, retain_weight, target
         self.max_val_drop, self.fanouts, self.batch_size, self.seed = max_val_drop, fanouts, batch_size, seed
 

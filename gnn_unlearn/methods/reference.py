@@ -39,6 +39,7 @@ retraining.
 """
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -46,7 +47,9 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
+from gnn_unlearn.io import load_checkpoint_payload, save_payload
 from gnn_unlearn.methods.base import unlearn
+from gnn_unlearn.models.predictors import build_model
 from gnn_unlearn.methods.stopping import UnseenEdges, weighted_cdf
 from gnn_unlearn.ops.graph import edge_keys
 from gnn_unlearn.requests import DeletionRequest, UnlearningTask
@@ -64,6 +67,7 @@ class HeldOutReference:
         seed: the seed of the half split and of the references' training.
         num_nodes: nodes of the graph they were trained on.
         seconds: wall time of :meth:`fit`.
+        file: the path it was loaded from (:meth:`load`), else ``None``.
     """
 
     def __init__(self, models: list[nn.Module], first_half_keys: Tensor, all_keys: Tensor,
@@ -72,10 +76,59 @@ class HeldOutReference:
         self.first_half_keys = first_half_keys      # sorted keys of reference 0's training edges
         self.all_keys = all_keys                    # sorted keys of every training edge
         self.num_nodes, self.seed, self.seconds = num_nodes, seed, seconds
+        self.file: str | None = None                # where it was loaded from (:meth:`load`)
 
     def __repr__(self) -> str:
+        where = f", file={self.file!r}" if self.file else ""
         return (f"HeldOutReference(seed={self.seed}, edges={self.all_keys.numel()}, "
-                f"nodes={self.num_nodes})")
+                f"nodes={self.num_nodes}{where})")
+
+    # files ------------------------------------------------------------------------------------
+    KIND = "held_out_reference"
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Atomically writes both references (config and weights) and the half split to
+        ``path``, loadable with :meth:`load` (``weights_only``: no code runs on loading)."""
+        save_payload(os.fspath(path), {
+            "kind": self.KIND, "version": 1,
+            "configs": [dict(m.config) for m in self.models],
+            "train_configs": [dict(getattr(m, "train_config", None) or {}) for m in self.models],
+            "state_dicts": [{k: v.detach().cpu() for k, v in m.state_dict().items()} for m in self.models],
+            "first_half_keys": self.first_half_keys.cpu(), "all_keys": self.all_keys.cpu(),
+            "num_nodes": int(self.num_nodes), "seed": int(self.seed), "seconds": float(self.seconds)})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "HeldOutReference":
+        """Reads a file written by :meth:`save`; anything else is refused with the reason."""
+        path = os.fspath(path)
+        payload = load_checkpoint_payload(path)
+        if payload.get("kind") != cls.KIND:
+            raise ValueError(f"{path!r} is not a held-out reference (written by HeldOutReference.save or "
+                             "`gnn-unlearn fit-reference`)")
+        configs, states = payload.get("configs"), payload.get("state_dicts")
+        if not (isinstance(configs, list) and isinstance(states, list) and len(configs) == len(states) == 2):
+            raise ValueError(f"{path!r}: a held-out reference holds two models; the file is damaged")
+        first, every, n = payload.get("first_half_keys"), payload.get("all_keys"), payload.get("num_nodes")
+        if not (isinstance(first, Tensor) and isinstance(every, Tensor) and isinstance(n, int) and n > 0):
+            raise ValueError(f"{path!r}: the half split or the node count is missing; the file is damaged")
+        pos = torch.searchsorted(every, first).clamp(max=max(every.numel() - 1, 0))
+        if first.numel() and not bool((every[pos] == first).all()):
+            raise ValueError(f"{path!r}: the first half holds edges that are not training edges; damaged")
+        models = []
+        for config, state, train_config in zip(configs, states, payload.get("train_configs") or [{}, {}]):
+            try:
+                m = build_model(config)
+                m.load_state_dict(state)
+            except (KeyError, TypeError, ValueError, RuntimeError) as e:
+                raise ValueError(f"{path!r}: a reference model does not rebuild from its config "
+                                 f"({type(e).__name__}: {e})") from e
+            if getattr(m, "task", None) != "link":
+                raise ValueError(f"{path!r}: the references must be link models")
+            m.train_config = train_config or None
+            models.append(m.eval())
+        out = cls(models, first, every, n, int(payload.get("seed", 0)), float(payload.get("seconds", float("nan"))))
+        out.file = os.path.abspath(path)
+        return out
 
     # ------------------------------------------------------------------------------------------
     @classmethod
@@ -156,6 +209,18 @@ class HeldOutReference:
             s_df = ref.decode(z, df[:, mine.to(df.device)].to(dev)).float().cpu()
             out[mine] = weighted_cdf(s_df, s_val, w)
         return out.to(df.device)
+
+
+def as_reference(method: str, reference: Any) -> HeldOutReference | None:
+    """A method's ``reference=`` option as a :class:`HeldOutReference`: ``None``, a reference, or
+    the path of one saved with :meth:`HeldOutReference.save` (loaded now, so a wrong file is
+    refused when the method is built, before any work)."""
+    if reference is None or isinstance(reference, HeldOutReference):
+        return reference
+    if isinstance(reference, (str, os.PathLike)):
+        return HeldOutReference.load(reference)
+    raise TypeError(f"{method}: reference must be a HeldOutReference (HeldOutReference.fit(model, data)) "
+                    f"or the path of a saved one, got {type(reference).__name__}")
 
 
 def check_reference(method: str, reference: Any, model: nn.Module, task: UnlearningTask,

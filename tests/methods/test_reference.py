@@ -121,7 +121,9 @@ def test_bad_references_are_refused_before_work(cora_gcn, cora_task, cora_refere
     calls = []
     monkeypatch.setattr(reference_module.HeldOutReference, "levels", lambda *a, **k: calls.append(1))
     with pytest.raises(TypeError, match="reference must be a HeldOutReference"):
-        unlearn(cora_gcn, cora_task, "gnndelete", reference="yes")
+        unlearn(cora_gcn, cora_task, "gnndelete", reference=3)
+    with pytest.raises(FileNotFoundError, match="no checkpoint at 'no/such/reference.pt'"):
+        unlearn(cora_gcn, cora_task, "gnndelete", reference="no/such/reference.pt")
     with pytest.raises(ValueError, match="refine target='matched'"):
         unlearn(cora_gcn, cora_task, "gradient_ascent", reference=cora_reference, target="non_edges")
     with pytest.raises(ValueError, match="'unseen_edges' loss"):
@@ -141,6 +143,42 @@ def test_bad_references_are_refused_before_work(cora_gcn, cora_task, cora_refere
         HeldOutReference.fit(cora_gcn, cora)
     with pytest.raises(ValueError, match="seed must be an int"):
         HeldOutReference.fit(cora_gcn, cora_task.data, seed=-1)
+
+
+def test_a_saved_reference_loads_back_and_serves_as_a_path(cora_gcn, cora_task, cora_reference, tmp_path):
+    path = tmp_path / "ref.pt"
+    cora_reference.save(path)
+    loaded = HeldOutReference.load(path)
+    assert torch.equal(loaded.first_half_keys, cora_reference.first_half_keys)
+    assert torch.equal(loaded.all_keys, cora_reference.all_keys)
+    assert (loaded.num_nodes, loaded.seed) == (cora_reference.num_nodes, cora_reference.seed)
+    assert [param_hash(m) for m in loaded.models] == [param_hash(m) for m in cora_reference.models]
+    assert torch.equal(loaded.levels(cora_task), cora_reference.levels(cora_task))
+    by_object = unlearn(cora_gcn, cora_task, "gnndelete", reference=cora_reference)
+    by_path = unlearn(cora_gcn, cora_task, "gnndelete", reference=str(path))
+    assert param_hash(by_path.model) == param_hash(by_object.model)
+
+
+def test_files_that_are_not_references_are_refused(cora_reference, tmp_path):
+    from gnn_unlearn.io import load_checkpoint_payload, save_payload
+    junk = tmp_path / "junk.pt"
+    junk.write_text("x")
+    with pytest.raises(ValueError, match="not a readable gnn_unlearn checkpoint"):
+        HeldOutReference.load(junk)
+    other = tmp_path / "other.pt"
+    save_payload(str(other), {"kind": "influence_encoder"})
+    with pytest.raises(ValueError, match="is not a held-out reference"):
+        HeldOutReference.load(other)
+    good = tmp_path / "ref.pt"
+    cora_reference.save(good)
+    payload = load_checkpoint_payload(str(good))
+    for damage, message in (({"state_dicts": payload["state_dicts"][:1]}, "holds two models"),
+                            ({"first_half_keys": payload["first_half_keys"] + 1}, "not training edges"),
+                            ({"configs": [{"task": "link"}, {"task": "link"}]}, "does not rebuild")):
+        bad = tmp_path / "bad.pt"
+        save_payload(str(bad), {**payload, **damage})
+        with pytest.raises(ValueError, match=message):
+            HeldOutReference.load(bad)
 
 
 def test_the_grid_refuses_unknown_methods_and_ref_on_methods_without_one():
