@@ -21,10 +21,10 @@ FORBIDDEN = {
                          "gnn_unlearn.methods", "gnn_unlearn.cli"),
     "gnn_unlearn.training": ("gnn_unlearn.methods", "gnn_unlearn.evaluation", "gnn_unlearn.cli"),
     # metrics score models; running methods (evaluate's retrains) is gnn_unlearn.evaluation's job
-    "gnn_unlearn.metrics": ("gnn_unlearn.methods", "gnn_unlearn.evaluation", "gnn_unlearn.experiment",
+    "gnn_unlearn.metrics": ("gnn_unlearn.methods", "gnn_unlearn.evaluation", "gnn_unlearn.forget_search",
+                            "gnn_unlearn.experiment", "gnn_unlearn.bench", "gnn_unlearn.cli"),
+    "gnn_unlearn.methods": ("gnn_unlearn.evaluation", "gnn_unlearn.forget_search", "gnn_unlearn.experiment",
                             "gnn_unlearn.bench", "gnn_unlearn.cli"),
-    "gnn_unlearn.methods": ("gnn_unlearn.evaluation", "gnn_unlearn.experiment", "gnn_unlearn.bench",
-                            "gnn_unlearn.cli"),
 }
 
 

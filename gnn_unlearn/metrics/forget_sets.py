@@ -15,7 +15,9 @@ alone), and :func:`~gnn_unlearn.data.samplers.sample_edges` (``where="worst"``) 
   the other training and the validation pairs (below).
 
 It sits at the metrics level (it reads a trained model, which ``data/`` must not know about)
-and is an evaluation tool: a stress test of a method, not a part of one.
+and is an evaluation tool: a stress test of a method, not a part of one. The bi-level search
+itself (the method and retraining rerun for every candidate set) is
+:func:`gnn_unlearn.forget_search.search_forget_set`, which starts from these proxy sets.
 """
 from __future__ import annotations
 
