@@ -96,7 +96,7 @@ class ForgetSetSearch:
         out = {k: getattr(self, k) for k in ("method", "objective", "size", "gap", "start_gap", "confirm_gap",
                                              "confirm_start_gap", "confirm_seeds", "retrain_seeds", "evaluations",
                                              "seconds")}
-        out["accepted_rounds"] = sum(1 for h in self.history if h.get("accepted"))
+        out["accepted_rounds"] = sum(1 for h in self.history if h.get("accepted") and h["round"] > 0)
         return out
 
 
