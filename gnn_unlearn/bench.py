@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import shlex
 import sys
@@ -109,7 +110,7 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
                        "steps": [r.meta["steps"] for r in v],
                        "stop_reasons": [r.meta["stop_reasons"] for r in v]}
                       for k, v in reports.items()]
-            _write(blocks, output, name, command, started)
+            write_grid(blocks, output, name, command, started)
     return blocks
 
 
@@ -154,10 +155,65 @@ def _attack_notes(blocks: list[dict]) -> str:
     return ("\nAttacks:\n\n" + "".join(f"- {k}: {v}\n" for k, v in notes.items())) if notes else ""
 
 
-def _write(blocks, output, name, command, started) -> None:
+def merge_blocks(runs: Sequence[list[dict]]) -> list[dict]:
+    """The blocks of several grid runs of the same configuration over disjoint seeds, as one run.
+
+    Per model and column the mean, sample standard deviation, minimum and maximum are pooled
+    exactly from each run's (n, mean, std, min, max); blocks are matched on (dataset, encoder,
+    Df size, position, region, features). Refused, with the reason: a seed in two runs, a block
+    or a model missing from a run, columns that differ.
+    """
+    keyed: dict[tuple, list[dict]] = {}
+    for run in runs:
+        for b in run:
+            key = (b["dataset"], b["encoder"], b["df_size"], b["where"], b.get("region"), b.get("features"))
+            keyed.setdefault(key, []).append(b)
+    out = []
+    for key, parts in keyed.items():
+        if len(parts) != len(runs):
+            raise ValueError(f"block {key} is in {len(parts)} of the {len(runs)} runs; merge runs of one grid")
+        seeds = [s for b in parts for s in b["seeds"]]
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"block {key}: seeds {sorted(seeds)} repeat; merge runs over disjoint seeds")
+        models = [[r["model"] for r in b["rows"]] for b in parts]
+        if any(m != models[0] for m in models):
+            raise ValueError(f"block {key}: the runs hold different models {models}")
+        rows = []
+        for i, name in enumerate(models[0]):
+            rows.append(_pool_rows([b["rows"][i] for b in parts], f"block {key}, model {name!r}"))
+        merged = {**parts[0], "seeds": seeds, "rows": rows,
+                  "steps": [st for b in parts for st in b.get("steps", [])],
+                  "stop_reasons": [st for b in parts for st in b.get("stop_reasons", [])]}
+        out.append(merged)
+    return out
+
+
+def _pool_rows(rows: list[dict], where: str) -> dict:
+    cols = {k for k in rows[0] if k + "_std" in rows[0]}
+    for r in rows[1:]:
+        if {k for k in r if k + "_std" in r} != cols:
+            raise ValueError(f"{where}: the runs measured different columns")
+    n = [r["n"] for r in rows]
+    total = sum(n)
+    out: dict = {"model": rows[0]["model"], "n": total}
+    for k in cols:
+        mean = sum(ni * r[k] for ni, r in zip(n, rows)) / total
+        # sum of squares about the pooled mean, from each run's sample variance and mean
+        ss = sum((ni - 1) * r[k + "_std"] ** 2 + ni * (r[k] - mean) ** 2 for ni, r in zip(n, rows))
+        out[k] = mean
+        out[k + "_std"] = math.sqrt(ss / (total - 1)) if total > 1 else 0.0
+        out[k + "_min"] = min(r[k + "_min"] for r in rows)
+        out[k + "_max"] = max(r[k + "_max"] for r in rows)
+    return out
+
+
+def write_grid(blocks, output, name, command, started, sources: Sequence[str] = ()) -> None:
+    """Writes ``<output>/<name>.md`` and ``.json`` (atomically); ``sources``: the commands of
+    merged runs, named in both files."""
     os.makedirs(output, exist_ok=True)
     feats = sorted({b.get("features", "as loaded") for b in blocks})
-    md = (f"# Benchmark grid\n\nCommand: `{command}`\n\nStarted {started}; hardware: {hardware()}; "
+    merged = ("Merged from the runs:\n\n" + "".join(f"- `{c}`\n" for c in sources) + "\n") if sources else ""
+    md = (f"# Benchmark grid\n\nCommand: `{command}`\n\n{merged}Started {started}; hardware: {hardware()}; "
           f"node features: {', '.join(feats)}\n\n"
           + grid_markdown(blocks) + "\n\nMean ± std over seeds. "
           "Seconds: wall time of the unlearning call (retrain: training from scratch on the retained graph).\n\n"
@@ -165,4 +221,5 @@ def _write(blocks, output, name, command, started) -> None:
     atomic_write_text(os.path.join(output, f"{name}.md"), md)
     atomic_write_text(os.path.join(output, f"{name}.json"),
                       json.dumps({"command": command, "hardware": hardware(), "protocols": _protocols(),
-                                  "blocks": blocks}, indent=2))
+                                  **({"sources": list(sources)} if sources else {}), "blocks": blocks},
+                                 indent=2))

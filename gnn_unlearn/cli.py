@@ -531,12 +531,18 @@ def cmd_benchmark(a: argparse.Namespace) -> None:
     from gnn_unlearn.bench import run_grid
     run_grid(datasets=a.datasets.split(","), encoders=a.encoders.split(","),
              methods=a.methods.split(","), sizes=[float(s) for s in a.sizes.split(",")],
-             wheres=a.wheres.split(","), seeds=list(range(a.seeds)), device=a.device,
+             wheres=a.wheres.split(","), seeds=_seed_range(a.first_seed, a.seeds), device=a.device,
              output=a.output, root=a.root, mirror=a.mirror, epochs=a.epochs, name=a.name,
              region=a.region, normalize_features=a.normalize_features,
              attacks=_attack_list(a.attacks),
              attack_params=_json_arg(a.attack_params, "--attack-params", ATTACK_PARAMS_EXAMPLE),
              retrain_seeds=a.retrain_seeds)
+
+
+def _seed_range(first: int, count: int) -> list[int]:
+    if first < 0 or count < 1:
+        raise ValueError(f"--first-seed must be >= 0 and --seeds >= 1, got {first} and {count}")
+    return list(range(first, first + count))
 
 
 def _attack_list(text: str | None) -> list[str]:
@@ -771,7 +777,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="definition of 'in'/'out' (see `gnn-unlearn unlearn --help`)")
     p.add_argument("--normalize-features", action="store_true",
                    help="row-normalise node features (PyG NormalizeFeatures), as the GNNDelete code loads them")
-    p.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
+    p.add_argument("--seeds", type=int, default=3, help="number of seeds (F..F+N-1, F = --first-seed)")
+    p.add_argument("--first-seed", type=int, default=0, help="the first seed (run more seeds of an earlier "
+                   "run and join them with benchmarks/merge_grid.py)")
     p.add_argument("--epochs", type=int, default=500)
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="grid", help="results file stem: <output>/<name>.md and .json")

@@ -1,0 +1,37 @@
+"""Joins grid runs of one configuration over disjoint seeds into one results file.
+
+    python benchmarks/merge_grid.py benchmarks/results/A.json more_seeds.json --name A
+
+Each run is what ``gnn-unlearn benchmark`` wrote (``--first-seed`` runs more seeds of an
+earlier run); per model and column the mean, standard deviation, minimum and maximum are
+pooled exactly (:func:`gnn_unlearn.bench.merge_blocks`). The merged files name every source
+command.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from gnn_unlearn.bench import merge_blocks, user_command, write_grid
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="+", help="JSON files written by gnn-unlearn benchmark")
+    p.add_argument("--output", default="benchmarks/results")
+    p.add_argument("--name", required=True)
+    a = p.parse_args(argv)
+    if len(a.runs) < 2:
+        p.error("give at least two runs to merge")
+    loaded = []
+    for path in a.runs:
+        with open(path) as f:
+            loaded.append(json.load(f))
+    blocks = merge_blocks([run["blocks"] for run in loaded])
+    write_grid(blocks, a.output, a.name, user_command(), time.strftime("%Y-%m-%d %H:%M:%S"),
+               sources=[run["command"] for run in loaded])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Merging grid runs over disjoint seeds pools every column exactly."""
+import math
+import random
+
+import pytest
+
+from gnn_unlearn.bench import merge_blocks
+from gnn_unlearn.experiment import aggregate
+
+
+class _Rep:
+    def __init__(self, rows):
+        self.rows = rows
+
+
+def _runs(values, split):
+    reps = [_Rep([{"model": "retrain", "dt_auroc": v, "df_auroc": 1 - v / 2},
+                  {"model": "gnndelete", "dt_auroc": v / 3, "df_auroc": v * v}]) for v in values]
+
+    def block(part, seeds):
+        return {"dataset": "Cora", "encoder": "gcn", "df_size": 0.005, "where": "in", "region": "library",
+                "features": "as loaded", "seeds": seeds, "rows": aggregate(part), "steps": [{}] * len(part)}
+    return block(reps, list(range(len(values)))), block(reps[:split], list(range(split))), \
+        block(reps[split:], list(range(split, len(values))))
+
+
+def test_merged_runs_equal_one_run_over_all_seeds():
+    rng = random.Random(0)
+    whole, first, second = _runs([rng.random() for _ in range(5)], 2)
+    (merged,) = merge_blocks([[first], [second]])
+    assert merged["seeds"] == [0, 1, 2, 3, 4] and len(merged["steps"]) == 5
+    for got, want in zip(merged["rows"], whole["rows"]):
+        assert got["model"] == want["model"] and got["n"] == want["n"] == 5
+        for k in ("dt_auroc", "df_auroc"):
+            for suffix in ("", "_std", "_min", "_max"):
+                assert math.isclose(got[k + suffix], want[k + suffix], rel_tol=1e-12, abs_tol=1e-15), (k, suffix)
+
+
+def test_overlapping_seeds_missing_blocks_and_other_models_are_refused():
+    _, first, second = _runs([0.1, 0.2, 0.3, 0.4], 2)
+    with pytest.raises(ValueError, match="seeds .* repeat"):
+        merge_blocks([[first], [first]])
+    other = {**second, "where": "out"}
+    with pytest.raises(ValueError, match="is in 1 of the 2 runs"):
+        merge_blocks([[first], [other]])
+    fewer = {**second, "rows": second["rows"][:1]}
+    with pytest.raises(ValueError, match="different models"):
+        merge_blocks([[first], [fewer]])
