@@ -125,7 +125,7 @@ def run_edge_request(data, model, df_size: float | int = 0.025, where: str = "in
                       labels=list(methods) if results else None)
     steps["evaluate"] = time.perf_counter() - t0
     report.meta.update(df_size=df_size, where=where, region=region, steps=steps, hardware=hardware(),
-                       stop_reasons={r.method: r.history.get("stop_reason") for r in results})
+                       stop_reasons={name: r.history.get("stop_reason") for name, r in zip(methods, results)})
     return report
 
 
