@@ -352,6 +352,9 @@ def main(argv: list[str] | None = None) -> None:
                         "e.g. node:0.01")
     p.add_argument("--certified-min-requests", type=int, default=1,
                    help="--certified-select: requests the model must serve without retraining")
+    p.add_argument("--count-scaling", default="proportional", choices=["proportional", "strict"],
+                   help="--certified-select: how a request given as a node count is simulated on the "
+                        "selection's hold-out (select_certified's count_scaling)")
     p.add_argument("--mirror", default=None)
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="opengu_node")
@@ -433,7 +436,7 @@ def main(argv: list[str] | None = None) -> None:
                 elif family == "scattering" and args.certified_select:
                     sel = select_certified(data, request=selection_request(args.certified_select, deleted),
                                            min_requests=args.certified_min_requests, seed=seed,
-                                           features="scattering", epsilon=SCATTERING["epsilon"],
+                                           count_scaling=args.count_scaling, features="scattering", epsilon=SCATTERING["epsilon"],
                                            delta=SCATTERING["delta"], **CERTIFIED_SELECT)
                     selections.setdefault((name, family), []).append(selection_summary(sel))
                     log(f"  selected lambda={sel.lam:g} sigma={sel.noise_std:g} in {sel.seconds:.1f}s "
@@ -455,7 +458,7 @@ def main(argv: list[str] | None = None) -> None:
                 if family == "certified" and args.certified_select:
                     sel = select_certified(data, request=selection_request(args.certified_select, deleted),
                                            min_requests=args.certified_min_requests, seed=seed,
-                                           **{k: CERTIFIED[k] for k in ("num_hops", "epsilon", "delta")},
+                                           count_scaling=args.count_scaling, **{k: CERTIFIED[k] for k in ("num_hops", "epsilon", "delta")},
                                            **CERTIFIED_SELECT)
                     chosen = dict(CERTIFIED, lam=sel.lam, noise_std=sel.noise_std)
                     selections.setdefault((name, family), []).append(selection_summary(sel))
@@ -522,7 +525,9 @@ def selection_lines(block: dict) -> list[str]:
         met = "met" if s["constraint_met"] else f"NOT met (fallback {s['fallback']!r})"
         out.append(f"- seed {seed}: lambda = {s['lam']:g}, sigma = {s['noise_std']:g}, hold-out accuracy "
                    f"{s['val_accuracy']:.4f}, served {s['served']} (refit on all training nodes: "
-                   f"{s['refit_served']}), constraint {met}; {s['simulated']} of "
+                   f"{s['refit_served']}), constraint {met}; candidates tried with requests of "
+                   f"{s['record'].get('simulated_size', s['request'][1])} (the real one: {s['request'][1]}); "
+                   f"{s['simulated']} of "
                    f"{len(s['record']['candidates'])} candidates simulated, {s['seconds']:.0f} s")
     return out
 

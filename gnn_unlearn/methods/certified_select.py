@@ -66,6 +66,7 @@ REQUEST_KINDS = ("node", "edge", "feature")
 DEFAULT_LAMS = (3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4)
 DEFAULT_NOISE_STDS = (0.1, 0.3, 1.0, 3.0)
 FALLBACKS = ("raise", "accuracy", "requests")
+COUNT_SCALINGS = ("proportional", "strict")
 VALIDATIONS = ("auto", "val_mask", "holdout")
 
 
@@ -113,6 +114,7 @@ class CertifiedSelection:
         fallback: ``None``, or the rule that picked the model when no candidate met the
             constraint (``"accuracy"`` / ``"requests"``).
         validation: how the candidates were scored.
+        simulated_size: the request size the candidates were tried with (``count_scaling``).
         candidates: every candidate of the grid, in grid order.
     """
     model: CertifiedLinear
@@ -125,6 +127,7 @@ class CertifiedSelection:
     request: tuple[str, float | int]
     min_requests: int
     simulate: int
+    simulated_size: float | int
     epsilon: float
     delta: float
     seed: int
@@ -265,7 +268,8 @@ def serve_simulated(model: CertifiedLinear, graph: Data, method: str, kind: str,
 def select_certified(data: Data, *, lams: Sequence[float] = DEFAULT_LAMS,
                      noise_stds: Sequence[float] = DEFAULT_NOISE_STDS, epsilon: float = 1.0,
                      delta: float = 1e-4, request: tuple[str, float | int] = ("node", 0.01),
-                     min_requests: int = 1, simulate: int | None = None, validation: str = "auto",
+                     min_requests: int = 1, simulate: int | None = None, count_scaling: str = "proportional",
+                     validation: str = "auto",
                      holdout: float = 0.2, fallback: str = "raise", features: str = "sgc",
                      num_hops: int = 2, alpha: float = 0.5, rmax: float | None = None,
                      wavelets: int = 3, order: int = 1, solver: str = "direct",
@@ -283,11 +287,16 @@ def select_certified(data: Data, *, lams: Sequence[float] = DEFAULT_LAMS,
         epsilon, delta: the certificate, as in :func:`~gnn_unlearn.models.train_certified`.
         request: the expected request: ``(kind, size)``, kind ``"node"`` / ``"edge"`` /
             ``"feature"``, size a fraction in (0, 1) of the training nodes (training edges for
-            ``"edge"``) of the graph it is sampled on, or a count. With a hold-out a count is
-            simulated as it is on fewer training nodes (80 %), a larger share of them: the
-            selection is then conservative (OpenGU's CiteSeer: 332 of ~2,130 nodes against 332
-            of ~2,660), which can cost accuracy; the refit model is checked on the real count.
+            ``"edge"``) of the graph it is sampled on, or a count of them (a count of all
+            training nodes: see ``count_scaling``).
         min_requests: consecutive requests the model must serve without retraining.
+        count_scaling: how a node or feature request given as a count is simulated on a
+            hold-out (which trains the candidates on fewer nodes): ``"proportional"`` (default)
+            scales it to the same share of the nodes the candidates train on (OpenGU's CiteSeer:
+            332 of ~2,660 training nodes -> 266 of ~2,130), ``"strict"`` simulates the count
+            as it is, a larger share (conservative: it can rule out better-fitting candidates).
+            Either way the model refit on all training nodes is checked on the real count
+            (``verify``) and passed over if it fails.
         simulate: requests simulated per candidate (default ``min_requests``; more gives a
             longer record, the count served is capped at it).
         validation: ``"auto"`` (``data.val_mask`` when it has nodes, else a hold-out),
@@ -335,6 +344,8 @@ def select_certified(data: Data, *, lams: Sequence[float] = DEFAULT_LAMS,
     simulate = min_requests if simulate is None else _positive_int("simulate", simulate)
     if simulate < min_requests:
         raise ValueError(f"simulate ({simulate}) must be >= min_requests ({min_requests})")
+    if count_scaling not in COUNT_SCALINGS:
+        raise ValueError(f"count_scaling must be one of {COUNT_SCALINGS}, got {count_scaling!r}")
     if validation not in VALIDATIONS:
         raise ValueError(f"validation must be one of {VALIDATIONS}, got {validation!r}")
     if isinstance(holdout, bool) or not isinstance(holdout, (int, float)) or not 0 < holdout < 1:
@@ -365,11 +376,14 @@ def select_certified(data: Data, *, lams: Sequence[float] = DEFAULT_LAMS,
         method = "gst"
     fit_mask, val_mask, described = _validation_split(data, validation, holdout, seed)
     holding_out = not torch.equal(fit_mask, data.train_mask)
+    sim_size = size
+    if isinstance(size, int) and kind != "edge" and holding_out and count_scaling == "proportional":
+        sim_size = max(1, round(size * int(fit_mask.sum()) / int(data.train_mask.sum())))
     if isinstance(size, int):       # a count must leave the model something to train on
         available = (training_edges(data).size(1) if kind == "edge" else int(fit_mask.sum()) - 2)
         unit = "edges" if kind == "edge" else "training nodes the selection trains on, less 2"
-        if size * simulate > available:
-            raise ValueError(f"{simulate} simulated requests of {size} {kind}s need {size * simulate}, "
+        if sim_size * simulate > available:
+            raise ValueError(f"{simulate} simulated requests of {sim_size} {kind}s need {sim_size * simulate}, "
                              f"but the graph has {available} {unit}; ask for fewer or smaller requests")
 
     dev = resolve_device(device) if device is not None else data.x.device
@@ -429,7 +443,7 @@ def select_certified(data: Data, *, lams: Sequence[float] = DEFAULT_LAMS,
             continue
         t0 = time.perf_counter()
         c.requests_served, c.bound_share = serve_simulated(candidate_model(i), graph, method, kind,
-                                                           size, simulate, seed)
+                                                           sim_size, simulate, seed)
         c.simulated = simulate
         c.seconds_requests = time.perf_counter() - t0
         if chosen is not None or c.requests_served < min_requests:
@@ -449,7 +463,7 @@ def select_certified(data: Data, *, lams: Sequence[float] = DEFAULT_LAMS,
     used_fallback = None
     if chosen is None:
         table = CertifiedSelection(template, float("nan"), float("nan"), False, None, described, method,
-                                   (kind, size), min_requests, simulate, epsilon, delta, seed,
+                                   (kind, size), min_requests, simulate, sim_size, epsilon, delta, seed,
                                    candidates).table()
         if fallback == "raise":
             raise NoCertifiedCandidate(
@@ -477,5 +491,5 @@ def select_certified(data: Data, *, lams: Sequence[float] = DEFAULT_LAMS,
                                      "request": [kind, size], "min_requests": min_requests,
                                      "constraint_met": used_fallback is None}
     return CertifiedSelection(final, c.lam, c.noise_std, used_fallback is None, used_fallback, described,
-                              method, (kind, size), min_requests, simulate, float(epsilon), float(delta),
-                              seed, candidates, time.perf_counter() - t_start)
+                              method, (kind, size), min_requests, simulate, sim_size, float(epsilon),
+                              float(delta), seed, candidates, time.perf_counter() - t_start)

@@ -189,3 +189,24 @@ def test_bad_graphs_refused(graph):
     del no_val.val_mask
     with pytest.raises(ValueError, match="validation='val_mask' but the split has no validation nodes"):
         select_certified(no_val, validation="val_mask")
+
+
+def test_a_count_is_scaled_to_the_hold_out_and_the_refit_model_checked_on_the_real_count(graph):
+    data = graph.clone()
+    del data.val_mask
+    n_train = int(data.train_mask.sum())
+    fit = n_train - round(0.2 * n_train)
+    grid = dict(GRID, request=("node", 5))
+    scaled = select_certified(data, **grid)
+    strict = select_certified(data, count_scaling="strict", **grid)
+    assert scaled.simulated_size == max(1, round(5 * fit / n_train)) < 5
+    assert strict.simulated_size == 5
+    for sel in (scaled, strict):
+        chosen = next(c for c in sel.candidates if (c.lam, c.noise_std) == (sel.lam, sel.noise_std))
+        assert sel.constraint_met and chosen.final_requests_served >= 2      # checked with 5 nodes
+    # the real requests (5 nodes each) are served by the returned model without retraining
+    assert served_with_retraining_on(scaled.model, data, 5, 2, seed=0) == [False, False]
+    # with a val_mask nothing is held out: the count is simulated as it is
+    assert select_certified(graph, **grid).simulated_size == 5
+    with pytest.raises(ValueError, match="count_scaling must be one of"):
+        select_certified(data, count_scaling="loose", **grid)
