@@ -9,6 +9,10 @@ users) run every method from the same original and evaluate with
 retrain-spread test of :mod:`gnn_unlearn.metrics.spread` for every row).
 
     python benchmarks/recommendation.py --datasets lastfm,gowalla --name unlearnrec
+
+A method named ``<method>+ref`` runs with a held-out reference
+(:class:`gnn_unlearn.methods.HeldOutReference` fit once per original on halves of the
+interactions): the removed pairs' targets in the order of the models that never saw them.
 """
 from __future__ import annotations
 
@@ -25,12 +29,13 @@ from gnn_unlearn import TrainConfig, load_dataset, train, unlearn
 from gnn_unlearn.data import sample_interactions, sample_users
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
+from gnn_unlearn.methods import HeldOutReference
 from gnn_unlearn.methods.unlearnrec import pretrain_influence_encoder
 from gnn_unlearn.evaluation import evaluate
 
 COLUMNS = ["recall@20", "ndcg@20", "rank_pct", "hit@20", "deleted_id_auc", "mia_member", "mia_auc", "mi_ratio",
            "shadow_auc"]
-SPREAD = ["df_shift", "df_shift_p", "df_distance_p", "n_outside"]
+SPREAD = ["df_shift", "df_shift_p", "df_distance", "df_distance_p", "n_outside"]
 
 
 def request_for(data, spec: str, seed: int):
@@ -51,7 +56,10 @@ def run(args) -> tuple[list[dict], list[dict]]:
             train_s = time.perf_counter() - t
             encoder, info = pretrain_influence_encoder(model, data, 0.01, args.pretrain_steps,
                                                        batch_size=args.batch_size, seed=seed)
+            reference = (HeldOutReference.fit(model, data, seed=seed)
+                         if any(m.endswith("+ref") for m in args.methods.split(",")) else None)
             setup.append(dict(dataset=name, seed=seed, train_seconds=train_s,
+                              reference_seconds=None if reference is None else reference.seconds,
                               train_steps=hist.epochs_run, best_step=hist.best_epoch,
                               pretrain_seconds=info["seconds"], pretrain_steps=args.pretrain_steps,
                               users=int(data.num_users), items=int(data.num_items),
@@ -60,13 +68,16 @@ def run(args) -> tuple[list[dict], list[dict]]:
             for spec in args.requests.split(","):
                 task = request_for(data, spec, seed).resolve(data)
                 common = dict(dataset=name, seed=seed, request=spec, removed=int(task.df_edge_index.size(1)))
-                results = []
-                for method in ["retrain"] + args.methods.split(","):
+                results, labels = [], ["retrain"] + args.methods.split(",")
+                for label in labels:
+                    method = label.removesuffix("+ref")
                     kw = {"unlearnrec": dict(encoder=encoder, batch_size=args.batch_size),
                           "reverse_bpr": dict(batch_size=args.batch_size)}.get(method, {})
+                    if label.endswith("+ref"):
+                        kw["reference"] = reference
                     results.append(unlearn(model, task, method, **kw))
-                report = evaluate(results, task, seed=seed, retrain_seeds=args.retrain_seeds)
-                stops = {r.method: r.history.get("stop_reason") for r in results}
+                report = evaluate(results, task, seed=seed, retrain_seeds=args.retrain_seeds, labels=labels)
+                stops = {label: r.history.get("stop_reason") for label, r in zip(labels, results)}
                 for row in report.rows:
                     seconds = row["seconds"]
                     rows.append(dict(common, method=row["model"], stop=stops.get(row["model"]),
@@ -89,7 +100,10 @@ def table(rows: list[dict], setup: list[dict]) -> str:
                    f"{s['interactions']} training interactions; original trained in "
                    f"{s['train_seconds']:.0f} s ({s['train_steps']} steps, best {s['best_step']}); "
                    f"influence encoder pre-trained once in {s['pretrain_seconds']:.0f} s "
-                   f"({s['pretrain_steps']} steps)")
+                   f"({s['pretrain_steps']} steps)"
+                   + ("" if s.get("reference_seconds") is None else
+                      f"; held-out reference (two half-data LightGCNs, rows `+ref`) fit once in "
+                      f"{s['reference_seconds']:.0f} s, left out of the rows' seconds"))
     out.append("")
     for name in dict.fromkeys(r["dataset"] for r in rows):
         for spec in dict.fromkeys(r["request"] for r in rows if r["dataset"] == name):

@@ -25,6 +25,7 @@ identification 0.751.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -204,23 +205,29 @@ class HeldOutInteractions:
         return df_pct, ref_pct, cand
 
     @torch.no_grad()
-    def target_percentiles(self, df_pct: Tensor, ref_pct: Tensor) -> Tensor:
-        """Per removed pair, the weighted reference quantile at its order (see the class)."""
+    def target_percentiles(self, df_pct: Tensor, ref_pct: Tensor, levels: Tensor | None = None) -> Tensor:
+        """Per removed pair, the weighted reference quantile at its order (see the class) or,
+        with ``levels`` (``[k]`` in [0, 1], a held-out reference's
+        :meth:`~gnn_unlearn.methods.reference.HeldOutReference.pair_levels`), at its own level."""
         w = self.weights.to(ref_pct.device, torch.double)
         order = torch.sort(ref_pct)
         cum = torch.cumsum(w[order.indices], 0)
         cum = cum / cum[-1]
-        # ties broken by position: a stable order of the removed pairs, best ranked first
-        rank = torch.argsort(torch.argsort(df_pct, stable=True), stable=True)
-        level = (rank.double() + 0.5) / df_pct.numel()
+        if levels is None:
+            # ties broken by position: a stable order of the removed pairs, best ranked first
+            rank = torch.argsort(torch.argsort(df_pct, stable=True), stable=True)
+            level = (rank.double() + 0.5) / df_pct.numel()
+        else:
+            level = levels.to(ref_pct.device, torch.double).clamp(1e-12, 1.0)
         pick = torch.searchsorted(cum, level).clamp(max=cum.numel() - 1)
         return order.values[pick]
 
     @torch.no_grad()
-    def score_targets(self, cand: CandidateScores, df_pct: Tensor, ref_pct: Tensor) -> Tensor:
+    def score_targets(self, cand: CandidateScores, df_pct: Tensor, ref_pct: Tensor,
+                      levels: Tensor | None = None) -> Tensor:
         """Per removed pair, the score that gives it its target percentile, from the
-        :meth:`measure` of the current embeddings."""
-        target = self.target_percentiles(df_pct, ref_pct)
+        :meth:`measure` of the current embeddings (``levels``: see :meth:`target_percentiles`)."""
+        target = self.target_percentiles(df_pct, ref_pct, levels)
         ranks = torch.round(target * self.scale).long()
         return cand.scores_at(self.df[0], ranks, torch.round(df_pct * self.scale).long()).detach()
 
@@ -257,6 +264,9 @@ class RankMonitor:
     * ``target="published"``: the mean rank percentile of the removed pairs reaches that of
       the (unweighted) reference.
 
+    With ``reference`` (a recommender's :class:`~gnn_unlearn.methods.reference.HeldOutReference`)
+    each pair's target is the quantile at its own held-out level instead of at its order.
+
     Guard: validation Recall@20 may fall at most ``max_val_drop`` (relative) below its start
     ("validation drop"; the caller reverts to the last state that passed). No test data is
     looked at. :attr:`last` holds the levels of the last check.
@@ -264,7 +274,8 @@ class RankMonitor:
 
     def __init__(self, task: UnlearningTask, generator: torch.Generator, max_val_drop: float = 0.05,
                  target: str = "matched", pairs: Tensor | None = None, tolerance: float = 0.5,
-                 patience: int = 10, settle: int = 4, min_pairs: int = 100, max_pairs: int = 2000):
+                 patience: int = 10, settle: int = 4, min_pairs: int = 100, max_pairs: int = 2000,
+                 reference: Any = None):
         check_target(target, "RankMonitor")
         data = task.retained_data
         self.data, self.max_val_drop, self.target, self.patience = data, max_val_drop, target, patience
@@ -274,6 +285,8 @@ class RankMonitor:
                              "nothing to rank (reset_untrained handles such rows)")
         self.held = HeldOutInteractions(data, self.df, generator, min_pairs, max_pairs, tolerance)
         self.reference = self.held.reference
+        # per-pair levels from a held-out reference (the targets' order), computed once
+        self.levels = None if reference is None else reference.pair_levels(self.held, self.df)
         self.start_val: float | None = None
         self.plateau = Plateau(patience, 1e-2)
         self.settle, self.settled = settle, 0
@@ -329,4 +342,4 @@ class RankMonitor:
         the percentiles of the last :meth:`check` or :meth:`rank_levels` on ``z``."""
         if self.cand is None:
             self.rank_levels(z)
-        return self.held.score_targets(self.cand, self.df_pct, self.ref_pct)
+        return self.held.score_targets(self.cand, self.df_pct, self.ref_pct, self.levels)

@@ -59,6 +59,7 @@ from torch import nn
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.rec_common import (RankMonitor, check_target, matchable, own_interactions,
                                             removed_pairs, reset_untrained)
+from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.training import bpr_loss, interaction_keys, sample_items, sample_triples
 from gnn_unlearn.utils import seeded
@@ -97,6 +98,11 @@ class ReverseBPR(Unlearner):
             (:class:`~gnn_unlearn.methods.rec_common.RankMonitor`).
         preserve_weight: ``"matched"`` only: :math:`\\mu` of the stay-close term (module docstring).
         seed: seeds sampling.
+        reference: ``"matched"`` only, a recommender's
+            :class:`~gnn_unlearn.methods.reference.HeldOutReference` of this model (or the path of
+            a saved one): each removed pair's target is the held-out rank quantile at its own
+            level (:meth:`~gnn_unlearn.methods.reference.HeldOutReference.pair_levels`) instead of
+            at its order under the original; ``None`` (default): the order-keeping transport.
     """
     name = "reverse_bpr"
     supports = frozenset({"interaction", "edge"})
@@ -105,12 +111,18 @@ class ReverseBPR(Unlearner):
     def __init__(self, lr: float = 5e-3, epochs: int = 200, batch_size: int = 8192,
                  forget_weight: float = 1.0, l2: float = 1e-4, check_every: int = 5,
                  max_val_drop: float = 0.05, target: str = "matched", tolerance: float = 0.5,
-                 patience: int = 10, preserve_weight: float = 1.0, seed: int = 0):
+                 patience: int = 10, preserve_weight: float = 1.0, seed: int = 0,
+                 reference: HeldOutReference | str | None = None):
         check_target(target, "reverse_bpr")
         self.lr, self.epochs, self.batch_size, self.forget_weight = lr, epochs, batch_size, forget_weight
         self.l2, self.check_every, self.max_val_drop, self.seed = l2, check_every, max_val_drop, seed
         self.target, self.tolerance, self.patience = target, tolerance, patience
         self.preserve_weight = preserve_weight
+        self.reference = as_reference(self.name, reference)
+
+    def check(self, model: nn.Module, task: UnlearningTask) -> None:
+        super().check(model, task)
+        check_reference(self.name, self.reference, model, task, self.target)
 
     def fit(self, model: nn.Module, task: UnlearningTask) -> nn.Module:
         if self.check_every < 1 or self.batch_size < 1 or self.patience < 1:
@@ -128,7 +140,7 @@ class ReverseBPR(Unlearner):
                 return model
         monitor = RankMonitor(task, g, self.max_val_drop, self.target, pairs=df,
                               tolerance=self.tolerance, patience=self.patience,
-                              max_pairs=2000 if matched else 5000)
+                              max_pairs=2000 if matched else 5000, reference=self.reference)
         opt = torch.optim.Adam(model.parameters(), lr=self.lr)
         known = interaction_keys(data)
         best, reason, losses = copy.deepcopy(model.state_dict()), "max epochs", []

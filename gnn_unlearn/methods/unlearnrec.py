@@ -74,6 +74,7 @@ from gnn_unlearn.methods.base import NON_NEGATIVE, Unlearner, register
 from gnn_unlearn.methods.rec_common import (HeldOutInteractions, RankMonitor, check_target, matchable,
                                             own_interactions, removed_pairs, untrained_embeddings,
                                             untrained_nodes)
+from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference
 from gnn_unlearn.models.lightgcn import SymmetricPropagation, normalized_adjacency
 from gnn_unlearn.ops.graph import edge_keys, symmetrize
 from gnn_unlearn.requests import UnlearningTask
@@ -342,6 +343,10 @@ class UnlearnRec(Unlearner):
         verify: run :class:`~gnn_unlearn.methods.rec_common.RankMonitor` afterwards and record
             whether the removed items rank like unseen ones (costs one validation pass).
         seed: seeds sampling.
+        reference: ``"matched"`` only, a recommender's
+            :class:`~gnn_unlearn.methods.reference.HeldOutReference` of this model (or the path of
+            a saved one): the fine-tuning targets of the removed pairs at their own held-out
+            levels instead of at their order (as in ``reverse_bpr``).
     """
     name = "unlearnrec"
     data_parallel = True
@@ -357,7 +362,8 @@ class UnlearnRec(Unlearner):
                  edge_dropout: float = 0.2, pretrain_steps: int = 200,
                  pretrain_request_size: float | int = 0.01, target: str = "matched",
                  check_every: int = 10, max_val_drop: float = 0.05, tolerance: float = 0.5,
-                 patience: int = 4, verify: bool = False, seed: int = 0):
+                 patience: int = 4, verify: bool = False, seed: int = 0,
+                 reference: HeldOutReference | str | None = None):
         check_target(target, "unlearnrec")
         self.encoder, self.finetune_steps, self.lr, self.batch_size = encoder, finetune_steps, lr, batch_size
         self.weights, self.l2, self.edge_dropout = tuple(weights), l2, edge_dropout
@@ -365,9 +371,14 @@ class UnlearnRec(Unlearner):
         self.target, self.check_every, self.max_val_drop = target, check_every, max_val_drop
         self.tolerance, self.patience = tolerance, patience
         self.verify, self.seed = verify, seed
+        self.reference = as_reference(self.name, reference)
         _check_loss_options(self.weights, edge_dropout)
         if (lr is not None and not lr > 0) or batch_size < 1 or check_every < 1 or patience < 1:
             raise ValueError("unlearnrec needs lr > 0, batch_size >= 1, check_every >= 1 and patience >= 1")
+
+    def check(self, model: nn.Module, task: UnlearningTask) -> None:
+        super().check(model, task)
+        check_reference(self.name, self.reference, model, task, self.target)
 
     def fit(self, model: nn.Module, task: UnlearningTask) -> nn.Module:
         data = task.data
@@ -413,7 +424,8 @@ class UnlearnRec(Unlearner):
             forget = matchable(removed, rows)
             if forget.size(1):
                 monitor = RankMonitor(task, g, self.max_val_drop, "matched", pairs=forget,
-                                      tolerance=self.tolerance, patience=self.patience)
+                                      tolerance=self.tolerance, patience=self.patience,
+                                      reference=self.reference)
                 own = own_interactions(kept, forget)
 
         def revised() -> Tensor:

@@ -187,3 +187,71 @@ def test_matched_loss_settles_on_the_reference_when_never_stopped(shop_model, sh
     pushed = unlearn(shop_model, shop_task, "reverse_bpr", target="published", epochs=80, check_every=80,
                      max_val_drop=1.0)
     assert _excess(pushed.model, shop_task)[1] < 0.4                    # the published loss overshoots
+
+
+# --- a held-out reference for recommenders: the targets in the order of models that never saw them
+
+@pytest.fixture(scope="module")
+def shop_reference(shop, shop_model):
+    from gnn_unlearn.methods import HeldOutReference
+    return HeldOutReference.fit(shop_model, shop, seed=0)
+
+
+def test_rec_reference_levels_are_held_out_ranks_and_set_the_targets_order(shop, shop_model, shop_task,
+                                                                         shop_reference):
+    from gnn_unlearn.methods.rec_common import HeldOutInteractions, matchable, untrained_rows
+    from gnn_unlearn.metrics.rec import embeddings
+    from gnn_unlearn.ops.graph import edge_keys
+    ref = shop_reference
+    assert ref.task == "rec" and len(ref.models) == 2
+    keys = torch.sort(edge_keys(shop.train_pos_edge_index, shop.num_nodes)).values
+    assert torch.equal(ref.all_keys, keys) and 0.4 < ref.first_half_keys.numel() / keys.numel() < 0.6
+    df = matchable(shop_task.df_edge_index, untrained_rows(shop_task))
+    held = HeldOutInteractions(shop_task.retained_data, df, torch.Generator().manual_seed(0))
+    levels = ref.pair_levels(held, df)
+    assert levels.shape == (df.size(1),) and bool(((levels >= 0) & (levels <= 1)).all())
+    # each pair's level is read from the reference that did not train on it
+    in_first = ref.halves(df)
+    assert 0 < int(in_first.sum()) < df.size(1)
+    z = embeddings(ref.models[1], shop_task.retained_data)
+    one = int(in_first.nonzero()[0])
+    from gnn_unlearn.methods.stopping import weighted_cdf
+    expect = weighted_cdf(held.percentiles(z, df[:, one:one + 1]).float(), held.percentiles(z, held.reference).float(),
+                          held.weights.float())
+    assert torch.allclose(levels[one:one + 1].float(), expect, atol=1e-6)
+    # the targets follow the levels' order, not the original's
+    z0 = embeddings(shop_model, shop_task.retained_data)
+    df_pct, ref_pct = held.percentiles(z0, df), held.percentiles(z0, held.reference)
+    target = held.target_percentiles(df_pct, ref_pct, levels)
+    assert bool((torch.diff(target[torch.argsort(levels, stable=True)]) >= 0).all())
+    plain = held.target_percentiles(df_pct, ref_pct)
+    assert not torch.equal(target, plain)
+
+
+@pytest.mark.parametrize("method", ["reverse_bpr", "unlearnrec"])
+def test_rec_methods_with_the_reference_still_land_on_the_held_out_reference(method, shop_model, shop_task,
+                                                                            shop_reference, tmp_path):
+    before = param_hash(shop_model)
+    result = unlearn(shop_model, shop_task, method, reference=shop_reference, **FAST[method])
+    assert param_hash(shop_model) == before
+    end = _excess(result.model, shop_task)
+    assert end[1] > 0.45 and end[0] < _excess(shop_model, shop_task)[0] / 2
+    plain = unlearn(shop_model, shop_task, method, **FAST[method])
+    assert param_hash(plain.model) != param_hash(result.model)         # the reference changed the targets
+    path = tmp_path / "shop_ref.pt"
+    shop_reference.save(path)
+    by_path = unlearn(shop_model, shop_task, method, reference=str(path), **FAST[method])
+    assert param_hash(by_path.model) == param_hash(result.model)
+
+
+def test_rec_reference_refusals(shop_model, shop_task, shop_reference, cora_gcn, cora_task):
+    from gnn_unlearn.methods import HeldOutReference
+    with pytest.raises(ValueError, match="refine target='matched'"):
+        unlearn(shop_model, shop_task, "reverse_bpr", reference=shop_reference, target="published")
+    with pytest.raises(ValueError, match="fit on a 'rec' model"):
+        unlearn(cora_gcn, cora_task, "gnndelete", reference=shop_reference)
+    with pytest.raises(ValueError, match="a link reference gives levels"):
+        HeldOutReference(shop_reference.models[:0] + [cora_gcn], shop_reference.first_half_keys,
+                         shop_reference.all_keys, 10, 0).pair_levels(None, shop_task.df_edge_index)
+    with pytest.raises(ValueError, match="recommender's reference gives pair_levels"):
+        shop_reference.levels(shop_task)
