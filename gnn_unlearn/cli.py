@@ -513,9 +513,10 @@ def cmd_fit_reference(a: argparse.Namespace) -> None:
     if a.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {a.seed}")
     model, payload = load_checkpoint(a.checkpoint)
-    if model_family(model) != "gnn" or getattr(model, "task", None) != "link":
+    if model_family(model) != "gnn" or getattr(model, "task", None) not in ("link", "rec"):
         raise ValueError(f"{a.checkpoint} holds a {model_family(model)} {getattr(model, 'task', None)!r} model; "
-                         "a held-out reference serves GNN link models (gradient_ascent, gnndelete, d2dgn)")
+                         "a held-out reference serves GNN link models (gradient_ascent, gnndelete, d2dgn) "
+                         "and recommenders (reverse_bpr, unlearnrec)")
     # an unlearned checkpoint stands for its retained graph: the graph its next request resolves on
     data = _graph_from_checkpoint(a, payload, "retained" if payload.get("retained") is not None else "split")
     device = resolve_device(a.device)
@@ -742,13 +743,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("fit-reference", formatter_class=fmt,
-                       help="fit the held-out reference of a link checkpoint (per-edge unlearning targets)")
-    p.add_argument("--checkpoint", required=True, help="link model written by `gnn-unlearn train` (or unlearn)")
+                       help="fit the held-out reference of a link or recommender checkpoint (per-edge / per-pair "
+                            "unlearning targets)")
+    p.add_argument("--checkpoint", required=True, help="link model or recommender written by `gnn-unlearn "
+                   "train` (or unlearn)")
     p.add_argument("--graph", default=None, help="the graph file the checkpoint was trained on, if it "
                    "moved (default: the one the checkpoint names)")
     p.add_argument("--output", required=True, help="path of the reference (.pt); pass it to unlearn as "
-                   '--method gnndelete|d2dgn|gradient_ascent --params \'{"reference": "PATH"}\'. It is '
-                   "trained on every training edge: keep it under the original's retention rules")
+                   '--method gnndelete|d2dgn|gradient_ascent (links) or reverse_bpr|unlearnrec '
+                   '(recommenders) --params \'{"reference": "PATH"}\'. It is trained on every training '
+                   "edge / interaction: keep it under the original's retention rules")
     _common(p)
     p.set_defaults(func=cmd_fit_reference, dataset="synthetic", num_nodes=2000, task="link")
 

@@ -312,3 +312,28 @@ def test_fit_reference_then_unlearn_with_it_records_the_file_in_the_ledger(tmp_p
 def test_benchmark_first_seed_is_checked_before_any_work(capsys):
     assert main(["benchmark", "--datasets", "synthetic", "--first-seed", "-1"]) == 2
     assert "--first-seed must be >= 0" in capsys.readouterr().err
+
+
+def test_fit_reference_for_a_recommender_then_reverse_bpr_with_it(tmp_path, capsys):
+    import torch
+    from gnn_unlearn.data.synthetic import bipartite_synthetic
+    data = bipartite_synthetic(200, 300, avg_degree=15, seed=1)
+    graph, request, model, ref, unl = (str(tmp_path / n) for n in ("g.pt", "req.csv", "m.pt", "r.pt", "u.pt"))
+    torch.save(data, graph)
+    pairs = data.train_pos_edge_index[:, :15]
+    with open(request, "w") as f:
+        f.write("user,item\n" + "".join(f"{u},{i - 200}\n" for u, i in pairs.t().tolist()))
+    assert main(["train", "--task", "rec", "--graph", graph, "--epochs", "30", "--output", model]) == 0
+    capsys.readouterr()
+    assert main(["fit-reference", "--checkpoint", model, "--output", ref]) == 0
+    assert json.loads(capsys.readouterr().out)["training_edges"] == data.train_pos_edge_index.size(1)
+    assert main(["unlearn", "--checkpoint", model, "--request", request, "--method", "reverse_bpr",
+                 "--params", json.dumps({"reference": ref}), "--output", unl]) == 0
+    entry = json.loads(capsys.readouterr().out)
+    assert entry["reference"]["path"] == os.path.abspath(ref)
+    # the published target cannot use a reference: refused before any work
+    assert main(["unlearn", "--checkpoint", model, "--request", request, "--method", "reverse_bpr",
+                 "--params", json.dumps({"reference": ref, "target": "published"}),
+                 "--output", str(tmp_path / "v.pt")]) == 2
+    assert "refine target='matched'" in capsys.readouterr().err
+    assert not os.path.exists(str(tmp_path / "v.pt"))
