@@ -11,7 +11,7 @@ retrain-spread test of :mod:`gnn_unlearn.metrics.spread` for every row).
     python benchmarks/recommendation.py --datasets lastfm,gowalla --name unlearnrec
 
 A method named ``<method>+ref`` runs with a held-out reference
-(:class:`gnn_unlearn.methods.HeldOutReference` fit once per original on halves of the
+(:class:`gnn_unlearn.methods.HeldOutReference` fit once per original on folds of the
 interactions): the removed pairs' targets in the order of the models that never saw them.
 """
 from __future__ import annotations
@@ -56,10 +56,11 @@ def run(args) -> tuple[list[dict], list[dict]]:
             train_s = time.perf_counter() - t
             encoder, info = pretrain_influence_encoder(model, data, 0.01, args.pretrain_steps,
                                                        batch_size=args.batch_size, seed=seed)
-            reference = (HeldOutReference.fit(model, data, seed=seed)
+            reference = (HeldOutReference.fit(model, data, seed=seed, folds=args.reference_folds)
                          if any(m.endswith("+ref") for m in args.methods.split(",")) else None)
             setup.append(dict(dataset=name, seed=seed, train_seconds=train_s,
                               reference_seconds=None if reference is None else reference.seconds,
+                              reference_folds=None if reference is None else reference.folds,
                               train_steps=hist.epochs_run, best_step=hist.best_epoch,
                               pretrain_seconds=info["seconds"], pretrain_steps=args.pretrain_steps,
                               users=int(data.num_users), items=int(data.num_items),
@@ -102,7 +103,8 @@ def table(rows: list[dict], setup: list[dict]) -> str:
                    f"influence encoder pre-trained once in {s['pretrain_seconds']:.0f} s "
                    f"({s['pretrain_steps']} steps)"
                    + ("" if s.get("reference_seconds") is None else
-                      f"; held-out reference (two half-data LightGCNs, rows `+ref`) fit once in "
+                      f"; held-out reference ({s.get('reference_folds', 2)} LightGCNs, each without one fold of "
+                      f"the interactions, rows `+ref`) fit once in "
                       f"{s['reference_seconds']:.0f} s, left out of the rows' seconds"))
     out.append("")
     for name in dict.fromkeys(r["dataset"] for r in rows):
@@ -142,6 +144,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--pretrain-steps", type=int, default=200)
     p.add_argument("--retrain-seeds", type=int, default=1,
                    help="K >= 3: K more retrains (seeds s+1..s+K) and the retrain-spread test per method")
+    p.add_argument("--reference-folds", type=int, default=2,
+                   help="folds of the held-out reference of '<method>+ref' rows")
     p.add_argument("--root", default=None)
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="unlearnrec")

@@ -68,15 +68,18 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
              mirror: str | None = None, epochs: int = 500, name: str = "grid",
              region: str = "library", normalize_features: bool = False,
              attacks: Sequence[str] = (), attack_params: dict | None = None,
-             retrain_seeds: int = 1) -> list[dict]:
+             retrain_seeds: int = 1, reference_folds: int = 2) -> list[dict]:
     """Runs every combination, writes ``<output>/<name>.{md,json}`` (mean ± std over seeds).
 
     The original model of a (dataset, encoder, seed) is trained once and shared by every
-    deleted-set size and position, as in GNNDelete's protocol.
+    deleted-set size and position, as in GNNDelete's protocol; so is its held-out reference
+    (``reference_folds`` folds) when a method is named ``<method>+ref``.
     """
     build_attacks(attacks, "link", attack_params)          # refuse bad attack options before any work
     with_reference = any(ref for _, ref in parse_methods(methods))     # and unknown methods
     check_retrain_seeds(retrain_seeds)
+    if isinstance(reference_folds, bool) or not isinstance(reference_folds, int) or reference_folds < 2:
+        raise ValueError(f"reference_folds must be an int >= 2, got {reference_folds!r}")
     for where in wheres:                                    # and unknown deleted-set positions
         parse_where(where)
     command = user_command()
@@ -90,7 +93,7 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
                                              TrainConfig(seed=seed, epochs=epochs), options, log=log)
             reference, one_off = None, {}
             if with_reference:          # once per original model, shared by all its requests
-                reference = HeldOutReference.fit(model, data, seed=seed, device=device)
+                reference = HeldOutReference.fit(model, data, seed=seed, device=device, folds=reference_folds)
                 one_off = {"fit reference (one-off)": reference.seconds}
                 log(f"held-out reference fit in {reference.seconds:.1f}s")
             for size, where in itertools.product(sizes, wheres):
@@ -108,6 +111,7 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
                        "attack_columns": {**v[0].attack_columns, **_numeric(v[0].spread_columns)},
                        "attack_notes": {**v[0].meta.get("attack_notes", {}), **_spread_note(v[0])},
                        "steps": [r.meta["steps"] for r in v],
+                       **({"reference_folds": reference_folds} if with_reference else {}),
                        "stop_reasons": [r.meta["stop_reasons"] for r in v]}
                       for k, v in reports.items()]
             write_grid(blocks, output, name, command, started)
@@ -126,6 +130,11 @@ def _spread_note(report) -> dict[str, str]:
     return {"retrain spread": f"{len(spread['seeds'])} retrains per run with seeds other than the original's "
                               "(rows retrain#1, retrain#2, ...; the retrain row, which shares the original's "
                               "seed, is tested like a method). " + spread["note"]}
+
+
+def _folds(blocks: list[dict]) -> str:
+    folds = sorted({b.get("reference_folds", 2) for b in blocks})
+    return " / ".join(f"{k} folds" + (": two models, each on one half" if k == 2 else "") for k in folds)
 
 
 def _reference_note(blocks: list[dict]) -> str:

@@ -520,11 +520,12 @@ def cmd_fit_reference(a: argparse.Namespace) -> None:
     # an unlearned checkpoint stands for its retained graph: the graph its next request resolves on
     data = _graph_from_checkpoint(a, payload, "retained" if payload.get("retained") is not None else "split")
     device = resolve_device(a.device)
-    reference = HeldOutReference.fit(model.to(device), data_to(data, device), seed=a.seed, device=device)
+    reference = HeldOutReference.fit(model.to(device), data_to(data, device), seed=a.seed, device=device,
+                                     folds=a.folds)
     reference.save(a.output)
     print(json.dumps({"reference": os.path.abspath(a.output), "checkpoint": os.path.abspath(a.checkpoint),
                       "seconds": reference.seconds, "training_edges": int(reference.all_keys.numel()),
-                      "seed": a.seed, "use": f"gnn-unlearn unlearn --checkpoint {a.checkpoint} --method gnndelete "
+                      "seed": a.seed, "folds": reference.folds, "use": f"gnn-unlearn unlearn --checkpoint {a.checkpoint} --method gnndelete "
                       f"--params '{{\"reference\": \"{a.output}\"}}' ..."}, indent=2))
 
 
@@ -537,7 +538,7 @@ def cmd_benchmark(a: argparse.Namespace) -> None:
              region=a.region, normalize_features=a.normalize_features,
              attacks=_attack_list(a.attacks),
              attack_params=_json_arg(a.attack_params, "--attack-params", ATTACK_PARAMS_EXAMPLE),
-             retrain_seeds=a.retrain_seeds)
+             retrain_seeds=a.retrain_seeds, reference_folds=a.reference_folds)
 
 
 def _seed_range(first: int, count: int) -> list[int]:
@@ -753,6 +754,9 @@ def build_parser() -> argparse.ArgumentParser:
                    '--method gnndelete|d2dgn|gradient_ascent (links) or reverse_bpr|unlearnrec '
                    '(recommenders) --params \'{"reference": "PATH"}\'. It is trained on every training '
                    "edge / interaction: keep it under the original's retention rules")
+    p.add_argument("--folds", type=int, default=2, help="reference models, each trained without one "
+                   "seeded fold of the training edges (2: two halves; more: closer to the original's data, "
+                   "one training each)")
     _common(p)
     p.set_defaults(func=cmd_fit_reference, dataset="synthetic", num_nodes=2000, task="link")
 
@@ -782,6 +786,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--normalize-features", action="store_true",
                    help="row-normalise node features (PyG NormalizeFeatures), as the GNNDelete code loads them")
     p.add_argument("--seeds", type=int, default=3, help="number of seeds (F..F+N-1, F = --first-seed)")
+    p.add_argument("--reference-folds", type=int, default=2, help="folds of the held-out reference of "
+                   "'<method>+ref' rows (HeldOutReference.fit's folds)")
     p.add_argument("--first-seed", type=int, default=0, help="the first seed (run more seeds of an earlier "
                    "run and join them with benchmarks/merge_grid.py)")
     p.add_argument("--epochs", type=int, default=500)

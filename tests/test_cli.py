@@ -307,11 +307,17 @@ def test_fit_reference_then_unlearn_with_it_records_the_file_in_the_ledger(tmp_p
     assert f"file={os.path.abspath(ref)!r}" in entry["params"]["reference"]
     assert main(["fit-reference", "--checkpoint", ckpt, "--output", ckpt]) == 2
     assert "--output must differ" in capsys.readouterr().err
+    assert main(["fit-reference", "--checkpoint", ckpt, "--folds", "3", "--output", ref]) == 0
+    assert json.loads(capsys.readouterr().out)["folds"] == 3
+    assert main(["fit-reference", "--checkpoint", ckpt, "--folds", "1", "--output", ref]) == 2
+    assert "folds must be an int >= 2" in capsys.readouterr().err
 
 
 def test_benchmark_first_seed_is_checked_before_any_work(capsys):
     assert main(["benchmark", "--datasets", "synthetic", "--first-seed", "-1"]) == 2
     assert "--first-seed must be >= 0" in capsys.readouterr().err
+    assert main(["benchmark", "--datasets", "synthetic", "--methods", "gnndelete+ref", "--reference-folds", "1"]) == 2
+    assert "reference_folds must be an int >= 2" in capsys.readouterr().err
 
 
 def test_fit_reference_for_a_recommender_then_reverse_bpr_with_it(tmp_path, capsys):

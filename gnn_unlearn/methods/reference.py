@@ -1,4 +1,5 @@
-r"""Per-edge targets for link unlearning from two held-out reference models, trained once.
+r"""Per-edge targets for link (and recommendation) unlearning from held-out reference models,
+trained once.
 
 How would a model retrained without an edge :math:`e` score it? The validation positives
 answer that for the deleted set *as a whole* (:class:`~gnn_unlearn.methods.stopping.UnseenEdges`:
@@ -7,9 +8,10 @@ a forget set chosen for being easy (the edges the model is most confident about,
 Forgets") is still predicted by a retrained model from the rest of the graph, and matching it to
 the validation distribution drags it far below where retraining leaves it.
 
-:class:`HeldOutReference` trains two models with the original's recipe, each on one half of the
-training edges (a seeded split; its messages pass over its half only), so every training edge is
-held out of exactly one of them, as in cross-fitting / the shadow models of membership attacks
+:class:`HeldOutReference` splits the training edges into :math:`k` seeded folds (default 2) and
+trains :math:`k` models with the original's recipe, model :math:`m` on every fold but :math:`m`
+(its messages pass over those edges only), so every training edge is held out of exactly one of
+them, as in :math:`k`-fold cross-fitting / the shadow models of membership attacks
 (Carlini et al., "Membership Inference Attacks From First Principles", 2022). For a deleted
 edge :math:`e`, the reference :math:`r(e)` that never saw it scores it on the retained graph;
 its *level* is
@@ -31,7 +33,7 @@ truth): on confidence-chosen worst-case sets the levels put the deleted-vs-retai
 0.03 of retraining's, where the validation-only estimate is off by up to 0.19; on random "in"
 and "out" sets they are as close or closer (the file has every number).
 
-Recommenders (``reverse_bpr``, ``unlearnrec``) take the same kind of reference, fit on halves of
+Recommenders (``reverse_bpr``, ``unlearnrec``) take the same kind of reference, fit on folds of
 the user-item interactions: a removed pair's level is its rank among the user's candidate items
 under the reference that never saw it, as a share of the held-out interactions of the same users
 (:class:`~gnn_unlearn.methods.rec_common.HeldOutInteractions`) it beats
@@ -70,46 +72,54 @@ TASKS = ("link", "rec")
 
 
 class HeldOutReference:
-    """Two link models, each trained on one half of the training edges (see the module docs).
+    """Cross-fitted reference models: the training edges (interactions) fall into ``k`` seeded
+    folds, and model ``m`` trains on every fold but ``m`` (see the module docs; ``k = 2``: two
+    models, each on one half).
 
     Build with :meth:`fit`; pass to the link methods as ``reference=`` (``gradient_ascent``,
-    ``gnndelete``, ``d2dgn``) for every request on that model's graph (also a sequence of
-    requests: each deleted edge is a training edge of the original graph).
+    ``gnndelete``, ``d2dgn``; recommenders: ``reverse_bpr``, ``unlearnrec``) for every request
+    on that model's graph (also a sequence of requests: each deleted edge is a training edge of
+    the original graph).
 
     Attributes:
-        models: the two reference models (eval mode).
-        seed: the seed of the half split and of the references' training.
+        models: the ``k`` reference models (eval mode); ``models[m]`` never saw fold ``m``.
+        fold_of_key: ``[T]`` the fold of each training edge, aligned with ``all_keys``.
+        seed: the seed of the folds and of the references' training.
         num_nodes: nodes of the graph they were trained on.
         seconds: wall time of :meth:`fit`.
         file: the path it was loaded from (:meth:`load`), else ``None``.
     """
 
-    def __init__(self, models: list[nn.Module], first_half_keys: Tensor, all_keys: Tensor,
+    def __init__(self, models: list[nn.Module], fold_of_key: Tensor, all_keys: Tensor,
                  num_nodes: int, seed: int, seconds: float = float("nan")):
         self.models = models
         self.task = getattr(models[0], "task", None) if models else None
-        self.first_half_keys = first_half_keys      # sorted keys of reference 0's training edges
         self.all_keys = all_keys                    # sorted keys of every training edge
+        self.fold_of_key = fold_of_key              # their folds: models[m] never saw fold m
         self.num_nodes, self.seed, self.seconds = num_nodes, seed, seconds
         self.file: str | None = None                # where it was loaded from (:meth:`load`)
 
     def __repr__(self) -> str:
         where = f", file={self.file!r}" if self.file else ""
-        return (f"HeldOutReference(seed={self.seed}, edges={self.all_keys.numel()}, "
+        return (f"HeldOutReference(folds={len(self.models)}, seed={self.seed}, edges={self.all_keys.numel()}, "
                 f"nodes={self.num_nodes}{where})")
+
+    @property
+    def folds(self) -> int:
+        return len(self.models)
 
     # files ------------------------------------------------------------------------------------
     KIND = "held_out_reference"
 
     def save(self, path: str | os.PathLike) -> None:
-        """Atomically writes both references (config and weights) and the half split to
-        ``path``, loadable with :meth:`load` (``weights_only``: no code runs on loading)."""
+        """Atomically writes the references (config and weights) and the folds to ``path``,
+        loadable with :meth:`load` (``weights_only``: no code runs on loading)."""
         save_payload(os.fspath(path), {
-            "kind": self.KIND, "version": 1,
+            "kind": self.KIND, "version": 2,
             "configs": [dict(m.config) for m in self.models],
             "train_configs": [dict(getattr(m, "train_config", None) or {}) for m in self.models],
             "state_dicts": [{k: v.detach().cpu() for k, v in m.state_dict().items()} for m in self.models],
-            "first_half_keys": self.first_half_keys.cpu(), "all_keys": self.all_keys.cpu(),
+            "fold_of_key": self.fold_of_key.cpu(), "all_keys": self.all_keys.cpu(),
             "num_nodes": int(self.num_nodes), "seed": int(self.seed), "seconds": float(self.seconds)})
 
     @classmethod
@@ -121,16 +131,17 @@ class HeldOutReference:
             raise ValueError(f"{path!r} is not a held-out reference (written by HeldOutReference.save or "
                              "`gnn-unlearn fit-reference`)")
         configs, states = payload.get("configs"), payload.get("state_dicts")
-        if not (isinstance(configs, list) and isinstance(states, list) and len(configs) == len(states) == 2):
-            raise ValueError(f"{path!r}: a held-out reference holds two models; the file is damaged")
-        first, every, n = payload.get("first_half_keys"), payload.get("all_keys"), payload.get("num_nodes")
-        if not (isinstance(first, Tensor) and isinstance(every, Tensor) and isinstance(n, int) and n > 0):
-            raise ValueError(f"{path!r}: the half split or the node count is missing; the file is damaged")
-        pos = torch.searchsorted(every, first).clamp(max=max(every.numel() - 1, 0))
-        if first.numel() and not bool((every[pos] == first).all()):
-            raise ValueError(f"{path!r}: the first half holds edges that are not training edges; damaged")
+        if not (isinstance(configs, list) and isinstance(states, list) and len(configs) == len(states) >= 2):
+            raise ValueError(f"{path!r}: a held-out reference holds two or more models; the file is damaged")
+        folds, every, n = payload.get("fold_of_key"), payload.get("all_keys"), payload.get("num_nodes")
+        if not (isinstance(folds, Tensor) and isinstance(every, Tensor) and isinstance(n, int) and n > 0):
+            raise ValueError(f"{path!r}: the folds or the node count are missing; the file is damaged")
+        if (folds.shape != every.shape or folds.dtype != torch.long or
+                (folds.numel() and (int(folds.min()) < 0 or int(folds.max()) >= len(configs)))):
+            raise ValueError(f"{path!r}: the folds do not match the training edges or the {len(configs)} "
+                             "models; the file is damaged")
         models = []
-        for config, state, train_config in zip(configs, states, payload.get("train_configs") or [{}, {}]):
+        for config, state, train_config in zip(configs, states, payload.get("train_configs") or [{}] * len(configs)):
             try:
                 m = build_model(config)
                 m.load_state_dict(state)
@@ -141,18 +152,20 @@ class HeldOutReference:
                 raise ValueError(f"{path!r}: the references must be link or recommendation models")
             m.train_config = train_config or None
             models.append(m.eval())
-        out = cls(models, first, every, n, int(payload.get("seed", 0)), float(payload.get("seconds", float("nan"))))
+        out = cls(models, folds, every, n, int(payload.get("seed", 0)), float(payload.get("seconds", float("nan"))))
         out.file = os.path.abspath(path)
         return out
 
     # ------------------------------------------------------------------------------------------
     @classmethod
     def fit(cls, model: nn.Module, data: Data, seed: int = 0,
-            device: str | torch.device | None = None) -> "HeldOutReference":
-        """Trains the two references with ``model``'s recipe (``model.train_config``, full
-        batch or mini-batches as it was trained) on complementary halves of
-        ``data.train_pos_edge_index`` (seeded): training edges of a link model, user-item
-        interactions of a recommender; ``model`` and ``data`` are not modified."""
+            device: str | torch.device | None = None, folds: int = 2) -> "HeldOutReference":
+        """Trains ``folds`` references with ``model``'s recipe (``model.train_config``, full
+        batch or mini-batches as it was trained), reference ``m`` on every seeded fold of
+        ``data.train_pos_edge_index`` but fold ``m`` (training edges of a link model, user-item
+        interactions of a recommender); ``model`` and ``data`` are not modified. More folds
+        cost more trainings (once) and give references closer to the original's data (each
+        sees :math:`1 - 1/k` of it)."""
         task_kind = getattr(model, "task", None)
         if task_kind not in TASKS:
             raise ValueError("a held-out reference serves link prediction and recommendation; got a "
@@ -165,20 +178,26 @@ class HeldOutReference:
             raise ValueError("the levels are ranks among validation positives; the split has none")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+        if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+            raise ValueError(f"folds must be an int >= 2, got {folds!r}")
         train_edges = data.train_pos_edge_index
-        if train_edges.size(1) < 4:
-            raise ValueError("a held-out reference needs at least 4 training edges to split in two")
+        if train_edges.size(1) < 2 * folds:
+            raise ValueError(f"a held-out reference of {folds} folds needs at least {2 * folds} training "
+                             f"edges, the split has {train_edges.size(1)}")
         t0 = time.perf_counter()
         g = torch.Generator().manual_seed(seed)
-        first = (torch.rand(train_edges.size(1), generator=g) < 0.5).to(train_edges.device)
-        if bool(first.all()) or not bool(first.any()):
-            first[0] = ~first[0]
+        # fold k - 1 - floor(u k): with two folds, fold 1 = u < 0.5 (the first half of earlier versions)
+        fold = (folds - 1 - (torch.rand(train_edges.size(1), generator=g) * folds).long().clamp(max=folds - 1))
+        for f in range(folds):                    # every fold holds an edge (tiny graphs)
+            if not bool((fold == f).any()):
+                fold[int(torch.argmax(torch.bincount(fold, minlength=folds)))] = f
+        fold = fold.to(train_edges.device)
         base_seed = int((getattr(model, "train_config", None) or {}).get("seed", 0))
         models = []
-        for k, held_out in enumerate((~first, first)):
-            # reference k trains on the edges the other half holds out: deleting them from the
-            # graph removes them from its messages and its supervision, exactly as retraining does
-            held = train_edges[:, held_out]
+        for k in range(folds):
+            # reference k trains without fold k: deleting those edges from the graph removes them
+            # from its messages and its supervision, exactly as retraining does
+            held = train_edges[:, fold == k]
             request = (DeletionRequest.edges(held) if task_kind == "link" else
                        DeletionRequest.interactions(held[0], held[1] - int(data.num_users)))
             task = request.resolve(data, num_hops=1)
@@ -187,9 +206,8 @@ class HeldOutReference:
             ref.eval()
             models.append(ref)
         n = data.num_nodes
-        keys = edge_keys(train_edges, n)
-        return cls(models, torch.sort(keys[first]).values.cpu(), torch.sort(keys).values.cpu(), n, seed,
-                   time.perf_counter() - t0)
+        keys, order = torch.sort(edge_keys(train_edges, n).cpu())
+        return cls(models, fold.cpu()[order], keys, n, seed, time.perf_counter() - t0)
 
     # ------------------------------------------------------------------------------------------
     def check(self, task: UnlearningTask) -> None:
@@ -218,10 +236,10 @@ class HeldOutReference:
         if w.numel() != val.size(1):
             raise ValueError(f"weights must hold one value per validation positive ({val.size(1)}), "
                              f"got {w.numel()}")
-        in_first = self.halves(df)
+        fold = self.fold_of(df)
         out = torch.empty(df.size(1))
         for k, ref in enumerate(self.models):
-            mine = ~in_first if k == 0 else in_first        # reference k never saw these
+            mine = fold == k                                # reference k never saw these
             if not bool(mine.any()):
                 continue
             dev = next(ref.parameters()).device
@@ -231,12 +249,12 @@ class HeldOutReference:
             out[mine] = weighted_cdf(s_df, s_val, w)
         return out.to(df.device)
 
-
-    def halves(self, pairs: Tensor) -> Tensor:
-        """``[k]`` bool: which of ``pairs`` (training pairs) reference 0 trained on."""
+    def fold_of(self, pairs: Tensor) -> Tensor:
+        """``[k]`` the fold of each of ``pairs`` (training pairs; :meth:`check` refuses others):
+        the index of the reference that never saw it."""
         keys = edge_keys(pairs, self.num_nodes).cpu()
-        pos = torch.searchsorted(self.first_half_keys, keys)
-        return self.first_half_keys[pos.clamp(max=max(self.first_half_keys.numel() - 1, 0))] == keys
+        pos = torch.searchsorted(self.all_keys, keys).clamp(max=max(self.all_keys.numel() - 1, 0))
+        return self.fold_of_key[pos]
 
     @torch.no_grad()
     def pair_levels(self, held: Any, pairs: Tensor) -> Tensor:
@@ -248,11 +266,11 @@ class HeldOutReference:
         :class:`~gnn_unlearn.methods.rec_common.HeldOutInteractions` of the request."""
         if self.task != "rec":
             raise ValueError("pair_levels() is for a recommender's reference; a link reference gives levels()")
-        in_first = self.halves(pairs)
+        fold = self.fold_of(pairs)
         out = torch.empty(pairs.size(1), dtype=torch.double)
         w = held.weights.detach().float().cpu()
         for k, ref in enumerate(self.models):
-            mine = ~in_first if k == 0 else in_first        # reference k never saw these
+            mine = fold == k                                # reference k never saw these
             if not bool(mine.any()):
                 continue
             dev = next(ref.parameters()).device

@@ -205,16 +205,16 @@ def test_rec_reference_levels_are_held_out_ranks_and_set_the_targets_order(shop,
     ref = shop_reference
     assert ref.task == "rec" and len(ref.models) == 2
     keys = torch.sort(edge_keys(shop.train_pos_edge_index, shop.num_nodes)).values
-    assert torch.equal(ref.all_keys, keys) and 0.4 < ref.first_half_keys.numel() / keys.numel() < 0.6
+    assert torch.equal(ref.all_keys, keys) and 0.4 < float(ref.fold_of_key.float().mean()) < 0.6
     df = matchable(shop_task.df_edge_index, untrained_rows(shop_task))
     held = HeldOutInteractions(shop_task.retained_data, df, torch.Generator().manual_seed(0))
     levels = ref.pair_levels(held, df)
     assert levels.shape == (df.size(1),) and bool(((levels >= 0) & (levels <= 1)).all())
     # each pair's level is read from the reference that did not train on it
-    in_first = ref.halves(df)
-    assert 0 < int(in_first.sum()) < df.size(1)
+    fold = ref.fold_of(df)
+    assert 0 < int(fold.sum()) < df.size(1)
     z = embeddings(ref.models[1], shop_task.retained_data)
-    one = int(in_first.nonzero()[0])
+    one = int((fold == 1).nonzero()[0])
     from gnn_unlearn.methods.stopping import weighted_cdf
     expect = weighted_cdf(held.percentiles(z, df[:, one:one + 1]).float(), held.percentiles(z, held.reference).float(),
                           held.weights.float())
@@ -251,7 +251,7 @@ def test_rec_reference_refusals(shop_model, shop_task, shop_reference, cora_gcn,
     with pytest.raises(ValueError, match="fit on a 'rec' model"):
         unlearn(cora_gcn, cora_task, "gnndelete", reference=shop_reference)
     with pytest.raises(ValueError, match="a link reference gives levels"):
-        HeldOutReference(shop_reference.models[:0] + [cora_gcn], shop_reference.first_half_keys,
+        HeldOutReference(shop_reference.models[:0] + [cora_gcn], shop_reference.fold_of_key,
                          shop_reference.all_keys, 10, 0).pair_levels(None, shop_task.df_edge_index)
     with pytest.raises(ValueError, match="recommender's reference gives pair_levels"):
         shop_reference.levels(shop_task)

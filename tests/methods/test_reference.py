@@ -38,16 +38,16 @@ def _identification(model, task) -> float:
 def test_the_halves_split_the_training_edges_and_the_fit_is_seeded(cora_gcn, cora_link, cora_reference):
     before_model, before_edges = param_hash(cora_gcn), cora_link.train_pos_edge_index.clone()
     keys = torch.sort(edge_keys(cora_link.train_pos_edge_index, cora_link.num_nodes)).values
-    first = cora_reference.first_half_keys
     assert torch.equal(cora_reference.all_keys, keys)
-    assert bool(torch.isin(first, keys).all())
-    assert 0.4 < first.numel() / keys.numel() < 0.6                    # about half each
-    assert len(cora_reference.models) == 2
+    folds = cora_reference.fold_of_key
+    assert folds.shape == keys.shape and set(folds.tolist()) == {0, 1}
+    assert 0.4 < float(folds.float().mean()) < 0.6                        # about half each
+    assert len(cora_reference.models) == 2 and cora_reference.folds == 2
     a, b = (m.state_dict() for m in cora_reference.models)
     assert any(not torch.equal(a[k], b[k]) for k in a)                   # two different models
     assert param_hash(cora_gcn) == before_model                          # nothing modified
     assert torch.equal(cora_link.train_pos_edge_index, before_edges)
-    assert "HeldOutReference(seed=0" in repr(cora_reference)
+    assert "HeldOutReference(folds=2, seed=0" in repr(cora_reference)
 
 
 def test_levels_are_ranks_among_unseen_edges_and_rise_for_easy_forget_sets(cora_reference, cora_task, worst_task):
@@ -139,7 +139,7 @@ def test_bad_references_are_refused_before_work(cora_gcn, cora_task, cora_refere
     with pytest.raises(ValueError, match="not training edges of the graph the reference was fit on"):
         unlearn(cora_gcn, cora_task, "d2dgn", reference=other)
     assert not calls                                                    # refused before any work
-    with pytest.raises(ValueError, match="link split"):
+    with pytest.raises(ValueError, match="needs the split the model was trained on"):
         HeldOutReference.fit(cora_gcn, cora)
     with pytest.raises(ValueError, match="seed must be an int"):
         HeldOutReference.fit(cora_gcn, cora_task.data, seed=-1)
@@ -149,7 +149,7 @@ def test_a_saved_reference_loads_back_and_serves_as_a_path(cora_gcn, cora_task, 
     path = tmp_path / "ref.pt"
     cora_reference.save(path)
     loaded = HeldOutReference.load(path)
-    assert torch.equal(loaded.first_half_keys, cora_reference.first_half_keys)
+    assert torch.equal(loaded.fold_of_key, cora_reference.fold_of_key)
     assert torch.equal(loaded.all_keys, cora_reference.all_keys)
     assert (loaded.num_nodes, loaded.seed) == (cora_reference.num_nodes, cora_reference.seed)
     assert [param_hash(m) for m in loaded.models] == [param_hash(m) for m in cora_reference.models]
@@ -172,8 +172,9 @@ def test_files_that_are_not_references_are_refused(cora_reference, tmp_path):
     good = tmp_path / "ref.pt"
     cora_reference.save(good)
     payload = load_checkpoint_payload(str(good))
-    for damage, message in (({"state_dicts": payload["state_dicts"][:1]}, "holds two models"),
-                            ({"first_half_keys": payload["first_half_keys"] + 1}, "not training edges"),
+    for damage, message in (({"state_dicts": payload["state_dicts"][:1]}, "holds two or more models"),
+                            ({"fold_of_key": payload["fold_of_key"] + 2}, "folds do not match"),
+                            ({"fold_of_key": payload["fold_of_key"][:-1]}, "folds do not match"),
                             ({"configs": [{"task": "link"}, {"task": "link"}]}, "does not rebuild")):
         bad = tmp_path / "bad.pt"
         save_payload(str(bad), {**payload, **damage})
@@ -192,3 +193,27 @@ def test_the_grid_refuses_unknown_methods_and_ref_on_methods_without_one():
         parse_methods(["cognac"])
     with pytest.raises(ValueError, match="distinct"):
         parse_methods(["gnndelete", "gnndelete"])
+
+
+def test_k_folds_each_reference_misses_one_fold():
+    from gnn_unlearn.data import link_split, synthetic_graph
+    from gnn_unlearn.training import TrainConfig, train
+    data = link_split(synthetic_graph(num_nodes=200, num_classes=3, avg_degree=6, num_features=16,
+                                      features_per_node=4, seed=3), seed=0)
+    model, _ = train(data, "link", TrainConfig(seed=0, epochs=40), encoder="gcn")
+    ref = HeldOutReference.fit(model, data, seed=0, folds=4)
+    assert ref.folds == 4 and len(ref.models) == 4
+    counts = torch.bincount(ref.fold_of_key, minlength=4)
+    assert bool((counts > 0.15 * counts.sum()).all())                     # about a quarter each
+    # every training edge's fold is the model that did not train on it: that model, and only it,
+    # scores its own held-out fold like unseen edges (lower than the folds it trained on)
+    train_edges = data.train_pos_edge_index
+    fold = ref.fold_of(train_edges)
+    for m, r in enumerate(ref.models):
+        s = link_logits(r, data, train_edges)
+        assert float(s[fold == m].mean()) < float(s[fold != m].mean())
+    again = HeldOutReference.fit(model, data, seed=0, folds=4)
+    assert torch.equal(again.fold_of_key, ref.fold_of_key)
+    assert [param_hash(r) for r in again.models] == [param_hash(r) for r in ref.models]
+    with pytest.raises(ValueError, match="folds must be an int >= 2"):
+        HeldOutReference.fit(model, data, folds=1)
