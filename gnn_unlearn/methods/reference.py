@@ -43,9 +43,9 @@ model's held-out ranks, in the reference's order instead of the original's. Meas
 seed, reverse BPR's per-pair distance to the retrains falls from 4.60 to 2.34 (retrains
 1.30-1.55), so most of the scatter the order-keeping transport leaves is the order.
 
-Costs and caveats: two trainings on half the edges, once per trained model (not per request);
-levels are then a forward pass per reference. The references are trained on every training
-edge, deleted ones included, so they hold the data a request removes: they never reach the
+Costs and caveats: :math:`k` trainings (each on :math:`1 - 1/k` of the edges), once per trained
+model (not per request); levels are then a forward pass per reference. Together the references
+are trained on every training edge, deleted ones included, so they hold the data a request removes: they never reach the
 released model, but keep them like the original (same retention rules) and fit new ones after
 retraining.
 """
@@ -61,8 +61,8 @@ from torch_geometric.data import Data
 
 from gnn_unlearn.io import load_checkpoint_payload, save_payload
 from gnn_unlearn.methods.base import unlearn
-from gnn_unlearn.models.predictors import build_model
 from gnn_unlearn.methods.stopping import UnseenEdges, weighted_cdf
+from gnn_unlearn.models.predictors import build_model
 from gnn_unlearn.ops.graph import edge_keys
 from gnn_unlearn.requests import DeletionRequest, UnlearningTask
 
