@@ -41,7 +41,11 @@ under the reference that never saw it, as a share of the held-out interactions o
 model's held-out ranks, in the reference's order instead of the original's. Measured on lastfm
 (LightGCN, 1 %, seed 0, 5 retrains): with the targets in the order of one retrain of another
 seed, reverse BPR's per-pair distance to the retrains falls from 4.60 to 2.34 (retrains
-1.30-1.55), so most of the scatter the order-keeping transport leaves is the order.
+1.30-1.55), so most of the scatter the order-keeping transport leaves is the order. With a
+reference (``benchmarks/results/fidelity_rec_lastfm_reference*.md``, 2 seeds): 2 folds (models on
+half the interactions) order the pairs worse than the original for reverse BPR (4.61 -> 5.23)
+and better for UnlearnRec (3.53 -> 2.88); 4 folds give 2.96 and 1.82 (retrains 1.24-1.58), at
+2.2x / 1.4x the methods' seconds. Recommenders want ``folds=4``.
 
 Costs and caveats: :math:`k` trainings (each on :math:`1 - 1/k` of the edges), once per trained
 model (not per request); levels are then a forward pass per reference. Together the references
