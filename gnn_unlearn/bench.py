@@ -216,19 +216,22 @@ def _pool_rows(rows: list[dict], where: str) -> dict:
     return out
 
 
-def write_grid(blocks, output, name, command, started, sources: Sequence[str] = ()) -> None:
+def write_grid(blocks, output, name, command, started, sources: Sequence[str] = (),
+               machine: str | None = None) -> None:
     """Writes ``<output>/<name>.md`` and ``.json`` (atomically); ``sources``: the commands of
-    merged runs, named in both files."""
+    merged runs, named in both files; ``machine``: what they ran on (default: this process's
+    :func:`hardware`)."""
     os.makedirs(output, exist_ok=True)
+    machine = machine or hardware()
     feats = sorted({b.get("features", "as loaded") for b in blocks})
     merged = ("Merged from the runs:\n\n" + "".join(f"- `{c}`\n" for c in sources) + "\n") if sources else ""
-    md = (f"# Benchmark grid\n\nCommand: `{command}`\n\n{merged}Started {started}; hardware: {hardware()}; "
+    md = (f"# Benchmark grid\n\nCommand: `{command}`\n\n{merged}Started {started}; hardware: {machine}; "
           f"node features: {', '.join(feats)}\n\n"
           + grid_markdown(blocks) + "\n\nMean ± std over seeds. "
           "Seconds: wall time of the unlearning call (retrain: training from scratch on the retained graph).\n\n"
           + _reference_note(blocks) + _protocol_notes() + _attack_notes(blocks))
     atomic_write_text(os.path.join(output, f"{name}.md"), md)
     atomic_write_text(os.path.join(output, f"{name}.json"),
-                      json.dumps({"command": command, "hardware": hardware(), "protocols": _protocols(),
+                      json.dumps({"command": command, "hardware": machine, "protocols": _protocols(),
                                   **({"sources": list(sources)} if sources else {}), "blocks": blocks},
                                  indent=2))

@@ -46,3 +46,28 @@ def test_overlapping_seeds_missing_blocks_and_other_models_are_refused():
     fewer = {**second, "rows": second["rows"][:1]}
     with pytest.raises(ValueError, match="different models"):
         merge_blocks([[first], [fewer]])
+
+
+def test_merge_script_names_every_source_command_and_machine(tmp_path):
+    import importlib.util
+    import json
+    from pathlib import Path
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "merge_grid.py"
+    spec = importlib.util.spec_from_file_location("merge_grid_bench", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    _, first, second = _runs([0.1, 0.2, 0.3, 0.4], 2)
+    paths = []
+    for i, (block, machine) in enumerate(((first, "machine A"), (second, "machine B"))):
+        p = tmp_path / f"run{i}.json"
+        p.write_text(json.dumps({"command": f"gnn-unlearn benchmark --seeds 2 --first-seed {2 * i}",
+                                 "hardware": machine, "blocks": [block]}))
+        paths.append(str(p))
+    module.main([*paths, "--output", str(tmp_path), "--name", "merged"])
+    out = json.loads((tmp_path / "merged.json").read_text())
+    assert out["sources"] == ["gnn-unlearn benchmark --seeds 2 --first-seed 0",
+                              "gnn-unlearn benchmark --seeds 2 --first-seed 2"]
+    assert out["hardware"] == "machine A (run 1) / machine B (run 2)"
+    assert out["blocks"][0]["seeds"] == [0, 1, 2, 3]
+    md = (tmp_path / "merged.md").read_text()
+    assert "Merged from the runs" in md and "--first-seed 2" in md
