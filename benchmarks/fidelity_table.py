@@ -154,16 +154,52 @@ def pooled_row(b: dict, name: str, r: dict, pool: dict, v: dict) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def main(paths: list[str]) -> None:
+def borrow_retrains(blocks: list[dict], donor: list[dict]) -> list[dict]:
+    """``blocks`` with the extra retrains (retrain#k) of ``donor``'s matching blocks: runs of the
+    same grid and seeds have the same originals, requests and same-seed retrains (checked: the
+    seeds and the same-seed retrain's row must agree), so a run without ``--retrain-seeds`` can
+    be read against another run's pooled retrains."""
+    def key(b):
+        return (b["dataset"], b["encoder"], b["df_size"], b["where"], b.get("region"))
+    donors = {key(b): b for b in donor}
+    out = []
+    for b in blocks:
+        d = donors.get(key(b))
+        if d is None:
+            raise ValueError(f"block {key(b)} is not in the run the retrains come from")
+        if d["seeds"] != b["seeds"]:
+            raise ValueError(f"block {key(b)}: seeds {b['seeds']} against {d['seeds']}; the retrains are not "
+                             "of the same requests")
+        mine = {r["model"]: r for r in b["rows"]}
+        theirs = {r["model"]: r for r in d["rows"]}
+        if any(abs(mine["retrain"][k] - theirs["retrain"][k]) > 1e-9 for k in MEASURES):
+            raise ValueError(f"block {key(b)}: the same-seed retrains differ; not the same requests")
+        extra = [r for name, r in theirs.items() if name.startswith("retrain#") and name not in mine]
+        out.append({**b, "rows": b["rows"] + extra})
+    return out
+
+
+def main(argv: list[str]) -> None:
+    import argparse
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="+", help="JSON files written by gnn-unlearn benchmark")
+    p.add_argument("--retrains-from", default=None, help="a run of the same grid and seeds with "
+                   "--retrain-seeds K: its extra retrains are read as if this run had them")
+    a = p.parse_args(argv)
     blocks, commands, hardware = [], [], set()
-    for p in paths:
-        with open(p) as f:
+    for path in a.runs:
+        with open(path) as f:
             run = json.load(f)
         blocks += run["blocks"]
         commands.append(run["command"])
         hardware.add(run.get("hardware", "?"))
+    if a.retrains_from:
+        with open(a.retrains_from) as f:
+            donor = json.load(f)
+        blocks = borrow_retrains(blocks, donor["blocks"])
+        commands.append(donor["command"] + " (its extra retrains only)")
     print("# Indistinguishability from retraining (issue 15 targets)\n")
-    print("Rendered by `python benchmarks/fidelity_table.py " + " ".join(paths) + "` from:\n")
+    print("Rendered by `python benchmarks/fidelity_table.py " + " ".join(argv) + "` from:\n")
     for c in commands:
         print(f"- `{c}`")
     print(f"\nHardware: {'; '.join(sorted(hardware))}\n")
@@ -172,6 +208,4 @@ def main(paths: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
-        sys.exit("usage: python benchmarks/fidelity_table.py RUN.json [RUN.json ...]")
     main(sys.argv[1:])

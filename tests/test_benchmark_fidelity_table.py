@@ -58,3 +58,21 @@ def test_without_extra_retrains_no_floor_or_pool_is_printed():
     text = ft.table([block([row("retrain", 0.9, 0.8, 0.8), row("d2dgn", 0.9, 0.8, 0.8, speedup=20)])])
     assert "Noise floor" not in text and "pooled" not in text
     assert ft.pooled_retrain({"retrain": row("retrain", 0.9, 0.8, 0.8)}) is None
+
+
+def test_a_run_reads_another_runs_retrains_only_for_the_same_requests():
+    import pytest
+    ft = load()
+    spread = block([row("retrain", 0.90, 0.70, 0.80), row("retrain#1", 0.90, 0.78, 0.80),
+                    row("gnndelete", 0.9, 0.76, 0.8, speedup=30)])
+    spread["seeds"] = [0, 1]
+    other = block([row("retrain", 0.90, 0.70, 0.80), row("gnndelete+ref", 0.9, 0.75, 0.8, speedup=20)])
+    other["seeds"] = [0, 1]
+    (joined,) = ft.borrow_retrains([other], [spread])
+    assert [r["model"] for r in joined["rows"]] == ["retrain", "gnndelete+ref", "retrain#1"]
+    assert "Targets met against the pooled retrains" in ft.table([joined])
+    with pytest.raises(ValueError, match="seeds"):
+        ft.borrow_retrains([{**other, "seeds": [0, 2]}], [spread])
+    changed = {**other, "rows": [row("retrain", 0.90, 0.71, 0.80)] + other["rows"][1:]}
+    with pytest.raises(ValueError, match="same-seed retrains differ"):
+        ft.borrow_retrains([changed], [spread])
