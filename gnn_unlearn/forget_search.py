@@ -50,7 +50,9 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.utils import degree
 
+from gnn_unlearn.data.samplers import hardest, sample_size
 from gnn_unlearn.methods.base import get, unlearn
+from gnn_unlearn.methods.stopping import weighted_cdf
 from gnn_unlearn.metrics.forget_sets import CRITERIA, GATED_ENCODERS, edge_hardness
 from gnn_unlearn.metrics.link import link_logits
 from gnn_unlearn.ops.graph import training_edges
@@ -100,22 +102,15 @@ class ForgetSetSearch:
         return out
 
 
-def _ranks(scores: Tensor, sample: Tensor) -> Tensor:
-    """Mid-rank CDF of each of ``scores`` among ``sample`` (share below, ties counted half)."""
-    s = torch.sort(sample).values
-    lo = torch.searchsorted(s, scores, right=False).double()
-    hi = torch.searchsorted(s, scores, right=True).double()
-    return ((lo + hi) / 2 / max(s.numel(), 1)).cpu()
-
-
-def _features(data: Data, model: nn.Module, pool: Tensor, seed: int) -> Tensor:
-    """``[T, F]`` standardised surrogate features of every pool edge."""
+def _features(data: Data, pool: Tensor, hardness: dict[str, Tensor]) -> Tensor:
+    """``[T, F]`` standardised surrogate features of every pool edge: the original's confidence,
+    the endpoint degrees and (when computed) the log influence."""
     deg = degree(data.edge_index[1], data.num_nodes).to(pool.device)
     du, dv = deg[pool[0]], deg[pool[1]]
-    cols = [edge_hardness(data, model, "confidence", seed).cpu(),
-            torch.log1p(torch.minimum(du, dv)).cpu(), torch.log1p(torch.maximum(du, dv)).cpu()]
-    if getattr(model.encoder, "kind", None) in GATED_ENCODERS:
-        cols.append(torch.log(edge_hardness(data, model, "influence", seed).cpu() + 1e-12))
+    cols = [hardness["confidence"], torch.log1p(torch.minimum(du, dv)).cpu(),
+            torch.log1p(torch.maximum(du, dv)).cpu()]
+    if "influence" in hardness:
+        cols.append(torch.log(hardness["influence"] + 1e-12))
     f = torch.stack([c.double() for c in cols], 1)
     return (f - f.mean(0)) / f.std(0).clamp_min(1e-12)
 
@@ -127,20 +122,6 @@ def _surrogate(features: Tensor, seen: list[tuple[Tensor, Tensor]], l2: float = 
     x = torch.cat([features[idx], torch.ones(idx.numel(), 1, dtype=torch.double)], 1)
     w = torch.linalg.solve(x.t() @ x + l2 * torch.eye(x.size(1), dtype=torch.double), x.t() @ y)
     return torch.cat([features, torch.ones(features.size(0), 1, dtype=torch.double)], 1) @ w
-
-
-def _count(size: float | int, total: int) -> int:
-    if isinstance(size, bool) or not isinstance(size, (int, float)):
-        raise ValueError(f"size must be a fraction in (0, 1) or a count >= 1, got {size!r}")
-    if isinstance(size, float):
-        if not 0 < size < 1:
-            raise ValueError(f"a fractional size must lie in (0, 1), got {size!r}")
-        k = max(1, int(round(size * total)))
-    else:
-        k = size
-    if not 1 <= k < total:
-        raise ValueError(f"the forget set must hold 1 to {total - 1} of the {total} training edges, got {k}")
-    return k
 
 
 def _check_int(name: str, value: Any, low: int) -> int:
@@ -204,17 +185,20 @@ def search_forget_set(data: Data, model: nn.Module, method: str, size: float | i
             raise ValueError(f"{name} must lie in {'(0, 1]' if low_open else '[0, 1]'}, got {value!r}")
     pool = training_edges(data)
     t = pool.size(1)
-    k = _count(size, t)
+    k = sample_size(size, t, "training edges")
 
     t_start = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
     hops = model.encoder.num_layers
-    feats = _features(data, model, pool, seed)
+    wanted = {"confidence"} | ({"influence"} if getattr(model.encoder, "kind", None) in GATED_ENCODERS else set())
+    if start != "random":
+        wanted.add(criterion)
+    hardness = {c: edge_hardness(data, model, c, seed).cpu() for c in sorted(wanted)}    # each once
+    feats = _features(data, pool, hardness)
     if start == "random":
         current = torch.randperm(t, generator=gen)[:k]
-    else:
-        hard = edge_hardness(data, model, criterion, seed).cpu()
-        current = torch.argsort(hard, descending=True, stable=True)[:k]
+    else:           # the proxy set, as worst_case_edges draws it (ties broken by the seed)
+        current = hardest(hardness[criterion], k, torch.Generator().manual_seed(seed))
     # fixed rank samples: training edges (those in a candidate set are masked out per set) and non-edges
     sample_idx = torch.randperm(t, generator=gen)[: min(RANK_SAMPLE, t)]
     known = torch.cat([data.train_pos_edge_index, data.val_pos_edge_index, data.test_pos_edge_index], 1)
@@ -231,9 +215,9 @@ def search_forget_set(data: Data, model: nn.Module, method: str, size: float | i
         ref = non_edges if objective == "library" else pool[:, sample_idx[keep].to(pool.device)]
 
         def ranks(m: nn.Module) -> Tensor:
-            return _ranks(link_logits(m, graph, edges).float().cpu(), link_logits(m, graph, ref).float().cpu())
+            return weighted_cdf(link_logits(m, graph, edges).float().cpu(), link_logits(m, graph, ref).float().cpu())
 
-        unlearned = ranks(unlearn(model, task, method, **options).model)
+        unlearned = ranks(unlearn(model, task, unlearner).model)
         retrained = torch.stack([ranks(unlearn(model, task, "retrain", seed=s).model) for s in retrain_with]).mean(0)
         # identification = 1 - mean rank among retained; library = mean rank among non-edges
         diff = unlearned - retrained

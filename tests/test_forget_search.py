@@ -74,7 +74,7 @@ def test_a_worst_case_start_is_the_proxy_set(graph_and_model):
     (dict(start="in"), "start must be 'random' or 'worst:<criterion>'"),
     (dict(start="worst:nope"), "start must be"),
     (dict(size=1.5), "fractional size must lie in"),
-    (dict(size=0), "must hold 1 to"),
+    (dict(size=0), "cannot sample 0 of"),
     (dict(rounds=-1), "rounds must be an int >= 0"),
     (dict(proposals=0), "proposals must be an int >= 1"),
     (dict(retrain_seeds=0), "retrain_seeds must be an int >= 1"),

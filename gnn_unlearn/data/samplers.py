@@ -11,7 +11,9 @@ from gnn_unlearn.ops.graph import hop_distance
 from gnn_unlearn.requests import DeletionRequest
 
 
-def _count(size: float | int, total: int, what: str) -> int:
+def sample_size(size: float | int, total: int, what: str) -> int:
+    """How many of ``total`` items (``what``) a request of ``size`` takes: a fraction in (0, 1)
+    (rounded, at least 1) or a count; refused unless it leaves 1 to ``total - 1``."""
     if isinstance(size, bool) or not isinstance(size, (int, float)):
         raise TypeError(f"size must be a fraction (float) or a count (int), got {type(size).__name__}")
     if isinstance(size, float):
@@ -117,7 +119,7 @@ def sample_edges(data: Data, size: float | int, where: str = "random", num_hops:
         raise ValueError("where='worst' needs scores (one per training edge) and the other "
                          "choices take none; see gnn_unlearn.metrics.forget_sets.worst_case_edges")
     train = training_edges(data)
-    k = _count(size, train.size(1), "training edges")
+    k = sample_size(size, train.size(1), "training edges")
     g = torch.Generator().manual_seed(seed)
     if where == "worst":
         check_edge_scores(scores, train.size(1))
@@ -135,7 +137,7 @@ def sample_nodes(data: Data, size: float | int, seed: int = 0,
                  among: Tensor | None = None) -> DeletionRequest:
     """Samples nodes to delete (uniformly, or among the ``among`` mask, e.g. ``train_mask``)."""
     n = data.num_nodes
-    k = _count(size, n if among is None else int(among.sum()) + 1, "nodes")
+    k = sample_size(size, n if among is None else int(among.sum()) + 1, "nodes")
     candidates = (torch.arange(n, device=data.edge_index.device) if among is None
                   else among.nonzero().view(-1))
     g = torch.Generator().manual_seed(seed)
@@ -147,7 +149,7 @@ def sample_users(data: Data, count: int, seed: int = 0) -> DeletionRequest:
     if not is_bipartite(data):
         raise ValueError("sample_users needs a user-item graph (data.num_users)")
     active = torch.unique(data.train_pos_edge_index[0])
-    k = _count(int(count), active.numel(), "users with interactions")
+    k = sample_size(int(count), active.numel(), "users with interactions")
     g = torch.Generator().manual_seed(seed)
     return DeletionRequest.users(_choose(active, k, g, "users"))
 
@@ -157,7 +159,7 @@ def sample_interactions(data: Data, size: float | int, seed: int = 0) -> Deletio
     if not is_bipartite(data):
         raise ValueError("sample_interactions needs a user-item graph (data.num_users)")
     train = data.train_pos_edge_index
-    k = _count(size, train.size(1), "training interactions")
+    k = sample_size(size, train.size(1), "training interactions")
     g = torch.Generator().manual_seed(seed)
     idx = _choose(torch.arange(train.size(1), device=train.device), k, g, "interactions")
     return DeletionRequest.interactions(train[0, idx], train[1, idx] - int(data.num_users))
