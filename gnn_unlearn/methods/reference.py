@@ -219,9 +219,7 @@ class HeldOutReference:
         if task.data.num_nodes != self.num_nodes:
             raise ValueError(f"the reference was fit on a graph of {self.num_nodes} nodes; the task's "
                              f"has {task.data.num_nodes}: fit a HeldOutReference on this model's graph")
-        keys = edge_keys(task.df_edge_index, self.num_nodes).cpu()
-        pos = torch.searchsorted(self.all_keys, keys).clamp(max=max(self.all_keys.numel() - 1, 0))
-        if keys.numel() and not bool((self.all_keys[pos] == keys).all()):
+        if not bool(self._positions(task.df_edge_index)[1].all()):
             raise ValueError("some deleted edges are not training edges of the graph the reference was "
                              "fit on: fit a HeldOutReference on this model's training graph")
 
@@ -240,25 +238,36 @@ class HeldOutReference:
         if w.numel() != val.size(1):
             raise ValueError(f"weights must hold one value per validation positive ({val.size(1)}), "
                              f"got {w.numel()}")
-        fold = self.fold_of(df)
-        out = torch.empty(df.size(1))
-        for k, ref in enumerate(self.models):
-            mine = fold == k                                # reference k never saw these
-            if not bool(mine.any()):
-                continue
+        def scores(ref: nn.Module, mine: Tensor) -> tuple[Tensor, Tensor]:
             dev = next(ref.parameters()).device
             z = ref.encode(data.x.to(dev), data.edge_index.to(dev))
-            s_val = ref.decode(z, val.to(dev)).float().cpu()
-            s_df = ref.decode(z, df[:, mine.to(df.device)].to(dev)).float().cpu()
-            out[mine] = weighted_cdf(s_df, s_val, w)
-        return out.to(df.device)
+            return ref.decode(z, mine.to(dev)).float().cpu(), ref.decode(z, val.to(dev)).float().cpu()
+
+        return self._by_fold(df, scores, w).float()
+
+    def _positions(self, pairs: Tensor) -> tuple[Tensor, Tensor]:
+        """``(positions in all_keys, found)`` of ``pairs``' keys."""
+        keys = edge_keys(pairs, self.num_nodes).cpu()
+        pos = torch.searchsorted(self.all_keys, keys).clamp(max=max(self.all_keys.numel() - 1, 0))
+        return pos, self.all_keys[pos] == keys
 
     def fold_of(self, pairs: Tensor) -> Tensor:
         """``[k]`` the fold of each of ``pairs`` (training pairs; :meth:`check` refuses others):
         the index of the reference that never saw it."""
-        keys = edge_keys(pairs, self.num_nodes).cpu()
-        pos = torch.searchsorted(self.all_keys, keys).clamp(max=max(self.all_keys.numel() - 1, 0))
-        return self.fold_of_key[pos]
+        return self.fold_of_key[self._positions(pairs)[0]]
+
+    def _by_fold(self, pairs: Tensor, scores, weights: Tensor) -> Tensor:
+        """Each pair's level under the reference that never saw it: the weighted mid-rank CDF
+        of its score among the reference set's, ``scores(model, its pairs) -> (pairs' scores,
+        reference set's scores)``, in an order where larger ranks higher."""
+        fold = self.fold_of(pairs)
+        out = torch.empty(pairs.size(1), dtype=torch.double)
+        for k, ref in enumerate(self.models):
+            mine = fold == k                                # reference k never saw these
+            if bool(mine.any()):
+                s_mine, s_ref = scores(ref, pairs[:, mine.to(pairs.device)])
+                out[mine] = weighted_cdf(s_mine, s_ref, weights).double()
+        return out.to(pairs.device)
 
     @torch.no_grad()
     def pair_levels(self, held: Any, pairs: Tensor) -> Tensor:
@@ -270,19 +279,14 @@ class HeldOutReference:
         :class:`~gnn_unlearn.methods.rec_common.HeldOutInteractions` of the request."""
         if self.task != "rec":
             raise ValueError("pair_levels() is for a recommender's reference; a link reference gives levels()")
-        fold = self.fold_of(pairs)
-        out = torch.empty(pairs.size(1), dtype=torch.double)
-        w = held.weights.detach().float().cpu()
-        for k, ref in enumerate(self.models):
-            mine = fold == k                                # reference k never saw these
-            if not bool(mine.any()):
-                continue
+        def scores(ref: nn.Module, mine: Tensor) -> tuple[Tensor, Tensor]:
             dev = next(ref.parameters()).device
             z = ref.encode(None, held.data.edge_index.to(dev))
-            pct = held.percentiles(z, pairs[:, mine.to(pairs.device)].to(dev)).float().cpu()
-            ref_pct = held.percentiles(z, held.reference.to(dev)).float().cpu()
-            out[mine] = weighted_cdf(pct, ref_pct, w).double()
-        return out.to(pairs.device)
+            # rank percentiles (0 = top): the share of reference pairs ranked better than a pair
+            return (held.percentiles(z, mine.to(dev)).float().cpu(),
+                    held.percentiles(z, held.reference.to(dev)).float().cpu())
+
+        return self._by_fold(pairs, scores, held.weights.detach().float().cpu())
 
 
 def as_reference(method: str, reference: Any) -> HeldOutReference | None:
@@ -299,10 +303,11 @@ def as_reference(method: str, reference: Any) -> HeldOutReference | None:
 
 def check_reference(method: str, reference: Any, model: nn.Module, task: UnlearningTask,
                     target: str, loss_target: str | None = None) -> None:
-    """Refuses, before any work, a ``reference=`` option a method cannot use:
-    not a :class:`HeldOutReference`, a reference fit on another kind of model (link /
-    recommender) than ``model``, a stopping ``target`` other than ``"matched"``, a loss target (``loss_target``, e.g. GNNDelete's ``dec_target``)
-    other than ``"unseen_edges"``, or a reference fit on another graph."""
+    """Refuses, before any work, a ``reference=`` option a method cannot use: not a
+    :class:`HeldOutReference`, a reference fit on another kind of model (link / recommender)
+    than ``model``, a stopping ``target`` other than ``"matched"``, a loss target
+    (``loss_target``, e.g. GNNDelete's ``dec_target``) other than ``"unseen_edges"``, or a
+    reference fit on another graph."""
     if reference is None:
         return
     if not isinstance(reference, HeldOutReference):
