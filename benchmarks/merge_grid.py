@@ -29,12 +29,11 @@ def main(argv=None) -> None:
         with open(path) as f:
             loaded.append(json.load(f))
     blocks = merge_blocks([run["blocks"] for run in loaded])
-    machines = list(dict.fromkeys(run.get("hardware", "?") for run in loaded))
+    machines = [run.get("hardware", "?") for run in loaded]
+    machine = (machines[0] if len(set(machines)) == 1 else
+               " / ".join(f"{m} (run {i})" for i, m in enumerate(machines, 1)))
     write_grid(blocks, a.output, a.name, user_command(), time.strftime("%Y-%m-%d %H:%M:%S") + " (merged)",
-               sources=[run["command"] for run in loaded],
-               machine=" / ".join(f"{m} (run {i + 1})" for i, m in enumerate(run.get("hardware", "?")
-                                                                    for run in loaded)) if len(machines) > 1
-               else machines[0])
+               sources=[run["command"] for run in loaded], machine=machine)
 
 
 if __name__ == "__main__":

@@ -395,9 +395,9 @@ def cmd_unlearn(a: argparse.Namespace) -> None:
         if not report.ok:
             raise ValueError(f"ledger {ledger.path!r} is not intact ({report.problem}); run "
                              f"`gnn-unlearn audit {ledger.path}`")
-    get(a.method, **params)                          # hyperparameters checked before any work
+    unlearner = get(a.method, **params)   # hyperparameters and the files they name: checked before work
     task = request.resolve(data, num_hops=num_hops(model))
-    result = unlearn(model, task, a.method, device=a.device, **params)
+    result = unlearn(model, task, unlearner, device=a.device)
     if replica.rank != 0:
         return
     deleted = prior_features
@@ -525,8 +525,9 @@ def cmd_fit_reference(a: argparse.Namespace) -> None:
     reference.save(a.output)
     print(json.dumps({"reference": os.path.abspath(a.output), "checkpoint": os.path.abspath(a.checkpoint),
                       "seconds": reference.seconds, "training_edges": int(reference.all_keys.numel()),
-                      "seed": a.seed, "folds": reference.folds, "use": f"gnn-unlearn unlearn --checkpoint {a.checkpoint} --method gnndelete "
-                      f"--params '{{\"reference\": \"{a.output}\"}}' ..."}, indent=2))
+                      "seed": a.seed, "folds": reference.folds,
+                      "use": f"gnn-unlearn unlearn --checkpoint {a.checkpoint} --method gnndelete "
+                             f"--params '{{\"reference\": \"{a.output}\"}}' ..."}, indent=2))
 
 
 def cmd_benchmark(a: argparse.Namespace) -> None:

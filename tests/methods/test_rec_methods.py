@@ -251,7 +251,7 @@ def test_rec_reference_refusals(shop_model, shop_task, shop_reference, cora_gcn,
     with pytest.raises(ValueError, match="fit on a 'rec' model"):
         unlearn(cora_gcn, cora_task, "gnndelete", reference=shop_reference)
     with pytest.raises(ValueError, match="a link reference gives levels"):
-        HeldOutReference(shop_reference.models[:0] + [cora_gcn], shop_reference.fold_of_key,
+        HeldOutReference([cora_gcn], shop_reference.fold_of_key,
                          shop_reference.all_keys, 10, 0).pair_levels(None, shop_task.df_edge_index)
     with pytest.raises(ValueError, match="recommender's reference gives pair_levels"):
         shop_reference.levels(shop_task)
