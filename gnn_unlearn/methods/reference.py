@@ -189,13 +189,7 @@ class HeldOutReference:
             raise ValueError(f"a held-out reference of {folds} folds needs at least {2 * folds} training "
                              f"edges, the split has {train_edges.size(1)}")
         t0 = time.perf_counter()
-        g = torch.Generator().manual_seed(seed)
-        # fold k - 1 - floor(u k): with two folds, fold 1 = u < 0.5 (the first half of earlier versions)
-        fold = (folds - 1 - (torch.rand(train_edges.size(1), generator=g) * folds).long().clamp(max=folds - 1))
-        for f in range(folds):                    # every fold holds an edge (tiny graphs)
-            if not bool((fold == f).any()):
-                fold[int(torch.argmax(torch.bincount(fold, minlength=folds)))] = f
-        fold = fold.to(train_edges.device)
+        fold = assign_folds(train_edges.size(1), folds, torch.Generator().manual_seed(seed)).to(train_edges.device)
         base_seed = int((getattr(model, "train_config", None) or {}).get("seed", 0))
         models = []
         for k in range(folds):
@@ -287,6 +281,19 @@ class HeldOutReference:
                     held.percentiles(z, held.reference.to(dev)).float().cpu())
 
         return self._by_fold(pairs, scores, held.weights.detach().float().cpu())
+
+
+def assign_folds(num: int, folds: int, generator: torch.Generator) -> Tensor:
+    """``[num]`` seeded fold ids in ``0..folds-1``, every fold non-empty (``num >= folds``): fold
+    :math:`k - 1 - \\lfloor uk \\rfloor`, :math:`u \\sim U(0, 1)`, so with two folds fold 1 is
+    :math:`u < 0.5` (the first half of earlier versions); an empty fold takes one item of the
+    largest."""
+    fold = (folds - 1 - (torch.rand(num, generator=generator) * folds).long().clamp(max=folds - 1))
+    for f in range(folds):
+        if not bool((fold == f).any()):
+            largest = int(torch.argmax(torch.bincount(fold, minlength=folds)))
+            fold[int((fold == largest).nonzero()[0])] = f
+    return fold
 
 
 def as_reference(method: str, reference: Any) -> HeldOutReference | None:

@@ -217,3 +217,15 @@ def test_k_folds_each_reference_misses_one_fold():
     assert [param_hash(r) for r in again.models] == [param_hash(r) for r in ref.models]
     with pytest.raises(ValueError, match="folds must be an int >= 2"):
         HeldOutReference.fit(model, data, folds=1)
+
+
+def test_fold_assignment_is_seeded_and_leaves_no_fold_empty():
+    from gnn_unlearn.methods.reference import assign_folds
+    for seed in range(200):                    # 8 items in 4 folds: empty folds are common before repair
+        fold = assign_folds(8, 4, torch.Generator().manual_seed(seed))
+        assert fold.shape == (8,) and set(fold.tolist()) == {0, 1, 2, 3}
+    a = assign_folds(1000, 2, torch.Generator().manual_seed(5))
+    assert torch.equal(a, assign_folds(1000, 2, torch.Generator().manual_seed(5)))
+    # two folds: fold 1 is u < 0.5 of the same draw (the halves of earlier versions)
+    u = torch.rand(1000, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a, (u < 0.5).long())
