@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import degree
 
-from gnn_unlearn.methods.stopping import Plateau
+from gnn_unlearn.methods.stopping import Plateau, weighted_quantiles
 from gnn_unlearn.metrics.rec import CandidateScores, pair_ranks, topk_metrics
 from gnn_unlearn.models.lightgcn import INIT_STD
 from gnn_unlearn.requests import UnlearningTask
@@ -210,17 +210,13 @@ class HeldOutInteractions:
         with ``levels`` (``[k]`` in [0, 1], a held-out reference's
         :meth:`~gnn_unlearn.methods.reference.HeldOutReference.pair_levels`), at its own level."""
         w = self.weights.to(ref_pct.device, torch.double)
-        order = torch.sort(ref_pct)
-        cum = torch.cumsum(w[order.indices], 0)
-        cum = cum / cum[-1]
         if levels is None:
             # ties broken by position: a stable order of the removed pairs, best ranked first
             rank = torch.argsort(torch.argsort(df_pct, stable=True), stable=True)
             level = (rank.double() + 0.5) / df_pct.numel()
         else:
             level = levels.to(ref_pct.device, torch.double).clamp(1e-12, 1.0)
-        pick = torch.searchsorted(cum, level).clamp(max=cum.numel() - 1)
-        return order.values[pick]
+        return weighted_quantiles(ref_pct, w, level)
 
     @torch.no_grad()
     def score_targets(self, cand: CandidateScores, df_pct: Tensor, ref_pct: Tensor,

@@ -102,20 +102,16 @@ class UnseenEdges:
             weights = self.weights if subset is None else self.weights[subset]
             if not bool(weights.sum() > 0):          # a subset without Df's support: unweighted
                 weights = torch.ones_like(weights)
-            order = torch.sort(val_scores.detach())
-            cum = torch.cumsum(weights[order.indices], 0)
-            cum = cum / cum[-1]
             rank = torch.argsort(torch.argsort(df_scores.detach()))
             if self.levels is not None:     # the reference's levels, assigned in score order
-                level = (self.levels if df_index is None else self.levels[df_index]).to(cum.dtype)
+                level = (self.levels if df_index is None else self.levels[df_index]).to(weights.dtype)
                 if level.numel() != df_scores.numel():
                     raise ValueError(f"{df_scores.numel()} deleted-edge scores for {level.numel()} "
                                      "levels: pass df_index, the scored edges' positions in D_f")
                 level = torch.sort(level).values[rank]
             else:
-                level = (rank.to(cum.dtype) + 0.5) / df_scores.numel()
-            pick = torch.searchsorted(cum, level).clamp(max=cum.numel() - 1)
-            return order.values[pick]
+                level = (rank.to(weights.dtype) + 0.5) / df_scores.numel()
+            return weighted_quantiles(val_scores.detach(), weights, level)
 
     def separation(self, df_scores: Tensor, val_scores: Tensor) -> float:
         """:math:`\\mathrm{AUC}_w(D_f, V^+)`, ties one half."""
@@ -207,6 +203,16 @@ class ForgetCriterion:
 def _null_sd(k: int, n: float) -> float:
     """Standard deviation of a Mann-Whitney AUC of k against n scores from one distribution."""
     return ((k + n + 1) / (12 * max(k, 1) * max(n, 1))) ** 0.5
+
+
+def weighted_quantiles(values: Tensor, weights: Tensor, levels: Tensor) -> Tensor:
+    """The weighted quantiles of ``values`` at ``levels`` (in [0, 1]): for each level, the
+    smallest value whose cumulative weight share reaches it (computed in ``weights``' dtype)."""
+    order = torch.sort(values)
+    cum = torch.cumsum(weights[order.indices], 0)
+    cum = cum / cum[-1]
+    pick = torch.searchsorted(cum, levels.to(cum.dtype)).clamp(max=cum.numel() - 1)
+    return order.values[pick]
 
 
 def weighted_cdf(x: Tensor, ref: Tensor, weights: Tensor | None = None) -> Tensor:
