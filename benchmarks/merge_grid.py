@@ -27,7 +27,10 @@ def main(argv=None) -> None:
     loaded = []
     for path in a.runs:
         with open(path) as f:
-            loaded.append(json.load(f))
+            run = json.load(f)
+        if not isinstance(run, dict) or not isinstance(run.get("blocks"), list) or "command" not in run:
+            p.error(f"{path} is not a results file of gnn-unlearn benchmark (no command and blocks)")
+        loaded.append(run)
     blocks = merge_blocks([run["blocks"] for run in loaded])
     machines = [run.get("hardware", "?") for run in loaded]
     machine = (machines[0] if len(set(machines)) == 1 else

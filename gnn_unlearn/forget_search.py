@@ -166,6 +166,9 @@ def search_forget_set(data: Data, model: nn.Module, method: str, size: float | i
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     if not isinstance(method, str) or method == "retrain":
         raise ValueError(f"method must be the name of an unlearning method (not 'retrain'), got {method!r}")
+    if method_options is not None and not isinstance(method_options, dict):
+        raise ValueError(f"method_options must be a dict of the method's hyperparameters, got "
+                         f"{type(method_options).__name__}")
     options = dict(method_options or {})
     unlearner = get(method, **options)                   # unknown method / bad hyperparameters
     if "link" not in type(unlearner).tasks or "edge" not in type(unlearner).supports:

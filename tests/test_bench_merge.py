@@ -71,3 +71,17 @@ def test_merge_script_names_every_source_command_and_machine(tmp_path):
     assert out["blocks"][0]["seeds"] == [0, 1, 2, 3]
     md = (tmp_path / "merged.md").read_text()
     assert "Merged from the runs" in md and "--first-seed 2" in md
+
+
+def test_merge_script_refuses_files_that_are_not_grid_runs(tmp_path):
+    import importlib.util
+    from pathlib import Path
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "merge_grid.py"
+    spec = importlib.util.spec_from_file_location("merge_grid_bench2", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    bad = tmp_path / "x.json"
+    bad.write_text('{"rows": []}')
+    with pytest.raises(SystemExit):
+        module.main([str(bad), str(bad), "--output", str(tmp_path), "--name", "m"])
+    assert not (tmp_path / "m.json").exists()

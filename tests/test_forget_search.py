@@ -81,6 +81,7 @@ def test_a_worst_case_start_is_the_proxy_set(graph_and_model):
     (dict(swap=0.0), r"swap must lie in \(0, 1\]"),
     (dict(explore=1.5), r"explore must lie in \[0, 1\]"),
     (dict(method_options={"lr": -1.0}), "lr"),
+    (dict(method_options=[("lr", 0.1)]), "method_options must be a dict"),
 ])
 def test_bad_arguments_are_refused_before_any_work(graph_and_model, monkeypatch, kwargs, message):
     data, model = graph_and_model

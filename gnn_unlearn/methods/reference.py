@@ -273,6 +273,9 @@ class HeldOutReference:
         :class:`~gnn_unlearn.methods.rec_common.HeldOutInteractions` of the request."""
         if self.task != "rec":
             raise ValueError("pair_levels() is for a recommender's reference; a link reference gives levels()")
+        if not bool(self._positions(pairs)[1].all()):
+            raise ValueError("some pairs are not training interactions of the graph the reference was fit on: "
+                             "fit a HeldOutReference on this model's training graph")
         def scores(ref: nn.Module, mine: Tensor) -> tuple[Tensor, Tensor]:
             dev = next(ref.parameters()).device
             z = ref.encode(None, held.data.edge_index.to(dev))

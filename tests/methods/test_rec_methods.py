@@ -255,3 +255,7 @@ def test_rec_reference_refusals(shop_model, shop_task, shop_reference, cora_gcn,
                          shop_reference.all_keys, 10, 0).pair_levels(None, shop_task.df_edge_index)
     with pytest.raises(ValueError, match="recommender's reference gives pair_levels"):
         shop_reference.levels(shop_task)
+    from gnn_unlearn.methods.rec_common import HeldOutInteractions
+    held = HeldOutInteractions(shop_task.retained_data, shop_task.df_edge_index, torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="not training interactions"):
+        shop_reference.pair_levels(held, shop_task.data.val_pos_edge_index[:, :5])
