@@ -30,6 +30,7 @@ about it:
 from __future__ import annotations
 
 import copy
+import hashlib
 from dataclasses import asdict
 from typing import Any, Sequence
 
@@ -42,7 +43,7 @@ from torch_geometric.utils import coalesce, subgraph
 from gnn_unlearn.models.predictors import build_model, model_config, model_outputs
 from gnn_unlearn.models.sharded import AGGREGATIONS, ShardedModel, shared_graph
 from gnn_unlearn.ops.negative import sample_non_edges
-from gnn_unlearn.ops.graph_kernels import (normalised_pyramid_match, pyramid_histograms,
+from gnn_unlearn.ops.graph_kernels import (Histograms, normalised_match_histograms, pyramid_histograms,
                                            spectral_vertex_embedding)
 from gnn_unlearn.ops.partition import (balanced_kmeans, balanced_lpa, fair_partition, graph_balance,
                                        graph_fairness, metis_partition, random_partition)
@@ -308,31 +309,55 @@ def learned_weights(shards: Sequence[nn.Module], data: Data, seed: int = 0, lr: 
 
 
 def similarity_weights(data: Data, assignment: Tensor, num_shards: int, dim: int = 6,
-                       levels: int = 4) -> Tensor:
+                       levels: int = 4, memo: dict[str, Histograms] | None = None) -> Tensor:
     r"""GUIDE's label-free weights :math:`w = \mathrm{softmax}_k\, \hat k_{PM}(G, G_k)`: the
-    normalised pyramid match between the whole graph and each shard's induced subgraph."""
+    normalised pyramid match between the whole graph and each shard's induced subgraph.
+
+    ``memo``: pyramid histograms of shard subgraphs from an earlier call, keyed by a digest of
+    the subgraph (:func:`subgraph_key`); a shard whose induced subgraph is unchanged reuses
+    them instead of a new spectral embedding (the embedding is a bitwise repeatable function
+    of the subgraph, so the weights are identical). The dict is updated in place to hold this
+    call's ``num_shards`` entries and nothing else. The whole graph's side is always rebuilt.
+    """
     n = data.num_nodes
     ei = _canonical(data.edge_index, n)
-    full = spectral_vertex_embedding(ei, n, dim)
-    full_histograms = pyramid_histograms(full, levels)       # the whole graph's side: built once
-    scores = []
+    full_histograms = pyramid_histograms(spectral_vertex_embedding(ei, n, dim), levels)
+    scores, used = [], {}
     for k in range(num_shards):
         nodes = (assignment == k).nonzero().view(-1)
         sub, _ = subgraph(nodes, ei, relabel_nodes=True, num_nodes=n)
-        scores.append(normalised_pyramid_match(full, spectral_vertex_embedding(sub, nodes.numel(), dim),
-                                               levels, full_histograms))
+        key = subgraph_key(sub, nodes.numel(), dim, levels)
+        histograms = None if memo is None else memo.get(key)
+        if histograms is None:
+            histograms = pyramid_histograms(spectral_vertex_embedding(sub, nodes.numel(), dim), levels)
+        used[key] = histograms
+        scores.append(normalised_match_histograms(full_histograms, n, histograms, nodes.numel()))
+    if memo is not None:
+        memo.clear()
+        memo.update(used)
     return torch.softmax(torch.tensor(scores, dtype=torch.float), 0)
+
+
+def subgraph_key(edge_index: Tensor, num_nodes: int, dim: int, levels: int) -> str:
+    """A digest of a (canonically ordered) subgraph and the embedding settings: equal keys
+    mean equal :func:`~gnn_unlearn.ops.graph_kernels.spectral_vertex_embedding` input."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{num_nodes}:{dim}:{levels}:{tuple(edge_index.shape)}".encode())
+    h.update(edge_index.detach().to("cpu", torch.long).contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 def aggregation_weights(shards: Sequence[nn.Module], data: Data, aggregation: str,
                         assignment: Tensor, seed: int = 0,
-                        options: dict[str, Any] | None = None) -> Tensor:
-    """``[K]`` weights for ``aggregation`` (uniform for ``mean`` / ``majority``)."""
+                        options: dict[str, Any] | None = None,
+                        memo: dict[str, Histograms] | None = None) -> Tensor:
+    """``[K]`` weights for ``aggregation`` (uniform for ``mean`` / ``majority``); ``memo``:
+    :func:`similarity_weights`' shard histograms (``similarity`` only)."""
     k = len(shards)
     if aggregation == "learned":
         return learned_weights(shards, data, seed, **{**LEARNED_DEFAULTS, **(options or {})})
     if aggregation == "similarity":
-        return similarity_weights(data, assignment, k, **(options or {}))
+        return similarity_weights(data, assignment, k, memo=memo, **(options or {}))
     return torch.full((k,), 1.0 / k)
 
 
@@ -420,7 +445,8 @@ def train_sharded(data: Data, task: str = "node", num_shards: int = 10,
         raise ValueError("the partition left a shard empty; use fewer shards")
     trained = train_shards(data, assignment, range(num_shards), arch, config, repair, seed, dev, workers)
     shards = [trained[k] for k in range(num_shards)]
-    weights = aggregation_weights(shards, data, aggregation, assignment, seed, aggregation_options)
+    memo: dict[str, Histograms] = {}
+    weights = aggregation_weights(shards, data, aggregation, assignment, seed, aggregation_options, memo)
     recipe = dict(method=method, task=task, num_shards=num_shards, partition=partition_name,
                   partition_options=dict(partition_options or {}), aggregation=aggregation,
                   aggregation_options=dict(aggregation_options or {}), repair=repair, seed=seed,
@@ -429,7 +455,9 @@ def train_sharded(data: Data, task: str = "node", num_shards: int = 10,
                                              else partition_name not in DATA_INDEPENDENT),
                   balance=graph_balance(assignment, num_shards),
                   fairness=_training_label_fairness(data, assignment, num_shards))
-    return ShardedModel(shards, assignment, aggregation, weights.to(dev), arch, recipe)
+    model = ShardedModel(shards, assignment, aggregation, weights.to(dev), arch, recipe)
+    model.similarity_memo = memo
+    return model
 
 
 def _training_label_fairness(data: Data, assignment: Tensor, num_shards: int) -> float | None:
@@ -472,10 +500,15 @@ def _recipe_and_device(model: ShardedModel, device: str | torch.device | None) -
 
 
 def retrain_shards(model: ShardedModel, data: Data, shards: Sequence[int] | Tensor,
-                   device: str | torch.device | None = None, workers: int = 1) -> ShardedModel:
+                   device: str | torch.device | None = None, workers: int = 1,
+                   copy_kept: bool = True) -> ShardedModel:
     """A new sharded model: ``shards`` retrained from fresh initialisation on ``data`` with the
-    model's own assignment and recipe, the other shard models copied unchanged, and the
-    aggregation weights recomputed on ``data``. ``model`` is not modified."""
+    model's own assignment and recipe, the other shard models kept unchanged, and the
+    aggregation weights recomputed on ``data`` (similarity weights reuse the histograms of
+    shards whose induced subgraph ``data`` leaves as it was: same result, fewer spectral
+    embeddings). ``model`` is not modified. ``copy_kept``: copy the kept shard models (the
+    default), or share them with ``model`` when ``model`` is a private copy that is thrown
+    away afterwards (as :func:`~gnn_unlearn.methods.base.unlearn` gives its methods)."""
     r, dev = _recipe_and_device(model, device)
     data = data_to(data, dev)
     arch = dict(model.config)
@@ -485,14 +518,16 @@ def retrain_shards(model: ShardedModel, data: Data, shards: Sequence[int] | Tens
     bad = [s for s in ids if not 0 <= s < model.num_shards]
     if bad:
         raise ValueError(f"shard ids {bad} are outside 0..{model.num_shards - 1}")
-    new_models = [copy.deepcopy(m) for m in model.shards]
-    for s, retrained in train_shards(data, assignment, ids, arch, config, r["repair"], r["seed"], dev,
-                                     workers).items():
-        new_models[s] = retrained
+    retrained = train_shards(data, assignment, ids, arch, config, r["repair"], r["seed"], dev, workers)
+    new_models = [retrained[s] if s in retrained else copy.deepcopy(m) if copy_kept else m
+                  for s, m in enumerate(model.shards)]
+    memo = dict(getattr(model, "similarity_memo", {}))
     weights = aggregation_weights(new_models, data, model.aggregation, assignment, r["seed"],
-                                  r.get("aggregation_options"))
-    return ShardedModel(new_models, assignment, model.aggregation, weights.to(dev), copy.deepcopy(model.config),
-                        copy.deepcopy(model.recipe))
+                                  r.get("aggregation_options"), memo)
+    out = ShardedModel(new_models, assignment, model.aggregation, weights.to(dev), copy.deepcopy(model.config),
+                       copy.deepcopy(model.recipe))
+    out.similarity_memo = memo
+    return out
 
 
 def retrain_sharded(model: ShardedModel, data: Data, repartition: bool = True,

@@ -106,6 +106,37 @@ def test_similarity_weights_are_a_repeatable_distribution(sharding_graph, model)
     assert torch.equal(w, similarity_weights(sharding_graph, model.assignment, 4))
 
 
+def test_similarity_memo_reuses_unchanged_shards_only(sharding_graph, model, monkeypatch):
+    import gnn_unlearn.sharding as sharding
+    memo: dict = {}
+    fresh = similarity_weights(sharding_graph, model.assignment, 4, memo=memo)
+    assert torch.equal(fresh, similarity_weights(sharding_graph, model.assignment, 4)) and len(memo) == 4
+    # delete the edges inside shard 0: its subgraph changes, the other three do not
+    a, ei = model.assignment, sharding_graph.edge_index
+    edited = sharding_graph.clone()
+    edited.edge_index = ei[:, ~((a[ei[0]] == 0) & (a[ei[1]] == 0))]
+    calls = []
+    embed = sharding.spectral_vertex_embedding
+    monkeypatch.setattr(sharding, "spectral_vertex_embedding", lambda *args: calls.append(args[1]) or embed(*args))
+    kept = dict(memo)
+    reused = similarity_weights(edited, a, 4, memo=memo)
+    assert calls == [sharding_graph.num_nodes, int((a == 0).sum())]     # the whole graph, then shard 0
+    monkeypatch.setattr(sharding, "spectral_vertex_embedding", embed)
+    assert torch.equal(reused, similarity_weights(edited, a, 4))
+    assert len(memo) == 4 and len(set(memo) & set(kept)) == 3            # only this call's shards are kept
+
+
+def test_retrain_shards_shares_kept_shards_only_when_asked(sharding_graph):
+    guide = train_sharded(sharding_graph, num_shards=4, method="guide", seed=0, config=FAST, **ARCH)
+    memo = dict(guide.similarity_memo)
+    copied = retrain_shards(guide, sharding_graph, [1])
+    shared = retrain_shards(guide, sharding_graph, [1], copy_kept=False)
+    assert guide.similarity_memo == memo                                  # the input's memo is left alone
+    assert all(copied.shards[k] is not guide.shards[k] for k in range(4))
+    assert [shared.shards[k] is guide.shards[k] for k in range(4)] == [True, False, True, True]
+    assert torch.equal(copied.weights, guide.weights) and torch.equal(shared.weights, guide.weights)
+
+
 def test_sharded_model_predicts_like_its_aggregation(sharding_graph, model):
     probs = model.shard_probabilities(sharding_graph.x, sharding_graph.edge_index)
     out = model(sharding_graph.x, sharding_graph.edge_index).exp()

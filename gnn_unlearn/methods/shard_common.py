@@ -57,7 +57,7 @@ class ShardRetrainer(Unlearner):
             partition = f"recomputed on the retained graph ({recipe['partition']})"
         else:
             touched = touched_shards(model, task).tolist()
-            out = retrain_shards(model, data, touched, workers=self.workers)
+            out = retrain_shards(model, data, touched, workers=self.workers, copy_kept=False)  # model: unlearn's copy
             depends = recipe.get("partition_depends_on_data")
             partition = (f"kept; {recipe['partition']!r} was computed on the graph with the deleted data"
                          if depends else f"kept; {recipe['partition']!r} does not depend on the data"

@@ -72,6 +72,10 @@ class ShardedModel(nn.Module):
         self.config = dict(config or {})
         self.recipe = dict(recipe or {})
         self.num_classes = getattr(shards[0], "num_classes", None)
+        #: ``similarity`` aggregation: the shard subgraphs' pyramid histograms, keyed by
+        #: subgraph digest, reused when a retrain leaves a shard's subgraph unchanged (not
+        #: saved in checkpoints; rebuilt on first use).
+        self.similarity_memo: dict[str, Any] = {}
 
     @property
     def num_shards(self) -> int:

@@ -112,4 +112,12 @@ def normalised_pyramid_match(emb1: Tensor, emb2: Tensor, levels: int = 4,
     if n1 == 0 or n2 == 0:
         return 0.0
     h1 = pyramid_histograms(emb1, levels) if histograms1 is None else histograms1
-    return match_histograms(h1, pyramid_histograms(emb2, levels)) / math.sqrt(float(n1) * float(n2))
+    return normalised_match_histograms(h1, n1, pyramid_histograms(emb2, levels), n2)
+
+
+def normalised_match_histograms(h1: Histograms, n1: int, h2: Histograms, n2: int) -> float:
+    """:func:`normalised_pyramid_match` from both graphs' :func:`pyramid_histograms` and vertex
+    counts (for histograms kept from an earlier match)."""
+    if n1 == 0 or n2 == 0:
+        return 0.0
+    return match_histograms(h1, h2) / math.sqrt(float(n1) * float(n2))
