@@ -12,13 +12,16 @@ signed gap (method minus retraining) of the start set and of the found set, agai
 search's retrains (biased upwards for the found set: it was selected on them) and against
 ``--confirm-seeds`` fresh retrains (compare these), and whether the confirmed gap of the found
 set still meets issue 15's tolerance (0.05 for deletion identification, 0.03 for the library
-Df AUROC).
+Df AUROC). A model named ``retrain#k`` is one more retrain (seed: the original's + 7919 k)
+searched in a method's place: what the search finds between exact retrains, the floor to read
+the methods' gaps against.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import sys
 import time
 
@@ -35,10 +38,26 @@ def log(s: str) -> None:
     print(s, file=sys.stderr, flush=True)
 
 
+NOISE_FLOOR = re.compile(r"retrain#([1-9][0-9]*)")
+#: the seed offset of the noise-floor retrain ``retrain#k``: original seed + k * this
+NOISE_SEED_STEP = 7919
+
+
+def parse_rows(methods: list[str]) -> list[tuple[str, bool]]:
+    """``(base method, with reference)`` per name; ``retrain#k`` (one independent retrain
+    searched in the method's place: the search's noise floor) is ``("retrain", False)``."""
+    plain = [m for m in methods if not NOISE_FLOOR.fullmatch(m)]
+    if any(m.partition("+")[0] == "retrain" for m in plain):
+        raise ValueError("a retrain is searched as the noise floor: name it retrain#k (k >= 1; its seed is the "
+                         f"original's + {NOISE_SEED_STEP} k)")
+    parsed = iter(parse_methods(plain)) if plain else iter(())
+    return [("retrain", False) if NOISE_FLOOR.fullmatch(m) else next(parsed) for m in methods]
+
+
 def run(a) -> list[dict]:
     rows = []
     methods = a.methods.split(",")
-    parsed = parse_methods(methods)
+    parsed = parse_rows(methods)
     for dataset in a.datasets.split(","):
         for seed in range(a.seeds):
             data, model, info = prepare_link(dataset, a.encoder, seed, mirror=a.mirror, log=log)
@@ -48,6 +67,9 @@ def run(a) -> list[dict]:
                 for start in a.starts.split(","):
                     for name, (base, with_ref) in zip(methods, parsed):
                         options = {"reference": reference} if with_ref else {}
+                        floor = NOISE_FLOOR.fullmatch(name)
+                        if floor:
+                            options = {"seed": int(model.train_config["seed"]) + NOISE_SEED_STEP * int(floor[1])}
                         r = search_forget_set(data, model, base, size, objective=a.objective, start=start,
                                               rounds=a.rounds, proposals=a.proposals,
                                               retrain_seeds=a.retrain_seeds, confirm_seeds=a.confirm_seeds,
@@ -109,7 +131,7 @@ def main(argv=None) -> None:
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="worst_case_search")
     a = p.parse_args(argv)
-    parse_methods(a.methods.split(","))               # unknown methods refused before any work
+    parse_rows(a.methods.split(","))                  # unknown methods refused before any work
     if a.seeds < 1 or a.confirm_seeds < 1:
         p.error("--seeds and --confirm-seeds must be >= 1")
     command = user_command()

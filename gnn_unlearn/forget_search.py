@@ -34,7 +34,12 @@ A gap found by maximising over many candidate sets against fixed retrains is bia
 (the search also exploits their noise: on Cora, GCN, 24 deleted edges, one retrain seed moves
 the identification gap of one set by up to 0.07). ``confirm_seeds`` retrains the start set and
 the found set with other seeds and reports both gaps against those fresh retrains: compare
-those.
+those. Even they keep a residue of selection: the search also finds the edges on which *this*
+method run happens to land low or high, and a set chosen for that stays chosen. Its size is
+measured by searching with ``method="retrain"`` and ``method_options={"seed": s}``: one
+independent retrain in the method's place, searched and confirmed the same way, so a method's
+confirmed gap can be read against what the search finds between exact retrains (the *noise
+floor* of the search).
 
 It runs methods, so it sits at the evaluation level (beside :mod:`gnn_unlearn.evaluation`),
 and it is a stress test of a method, never a part of one.
@@ -141,7 +146,9 @@ def search_forget_set(data: Data, model: nn.Module, method: str, size: float | i
     Args:
         data: the link split ``model`` was trained on.
         model: the original link predictor.
-        method: a registered link method serving edge requests (e.g. ``"gnndelete"``).
+        method: a registered link method serving edge requests (e.g. ``"gnndelete"``), or
+            ``"retrain"`` with ``method_options={"seed": s}`` (``s`` none of the retrain seeds):
+            the search's noise floor.
         size: a fraction of the training edges or a count.
         objective: one of :data:`OBJECTIVES`.
         start: ``"random"`` or ``"worst:<criterion>"`` (a :data:`~gnn_unlearn.metrics.forget_sets.CRITERIA`
@@ -164,12 +171,16 @@ def search_forget_set(data: Data, model: nn.Module, method: str, size: float | i
         raise ValueError(f"search_forget_set needs the original link predictor, got {type(model).__name__}")
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-    if not isinstance(method, str) or method == "retrain":
-        raise ValueError(f"method must be the name of an unlearning method (not 'retrain'), got {method!r}")
+    if not isinstance(method, str):
+        raise ValueError(f"method must be the name of an unlearning method, got {method!r}")
     if method_options is not None and not isinstance(method_options, dict):
         raise ValueError(f"method_options must be a dict of the method's hyperparameters, got "
                          f"{type(method_options).__name__}")
     options = dict(method_options or {})
+    if method == "retrain" and (isinstance(options.get("seed"), bool) or not isinstance(options.get("seed"), int)):
+        raise ValueError("method 'retrain' is searched as the noise floor (one independent retrain in the "
+                         "method's place) and needs its own seed: method_options={'seed': s}, s not "
+                         "among the search's or the confirmation's retrain seeds")
     unlearner = get(method, **options)                   # unknown method / bad hyperparameters
     if "link" not in type(unlearner).tasks or "edge" not in type(unlearner).supports:
         raise ValueError(f"method {method!r} does not unlearn edges of link models")
@@ -186,6 +197,12 @@ def search_forget_set(data: Data, model: nn.Module, method: str, size: float | i
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
                 (0 < value <= 1) if low_open else (0 <= value <= 1)):
             raise ValueError(f"{name} must lie in {'(0, 1]' if low_open else '[0, 1]'}, got {value!r}")
+    base_seed = int((getattr(model, "train_config", None) or {}).get("seed", 0))
+    search_seeds = [base_seed + j for j in range(retrain_seeds)]     # the first: the original's seed
+    fresh = [base_seed + 104729 * (seed + 1) + j for j in range(confirm_seeds)]
+    if method == "retrain" and options["seed"] in search_seeds + fresh:
+        raise ValueError(f"the noise-floor retrain's seed {options['seed']} is one of the retrain seeds it is "
+                         f"compared with ({search_seeds + fresh}); pick another")
     pool = training_edges(data)
     t = pool.size(1)
     k = sample_size(size, t, "training edges")
@@ -206,7 +223,6 @@ def search_forget_set(data: Data, model: nn.Module, method: str, size: float | i
     sample_idx = torch.randperm(t, generator=gen)[: min(RANK_SAMPLE, t)]
     known = torch.cat([data.train_pos_edge_index, data.val_pos_edge_index, data.test_pos_edge_index], 1)
     non_edges = negative_pairs(data, min(RANK_SAMPLE, t), gen, exclude=known).to(pool.device)
-    base_seed = int((getattr(model, "train_config", None) or {}).get("seed", 0))
 
     def contributions(idx: Tensor, retrain_with: list[int]) -> Tensor:
         """``[k]`` per-edge contributions to the signed gap: the method against the mean of
@@ -229,7 +245,6 @@ def search_forget_set(data: Data, model: nn.Module, method: str, size: float | i
     def gap_of(c: Tensor) -> float:
         return float(c.mean())
 
-    search_seeds = [base_seed + j for j in range(retrain_seeds)]     # the first: the original's seed
     c_cur = contributions(current, search_seeds)
     seen = [(current, c_cur)]
     gap_cur = start_gap = gap_of(c_cur)
@@ -267,7 +282,6 @@ def search_forget_set(data: Data, model: nn.Module, method: str, size: float | i
 
     confirm_gap = confirm_start = None
     if confirm_seeds:
-        fresh = [base_seed + 104729 * (seed + 1) + j for j in range(confirm_seeds)]
         confirm_gap = gap_of(contributions(current, fresh))
         confirm_start = gap_of(contributions(start_idx, fresh))
     evaluations = len(history) + (2 if confirm_seeds else 0)

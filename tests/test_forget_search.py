@@ -68,7 +68,9 @@ def test_a_worst_case_start_is_the_proxy_set(graph_and_model):
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(objective="dt"), "objective must be one of"),
-    (dict(method="retrain"), "not 'retrain'"),
+    (dict(method="retrain"), "needs its own seed"),
+    (dict(method="retrain", method_options={"seed": 0}), "is one of the retrain seeds"),
+    (dict(method="retrain", method_options={"seed": 1}, retrain_seeds=2), "is one of the retrain seeds"),
     (dict(method="cognac"), "does not unlearn edges of link models"),
     (dict(method="nope"), "unknown unlearning method"),
     (dict(start="in"), "start must be 'random' or 'worst:<criterion>'"),
@@ -92,6 +94,24 @@ def test_bad_arguments_are_refused_before_any_work(graph_and_model, monkeypatch,
     with pytest.raises(ValueError, match=message):
         fs.search_forget_set(data, model, args.pop("method"), args.pop("size"), **args)
     assert not calls
+
+
+def test_retrain_as_the_method_is_the_noise_floor_with_its_own_seed(graph_and_model, monkeypatch):
+    data, model = graph_and_model
+    seeds = []
+    real = fs.unlearn
+
+    def recording(m, task, method, **kw):
+        seeds.append(kw["seed"] if "seed" in kw else getattr(method, "seed", None))
+        return real(m, task, method, **kw)
+
+    monkeypatch.setattr(fs, "unlearn", recording)
+    r = fs.search_forget_set(data, model, "retrain", 10, start="random", rounds=0, retrain_seeds=1,
+                             confirm_seeds=1, seed=0, method_options={"seed": 5})
+    fresh = 104729                                    # the confirmation's seed for seed=0, original seed 0
+    assert seeds == [5, 0, 5, fresh, 5, fresh]        # start set, then the confirmation of found and start
+    assert r.gap == r.start_gap and r.confirm_gap == r.confirm_start_gap
+    assert r.gap != 0.0                               # another seed's retrain does not land on the same ranks
 
 
 def test_needs_a_link_split_and_a_link_model(graph_and_model):

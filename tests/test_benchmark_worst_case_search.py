@@ -1,0 +1,27 @@
+"""benchmarks/worst_case_search.py: method names, the retrain#k noise floor included."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "worst_case_search.py"
+
+
+def load():
+    spec = importlib.util.spec_from_file_location("worst_case_search_bench", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_noise_floor_rows_are_retrains_beside_the_methods():
+    m = load()
+    assert m.parse_rows(["gnndelete+ref", "retrain#1", "d2dgn", "retrain#12"]) == [
+        ("gnndelete", True), ("retrain", False), ("d2dgn", False), ("retrain", False)]
+    assert m.parse_rows(["retrain#2"]) == [("retrain", False)]
+
+
+@pytest.mark.parametrize("names", [["retrain"], ["retrain#0"], ["retrain#x"], ["nope", "retrain#1"]])
+def test_other_names_are_refused_before_any_work(names):
+    with pytest.raises(ValueError):
+        load().parse_rows(names)
