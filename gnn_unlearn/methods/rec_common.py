@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import degree
 
-from gnn_unlearn.methods.stopping import Plateau, weighted_quantiles
+from gnn_unlearn.methods.stopping import Plateau, weighted_cdf, weighted_quantiles
 from gnn_unlearn.metrics.rec import CandidateScores, pair_ranks, topk_metrics
 from gnn_unlearn.models.lightgcn import INIT_STD
 from gnn_unlearn.requests import UnlearningTask
@@ -231,12 +231,8 @@ class HeldOutInteractions:
         """(excess, separation :math:`P_w(\\rho_\\Delta < \\rho_V)`, weighted reference mean)."""
         w = self.weights.to(ref_pct.device, torch.double)
         k, n = df_pct.numel(), self.n_eff
-        order = torch.sort(ref_pct)
-        cum = torch.cat([w.new_zeros(1), torch.cumsum(w[order.indices], 0)])
-        above = cum[-1] - cum[torch.searchsorted(order.values, df_pct, right=True)]     # ref ranked below
-        ties = cum[torch.searchsorted(order.values, df_pct, right=True)] - \
-            cum[torch.searchsorted(order.values, df_pct, right=False)]
-        separation = float(((above + 0.5 * ties) / cum[-1]).mean())
+        # P_w(rho_ref > rho_df) + ties / 2: one minus the mid-rank CDF of the reference
+        separation = float((1 - weighted_cdf(df_pct, ref_pct, w, torch.double)).mean())
         ref_mean = float((w * ref_pct).sum() / w.sum())
         ref_sd = float(((w * (ref_pct - ref_mean) ** 2).sum() / w.sum()).sqrt())
         sd_auc = math.sqrt((k + n + 1) / (12 * max(k, 1) * max(n, 1)))

@@ -215,11 +215,12 @@ def weighted_quantiles(values: Tensor, weights: Tensor, levels: Tensor) -> Tenso
     return order.values[pick]
 
 
-def weighted_cdf(x: Tensor, ref: Tensor, weights: Tensor | None = None) -> Tensor:
+def weighted_cdf(x: Tensor, ref: Tensor, weights: Tensor | None = None,
+                 dtype: torch.dtype = torch.float) -> Tensor:
     """Mid-rank (weighted) CDF of ``ref`` at each ``x``: the share of weight below, plus half
-    the tied; on the device."""
+    the tied; on the device, the weights summed in ``dtype``."""
     order = torch.sort(ref)
-    w = torch.ones_like(ref, dtype=torch.float) if weights is None else weights[order.indices].float()
+    w = torch.ones_like(ref, dtype=dtype) if weights is None else weights[order.indices].to(dtype)
     cum = torch.cat([w.new_zeros(1), torch.cumsum(w, 0)])
     below = cum[torch.searchsorted(order.values, x, right=False)]
     not_above = cum[torch.searchsorted(order.values, x, right=True)]

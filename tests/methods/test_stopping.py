@@ -5,8 +5,18 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from gnn_unlearn.methods import unlearn
-from gnn_unlearn.methods.stopping import ForgetCriterion, UnseenEdges, rank_auc, support_bins
+from gnn_unlearn.methods.stopping import ForgetCriterion, UnseenEdges, rank_auc, support_bins, weighted_cdf
 from gnn_unlearn.metrics.link import gnndelete_df_auc, link_logits
+
+
+def test_weighted_cdf_sums_in_the_asked_precision():
+    ref = torch.tensor([0.1, 0.2, 0.2, 0.4], dtype=torch.double)
+    w = torch.tensor([1.0, 2.0, 1.0, 4.0], dtype=torch.double)
+    x = torch.tensor([0.0, 0.2, 0.3, 0.5], dtype=torch.double)
+    exact = torch.tensor([0.0, (1 + 1.5) / 8, 4 / 8, 1.0], dtype=torch.double)   # below + half the tied
+    wide = weighted_cdf(x, ref, w, torch.double)
+    assert wide.dtype == torch.double and torch.equal(wide, exact)
+    assert weighted_cdf(x, ref, w).dtype == torch.float                              # the default
 
 
 def test_weighted_rank_auc_matches_sklearn():
