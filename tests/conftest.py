@@ -53,6 +53,16 @@ def small_graph():
                                       features_per_node=3, seed=1), seed=0)
 
 
+def load_benchmark(name: str, alias: str | None = None):
+    """The script ``benchmarks/<name>.py`` as a module (benchmarks are scripts, not a package)."""
+    import importlib.util
+    script = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), "benchmarks", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(alias or f"{name}_bench", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def param_hash(module: torch.nn.Module) -> int:
     """Hash of every parameter and buffer: detects any in-place change."""
     return hash(tuple(hash(t.detach().cpu().numpy().tobytes()) for t in module.state_dict().values()))

@@ -7,6 +7,8 @@ import pytest
 from gnn_unlearn.bench import merge_blocks
 from gnn_unlearn.experiment import aggregate
 
+from .conftest import load_benchmark
+
 
 class _Rep:
     def __init__(self, rows):
@@ -49,13 +51,8 @@ def test_overlapping_seeds_missing_blocks_and_other_models_are_refused():
 
 
 def test_merge_script_names_every_source_command_and_machine(tmp_path):
-    import importlib.util
     import json
-    from pathlib import Path
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "merge_grid.py"
-    spec = importlib.util.spec_from_file_location("merge_grid_bench", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("merge_grid")
     _, first, second = _runs([0.1, 0.2, 0.3, 0.4], 2)
     paths = []
     for i, (block, machine) in enumerate(((first, "machine A"), (second, "machine B"))):
@@ -74,12 +71,7 @@ def test_merge_script_names_every_source_command_and_machine(tmp_path):
 
 
 def test_merge_script_refuses_files_that_are_not_grid_runs(tmp_path):
-    import importlib.util
-    from pathlib import Path
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "merge_grid.py"
-    spec = importlib.util.spec_from_file_location("merge_grid_bench2", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("merge_grid", "merge_grid_bench2")
     bad = tmp_path / "x.json"
     bad.write_text('{"rows": []}')
     with pytest.raises(SystemExit):

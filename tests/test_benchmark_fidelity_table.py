@@ -1,15 +1,9 @@
 """benchmarks/fidelity_table.py: the issue-15 verdicts, the noise floor and the pooled retrains."""
-import importlib.util
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "fidelity_table.py"
+from .conftest import load_benchmark
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("fidelity_table_bench", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("fidelity_table")
 
 
 def row(model, dt, lib, gd, gd_min=None, gd_max=None, speedup=None):

@@ -1,22 +1,17 @@
 """benchmarks/opengu_node.py: one block per model family, each with its own retrain, the same
 request in every block, and attacks that cannot audit a family left out with the reason."""
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 from gnn_unlearn.data import synthetic_graph
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "opengu_node.py"
+from .conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("opengu_node_bench", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("opengu_node")
 
 
 @pytest.fixture(scope="module")

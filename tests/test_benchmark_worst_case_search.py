@@ -1,17 +1,11 @@
 """benchmarks/worst_case_search.py: method names, the retrain#k noise floor included."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "worst_case_search.py"
+from .conftest import load_benchmark
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("worst_case_search_bench", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("worst_case_search")
 
 
 def test_noise_floor_rows_are_retrains_beside_the_methods():

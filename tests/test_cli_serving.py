@@ -1,7 +1,6 @@
 """Serving deletion requests by file through the CLI: sequences, the audit, refusals before work."""
 import hashlib
 import json
-import os
 
 import pytest
 import torch
