@@ -61,7 +61,7 @@ def run(a) -> list[dict]:
     for dataset in a.datasets.split(","):
         for seed in range(a.seeds):
             data, model, info = prepare_link(dataset, a.encoder, seed, mirror=a.mirror, log=log)
-            reference = (HeldOutReference.fit(model, data, seed=seed)
+            reference = (HeldOutReference.fit(model, data, seed=seed, folds=a.reference_folds)
                          if any(with_ref for _, with_ref in parsed) else None)
             for size in (float(s) for s in a.sizes.split(",")):
                 for start in a.starts.split(","):
@@ -93,7 +93,8 @@ def markdown(rows: list[dict], a, command: str) -> str:
              __doc__.split("\n\n", 2)[2].strip(), "",
              f"Objective: {a.objective} (signed gap = method - retraining); {a.rounds} rounds x "
              f"{a.proposals} proposals, {a.retrain_seeds} retrains per candidate set, "
-             f"{a.confirm_seeds} fresh retrains for the confirmation; tolerance {tol}.", "",
+             f"{a.confirm_seeds} fresh retrains for the confirmation; tolerance {tol}; held-out reference "
+             f"of the +ref methods: {a.reference_folds} folds.", "",
              "| dataset | GNN | seed | Df | start | model | gap start (search retrains) | gap found (search "
              "retrains) | gap start (fresh retrains) | gap found (fresh retrains) | rounds accepted | "
              f"found within {tol} | s |",
@@ -127,6 +128,8 @@ def main(argv=None) -> None:
     p.add_argument("--proposals", type=int, default=2)
     p.add_argument("--retrain-seeds", type=int, default=2)
     p.add_argument("--confirm-seeds", type=int, default=3)
+    p.add_argument("--reference-folds", type=int, default=2,
+                   help="folds of the held-out reference of the +ref methods (each model trains without one)")
     p.add_argument("--mirror", default=None)
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="worst_case_search")
@@ -134,6 +137,8 @@ def main(argv=None) -> None:
     parse_rows(a.methods.split(","))                  # unknown methods refused before any work
     if a.seeds < 1 or a.confirm_seeds < 1:
         p.error("--seeds and --confirm-seeds must be >= 1")
+    if a.reference_folds < 2:
+        p.error("--reference-folds must be >= 2")
     command = user_command()
     t0 = time.perf_counter()
     rows = run(a)

@@ -19,3 +19,11 @@ def test_noise_floor_rows_are_retrains_beside_the_methods():
 def test_other_names_are_refused_before_any_work(names):
     with pytest.raises(ValueError):
         load().parse_rows(names)
+
+
+@pytest.mark.parametrize("argv", [["--reference-folds", "1"], ["--methods", "retrain"], ["--seeds", "0"]])
+def test_bad_command_lines_stop_before_any_work(argv, monkeypatch):
+    m = load()
+    monkeypatch.setattr(m, "run", lambda a: pytest.fail("work started"))
+    with pytest.raises((SystemExit, ValueError)):
+        m.main(argv)
