@@ -8,13 +8,13 @@ import os
 import shlex
 import sys
 import time
-from typing import Sequence
+from typing import Any, Sequence
 
 from torch_geometric.transforms import NormalizeFeatures
 
 from gnn_unlearn.data.samplers import REGIONS
 from gnn_unlearn.experiment import aggregate, hardware, parse_methods, prepare_link, run_edge_request
-from gnn_unlearn.methods import HeldOutReference
+from gnn_unlearn.methods import HeldOutReference, get
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.attacks import build_attacks
 from gnn_unlearn.metrics.forget_sets import parse_where
@@ -68,15 +68,20 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
              mirror: str | None = None, epochs: int = 500, name: str = "grid",
              region: str = "library", normalize_features: bool = False,
              attacks: Sequence[str] = (), attack_params: dict | None = None,
-             retrain_seeds: int = 1, reference_folds: int = 2) -> list[dict]:
+             retrain_seeds: int = 1, reference_folds: int = 2,
+             method_params: dict[str, dict[str, Any]] | None = None) -> list[dict]:
     """Runs every combination, writes ``<output>/<name>.{md,json}`` (mean ± std over seeds).
 
     The original model of a (dataset, encoder, seed) is trained once and shared by every
     deleted-set size and position, as in GNNDelete's protocol; so is its held-out reference
-    (``reference_folds`` folds) when a method is named ``<method>+ref``.
+    (``reference_folds`` folds) when a method is named ``<method>+ref``. ``method_params``:
+    hyperparameters per registered method name (both ``m`` and ``m+ref`` rows take them),
+    recorded in every block.
     """
     build_attacks(attacks, "link", attack_params)          # refuse bad attack options before any work
-    with_reference = any(ref for _, ref in parse_methods(methods))     # and unknown methods
+    parsed = parse_methods(methods)                         # and unknown methods
+    with_reference = any(ref for _, ref in parsed)
+    method_params = check_method_params(method_params, [base for base, _ in parsed])
     check_retrain_seeds(retrain_seeds)
     if isinstance(reference_folds, bool) or not isinstance(reference_folds, int) or reference_folds < 2:
         raise ValueError(f"reference_folds must be an int >= 2, got {reference_folds!r}")
@@ -99,7 +104,8 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
             for size, where in itertools.product(sizes, wheres):
                 rep = run_edge_request(data, model, size, where, methods, seed, device, log=log,
                                        region=region, attacks=attacks, attack_params=attack_params,
-                                       retrain_seeds=retrain_seeds, reference=reference)
+                                       retrain_seeds=retrain_seeds, reference=reference,
+                                       method_options=method_params)
                 rep.meta["steps"] = {"train original": info["train original"], **one_off, **rep.meta["steps"]}
                 reports.setdefault((ds, enc, size, where), []).append(rep)
                 print(f"{ds} {enc} {size:g} {where} seed {seed}: "
@@ -112,10 +118,30 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
                        "attack_notes": {**v[0].meta.get("attack_notes", {}), **_spread_note(v[0])},
                        "steps": [r.meta["steps"] for r in v],
                        **({"reference_folds": reference_folds} if with_reference else {}),
+                       **({"method_params": method_params} if method_params else {}),
                        "stop_reasons": [r.meta["stop_reasons"] for r in v]}
                       for k, v in reports.items()]
             write_grid(blocks, output, name, command, started)
     return blocks
+
+
+def check_method_params(params: Any, bases: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``params`` (method name -> hyperparameters) checked against the grid's methods and each
+    method's own rules (by building it), before any work; ``{}`` for ``None``."""
+    if params is None:
+        return {}
+    if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values()):
+        raise ValueError('method parameters must map a method name to its hyperparameters, e.g. '
+                         '{"gnndelete": {"settle": 6}}')
+    unknown = sorted(set(params) - set(bases))
+    if unknown:
+        raise ValueError(f"method parameters for {unknown}, which the grid does not run (its methods: "
+                         f"{sorted(set(bases))}; name the method without +ref)")
+    for base, values in params.items():
+        if "reference" in values:
+            raise ValueError(f"{base}: pass the held-out reference with the +ref row name, not as a parameter")
+        get(base, **values)
+    return {k: dict(v) for k, v in params.items()}
 
 
 def _numeric(columns: dict[str, str]) -> dict[str, str]:

@@ -539,7 +539,8 @@ def cmd_benchmark(a: argparse.Namespace) -> None:
              region=a.region, normalize_features=a.normalize_features,
              attacks=_attack_list(a.attacks),
              attack_params=_json_arg(a.attack_params, "--attack-params", ATTACK_PARAMS_EXAMPLE),
-             retrain_seeds=a.retrain_seeds, reference_folds=a.reference_folds)
+             retrain_seeds=a.retrain_seeds, reference_folds=a.reference_folds,
+             method_params=_json_arg(a.method_params, "--method-params", '{"gnndelete": {"settle": 6}}'))
 
 
 def _seed_range(first: int, count: int) -> list[int]:
@@ -787,6 +788,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--normalize-features", action="store_true",
                    help="row-normalise node features (PyG NormalizeFeatures), as the GNNDelete code loads them")
     p.add_argument("--seeds", type=int, default=3, help="number of seeds (F..F+N-1, F = --first-seed)")
+    p.add_argument("--method-params", default=None,
+                   help='hyperparameters per method as JSON, e.g. \'{"gnndelete": {"settle": 6}}\' '
+                        '(the m and m+ref rows both take m\'s)')
     p.add_argument("--reference-folds", type=int, default=2, help="folds of the held-out reference of "
                    "'<method>+ref' rows (HeldOutReference.fit's folds)")
     p.add_argument("--first-seed", type=int, default=0, help="the first seed (run more seeds of an earlier "

@@ -343,3 +343,19 @@ def test_fit_reference_for_a_recommender_then_reverse_bpr_with_it(tmp_path, caps
                  "--output", str(tmp_path / "v.pt")]) == 2
     assert "refine target='matched'" in capsys.readouterr().err
     assert not os.path.exists(str(tmp_path / "v.pt"))
+
+
+def test_benchmark_method_params_reach_the_methods_and_the_record(tmp_path, capsys):
+    base = ["benchmark", "--datasets", "synthetic", "--methods", "gnndelete,gnndelete+ref", "--sizes", "0.05",
+            "--wheres", "in", "--seeds", "1", "--epochs", "30", "--output", str(tmp_path / "b")]
+    for params, message in (('{"d2dgn": {"settle": 6}}', "which the grid does not run"),
+                            ('{"gnndelete": {"settle": -1}}', "settle=-1 is out of range"),
+                            ('{"gnndelete": 3}', "must map a method name to its hyperparameters"),
+                            ('{"gnndelete": {"reference": "r.pt"}}', "with the +ref row name")):
+        assert main(base + ["--method-params", params]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
+    assert main(base + ["--method-params", '{"gnndelete": {"settle": 4}}', "--name", "g"]) == 0
+    block = json.loads((tmp_path / "b" / "g.json").read_text())["blocks"][0]
+    assert block["method_params"] == {"gnndelete": {"settle": 4}}
+    assert {r["model"] for r in block["rows"]} >= {"gnndelete", "gnndelete+ref"}

@@ -70,6 +70,9 @@ Args:
     sampler: ``"torch"`` (this library's sampler, seeded) or ``"pyg"`` (PyG's
         ``NeighborSampler``; needs pyg-lib or torch-sparse).
     seed: seeds the destroyer's initialisation and all sampling.
+    settle: when the deleted set is found to look unseen, bisect the steps since the
+        previous check this many times for the shortest one that still gets there
+        (:meth:`~gnn_unlearn.methods.stopping.Monitor.settle`; 0: keep the whole step).
     reference: link prediction, a :class:`~gnn_unlearn.methods.reference.HeldOutReference` of
         this model (or the path of one saved by ``HeldOutReference.save`` / ``gnn-unlearn
         fit-reference``): each deleted edge is taught the unseen edges' quantile at its own held-out
@@ -96,7 +99,7 @@ from gnn_unlearn.distributed import Replica
 from gnn_unlearn.loader import Embedder, check_batch_size, check_sampler, index_batches
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference, reference_levels
-from gnn_unlearn.methods.stopping import AT_START, Monitor, UnseenEdges
+from gnn_unlearn.methods.stopping import AT_START, LOOKS_UNSEEN, Monitor, UnseenEdges
 from gnn_unlearn.models.predictors import build_model
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.ops.negative import negative_pairs
@@ -142,9 +145,11 @@ class D2DGN(Unlearner):
                  epochs: int = 200, retain_pairs: int = 1 << 16, target: str = "matched",
                  forget_teacher: str = "unseen_edges", max_val_drop: float = 0.03, dropout: bool = False,
                  fanouts: list[int] | None = None, batch_size: int = 1024,
-                 sampler: str = "torch", seed: int = 0, reference: HeldOutReference | str | None = None):
+                 sampler: str = "torch", seed: int = 0, reference: HeldOutReference | str | None = None,
+                 settle: int = 0):
         self.dropout, self.fanouts, self.batch_size = dropout, fanouts, batch_size
         self.reference = as_reference(self.name, reference)
+        self.settle = settle
         self.sampler = check_sampler(sampler)
         self.alpha, self.temperature, self.lr, self.epochs = alpha, temperature, lr, epochs
         self.retain_pairs, self.target, self.max_val_drop, self.seed = retain_pairs, target, max_val_drop, seed
@@ -201,9 +206,12 @@ class D2DGN(Unlearner):
                 if verdict == "validation drop":
                     reason = verdict
                     break
-                best = copy.deepcopy(student.state_dict())
+                before, best = best, copy.deepcopy(student.state_dict())
                 if verdict is not None:
                     reason = verdict
+                    if verdict == LOOKS_UNSEEN and self.settle:
+                        best, self.history["last_step_kept"] = monitor.settle(
+                            before, best, student.load_state_dict, None, self.settle, replica.decide)
                     break
         del ddp                             # DDP's gradient hooks go with it
         student.load_state_dict(best)

@@ -86,6 +86,9 @@ Args:
     sampler: ``"torch"`` (this library's sampler, seeded) or ``"pyg"`` (PyG's
         ``NeighborSampler``; needs pyg-lib or torch-sparse).
     seed: seeds the random pairs.
+    settle: when the deleted set is found to look unseen, bisect the steps since the previous
+        check this many times for the shortest one that still gets there
+        (:meth:`~gnn_unlearn.methods.stopping.Monitor.settle`; 0: keep the whole step).
     reference: a :class:`~gnn_unlearn.methods.reference.HeldOutReference` of this model (or the
         path of one saved by ``HeldOutReference.save`` / ``gnn-unlearn fit-reference``): each
         deleted edge's target is the quantile of unseen edges at its own held-out level, and the
@@ -113,7 +116,7 @@ from gnn_unlearn.loader import (build_sampler, check_batch_size, check_fanouts, 
                                  sample_subgraph)
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference, reference_levels
-from gnn_unlearn.methods.stopping import AT_START, Monitor, UnseenEdges
+from gnn_unlearn.methods.stopping import AT_START, LOOKS_UNSEEN, Monitor, UnseenEdges
 from gnn_unlearn.models.encoders import PreparedGraph
 from gnn_unlearn.models.predictors import register_model_wrapper
 from gnn_unlearn.ops.graph import edge_keys
@@ -268,8 +271,10 @@ class GNNDelete(Unlearner):
                  max_dense_region: int = 4096, num_region_pairs: int = 1 << 18,
                  neighbourhood: str = "edges", space: str = "logit", max_val_drop: float = 0.03,
                  eval_every: int = 1, fanouts: list[int] | None = None, batch_size: int = 1024,
-                 sampler: str = "torch", seed: int = 0, reference: HeldOutReference | str | None = None):
+                 sampler: str = "torch", seed: int = 0, reference: HeldOutReference | str | None = None,
+                 settle: int = 0):
         self.fanouts, self.batch_size, self.sampler = fanouts, batch_size, check_sampler(sampler)
+        self.settle = settle
         self.alpha, self.epochs, self.random_ratio = alpha, epochs, random_ratio
         self.reference = as_reference(self.name, reference)
         self.neighbourhood, self.space = neighbourhood, space
@@ -373,9 +378,12 @@ class GNNDelete(Unlearner):
                 if verdict == "validation drop":
                     reason = verdict
                     break
-                best = copy.deepcopy(operators.state_dict())
+                before, best = best, copy.deepcopy(operators.state_dict())
                 if verdict is not None:
                     reason = verdict
+                    if verdict == LOOKS_UNSEEN and self.settle:
+                        best, self.history["last_step_kept"] = monitor.settle(
+                            before, best, operators.load_state_dict, encode, self.settle, replica.decide)
                     break
         del ctx["step"]                     # DDP's gradient hooks go with it
         operators.load_state_dict(best)

@@ -11,7 +11,7 @@ from gnn_unlearn.distributed import Replica
 from gnn_unlearn.loader import Embedder, check_batch_size, check_sampler, index_batches
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference, reference_levels
-from gnn_unlearn.methods.stopping import AT_START, Monitor
+from gnn_unlearn.methods.stopping import AT_START, LOOKS_UNSEEN, Monitor
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.training import labelled_pairs
@@ -54,6 +54,9 @@ class GradientAscent(Unlearner):
         sampler: ``"torch"`` (this library's sampler, seeded) or ``"pyg"`` (PyG's
             ``NeighborSampler``; needs pyg-lib or torch-sparse).
         seed: seeds the negatives and dropout.
+        settle: when the deleted set is found to look unseen, bisect the steps since the
+            previous check this many times for the shortest one that still gets there
+            (:meth:`~gnn_unlearn.methods.stopping.Monitor.settle`; 0: keep the whole step).
         reference: link prediction, a :class:`~gnn_unlearn.methods.reference.HeldOutReference`
             of this model (or the path of one saved by ``HeldOutReference.save`` / ``gnn-unlearn
             fit-reference``): stop where each deleted edge's held-out level puts it (see
@@ -75,9 +78,11 @@ class GradientAscent(Unlearner):
     def __init__(self, lr: float = 1e-3, epochs: int = 200, retain_weight: float = 0.0,
                  target: str = "matched", max_val_drop: float = 0.03,
                  backtrack: int = 3, fanouts: list[int] | None = None, batch_size: int = 1024,
-                 sampler: str = "torch", seed: int = 0, reference: HeldOutReference | str | None = None):
+                 sampler: str = "torch", seed: int = 0, reference: HeldOutReference | str | None = None,
+                 settle: int = 0):
         self.backtrack, self.sampler = backtrack, check_sampler(sampler)
         self.reference = as_reference(self.name, reference)
+        self.settle = settle
         self.lr, self.epochs, self.retain_weight, self.target = lr, epochs, retain_weight, target
         self.max_val_drop, self.fanouts, self.batch_size, self.seed = max_val_drop, fanouts, batch_size, seed
 
@@ -143,9 +148,12 @@ class GradientAscent(Unlearner):
                 if verdict == "validation drop":
                     reason = verdict
                     break
-                best = copy.deepcopy(model.state_dict())
+                before, best = best, copy.deepcopy(model.state_dict())
                 if verdict is not None:
                     reason = verdict
+                    if verdict == LOOKS_UNSEEN and self.settle:
+                        best, self.history["last_step_kept"] = monitor.settle(
+                            before, best, model.load_state_dict, None, self.settle, replica.decide)
                     break
         del step                            # DDP's gradient hooks go with it
         model.load_state_dict(best)

@@ -90,3 +90,40 @@ def test_bad_targets_are_refused_before_work(cora_gcn, cora_task):
         unlearn(cora_gcn, cora_task, "gnndelete", dec_target="random")
     with pytest.raises(ValueError, match="forget_teacher"):
         unlearn(cora_gcn, cora_task, "d2dgn", forget_teacher="nobody")
+
+
+def test_settle_cuts_an_overshooting_step_back_to_where_the_targets_are_met(cora_gcn, cora_task):
+    """Monitor.settle on a step that went far past the targets (the original -> gradient ascent
+    pushed to non-edges): the returned state lies on that step, meets the targets with no
+    tolerance, and 1/64 of a step less does not; the model is left holding it."""
+    import copy
+    from gnn_unlearn.methods.stopping import Monitor
+    before = copy.deepcopy(cora_gcn.state_dict())
+    after = unlearn(cora_gcn, cora_task, "gradient_ascent", target="non_edges").model.state_dict()
+    model = copy.deepcopy(cora_gcn)
+    monitor = Monitor(model, cora_task, torch.Generator().manual_seed(0), "matched")
+
+    def at_targets(beta):
+        model.load_state_dict({k: before[k] + beta * (v - before[k]) for k, v in after.items()})
+        _, stat, level = monitor._measure(model, centre=True)
+        return stat <= level
+
+    assert at_targets(1.0) and not at_targets(0.0)
+    state, beta = monitor.settle(before, after, model.load_state_dict, steps=6)
+    assert 0 < beta < 1 and beta * 64 == int(beta * 64)
+    assert at_targets(beta) and not at_targets(beta - 1 / 64)
+    key = next(iter(after))
+    assert torch.allclose(state[key], before[key] + beta * (after[key] - before[key]))
+    model.load_state_dict(state)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+
+
+def test_settle_is_off_by_default_and_recorded_when_on(cora_gcn, cora_task):
+    plain = unlearn(cora_gcn, cora_task, "gradient_ascent", lr=0.01)
+    assert "last_step_kept" not in plain.history
+    settled = unlearn(cora_gcn, cora_task, "gradient_ascent", lr=0.01, settle=6)
+    assert plain.history["stop_reason"] == settled.history["stop_reason"] == "deleted set looks unseen"
+    assert 0 < settled.history["last_step_kept"] < 1        # this step went past the targets
+    assert plain.history["epochs"] == settled.history["epochs"]
+    changed = [not torch.equal(a, b) for a, b in zip(plain.model.parameters(), settled.model.parameters())]
+    assert any(changed)
