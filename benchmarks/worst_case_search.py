@@ -25,7 +25,7 @@ import re
 import sys
 import time
 
-from gnn_unlearn.bench import user_command
+from gnn_unlearn.bench import check_method_params, user_command
 from gnn_unlearn.experiment import REFERENCE_SUFFIX, hardware, parse_methods, prepare_link
 from gnn_unlearn.forget_search import OBJECTIVES, search_forget_set
 from gnn_unlearn.io import atomic_write_text
@@ -66,7 +66,7 @@ def run(a) -> list[dict]:
             for size in (float(s) for s in a.sizes.split(",")):
                 for start in a.starts.split(","):
                     for name, (base, with_ref) in zip(methods, parsed):
-                        options = {"reference": reference} if with_ref else {}
+                        options = {**a.method_params.get(base, {}), **({"reference": reference} if with_ref else {})}
                         floor = NOISE_FLOOR.fullmatch(name)
                         if floor:
                             options = {"seed": int(model.train_config["seed"]) + NOISE_SEED_STEP * int(floor[1])}
@@ -94,7 +94,8 @@ def markdown(rows: list[dict], a, command: str) -> str:
              f"Objective: {a.objective} (signed gap = method - retraining); {a.rounds} rounds x "
              f"{a.proposals} proposals, {a.retrain_seeds} retrains per candidate set, "
              f"{a.confirm_seeds} fresh retrains for the confirmation; tolerance {tol}; held-out reference "
-             f"of the +ref methods: {a.reference_folds} folds.", "",
+             f"of the +ref methods: {a.reference_folds} folds"
+             + (f"; method parameters {json.dumps(a.method_params)}" if a.method_params else "") + ".", "",
              "| dataset | GNN | seed | Df | start | model | gap start (search retrains) | gap found (search "
              "retrains) | gap start (fresh retrains) | gap found (fresh retrains) | rounds accepted | "
              f"found within {tol} | s |",
@@ -130,11 +131,15 @@ def main(argv=None) -> None:
     p.add_argument("--confirm-seeds", type=int, default=3)
     p.add_argument("--reference-folds", type=int, default=2,
                    help="folds of the held-out reference of the +ref methods (each model trains without one)")
+    p.add_argument("--method-params", default=None,
+                   help='hyperparameters per method as JSON, e.g. \'{"gnndelete": {"settle": 6}}\' (m and m+ref rows)')
     p.add_argument("--mirror", default=None)
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="worst_case_search")
     a = p.parse_args(argv)
-    parse_rows(a.methods.split(","))                  # unknown methods refused before any work
+    rows = parse_rows(a.methods.split(","))           # unknown methods refused before any work
+    a.method_params = check_method_params(json.loads(a.method_params) if a.method_params else None,
+                                          [base for base, _ in rows if base != "retrain"])
     if a.seeds < 1 or a.confirm_seeds < 1:
         p.error("--seeds and --confirm-seeds must be >= 1")
     if a.reference_folds < 2:

@@ -21,7 +21,9 @@ def test_other_names_are_refused_before_any_work(names):
         load().parse_rows(names)
 
 
-@pytest.mark.parametrize("argv", [["--reference-folds", "1"], ["--methods", "retrain"], ["--seeds", "0"]])
+@pytest.mark.parametrize("argv", [["--reference-folds", "1"], ["--methods", "retrain"], ["--seeds", "0"],
+                                  ["--methods", "gnndelete", "--method-params", '{"d2dgn": {"settle": 6}}'],
+                                  ["--methods", "gnndelete", "--method-params", '{"gnndelete": {"settle": -1}}']])
 def test_bad_command_lines_stop_before_any_work(argv, monkeypatch):
     m = load()
     monkeypatch.setattr(m, "run", lambda a: pytest.fail("work started"))
