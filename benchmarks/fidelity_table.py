@@ -185,6 +185,8 @@ def main(argv: list[str]) -> None:
     p.add_argument("runs", nargs="+", help="JSON files written by gnn-unlearn benchmark")
     p.add_argument("--retrains-from", default=None, help="a run of the same grid and seeds with "
                    "--retrain-seeds K: its extra retrains are read as if this run had them")
+    p.add_argument("--wheres", default=None, help="only the blocks of these deleted-set positions "
+                   "(comma-separated, e.g. in,out)")
     a = p.parse_args(argv)
     blocks, commands, hardware = [], [], set()
     for path in a.runs:
@@ -193,6 +195,11 @@ def main(argv: list[str]) -> None:
         blocks += run["blocks"]
         commands.append(run["command"])
         hardware.add(run.get("hardware", "?"))
+    if a.wheres:
+        wanted = a.wheres.split(",")
+        blocks = [b for b in blocks if b["where"] in wanted]
+        if not blocks:
+            p.error(f"no block of the runs is at {wanted}")
     if a.retrains_from:
         with open(a.retrains_from) as f:
             donor = json.load(f)

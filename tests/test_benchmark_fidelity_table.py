@@ -1,4 +1,8 @@
 """benchmarks/fidelity_table.py: the issue-15 verdicts, the noise floor and the pooled retrains."""
+import json
+
+import pytest
+
 from .conftest import load_benchmark
 
 
@@ -70,3 +74,29 @@ def test_a_run_reads_another_runs_retrains_only_for_the_same_requests():
     changed = {**other, "rows": [row("retrain", 0.90, 0.71, 0.80)] + other["rows"][1:]}
     with pytest.raises(ValueError, match="same-seed retrains differ"):
         ft.borrow_retrains([changed], [spread])
+
+
+def test_wheres_keeps_only_those_blocks(tmp_path, capsys):
+    out = {"command": "c", "hardware": "h", "blocks": [
+        {**block([row("retrain", 0.9, 0.9, 0.7), row("gnndelete", 0.9, 0.9, 0.7)]), "where": w, "seeds": [0]}
+        for w in ("in", "worst:confidence")]}
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(out))
+    load().main([str(path), "--wheres", "in"])
+    text = capsys.readouterr().out
+    assert "| in |" in text and "worst:confidence" not in text.split("Hardware")[1]
+    with pytest.raises(SystemExit):
+        load().main([str(path), "--wheres", "out"])
+
+
+def test_compare_grids_sets_two_runs_side_by_side_and_refuses_other_requests():
+    compare = load_benchmark("compare_grids").compare
+
+    def run(gd_method, retrain_gd=0.7):
+        return {"blocks": [{**block([row("retrain", 0.9, 0.9, retrain_gd), row("gnndelete", 0.9, 0.92, gd_method)]),
+                            "seeds": [0, 1]}]}
+    text = compare(run(0.80), run(0.72))
+    assert "mean |GD - retrain| 0.100 (first) -> 0.020 (second)" in text
+    assert "mean |lib - retrain| 0.020 -> 0.020" in text
+    with pytest.raises(ValueError, match="same-seed retrains differ"):
+        compare(run(0.80), run(0.72, retrain_gd=0.6))

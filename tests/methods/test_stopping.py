@@ -118,7 +118,9 @@ def test_settle_cuts_an_overshooting_step_back_to_where_the_targets_are_met(cora
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
 
 
-def test_settle_is_off_by_default_and_recorded_when_on(cora_gcn, cora_task):
+def test_settle_is_on_by_default_for_gnndelete_only_and_recorded_when_on(cora_gcn, cora_task):
+    from gnn_unlearn.methods import get
+    assert get("gnndelete").settle == 6 and get("d2dgn").settle == 0 and get("gradient_ascent").settle == 0
     plain = unlearn(cora_gcn, cora_task, "gradient_ascent", lr=0.01)
     assert "last_step_kept" not in plain.history
     settled = unlearn(cora_gcn, cora_task, "gradient_ascent", lr=0.01, settle=6)
