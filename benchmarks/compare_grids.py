@@ -15,34 +15,31 @@ from __future__ import annotations
 import json
 import sys
 
-
-def blocks_of(run: dict) -> dict[tuple, dict]:
-    return {(b["dataset"], b["encoder"], b["df_size"], b["where"]): b for b in run["blocks"]}
+from gnn_unlearn.bench import block_key, check_same_requests
 
 
 def compare(first: dict, second: dict) -> str:
-    a, b = blocks_of(first), blocks_of(second)
+    a = {block_key(b): b for b in first["blocks"]}
+    b = {block_key(x): x for x in second["blocks"]}
     if set(a) != set(b):
-        raise ValueError(f"the runs hold different blocks: {sorted(set(a) ^ set(b))}")
+        raise ValueError(f"the runs hold different blocks: {sorted(set(a) ^ set(b), key=str)}")
     lines = ["| dataset | GNN | Df | where | method | retrain GD [min, max] | GD first | GD second | retrain lib | "
              "lib first | lib second | Dt gap first | Dt gap second |", "|---" * 13 + "|"]
     totals: dict[str, list[tuple[float, ...]]] = {}
     for key, block in a.items():
         other = b[key]
-        if block["seeds"] != other["seeds"]:
-            raise ValueError(f"block {key}: seeds {block['seeds']} against {other['seeds']}")
+        check_same_requests(block, other)
         mine = {r["model"]: r for r in block["rows"]}
         theirs = {r["model"]: r for r in other["rows"]}
         rt = mine["retrain"]
-        if any(abs(rt[k] - theirs["retrain"][k]) > 1e-9 for k in ("dt_auroc", "df_auroc", "df_auc_gnndelete")):
-            raise ValueError(f"block {key}: the same-seed retrains differ, so the requests differ")
         for name, x in mine.items():
             if name == "original" or name.startswith("retrain") or name not in theirs:
                 continue
             y = theirs[name]
             totals.setdefault(name, []).append(tuple(abs(r[k] - rt[k]) for r in (x, y)
                                                      for k in ("df_auc_gnndelete", "df_auroc")))
-            lines.append(f"| {key[0]} | {key[1]} | {key[2]:g} | {key[3]} | {name} | {rt['df_auc_gnndelete']:.3f} "
+            lines.append(f"| {block['dataset']} | {block['encoder']} | {block['df_size']:g} | {block['where']} | "
+                         f"{name} | {rt['df_auc_gnndelete']:.3f} "
                          f"[{rt['df_auc_gnndelete_min']:.3f}, {rt['df_auc_gnndelete_max']:.3f}] | "
                          f"{x['df_auc_gnndelete']:.3f} | {y['df_auc_gnndelete']:.3f} | {rt['df_auroc']:.3f} | "
                          f"{x['df_auroc']:.3f} | {y['df_auroc']:.3f} | {100 * (x['dt_auroc'] - rt['dt_auroc']):+.1f} | "

@@ -32,6 +32,8 @@ from __future__ import annotations
 import json
 import sys
 
+from gnn_unlearn.bench import block_key, check_same_requests
+
 MEASURES = ("dt_auroc", "df_auroc", "df_auc_gnndelete")
 
 
@@ -156,25 +158,18 @@ def pooled_row(b: dict, name: str, r: dict, pool: dict, v: dict) -> str:
 
 def borrow_retrains(blocks: list[dict], donor: list[dict]) -> list[dict]:
     """``blocks`` with the extra retrains (retrain#k) of ``donor``'s matching blocks: runs of the
-    same grid and seeds have the same originals, requests and same-seed retrains (checked: the
-    seeds and the same-seed retrain's row must agree), so a run without ``--retrain-seeds`` can
+    same grid and seeds have the same originals, requests and same-seed retrains (checked:
+    :func:`~gnn_unlearn.bench.check_same_requests`), so a run without ``--retrain-seeds`` can
     be read against another run's pooled retrains."""
-    def key(b):
-        return (b["dataset"], b["encoder"], b["df_size"], b["where"], b.get("region"))
-    donors = {key(b): b for b in donor}
+    donors = {block_key(b): b for b in donor}
     out = []
     for b in blocks:
-        d = donors.get(key(b))
+        d = donors.get(block_key(b))
         if d is None:
-            raise ValueError(f"block {key(b)} is not in the run the retrains come from")
-        if d["seeds"] != b["seeds"]:
-            raise ValueError(f"block {key(b)}: seeds {b['seeds']} against {d['seeds']}; the retrains are not "
-                             "of the same requests")
-        mine = {r["model"]: r for r in b["rows"]}
-        theirs = {r["model"]: r for r in d["rows"]}
-        if any(abs(mine["retrain"][k] - theirs["retrain"][k]) > 1e-9 for k in MEASURES):
-            raise ValueError(f"block {key(b)}: the same-seed retrains differ; not the same requests")
-        extra = [r for name, r in theirs.items() if name.startswith("retrain#") and name not in mine]
+            raise ValueError(f"block {block_key(b)} is not in the run the retrains come from")
+        check_same_requests(b, d)
+        mine = {r["model"] for r in b["rows"]}
+        extra = [r for r in d["rows"] if r["model"].startswith("retrain#") and r["model"] not in mine]
         out.append({**b, "rows": b["rows"] + extra})
     return out
 

@@ -190,6 +190,32 @@ def _attack_notes(blocks: list[dict]) -> str:
     return ("\nAttacks:\n\n" + "".join(f"- {k}: {v}\n" for k, v in notes.items())) if notes else ""
 
 
+#: the measures a block's same-seed retrain row must agree on for two runs to hold the same requests
+REQUEST_FINGERPRINT = ("dt_auroc", "df_auroc", "df_auc_gnndelete")
+
+
+def block_key(block: dict) -> tuple:
+    """What identifies a block of a grid run: (dataset, encoder, Df size, position, region,
+    features)."""
+    return (block["dataset"], block["encoder"], block["df_size"], block["where"], block.get("region"),
+            block.get("features"))
+
+
+def check_same_requests(block: dict, other: dict) -> None:
+    """Refuses two blocks (of two runs of one grid) unless they hold the same seeds and their
+    same-seed retrains agree: the same originals and requests, so that their method rows can be
+    compared or their retrains shared."""
+    key = block_key(block)
+    if block_key(other) != key:
+        raise ValueError(f"blocks {key} and {block_key(other)} are different blocks")
+    if block["seeds"] != other["seeds"]:
+        raise ValueError(f"block {key}: seeds {block['seeds']} against {other['seeds']}; not the same requests")
+    mine = next(r for r in block["rows"] if r["model"] == "retrain")
+    theirs = next(r for r in other["rows"] if r["model"] == "retrain")
+    if any(abs(mine[k] - theirs[k]) > 1e-9 for k in REQUEST_FINGERPRINT):
+        raise ValueError(f"block {key}: the same-seed retrains differ; not the same requests")
+
+
 def merge_blocks(runs: Sequence[list[dict]]) -> list[dict]:
     """The blocks of several grid runs of the same configuration over disjoint seeds, as one run.
 
@@ -201,8 +227,7 @@ def merge_blocks(runs: Sequence[list[dict]]) -> list[dict]:
     keyed: dict[tuple, list[dict]] = {}
     for run in runs:
         for b in run:
-            key = (b["dataset"], b["encoder"], b["df_size"], b["where"], b.get("region"), b.get("features"))
-            keyed.setdefault(key, []).append(b)
+            keyed.setdefault(block_key(b), []).append(b)
     out = []
     for key, parts in keyed.items():
         if len(parts) != len(runs):
