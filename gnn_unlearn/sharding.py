@@ -521,7 +521,7 @@ def retrain_shards(model: ShardedModel, data: Data, shards: Sequence[int] | Tens
     retrained = train_shards(data, assignment, ids, arch, config, r["repair"], r["seed"], dev, workers)
     new_models = [retrained[s] if s in retrained else copy.deepcopy(m) if copy_kept else m
                   for s, m in enumerate(model.shards)]
-    memo = dict(getattr(model, "similarity_memo", {}))
+    memo = dict(model.similarity_memo)
     weights = aggregation_weights(new_models, data, model.aggregation, assignment, r["seed"],
                                   r.get("aggregation_options"), memo)
     out = ShardedModel(new_models, assignment, model.aggregation, weights.to(dev), copy.deepcopy(model.config),

@@ -211,7 +211,7 @@ class D2DGN(Unlearner):
                     reason = verdict
                     if verdict == LOOKS_UNSEEN and self.settle:
                         best, self.history["last_step_kept"] = monitor.settle(
-                            before, best, student.load_state_dict, None, self.settle, replica.decide)
+                            student, before, best, student.load_state_dict, None, self.settle, replica.decide)
                     break
         del ddp                             # DDP's gradient hooks go with it
         student.load_state_dict(best)

@@ -389,7 +389,7 @@ class GNNDelete(Unlearner):
                     reason = verdict
                     if verdict == LOOKS_UNSEEN and self.settle:
                         best, self.history["last_step_kept"] = monitor.settle(
-                            before, best, operators.load_state_dict, encode, self.settle, replica.decide)
+                            wrapped, before, best, operators.load_state_dict, encode, self.settle, replica.decide)
                     break
         del ctx["step"]                     # DDP's gradient hooks go with it
         operators.load_state_dict(best)

@@ -153,7 +153,7 @@ class GradientAscent(Unlearner):
                     reason = verdict
                     if verdict == LOOKS_UNSEEN and self.settle:
                         best, self.history["last_step_kept"] = monitor.settle(
-                            before, best, model.load_state_dict, None, self.settle, replica.decide)
+                            model, before, best, model.load_state_dict, None, self.settle, replica.decide)
                     break
         del step                            # DDP's gradient hooks go with it
         model.load_state_dict(best)

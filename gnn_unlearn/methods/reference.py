@@ -213,9 +213,7 @@ class HeldOutReference:
         if task.data.num_nodes != self.num_nodes:
             raise ValueError(f"the reference was fit on a graph of {self.num_nodes} nodes; the task's "
                              f"has {task.data.num_nodes}: fit a HeldOutReference on this model's graph")
-        if not bool(self._positions(task.df_edge_index)[1].all()):
-            raise ValueError("some deleted edges are not training edges of the graph the reference was "
-                             "fit on: fit a HeldOutReference on this model's training graph")
+        self._require_known(task.df_edge_index, "deleted edges are not training edges")
 
     @torch.no_grad()
     def levels(self, task: UnlearningTask, weights: Tensor | None = None) -> Tensor:
@@ -245,6 +243,13 @@ class HeldOutReference:
         pos = torch.searchsorted(self.all_keys, keys).clamp(max=max(self.all_keys.numel() - 1, 0))
         return pos, self.all_keys[pos] == keys
 
+    def _require_known(self, pairs: Tensor, what: str) -> None:
+        """Refuses ``pairs`` unless every one is a training pair of the graph the references
+        were fit on (``what``: how to name the others)."""
+        if not bool(self._positions(pairs)[1].all()):
+            raise ValueError(f"some {what} of the graph the reference was fit on: fit a HeldOutReference "
+                             "on this model's training graph")
+
     def fold_of(self, pairs: Tensor) -> Tensor:
         """``[k]`` the fold of each of ``pairs`` (training pairs; :meth:`check` refuses others):
         the index of the reference that never saw it."""
@@ -273,9 +278,7 @@ class HeldOutReference:
         :class:`~gnn_unlearn.methods.rec_common.HeldOutInteractions` of the request."""
         if self.task != "rec":
             raise ValueError("pair_levels() is for a recommender's reference; a link reference gives levels()")
-        if not bool(self._positions(pairs)[1].all()):
-            raise ValueError("some pairs are not training interactions of the graph the reference was fit on: "
-                             "fit a HeldOutReference on this model's training graph")
+        self._require_known(pairs, "pairs are not training interactions")
         def scores(ref: nn.Module, mine: Tensor) -> tuple[Tensor, Tensor]:
             dev = next(ref.parameters()).device
             z = ref.encode(None, held.data.edge_index.to(dev))

@@ -319,7 +319,6 @@ class Monitor:
             self.criterion = ForgetCriterion(self.data, df, probe, target, levels=levels)
         else:
             self.criterion = NodeForgetCriterion(task)
-        self._model = model
         self.start_val = self._measure(model)[0]
 
     @torch.no_grad()
@@ -349,8 +348,8 @@ class Monitor:
         return val, stat, level
 
     @torch.no_grad()
-    def settle(self, before: dict[str, Tensor], after: dict[str, Tensor], load, encode=None,
-               steps: int = 6, decide=None) -> tuple[dict[str, Tensor], float]:
+    def settle(self, model: nn.Module, before: dict[str, Tensor], after: dict[str, Tensor], load,
+               encode=None, steps: int = 6, decide=None) -> tuple[dict[str, Tensor], float]:
         r"""The last step, cut back to where the deleted set reaches its targets.
 
         A check that finds the deleted set looking unseen says nothing of how far the steps
@@ -370,7 +369,8 @@ class Monitor:
         then lands at 0.18. Floating-point entries are interpolated, others (counters) taken
         from ``after``.
 
-        ``load(state)`` puts a state into the monitored model; ``encode()`` returns its
+        ``model``: the monitored model, as :meth:`check` takes it; ``load(state)`` puts a state
+        into it (GNNDelete: into its operators); ``encode()`` returns its
         eval-mode embeddings where the method computes them faster (GNNDelete). Nothing
         besides forward passes is run: the method's optimiser state is not touched, and the
         model is left holding the returned state. ``decide``: makes one rank's answer every
@@ -382,7 +382,7 @@ class Monitor:
 
         def holds(beta: float) -> bool:
             load(state_at(beta))
-            val, stat, level = self._measure(self._model, None if encode is None else encode(), centre=True)
+            val, stat, level = self._measure(model, None if encode is None else encode(), centre=True)
             ok = stat <= level and val >= self.start_val - self.max_val_drop
             return bool(ok if decide is None else decide(ok))
 

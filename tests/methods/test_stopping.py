@@ -109,7 +109,7 @@ def test_settle_cuts_an_overshooting_step_back_to_where_the_targets_are_met(cora
         return stat <= level
 
     assert at_targets(1.0) and not at_targets(0.0)
-    state, beta = monitor.settle(before, after, model.load_state_dict, steps=6)
+    state, beta = monitor.settle(model, before, after, model.load_state_dict, steps=6)
     assert 0 < beta < 1 and beta * 64 == int(beta * 64)
     assert at_targets(beta) and not at_targets(beta - 1 / 64)
     key = next(iter(after))
