@@ -137,9 +137,12 @@ def main(argv=None) -> None:
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="worst_case_search")
     a = p.parse_args(argv)
-    rows = parse_rows(a.methods.split(","))           # unknown methods refused before any work
-    a.method_params = check_method_params(json.loads(a.method_params) if a.method_params else None,
-                                          [base for base, _ in rows if base != "retrain"])
+    try:                                              # every argument refused before any work
+        parsed = parse_rows(a.methods.split(","))
+        a.method_params = check_method_params(json.loads(a.method_params) if a.method_params else None,
+                                              [base for base, _ in parsed if base != "retrain"])
+    except ValueError as e:                           # json.JSONDecodeError included
+        p.error(f"{e}")
     if a.seeds < 1 or a.confirm_seeds < 1:
         p.error("--seeds and --confirm-seeds must be >= 1")
     if a.reference_folds < 2:

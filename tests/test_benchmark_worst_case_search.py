@@ -23,9 +23,12 @@ def test_other_names_are_refused_before_any_work(names):
 
 @pytest.mark.parametrize("argv", [["--reference-folds", "1"], ["--methods", "retrain"], ["--seeds", "0"],
                                   ["--methods", "gnndelete", "--method-params", '{"d2dgn": {"settle": 6}}'],
-                                  ["--methods", "gnndelete", "--method-params", '{"gnndelete": {"settle": -1}}']])
-def test_bad_command_lines_stop_before_any_work(argv, monkeypatch):
+                                  ["--methods", "gnndelete", "--method-params", '{"gnndelete": {"settle": -1}}'],
+                                  ["--methods", "gnndelete", "--method-params", "{settle: 6}"],
+                                  ["--methods", "nope"]])
+def test_bad_command_lines_stop_before_any_work(argv, monkeypatch, capsys):
     m = load()
     monkeypatch.setattr(m, "run", lambda a: pytest.fail("work started"))
-    with pytest.raises((SystemExit, ValueError)):
+    with pytest.raises(SystemExit) as stop:
         m.main(argv)
+    assert stop.value.code == 2 and "error:" in capsys.readouterr().err

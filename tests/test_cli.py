@@ -345,7 +345,16 @@ def test_fit_reference_for_a_recommender_then_reverse_bpr_with_it(tmp_path, caps
     assert not os.path.exists(str(tmp_path / "v.pt"))
 
 
-def test_benchmark_method_params_reach_the_methods_and_the_record(tmp_path, capsys):
+def test_benchmark_method_params_reach_the_methods_and_the_record(tmp_path, capsys, monkeypatch):
+    import gnn_unlearn.experiment as experiment
+    calls = []
+    real = experiment.unlearn
+
+    def recording(model, task, method, **kw):
+        calls.append((method, {k: v for k, v in kw.items() if k != "device"}))
+        return real(model, task, method, **kw)
+
+    monkeypatch.setattr(experiment, "unlearn", recording)
     base = ["benchmark", "--datasets", "synthetic", "--methods", "gnndelete,gnndelete+ref", "--sizes", "0.05",
             "--wheres", "in", "--seeds", "1", "--epochs", "30", "--output", str(tmp_path / "b")]
     for params, message in (('{"d2dgn": {"settle": 6}}', "which the grid does not run"),
@@ -358,4 +367,7 @@ def test_benchmark_method_params_reach_the_methods_and_the_record(tmp_path, caps
     assert main(base + ["--method-params", '{"gnndelete": {"settle": 4}}', "--name", "g"]) == 0
     block = json.loads((tmp_path / "b" / "g.json").read_text())["blocks"][0]
     assert block["method_params"] == {"gnndelete": {"settle": 4}}
+    runs = [kw for method, kw in calls if method == "gnndelete"]
+    assert len(runs) == 2 and all(kw["settle"] == 4 for kw in runs)           # the plain and the +ref row
+    assert sum("reference" in kw for kw in runs) == 1
     assert {r["model"] for r in block["rows"]} >= {"gnndelete", "gnndelete+ref"}
