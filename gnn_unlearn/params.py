@@ -29,7 +29,7 @@ PARAM_RULES: dict[str, Rule] = {
     "damping": NON_NEGATIVE, "weight_decay": NON_NEGATIVE, "l2": NON_NEGATIVE, "lam": NON_NEGATIVE,
     "alpha": UNIT_CLOSED, "max_val_drop": UNIT_CLOSED, "contrastive_frac": UNIT_OPEN_CLOSED,
     "delta": (0, False, 1, False), "tol": POSITIVE, "noise_std": NON_NEGATIVE, "seed": NON_NEGATIVE,
-    "workers": AT_LEAST_ONE, "settle": (0, True, 30, True),
+    "workers": AT_LEAST_ONE, "settle": (0, True, 30, True), "stop_tolerance": (0, True, 5, True),
 }
 SUFFIX_RULES: dict[str, Rule] = {"_epochs": AT_LEAST_ONE, "_steps": AT_LEAST_ONE,
                                  "_iterations": AT_LEAST_ONE, "_lr": POSITIVE, "_weight": NON_NEGATIVE,

@@ -73,6 +73,9 @@ Args:
     settle: when the deleted set is found to look unseen, bisect the steps since the
         previous check this many times for the shortest one that still gets there
         (:meth:`~gnn_unlearn.methods.stopping.Monitor.settle`; 0: keep the whole step).
+    stop_tolerance: the link stopping criterion's tolerance, in null standard deviations of its
+        statistics (:class:`~gnn_unlearn.methods.stopping.ForgetCriterion`); 0 stops only once
+        the deleted set sits at its targets themselves, not within chance of them.
     reference: link prediction, a :class:`~gnn_unlearn.methods.reference.HeldOutReference` of
         this model (or the path of one saved by ``HeldOutReference.save`` / ``gnn-unlearn
         fit-reference``): each deleted edge is taught the unseen edges' quantile at its own held-out
@@ -146,10 +149,10 @@ class D2DGN(Unlearner):
                  forget_teacher: str = "unseen_edges", max_val_drop: float = 0.03, dropout: bool = False,
                  fanouts: list[int] | None = None, batch_size: int = 1024,
                  sampler: str = "torch", seed: int = 0, reference: HeldOutReference | str | None = None,
-                 settle: int = 0):
+                 settle: int = 0, stop_tolerance: float = 0.5):
         self.dropout, self.fanouts, self.batch_size = dropout, fanouts, batch_size
         self.reference = as_reference(self.name, reference)
-        self.settle = settle
+        self.settle, self.stop_tolerance = settle, stop_tolerance
         self.sampler = check_sampler(sampler)
         self.alpha, self.temperature, self.lr, self.epochs = alpha, temperature, lr, epochs
         self.retain_pairs, self.target, self.max_val_drop, self.seed = retain_pairs, target, max_val_drop, seed
@@ -184,7 +187,8 @@ class D2DGN(Unlearner):
         # the unit of forgetting: deleted edges (link) or deleted nodes (node classification)
         num_forget = state["df"].size(1) if link else state["deleted_ids"].numel()
         step = self._link_step if link else self._node_step
-        monitor = Monitor(student, task, g, self.target, self.max_val_drop, levels=levels)
+        monitor = Monitor(student, task, g, self.target, self.max_val_drop, levels=levels,
+                          tolerance=self.stop_tolerance)
         ddp = replica.wrap(student)         # DistributedDataParallel under torchrun
         # full batch: every rank draws the whole step (shared stream) and takes the loss of its
         # share of it; mini-batch: each rank its own batches (shared order, local draws)

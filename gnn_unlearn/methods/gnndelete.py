@@ -95,6 +95,9 @@ Args:
         library Df unchanged (0.016 -> 0.017), the in / out verdicts against 5 pooled retrains
         unchanged; worst-case sets move most (Cora 2.5 %: 0.173 -> 0.126, retrain 0.096;
         CiteSeer 0.5 %: 0.197 -> 0.108, retrain 0.069).
+    stop_tolerance: the link stopping criterion's tolerance, in null standard deviations of its
+        statistics (:class:`~gnn_unlearn.methods.stopping.ForgetCriterion`); 0 stops only once
+        the deleted set sits at its targets themselves, not within chance of them.
     reference: a :class:`~gnn_unlearn.methods.reference.HeldOutReference` of this model (or the
         path of one saved by ``HeldOutReference.save`` / ``gnn-unlearn fit-reference``): each
         deleted edge's target is the quantile of unseen edges at its own held-out level, and the
@@ -278,9 +281,9 @@ class GNNDelete(Unlearner):
                  neighbourhood: str = "edges", space: str = "logit", max_val_drop: float = 0.03,
                  eval_every: int = 1, fanouts: list[int] | None = None, batch_size: int = 1024,
                  sampler: str = "torch", seed: int = 0, reference: HeldOutReference | str | None = None,
-                 settle: int = 6):
+                 settle: int = 6, stop_tolerance: float = 0.5):
         self.fanouts, self.batch_size, self.sampler = fanouts, batch_size, check_sampler(sampler)
-        self.settle = settle
+        self.settle, self.stop_tolerance = settle, stop_tolerance
         self.alpha, self.epochs, self.random_ratio = alpha, epochs, random_ratio
         self.reference = as_reference(self.name, reference)
         self.neighbourhood, self.space = neighbourhood, space
@@ -348,7 +351,7 @@ class GNNDelete(Unlearner):
         self._unseen = UnseenEdges(data, df, levels) if df.numel() and self.dec_target == "unseen_edges" else None
         opt = torch.optim.Adam(operators.parameters(), lr=self.lr)
         monitor = Monitor(wrapped, task, g, self.target, self.max_val_drop,
-                          levels=levels) if df.numel() else None
+                          levels=levels, tolerance=self.stop_tolerance) if df.numel() else None
         step = self._full_batch_step if self.fanouts is None else self._minibatch_step
         replica = Replica.current()
         # DistributedDataParallel under torchrun: it averages the gradients of the only

@@ -57,6 +57,9 @@ class GradientAscent(Unlearner):
         settle: when the deleted set is found to look unseen, bisect the steps since the
             previous check this many times for the shortest one that still gets there
             (:meth:`~gnn_unlearn.methods.stopping.Monitor.settle`; 0: keep the whole step).
+        stop_tolerance: the link stopping criterion's tolerance, in null standard deviations of its
+            statistics (:class:`~gnn_unlearn.methods.stopping.ForgetCriterion`); 0 stops only once
+            the deleted set sits at its targets themselves, not within chance of them.
         reference: link prediction, a :class:`~gnn_unlearn.methods.reference.HeldOutReference`
             of this model (or the path of one saved by ``HeldOutReference.save`` / ``gnn-unlearn
             fit-reference``): stop where each deleted edge's held-out level puts it (see
@@ -79,10 +82,10 @@ class GradientAscent(Unlearner):
                  target: str = "matched", max_val_drop: float = 0.03,
                  backtrack: int = 3, fanouts: list[int] | None = None, batch_size: int = 1024,
                  sampler: str = "torch", seed: int = 0, reference: HeldOutReference | str | None = None,
-                 settle: int = 0):
+                 settle: int = 0, stop_tolerance: float = 0.5):
         self.backtrack, self.sampler = backtrack, check_sampler(sampler)
         self.reference = as_reference(self.name, reference)
-        self.settle = settle
+        self.settle, self.stop_tolerance = settle, stop_tolerance
         self.lr, self.epochs, self.retain_weight, self.target = lr, epochs, retain_weight, target
         self.max_val_drop, self.fanouts, self.batch_size, self.seed = max_val_drop, fanouts, batch_size, seed
 
@@ -113,7 +116,7 @@ class GradientAscent(Unlearner):
             retained = data.train_mask.nonzero().view(-1)
         loss_fn = self._link_loss if model.task == "link" else self._node_loss
         monitor = Monitor(model, task, g, self.target, self.max_val_drop,
-                          levels=reference_levels(self.reference, task))
+                          levels=reference_levels(self.reference, task), tolerance=self.stop_tolerance)
         step = replica.wrap(model)          # DistributedDataParallel under torchrun
         opt = torch.optim.Adam(model.parameters(), lr=self.lr)
         best, reason, losses = copy.deepcopy(model.state_dict()), "max epochs", []

@@ -300,12 +300,13 @@ class Monitor:
     criterion's excess has not improved by 0.001 for ``patience`` checks; the method's loss
     has converged short of the tolerance, go no further) or ``None`` (go on). Link models
     may pass precomputed eval-mode embeddings ``z`` (GNNDelete computes them faster than a
-    full forward pass).
+    full forward pass). ``tolerance``: the link criterion's (:class:`ForgetCriterion`), in null
+    standard deviations; 0 stops only once the deleted set sits at its targets themselves.
     """
 
     def __init__(self, model: nn.Module, task, generator: torch.Generator,
                  target: str = "matched", max_val_drop: float = 0.03, patience: int = 20,
-                 levels: Tensor | None = None):
+                 levels: Tensor | None = None, tolerance: float = 0.5):
         from gnn_unlearn.ops.negative import negative_pairs
         self.task, self.data, self.max_val_drop = task, task.retained_data, max_val_drop
         self.plateau = Plateau(patience, 1e-3)
@@ -316,7 +317,7 @@ class Monitor:
                 raise ValueError("this request deletes no edge, so there is nothing for a link "
                                  "model to forget; use retrain for feature-only requests")
             probe = negative_pairs(task.data, max(df.size(1), 1024), generator).to(df.device)
-            self.criterion = ForgetCriterion(self.data, df, probe, target, levels=levels)
+            self.criterion = ForgetCriterion(self.data, df, probe, target, tolerance, levels)
         else:
             self.criterion = NodeForgetCriterion(task)
         self.start_val = self._measure(model)[0]
