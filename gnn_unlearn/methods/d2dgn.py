@@ -219,6 +219,7 @@ class D2DGN(Unlearner):
                     break
         del ddp                             # DDP's gradient hooks go with it
         student.load_state_dict(best)
+        self.history["stop_excess"] = monitor.excess(student)
         self.history.update(loss=losses, epochs=len(losses), stop_reason=reason,
                             start_val=monitor.start_val)
         return student

@@ -396,6 +396,7 @@ class GNNDelete(Unlearner):
                     break
         del ctx["step"]                     # DDP's gradient hooks go with it
         operators.load_state_dict(best)
+        self.history["stop_excess"] = None if monitor is None else monitor.excess(wrapped, encode())
         self.history.update(loss=losses, epochs=len(losses), stop_reason=reason,
                             start_val=None if monitor is None else monitor.start_val)
         return wrapped

@@ -160,6 +160,7 @@ class GradientAscent(Unlearner):
                     break
         del step                            # DDP's gradient hooks go with it
         model.load_state_dict(best)
+        self.history["stop_excess"] = monitor.excess(model)
         self.history.update(loss=losses, epochs=len(losses), stop_reason=reason, lr_halvings=halvings,
                             start_val=monitor.start_val)
         return model

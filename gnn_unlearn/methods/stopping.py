@@ -398,6 +398,16 @@ class Monitor:
         load(out)
         return out, hi
 
+    @torch.no_grad()
+    def excess(self, model: nn.Module, z: Tensor | None = None) -> float | None:
+        """How far the link statistic lies above the targets themselves (no tolerance): at most
+        0 once the deleted set sits where its targets put it, positive where it is still
+        under-forgotten by that much; ``None`` for node criteria, which have no such scale."""
+        if not self.link:
+            return None
+        _, stat, level = self._measure(model, z, centre=True)
+        return stat - level
+
     def check(self, model: nn.Module, z: Tensor | None = None) -> str | None:
         val, stat, level = self._measure(model, z)
         if val < self.start_val - self.max_val_drop:

@@ -129,3 +129,27 @@ def test_settle_is_on_by_default_for_gnndelete_only_and_recorded_when_on(cora_gc
     assert plain.history["epochs"] == settled.history["epochs"]
     changed = [not torch.equal(a, b) for a, b in zip(plain.model.parameters(), settled.model.parameters())]
     assert any(changed)
+
+
+def test_stop_tolerance_zero_stops_only_at_the_targets_themselves(cora_gcn, cora_task):
+    """The recorded stop_excess is the statistic's excess over the targets with no tolerance:
+    with stop_tolerance=0 a method that stops because the deleted set looks unseen has none
+    left; a wide tolerance stops sooner, still above the targets. (Gradient ascent, whose
+    loss can push the deleted set as far as needed; GNNDelete's and D2DGN's may converge short
+    of the exact targets and then stop as "matched as far as it goes".)"""
+    exact = unlearn(cora_gcn, cora_task, "gradient_ascent", stop_tolerance=0)
+    loose = unlearn(cora_gcn, cora_task, "gradient_ascent", stop_tolerance=2)
+    assert exact.history["stop_reason"] == loose.history["stop_reason"] == "deleted set looks unseen"
+    assert exact.history["stop_excess"] <= 0 < loose.history["stop_excess"]
+    assert loose.history["epochs"] < exact.history["epochs"]
+
+
+def test_stop_tolerance_is_checked_before_any_work(cora_gcn, cora_task):
+    for bad in (-0.1, 6, float("nan")):
+        with pytest.raises(ValueError, match="stop_tolerance"):
+            unlearn(cora_gcn, cora_task, "gnndelete", stop_tolerance=bad)
+
+
+def test_node_tasks_record_no_stop_excess(cora_node_cases):
+    model, task, _ = cora_node_cases[0]
+    assert unlearn(model, task, "gradient_ascent").history["stop_excess"] is None
