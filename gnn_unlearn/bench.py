@@ -119,7 +119,8 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
                        "steps": [r.meta["steps"] for r in v],
                        **({"reference_folds": reference_folds} if with_reference else {}),
                        **({"method_params": method_params} if method_params else {}),
-                       "stop_reasons": [r.meta["stop_reasons"] for r in v]}
+                       "stop_reasons": [r.meta["stop_reasons"] for r in v],
+                       "stop_excess": [r.meta["stop_excess"] for r in v]}
                       for k, v in reports.items()]
             write_grid(blocks, output, name, command, started)
     return blocks
@@ -244,6 +245,10 @@ def merge_blocks(runs: Sequence[list[dict]]) -> list[dict]:
         merged = {**parts[0], "seeds": seeds, "rows": rows,
                   "steps": [st for b in parts for st in b.get("steps", [])],
                   "stop_reasons": [st for b in parts for st in b.get("stop_reasons", [])]}
+        if all("stop_excess" in b for b in parts):      # runs before it was recorded have none
+            merged["stop_excess"] = [st for b in parts for st in b["stop_excess"]]
+        else:
+            merged.pop("stop_excess", None)
         out.append(merged)
     return out
 

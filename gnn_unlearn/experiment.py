@@ -117,7 +117,9 @@ def run_edge_request(data, model, df_size: float | int = 0.025, where: str = "in
             options["reference"] = reference
         r = unlearn(model, task, base, device=dev, **options)
         steps[name] = r.seconds
-        log(f"{name}: {r.seconds:.2f}s ({r.history.get('stop_reason', '')})")
+        excess = r.history.get("stop_excess")
+        log(f"{name}: {r.seconds:.2f}s ({r.history.get('stop_reason', '')}"
+            + ("" if excess is None else f", excess over the targets {excess:+.4f}") + ")")
         results.append(r)
     t0 = time.perf_counter()
     report = evaluate(results or [retrained], task, retrained=retrained, mia=mia, seed=seed,
@@ -125,7 +127,8 @@ def run_edge_request(data, model, df_size: float | int = 0.025, where: str = "in
                       labels=list(methods) if results else None)
     steps["evaluate"] = time.perf_counter() - t0
     report.meta.update(df_size=df_size, where=where, region=region, steps=steps, hardware=hardware(),
-                       stop_reasons={name: r.history.get("stop_reason") for name, r in zip(methods, results)})
+                       stop_reasons={name: r.history.get("stop_reason") for name, r in zip(methods, results)},
+                       stop_excess={name: r.history.get("stop_excess") for name, r in zip(methods, results)})
     return report
 
 

@@ -38,6 +38,16 @@ def test_merged_runs_equal_one_run_over_all_seeds():
                 assert math.isclose(got[k + suffix], want[k + suffix], rel_tol=1e-12, abs_tol=1e-15), (k, suffix)
 
 
+def test_stop_excess_is_merged_in_seed_order_only_when_every_run_recorded_it():
+    _, first, second = _runs([0.1, 0.2, 0.3, 0.4], 2)
+    first = {**first, "stop_excess": [{"gnndelete": -0.01}, {"gnndelete": 0.02}]}
+    with_both = {**second, "stop_excess": [{"gnndelete": 0.0}, {"gnndelete": 0.03}]}
+    (merged,) = merge_blocks([[first], [with_both]])
+    assert [e["gnndelete"] for e in merged["stop_excess"]] == [-0.01, 0.02, 0.0, 0.03]
+    (merged,) = merge_blocks([[first], [second]])       # an older run without it
+    assert "stop_excess" not in merged
+
+
 def test_overlapping_seeds_missing_blocks_and_other_models_are_refused():
     _, first, second = _runs([0.1, 0.2, 0.3, 0.4], 2)
     with pytest.raises(ValueError, match="seeds .* repeat"):

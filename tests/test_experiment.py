@@ -5,7 +5,7 @@ from gnn_unlearn.methods import HeldOutReference
 from gnn_unlearn.training import TrainConfig, train
 
 
-def test_a_method_with_and_without_the_reference_keeps_two_rows_and_two_stop_reasons():
+def test_a_method_with_and_without_the_reference_keeps_two_rows_two_stop_reasons_and_excesses():
     data = link_split(synthetic_graph(num_nodes=200, num_classes=3, avg_degree=6, num_features=16,
                                       features_per_node=4, seed=3), seed=0)
     model, _ = train(data, "link", TrainConfig(seed=0, epochs=60), encoder="gcn")
@@ -16,3 +16,5 @@ def test_a_method_with_and_without_the_reference_keeps_two_rows_and_two_stop_rea
     reasons = report.meta["stop_reasons"]
     assert set(reasons) == {"gnndelete", "gnndelete+ref"}
     assert all(isinstance(v, str) and v for v in reasons.values())
+    excess = report.meta["stop_excess"]                      # per row, a float for link methods
+    assert set(excess) == set(reasons) and all(isinstance(v, float) for v in excess.values())
