@@ -51,10 +51,27 @@ def test_noise_floor_and_pooled_targets_read_the_extra_retrains():
     assert "- gnndelete lib: 1 / 1" in pooled
 
 
+def test_pooled_noise_floor_checks_each_retrain_against_the_others():
+    ft = load()
+    # library Df 0.70 / 0.78 / 0.765 against the mean of the other two: 0.7725 (a miss by
+    # 0.0725), 0.7325 (a miss by 0.0475), 0.74 (within 0.03)
+    rows = [row("retrain", 0.90, 0.70, 0.80, 0.75, 0.85), row("retrain#1", 0.90, 0.78, 0.80, 0.60, 0.95),
+            row("retrain#2", 0.91, 0.765, 0.80, 0.7, 0.9), row("gnndelete", 0.90, 0.76, 0.80, speedup=40)]
+    floor = ft.leave_one_out({r["model"]: r for r in rows}, 0.005)
+    assert set(floor) == {"retrain", "retrain#1", "retrain#2"}               # methods are not in it
+    assert floor["retrain"] == {"dt": True, "lib": False, "gd": True}       # 0.70 vs 0.7725
+    assert floor["retrain#1"]["lib"] is False                               # 0.78 vs 0.7325
+    assert floor["retrain#2"]["lib"] is True                                # 0.765 vs 0.74
+    text = ft.table([block(rows)])
+    assert "- retrain (each against the others) lib: 1 / 3" in text
+    assert "- retrain (each against the others) dt: 3 / 3" in text
+    assert ft.leave_one_out({r["model"]: r for r in rows[1:]}, 0.005) == {}  # two retrains: no pool of two
+
+
 def test_without_extra_retrains_no_floor_or_pool_is_printed():
     ft = load()
     text = ft.table([block([row("retrain", 0.9, 0.8, 0.8), row("d2dgn", 0.9, 0.8, 0.8, speedup=20)])])
-    assert "Noise floor" not in text and "pooled" not in text
+    assert "Noise floor" not in text and "pooled" not in text.lower()
     assert ft.pooled_retrain({"retrain": row("retrain", 0.9, 0.8, 0.8)}) is None
 
 
