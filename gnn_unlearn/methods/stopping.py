@@ -362,14 +362,13 @@ class Monitor:
                  centre: bool = False) -> tuple[float, float, float]:
         """(validation utility, forgetting statistic, its level); node criteria give 0/1 and 0.
         ``centre``: the link statistic without the criterion's tolerance (at the targets)."""
-        from gnn_unlearn.metrics.link import link_auc
         was = model.training
         model.eval()
         d = self.data
         if self.link:
             if z is None:
                 z = model.encode(d.x, d.edge_index)
-            val = link_auc(model, d, d.val_pos_edge_index, d.val_neg_edge_index, z)["auroc"]
+            val = self._link_validation(model, z)
             stat, level = self.criterion.levels(model, z, 0.0 if centre else None)
         else:
             out = model(d.x, d.edge_index)
@@ -377,6 +376,12 @@ class Monitor:
             stat, level = (0.0 if self.criterion.reached(out) else 1.0), 0.0
         model.train(was)
         return val, stat, level
+
+    def _link_validation(self, model: nn.Module, z: Tensor) -> float:
+        """Validation AUROC of a link model from its eval-mode embeddings."""
+        from gnn_unlearn.metrics.link import link_auc
+        d = self.data
+        return link_auc(model, d, d.val_pos_edge_index, d.val_neg_edge_index, z)["auroc"]
 
     @torch.no_grad()
     def settle(self, model: nn.Module, before: dict[str, Tensor], after: dict[str, Tensor], load,
@@ -443,11 +448,9 @@ class Monitor:
         """The larger distance of the two ``"matched"`` statistics from their targets, in null
         standard deviations (either side: over-forgetting counts like under-forgetting);
         infinite where validation utility fell more than ``max_val_drop``."""
-        from gnn_unlearn.metrics.link import link_auc
-        d = self.data
         if z is None:
-            z = model.encode(d.x, d.edge_index)
-        if link_auc(model, d, d.val_pos_edge_index, d.val_neg_edge_index, z)["auroc"] < self.start_val - self.max_val_drop:
+            z = model.encode(self.data.x, self.data.edge_index)
+        if self._link_validation(model, z) < self.start_val - self.max_val_drop:
             return float("inf")
         (e1, e2), (sd1, sd2) = self.criterion.excesses(model, z)
         return max(abs(e1) / sd1, abs(e2) / sd2)

@@ -170,3 +170,64 @@ def test_fixed_unseen_scores_replace_the_models_own(cora_gcn, cora_task):
     assert higher.levels(cora_gcn, z)[0] < plain.levels(cora_gcn, z)[0]
     with pytest.raises(ValueError, match="one score per validation positive"):
         ForgetCriterion(data, cora_task.df_edge_index, probe, unseen_scores=own[:-1])
+
+
+class _Line(torch.nn.Module):
+    """A one-parameter 'model' for settle's search: z is its parameter."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(()))
+
+
+class _TwoStatistics:
+    """A 'matched' criterion along a step w in [0, 1]: the first statistic crosses its target at
+    w = 0.5 and goes far past it, the second stays short of its own (as GNNDelete's saturated
+    deleted-vs-non-edge AUC on a worst-case set)."""
+    target = "matched"
+
+    def excesses(self, model, z):
+        w = float(z)
+        return (1.0 - 2.0 * w, 0.1 - 0.05 * w), (1.0, 1.0)
+
+    def levels(self, model, z, tolerance=None):
+        (e1, e2), _ = self.excesses(model, z)
+        return max(e1, e2), 0.0
+
+
+def _toy_monitor(validation):
+    from gnn_unlearn.methods.stopping import Monitor
+    monitor = Monitor.__new__(Monitor)
+    monitor.link, monitor.criterion, monitor.start_val, monitor.max_val_drop = True, _TwoStatistics(), 1.0, 0.03
+    monitor.data = None
+    monitor._link_validation = lambda model, z: validation(float(z))
+    return monitor
+
+
+def test_settle_balances_two_statistics_when_no_point_of_the_step_meets_both():
+    """max(|1 - 2w|, 0.1 - 0.05w) is smallest where 2w - 1 meets 0.1 - 0.05w, at w = 1.1 / 2.05;
+    without the fallback settle would keep the whole step (w = 1), 1 null SD past the first
+    target."""
+    model = _Line()
+    before, after = {"w": torch.tensor(0.0)}, {"w": torch.tensor(1.0)}
+    load = lambda state: model.w.data.copy_(state["w"])
+    encode = lambda: model.w.detach().clone()
+    state, beta = _toy_monitor(lambda w: 1.0).settle(model, before, after, load, encode, steps=12)
+    assert beta == pytest.approx(1.1 / 2.05, abs=5e-3)
+    assert float(state["w"]) == pytest.approx(beta) and float(model.w) == pytest.approx(beta)
+    # the validation guard still holds: points past w = 0.3 lose utility, so the closest
+    # admissible point is the guard's edge
+    _, guarded = _toy_monitor(lambda w: 1.0 if w <= 0.3 else 0.9).settle(model, before, after, load, encode, steps=12)
+    assert guarded == pytest.approx(0.3, abs=5e-3) and guarded <= 0.3
+
+
+def test_excesses_are_those_of_the_matched_target(cora_gcn, cora_task):
+    data = cora_task.retained_data
+    z = cora_gcn.encode(data.x, data.edge_index)
+    matched = ForgetCriterion(data, cora_task.df_edge_index, data.val_neg_edge_index)
+    (e1, e2), (sd1, sd2) = matched.excesses(cora_gcn, z)
+    assert sd1 > 0 and sd2 > 0
+    assert matched.levels(cora_gcn, z, tolerance=0)[0] == pytest.approx(max(e1, e2))
+    assert matched.levels(cora_gcn, z, tolerance=1)[0] == pytest.approx(max(e1 - sd1, e2 - sd2))
+    with pytest.raises(ValueError, match="target='matched'"):
+        ForgetCriterion(data, cora_task.df_edge_index, data.val_neg_edge_index, "non_edges").excesses(cora_gcn, z)
