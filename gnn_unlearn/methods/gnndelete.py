@@ -87,7 +87,8 @@ Args:
         ``NeighborSampler``; needs pyg-lib or torch-sparse).
     seed: seeds the random pairs.
     settle: when the deleted set is found to look unseen, bisect the steps since the previous
-        check this many times for the shortest one that still gets there
+        check this many times for the shortest one that still gets there (where none meets both
+        targets, for the point closest to both)
         (:meth:`~gnn_unlearn.methods.stopping.Monitor.settle`; 0: keep the whole step). Default 6:
         the operators' first Adam steps can go far past the targets. Measured with the
         reference (Cora and CiteSeer, GCN, 0.5 / 2.5 %, in / out / worst-case, 5 seeds, against

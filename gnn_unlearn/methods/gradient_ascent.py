@@ -55,7 +55,8 @@ class GradientAscent(Unlearner):
             ``NeighborSampler``; needs pyg-lib or torch-sparse).
         seed: seeds the negatives and dropout.
         settle: when the deleted set is found to look unseen, bisect the steps since the
-            previous check this many times for the shortest one that still gets there
+            previous check this many times for the shortest one that still gets there (where
+            none meets both targets, for the point closest to both)
             (:meth:`~gnn_unlearn.methods.stopping.Monitor.settle`; 0: keep the whole step).
         stop_tolerance: the link stopping criterion's tolerance, in null standard deviations of its
             statistics (:class:`~gnn_unlearn.methods.stopping.ForgetCriterion`); 0 stops only once
