@@ -87,9 +87,9 @@ Args:
         ``NeighborSampler``; needs pyg-lib or torch-sparse).
     seed: seeds the random pairs.
     settle: when the deleted set is found to look unseen, bisect the steps since the previous
-        check this many times for the shortest one that still gets there (where none meets both
-        targets, for the point closest to both)
-        (:meth:`~gnn_unlearn.methods.stopping.Monitor.settle`; 0: keep the whole step). Default 6:
+        check this many times for the shortest one that still gets there (where none meets
+        both targets, for the point closest to both; :meth:`~gnn_unlearn.methods.stopping.Monitor.settle`;
+        0: keep the whole step). Default 6:
         the operators' first Adam steps can go far past the targets. Measured with the
         reference (Cora and CiteSeer, GCN, 0.5 / 2.5 %, in / out / worst-case, 5 seeds, against
         the same-seed retrain): mean |deletion identification - retrain's| 0.031 -> 0.018,
@@ -99,14 +99,6 @@ Args:
     stop_tolerance: the link stopping criterion's tolerance, in null standard deviations of its
         statistics (:class:`~gnn_unlearn.methods.stopping.ForgetCriterion`); 0 stops only once
         the deleted set sits at its targets themselves, not within chance of them.
-    unseen_scores: ``"original"`` (default): the unseen reference edges (validation positives)
-        are scored once, by the original model, and those scores set the deleted edges'
-        targets and the stopping levels throughout; ``"current"``: rescored with the operators
-        at every step. The operators rewrite every node of the affected region, and on a large
-        request most validation edges touch it (Cora, GCN, the 2.5 % most confident edges:
-        178-202 of 263), so their current scores drift down with the method (seeds 2-4: by
-        0.21-0.48 logits on average, where retraining moves them by +0.09 to +0.16) and take
-        the targets along: the deleted edges land below where retraining puts them.
     reference: a :class:`~gnn_unlearn.methods.reference.HeldOutReference` of this model (or the
         path of one saved by ``HeldOutReference.save`` / ``gnn-unlearn fit-reference``): each
         deleted edge's target is the quantile of unseen edges at its own held-out level, and the
@@ -273,7 +265,6 @@ def dense_pair_mask(region: Tensor, num_nodes: int, df: Tensor) -> Tensor:
 
 
 DEC_TARGETS = ("unseen_edges", "non_edges")
-UNSEEN_SCORES = ("original", "current")
 
 
 @register
@@ -283,7 +274,6 @@ class GNNDelete(Unlearner):
     data_parallel = True
     supports = frozenset({"edge", "node", "feature", "interaction"})
     tasks = frozenset({"link"})
-    param_choices = {"unseen_scores": UNSEEN_SCORES}
 
     def __init__(self, alpha: float = 0.5, lr: float | None = None, epochs: int = 300,
                  random_ratio: int = 1, init: str = "identity", target: str = "matched",
@@ -292,9 +282,9 @@ class GNNDelete(Unlearner):
                  neighbourhood: str = "edges", space: str = "logit", max_val_drop: float = 0.03,
                  eval_every: int = 1, fanouts: list[int] | None = None, batch_size: int = 1024,
                  sampler: str = "torch", seed: int = 0, reference: HeldOutReference | str | None = None,
-                 settle: int = 6, stop_tolerance: float = 0.5, unseen_scores: str = "original"):
+                 settle: int = 6, stop_tolerance: float = 0.5):
         self.fanouts, self.batch_size, self.sampler = fanouts, batch_size, check_sampler(sampler)
-        self.settle, self.stop_tolerance, self.unseen_scores = settle, stop_tolerance, unseen_scores
+        self.settle, self.stop_tolerance = settle, stop_tolerance
         self.alpha, self.epochs, self.random_ratio = alpha, epochs, random_ratio
         self.reference = as_reference(self.name, reference)
         self.neighbourhood, self.space = neighbourhood, space
@@ -360,14 +350,9 @@ class GNNDelete(Unlearner):
 
         levels = reference_levels(self.reference, task) if df.numel() else None
         self._unseen = UnseenEdges(data, df, levels) if df.numel() and self.dec_target == "unseen_edges" else None
-        # the unseen reference's scores: the original's, fixed (default), or the operators' current
-        self._fixed_val = None
-        if df.numel() and self.unseen_scores == "original":
-            with torch.no_grad():
-                self._fixed_val = model.decode(z_orig, data.val_pos_edge_index).float()
         opt = torch.optim.Adam(operators.parameters(), lr=self.lr)
-        monitor = Monitor(wrapped, task, g, self.target, self.max_val_drop, levels=levels,
-                          tolerance=self.stop_tolerance, unseen_scores=self._fixed_val) if df.numel() else None
+        monitor = Monitor(wrapped, task, g, self.target, self.max_val_drop,
+                          levels=levels, tolerance=self.stop_tolerance) if df.numel() else None
         step = self._full_batch_step if self.fanouts is None else self._minibatch_step
         replica = Replica.current()
         # DistributedDataParallel under torchrun: it averages the gradients of the only
@@ -460,12 +445,9 @@ class GNNDelete(Unlearner):
         return F.mse_loss(df_logits, wrapped.decode(z, rand_pairs).detach(), reduction="none")
 
     def _val_logits(self, wrapped, z: Tensor) -> Tensor | None:
-        """The scores of the unseen reference edges (no gradient flows through them): the
-        original's (``unseen_scores="original"``) or the current ones."""
+        """The current scores of the unseen reference edges (no gradient flows through them)."""
         if self._unseen is None:
             return None
-        if self._fixed_val is not None:
-            return self._fixed_val
         with torch.no_grad():
             return wrapped.decode(z.detach(), self._unseen.val)
 
@@ -523,12 +505,7 @@ class GNNDelete(Unlearner):
         if df_idx is not None:
             nf = df_b.size(1)
             ref_local = index[:, nf:nf + ref.size(1)]
-            if val_subset is None:
-                val_logits = None
-            elif self._fixed_val is not None:
-                val_logits = self._fixed_val[val_subset.to(self._fixed_val.device)]
-            else:
-                val_logits = wrapped.decode(z, ref_local).detach()
+            val_logits = None if val_subset is None else wrapped.decode(z, ref_local).detach()
             dec = self._dec_terms(wrapped, z, index[:, :nf], ref_local, val_logits, val_subset,
                                   df_idx).mean()
             loss = self.alpha * dec + (1 - self.alpha) * loss

@@ -155,23 +155,6 @@ def test_node_tasks_record_no_stop_excess(cora_node_cases):
     assert unlearn(model, task, "gradient_ascent").history["stop_excess"] is None
 
 
-def test_fixed_unseen_scores_replace_the_models_own(cora_gcn, cora_task):
-    """ForgetCriterion with unseen_scores reads them instead of rescoring the validation edges:
-    the model's own scores give the same levels as none; scores shifted up make the deleted set
-    look more forgotten relative to them; a wrong shape is refused."""
-    data = cora_task.retained_data
-    probe = data.val_neg_edge_index
-    z = cora_gcn.encode(data.x, data.edge_index)
-    own = cora_gcn.decode(z, data.val_pos_edge_index)
-    plain = ForgetCriterion(data, cora_task.df_edge_index, probe)
-    held = ForgetCriterion(data, cora_task.df_edge_index, probe, unseen_scores=own)
-    assert held.levels(cora_gcn, z) == pytest.approx(plain.levels(cora_gcn, z), abs=1e-6)
-    higher = ForgetCriterion(data, cora_task.df_edge_index, probe, unseen_scores=own + 2.0)
-    assert higher.levels(cora_gcn, z)[0] < plain.levels(cora_gcn, z)[0]
-    with pytest.raises(ValueError, match="one score per validation positive"):
-        ForgetCriterion(data, cora_task.df_edge_index, probe, unseen_scores=own[:-1])
-
-
 class _Line(torch.nn.Module):
     """A one-parameter 'model' for settle's search: z is its parameter."""
 
