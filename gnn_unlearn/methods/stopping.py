@@ -209,7 +209,6 @@ class ForgetCriterion:
         e_non_edges = rank_auc(df_scores, neg) - level_non_edges
         return (e_unseen, e_non_edges), (self.unseen.null_sd, _null_sd(df_scores.numel(), neg.numel()))
 
-
     def reached(self, model: nn.Module, z: Tensor) -> bool:
         df, level = self.levels(model, z)
         return df <= level
@@ -381,13 +380,12 @@ class Monitor:
         meets the targets themselves, without the criterion's tolerance (which only says when
         to stop looking: stopping at its edge would leave the deleted set on the
         under-forgetting side of the targets), with validation utility within
-        ``max_val_drop`` of its start, and returns that state and :math:`\beta`. When no
-        point of the step meets both targets (``target="matched"``: one statistic went past
-        its target while the other is still short of it), it takes the point where the two
-        lie closest to their targets instead (:meth:`_balance`); otherwise (the step did not
-        pass the targets) 1. On that Cora set GNNDelete
-        then lands at 0.18. Floating-point entries are interpolated, others (counters) taken
-        from ``after``.
+        ``max_val_drop`` of its start, and returns that state and :math:`\beta` (on that Cora
+        set GNNDelete then lands at 0.18). When no point of the step meets both targets
+        (``target="matched"``: one statistic went past its target while the other is still
+        short of it) it takes the point where the two lie closest to their targets
+        (:meth:`_balance`); when the step did not pass the targets, 1. Floating-point entries
+        are interpolated, others (counters) taken from ``after``.
 
         ``model``: the monitored model, as :meth:`check` takes it; ``load(state)`` puts a state
         into it (GNNDelete: into its operators); ``encode()`` returns its
