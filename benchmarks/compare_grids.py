@@ -58,14 +58,21 @@ def main(argv: list[str]) -> None:
         sys.exit("usage: python benchmarks/compare_grids.py FIRST.json SECOND.json")
     runs = []
     for path in argv:
-        with open(path) as f:
-            runs.append(json.load(f))
+        try:
+            with open(path) as f:
+                runs.append(json.load(f))
+        except (OSError, json.JSONDecodeError) as e:
+            sys.exit(f"compare_grids: cannot read {path}: {e}")
+    try:                                    # refuse runs of different grids before printing
+        table = compare(*runs)
+    except (ValueError, KeyError) as e:
+        sys.exit(f"compare_grids: {e}")
     print("# Two runs of one grid side by side\n")
     print("Rendered by `python benchmarks/compare_grids.py " + " ".join(argv) + "` from:\n")
     for r in runs:
         print(f"- `{r['command']}`")
     print("\n" + __doc__.split("\n\n", 2)[2].strip() + "\n")
-    print(compare(*runs))
+    print(table)
 
 
 if __name__ == "__main__":

@@ -117,3 +117,23 @@ def test_compare_grids_sets_two_runs_side_by_side_and_refuses_other_requests():
     assert "mean |lib - retrain| 0.020 -> 0.020" in text
     with pytest.raises(ValueError, match="same-seed retrains differ"):
         compare(run(0.80), run(0.72, retrain_gd=0.6))
+
+
+def test_compare_grids_script_refuses_unreadable_or_different_runs_without_a_traceback(tmp_path, capsys):
+    module = load_benchmark("compare_grids")
+
+    def write(name, blocks):
+        path = tmp_path / name
+        path.write_text(json.dumps({"command": f"gnn-unlearn benchmark --name {name}", "blocks": blocks}))
+        return str(path)
+    cora = [{**block([row("retrain", 0.9, 0.9, 0.7), row("gnndelete", 0.9, 0.92, 0.8)]), "seeds": [0]}]
+    other = [{**cora[0], "dataset": "CiteSeer"}]
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    for argv, message in (([write("a.json", cora), write("b.json", other)], "different blocks"),
+                          ([write("a.json", cora), str(bad)], "cannot read"),
+                          ([write("a.json", cora), str(tmp_path / "missing.json")], "cannot read")):
+        with pytest.raises(SystemExit) as exit_:
+            module.main(argv)
+        assert message in str(exit_.value)
+    assert capsys.readouterr().out == ""                      # nothing half-printed
