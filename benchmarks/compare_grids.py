@@ -65,8 +65,10 @@ def main(argv: list[str]) -> None:
             sys.exit(f"compare_grids: cannot read {path}: {e}")
     try:                                    # refuse runs of different grids before printing
         table = compare(*runs)
-    except (ValueError, KeyError) as e:
+    except ValueError as e:
         sys.exit(f"compare_grids: {e}")
+    except KeyError as e:
+        sys.exit(f"compare_grids: a block of the runs has no {e} (not a gnn-unlearn benchmark run?)")
     print("# Two runs of one grid side by side\n")
     print("Rendered by `python benchmarks/compare_grids.py " + " ".join(argv) + "` from:\n")
     for r in runs:

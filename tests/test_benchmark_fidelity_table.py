@@ -132,7 +132,9 @@ def test_compare_grids_script_refuses_unreadable_or_different_runs_without_a_tra
     bad.write_text("{not json")
     for argv, message in (([write("a.json", cora), write("b.json", other)], "different blocks"),
                           ([write("a.json", cora), str(bad)], "cannot read"),
-                          ([write("a.json", cora), str(tmp_path / "missing.json")], "cannot read")):
+                          ([write("a.json", cora), str(tmp_path / "missing.json")], "cannot read"),
+                          ([write("a.json", cora), write("c.json", [{k: v for k, v in cora[0].items()
+                                                                     if k != "seeds"}])], "has no 'seeds'")):
         with pytest.raises(SystemExit) as exit_:
             module.main(argv)
         assert message in str(exit_.value)

@@ -103,7 +103,7 @@ from gnn_unlearn.distributed import Replica
 from gnn_unlearn.loader import Embedder, check_batch_size, check_sampler, index_batches
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference, reference_levels
-from gnn_unlearn.methods.stopping import AT_START, LOOKS_UNSEEN, Monitor, UnseenEdges
+from gnn_unlearn.methods.stopping import AT_START, LOOKS_UNSEEN, Monitor, STOP_TOLERANCE, UnseenEdges
 from gnn_unlearn.models.predictors import build_model
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.ops.negative import negative_pairs
@@ -150,7 +150,7 @@ class D2DGN(Unlearner):
                  forget_teacher: str = "unseen_edges", max_val_drop: float = 0.03, dropout: bool = False,
                  fanouts: list[int] | None = None, batch_size: int = 1024,
                  sampler: str = "torch", seed: int = 0, reference: HeldOutReference | str | None = None,
-                 settle: int = 0, stop_tolerance: float = 0.5):
+                 settle: int = 0, stop_tolerance: float = STOP_TOLERANCE):
         self.dropout, self.fanouts, self.batch_size = dropout, fanouts, batch_size
         self.reference = as_reference(self.name, reference)
         self.settle, self.stop_tolerance = settle, stop_tolerance

@@ -126,7 +126,7 @@ from gnn_unlearn.loader import (build_sampler, check_batch_size, check_fanouts, 
                                  sample_subgraph)
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference, reference_levels
-from gnn_unlearn.methods.stopping import AT_START, LOOKS_UNSEEN, Monitor, UnseenEdges
+from gnn_unlearn.methods.stopping import AT_START, LOOKS_UNSEEN, Monitor, STOP_TOLERANCE, UnseenEdges
 from gnn_unlearn.models.encoders import PreparedGraph
 from gnn_unlearn.models.predictors import register_model_wrapper
 from gnn_unlearn.ops.graph import edge_keys
@@ -282,7 +282,7 @@ class GNNDelete(Unlearner):
                  neighbourhood: str = "edges", space: str = "logit", max_val_drop: float = 0.03,
                  eval_every: int = 1, fanouts: list[int] | None = None, batch_size: int = 1024,
                  sampler: str = "torch", seed: int = 0, reference: HeldOutReference | str | None = None,
-                 settle: int = 6, stop_tolerance: float = 0.5):
+                 settle: int = 6, stop_tolerance: float = STOP_TOLERANCE):
         self.fanouts, self.batch_size, self.sampler = fanouts, batch_size, check_sampler(sampler)
         self.settle, self.stop_tolerance = settle, stop_tolerance
         self.alpha, self.epochs, self.random_ratio = alpha, epochs, random_ratio

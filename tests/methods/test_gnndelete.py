@@ -97,4 +97,3 @@ def test_checkpoint_roundtrip_with_operators(cora_gcn, cora_task, tmp_path):
     kept = cora_task.retained_data
     assert torch.allclose(model.encode(kept.x, kept.edge_index),
                           result.model.encode(kept.x, kept.edge_index))
-

@@ -164,24 +164,28 @@ class _Line(torch.nn.Module):
 
 
 class _TwoStatistics:
-    """A 'matched' criterion along a step w in [0, 1]: the first statistic crosses its target at
-    w = 0.5 and goes far past it, the second stays short of its own (as GNNDelete's saturated
-    deleted-vs-non-edge AUC on a worst-case set)."""
+    """A 'matched' criterion along a step w in [0, 1]: by default the first statistic crosses its
+    target at w = 0.5 and goes far past it, the second stays short of its own (as GNNDelete's
+    saturated deleted-vs-non-edge AUC on a worst-case set)."""
     target = "matched"
+
+    def __init__(self, second=lambda w: 0.1 - 0.05 * w):
+        self.second = second
 
     def excesses(self, model, z):
         w = float(z)
-        return (1.0 - 2.0 * w, 0.1 - 0.05 * w), (1.0, 1.0)
+        return (1.0 - 2.0 * w, self.second(w)), (1.0, 1.0)
 
     def levels(self, model, z, tolerance=None):
         (e1, e2), _ = self.excesses(model, z)
         return max(e1, e2), 0.0
 
 
-def _toy_monitor(validation):
+def _toy_monitor(validation, criterion=None):
     from gnn_unlearn.methods.stopping import Monitor
     monitor = Monitor.__new__(Monitor)
-    monitor.link, monitor.criterion, monitor.start_val, monitor.max_val_drop = True, _TwoStatistics(), 1.0, 0.03
+    monitor.link, monitor.start_val, monitor.max_val_drop = True, 1.0, 0.03
+    monitor.criterion = criterion or _TwoStatistics()
     monitor.data = None
     monitor._link_validation = lambda model, z: validation(float(z))
     return monitor
@@ -202,6 +206,11 @@ def test_settle_balances_two_statistics_when_no_point_of_the_step_meets_both():
     # admissible point is the guard's edge
     _, guarded = _toy_monitor(lambda w: 1.0 if w <= 0.3 else 0.9).settle(model, before, after, load, encode, steps=12)
     assert guarded == pytest.approx(0.3, abs=5e-3) and guarded <= 0.3
+    # a second statistic that reaches its target only at the end of the step: the whole step
+    # was needed, so it is kept, not balanced
+    at_end = _TwoStatistics(second=lambda w: 1.0 - w)
+    _, whole = _toy_monitor(lambda w: 1.0, at_end).settle(model, before, after, load, encode, steps=12)
+    assert whole == 1.0
 
 
 def test_excesses_are_those_of_the_matched_target(cora_gcn, cora_task):
