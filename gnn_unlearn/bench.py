@@ -70,7 +70,8 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
              attacks: Sequence[str] = (), attack_params: dict | None = None,
              retrain_seeds: int = 1, reference_folds: int = 2,
              method_params: dict[str, dict[str, Any]] | None = None) -> list[dict]:
-    """Runs every combination, writes ``<output>/<name>.{md,json}`` (mean ± std over seeds).
+    """Runs every combination, writes ``<output>/<name>.{md,json}`` (mean ± std over seeds)
+    after every block.
 
     The original model of a (dataset, encoder, seed) is trained once and shared by every
     deleted-set size and position, as in GNNDelete's protocol; so is its held-out reference
@@ -91,6 +92,7 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     log = lambda s: print("  " + s, file=sys.stderr)
     reports: dict[tuple, list] = {}
+    blocks: list[dict] = []
     for ds, enc in itertools.product(datasets, encoders):
         for seed in seeds:
             options = {"transform": NormalizeFeatures()} if normalize_features else None
@@ -111,19 +113,28 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
                 print(f"{ds} {enc} {size:g} {where} seed {seed}: "
                       + ", ".join(f"{r['model']} Dt {r['dt_auroc']:.3f} Df {r['df_auroc']:.3f}" for r in rep.rows),
                       file=sys.stderr)
-            blocks = [{"dataset": k[0], "encoder": k[1], "df_size": k[2], "where": k[3], "region": region,
-                       "features": "row-normalised" if normalize_features else "as loaded",
-                       "seeds": [r.meta["seed"] for r in v], "rows": aggregate(v),
-                       "attack_columns": {**v[0].attack_columns, **_numeric(v[0].spread_columns)},
-                       "attack_notes": {**v[0].meta.get("attack_notes", {}), **_spread_note(v[0])},
-                       "steps": [r.meta["steps"] for r in v],
-                       **({"reference_folds": reference_folds} if with_reference else {}),
-                       **({"method_params": method_params} if method_params else {}),
-                       "stop_reasons": [r.meta["stop_reasons"] for r in v],
-                       "stop_excess": [r.meta["stop_excess"] for r in v]}
-                      for k, v in reports.items()]
-            write_grid(blocks, output, name, command, started)
+                # written after every block, so that a stopped run keeps what it finished
+                blocks = _grid_blocks(reports, region, normalize_features, with_reference,
+                                      reference_folds, method_params)
+                write_grid(blocks, output, name, command, started)
     return blocks
+
+
+def _grid_blocks(reports: dict[tuple, list], region: str, normalize_features: bool, with_reference: bool,
+                 reference_folds: int, method_params: dict) -> list[dict]:
+    """The grid's blocks so far: per (dataset, encoder, Df size, position), its seeds' reports
+    aggregated (mean ± std per model and column) with what each seed logged."""
+    return [{"dataset": k[0], "encoder": k[1], "df_size": k[2], "where": k[3], "region": region,
+             "features": "row-normalised" if normalize_features else "as loaded",
+             "seeds": [r.meta["seed"] for r in v], "rows": aggregate(v),
+             "attack_columns": {**v[0].attack_columns, **_numeric(v[0].spread_columns)},
+             "attack_notes": {**v[0].meta.get("attack_notes", {}), **_spread_note(v[0])},
+             "steps": [r.meta["steps"] for r in v],
+             **({"reference_folds": reference_folds} if with_reference else {}),
+             **({"method_params": method_params} if method_params else {}),
+             "stop_reasons": [r.meta["stop_reasons"] for r in v],
+             "stop_excess": [r.meta["stop_excess"] for r in v]}
+             for k, v in reports.items()]
 
 
 def check_method_params(params: Any, bases: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -371,3 +371,22 @@ def test_benchmark_method_params_reach_the_methods_and_the_record(tmp_path, caps
     assert len(runs) == 2 and all(kw["settle"] == 4 for kw in runs)           # the plain and the +ref row
     assert sum("reference" in kw for kw in runs) == 1
     assert {r["model"] for r in block["rows"]} >= {"gnndelete", "gnndelete+ref"}
+
+
+def test_a_benchmark_stopped_mid_grid_keeps_the_blocks_it_finished(tmp_path, monkeypatch):
+    import gnn_unlearn.bench as bench
+    real, calls = bench.run_edge_request, []
+
+    def stopped_at_the_second(*args, **kw):
+        calls.append(args[3])
+        if len(calls) == 2:
+            raise KeyboardInterrupt("stopped")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(bench, "run_edge_request", stopped_at_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        main(["benchmark", "--datasets", "synthetic", "--methods", "gradient_ascent", "--sizes", "0.05",
+              "--wheres", "in,out", "--seeds", "1", "--epochs", "20", "--output", str(tmp_path), "--name", "g"])
+    blocks = json.loads((tmp_path / "g.json").read_text())["blocks"]
+    assert calls == ["in", "out"] and [b["where"] for b in blocks] == ["in"]
+    assert "| in (library) |" in (tmp_path / "g.md").read_text().replace("  ", " ")

@@ -10,6 +10,7 @@ Small synthetic graphs and a few epochs: the whole file takes well under a minut
 from __future__ import annotations
 
 import copy
+import math
 import os
 
 import pytest
@@ -438,3 +439,38 @@ def test_sharded_methods_on_device(node_data, dev, method):
     result = unlearn(model, task, method, device=dev)
     retained = data_to(task.retained_data, dev)
     _check_result(result, model, before, dev, lambda m: m(retained.x, retained.edge_index))
+
+
+# the fidelity grid's pieces: the held-out reference, the stopping rule and the attacks --------
+
+@pytest.mark.parametrize("method", ["gnndelete", "d2dgn"])
+def test_reference_methods_on_device(link_data, link_model, dev, method):
+    from gnn_unlearn.methods import HeldOutReference
+    model, _ = link_model
+    reference = HeldOutReference.fit(model, link_data, seed=0, device=dev)
+    task = sample_edges(link_data, 0.05, where="in", seed=0).resolve(link_data, num_hops=2)
+    levels = reference.levels(task)
+    assert torch.isfinite(levels).all() and ((levels >= 0) & (levels <= 1)).all()
+    before = param_hash(model)
+    result = unlearn(model, task, method, device=dev, epochs=5, reference=reference)
+    assert result.history.get("stop_reason")
+    retained = data_to(task.retained_data, dev)
+    _check_result(result, model, before, dev, lambda m: m.decode(model_outputs(m, retained),
+                                                                 retained.test_pos_edge_index))
+
+
+def test_link_attacks_and_retrain_spread_on_device(link_data, link_model, dev):
+    from gnn_unlearn import evaluate
+    model, _ = link_model
+    task = sample_edges(link_data, 0.05, where="in", seed=0).resolve(link_data, num_hops=2)
+    result = unlearn(model, task, "gnndelete", device=dev, epochs=5)
+    report = evaluate(result, task, seed=0, attacks=["lira", "relearn", "probe", "cka"],
+                      attack_params={"lira": {"shadows": 4}}, retrain_seeds=3)
+    columns = set(report.attack_columns) - {"cka_seed_ref"}    # that one needs seed_reference=True
+    assert {"lira_tpr_1", "relearn_id_gap", "probe_auc_gap", "cka_retrain"} <= columns
+    rows = {r["model"]: r for r in report.rows}
+    assert {"original", "retrain", "gnndelete", "retrain#3"} <= set(rows)
+    for key in columns:                                          # numbers, never NaN
+        assert all(math.isfinite(r[key]) for r in rows.values()), key
+    assert rows["retrain"]["cka_retrain"] == pytest.approx(1.0)
+    assert rows["gnndelete"]["n_outside"] is not None
