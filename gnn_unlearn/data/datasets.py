@@ -7,6 +7,7 @@ the mirror itself is never written to (PyG writes ``processed/`` next to ``raw/`
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import os.path as osp
 import shutil
@@ -155,6 +156,34 @@ def _copy_from_mirror(mirror: str, spec: DatasetSpec, root: str) -> None:
             os.replace(tmp, dst)
 
 
+@contextlib.contextmanager
+def _cache_lock(root: str, spec: DatasetSpec):
+    """Holds an exclusive lock on ``<root>/<folder>/.lock`` (POSIX ``flock``; released when the
+    process ends, even by a crash). PyG and OGB write ``processed/`` with a plain save, so a
+    second process loading the same dataset while the first is processing it read a half-written
+    file (seen with 14 grid jobs starting at once: "PytorchStreamReader failed reading zip
+    archive"). Where ``fcntl`` does not exist (Windows) or the cache is read-only it does
+    not lock."""
+    try:
+        import fcntl
+    except ImportError:                         # pragma: no cover - not POSIX
+        yield
+        return
+    folder = osp.join(root, spec.folder)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        handle = open(osp.join(folder, ".lock"), "a")
+    except OSError:                             # a read-only cache: nothing will be written there
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _missing(spec: DatasetSpec, root: str) -> list[str]:
     return [f for f in spec.raw_files if not osp.exists(osp.join(root, spec.folder, f))]
 
@@ -208,23 +237,30 @@ def load_dataset(name: str, root: str | None = None, mirror: str | None = None,
         if not osp.isdir(mirror):
             raise FileNotFoundError(f"mirror folder {mirror!r} does not exist; pass an existing "
                                     f"folder as mirror=... or fix {MIRROR_ENV}")
+    with _cache_lock(root, spec):               # one process at a time fills and processes the cache
+        data = _load_into(spec, root, mirror, download)
+    data.name = spec.name
+    return _transformed(data, transform)
+
+
+def _load_into(spec: DatasetSpec, root: str, mirror: str | None, download: bool) -> Data:
+    """Copies the mirror's raw files into ``root`` and runs the loader (which downloads what is
+    still missing when ``download``)."""
+    if mirror:
         _copy_from_mirror(mirror, spec, root)
     missing = _missing(spec, root)
     hint = (f"put the raw files of {spec.name} under {osp.join(root, spec.folder)} "
             f"or in a mirror folder <mirror>/{spec.folder}/ and pass mirror=... or set {MIRROR_ENV}")
     if missing and (not download or spec.loader is _lightgcn):
         raise FileNotFoundError(f"{spec.name}: missing raw files {missing}; {hint}")
-    os.makedirs(root, exist_ok=True)
     try:
-        data = spec.loader(root, spec)
+        return spec.loader(root, spec)
     except (OSError, RuntimeError) as e:  # network failures surface as URLError/OSError
         if missing:
             raise FileNotFoundError(
                 f"{spec.name}: missing raw files {missing} and the download failed "
                 f"({type(e).__name__}: {e}); {hint}") from e
         raise
-    data.name = spec.name
-    return _transformed(data, transform)
 
 
 def _transformed(data: Data, transform: Callable[[Data], Data] | None) -> Data:

@@ -84,3 +84,18 @@ def test_synthetic_through_load_dataset():
     a = load_dataset("synthetic", num_nodes=300, seed=3)
     b = load_dataset("synthetic", num_nodes=300, seed=3)
     assert torch.equal(a.edge_index, b.edge_index) and torch.equal(a.x, b.x)
+
+
+def _load_and_count(args):
+    root, mirror = args
+    data = load_dataset("CiteSeer", root=root, mirror=mirror)
+    return data.num_nodes, data.edge_index.size(1), float(data.x.sum())
+
+
+def test_processes_loading_one_fresh_cache_at_once_all_get_the_graph(mirror, tmp_path):
+    # PyG saves processed/ with a plain write: without the cache lock a second process read the
+    # first one's half-written file (14 grid jobs started at once on one machine)
+    import multiprocessing as mp
+    with mp.get_context("spawn").Pool(4) as pool:
+        counts = pool.map(_load_and_count, [(str(tmp_path), mirror)] * 4)
+    assert counts == [counts[0]] * 4 and counts[0][:2] == (3327, 9104)
