@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from gnn_unlearn.data import synthetic_graph
-from gnn_unlearn.ops.partition import (balanced_kmeans, balanced_lpa, capacity_assign, fair_partition,
+from gnn_unlearn.ops.partition import (balanced_kmeans, balanced_lpa, capacity_assign, colour_swap_refine,
+                                       fair_partition,
                                        graph_balance, graph_fairness, metis_partition, neighbour_counts,
                                        random_partition, shard_capacity)
 
@@ -82,6 +83,28 @@ def test_fair_partition_balances_sizes_and_colours(planted):
     assert graph_balance(a, k) < 0.01
     with pytest.raises(ValueError, match="colours must be"):
         fair_partition(planted.edge_index, n, k, colours.float())
+
+
+def test_colour_swaps_cut_fewer_edges_at_the_same_sizes_and_colour_mix(planted):
+    n, k = planted.num_nodes, 5
+    colours = planted.y % 2                      # two colours that cut across the communities
+    fast = fair_partition(planted.edge_index, n, k, colours, generator=gen(), refine_rounds=0)
+    refined = fair_partition(planted.edge_index, n, k, colours, generator=gen())
+    assert torch.equal(refined, colour_swap_refine(planted.edge_index, fast, colours, k))
+    assert intra(planted.edge_index, refined) > intra(planted.edge_index, fast) + 0.05
+    mix = lambda a: torch.bincount(a * 2 + colours, minlength=2 * k)
+    assert torch.equal(mix(refined), mix(fast))                  # every shard's size and colours kept
+    assert graph_fairness(refined, colours, k) == graph_fairness(fast, colours, k)
+    assert torch.equal(colour_swap_refine(planted.edge_index, fast, colours, k, rounds=0), fast)
+    scrambled = random_partition(n, k, gen(1))                  # far from a good cut: many swaps pay
+    better = colour_swap_refine(planted.edge_index, scrambled, colours, k)
+    assert intra(planted.edge_index, better) > intra(planted.edge_index, scrambled) + 0.2
+    assert torch.equal(mix(better), mix(scrambled))
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="rounds must be"):
+            colour_swap_refine(planted.edge_index, fast, colours, k, rounds=bad)
+        with pytest.raises(ValueError, match="refine_rounds must be"):
+            fair_partition(planted.edge_index, n, k, colours, refine_rounds=bad)
 
 
 def test_fair_partition_places_isolated_nodes(planted):
