@@ -85,6 +85,9 @@ def same_weights(a, b) -> bool:
 def run(args) -> list[dict]:
     rows = []
     requests = [(r.split(":")[0], float(r.split(":")[1])) for r in args.requests.split(",")]
+    partition_options = json.loads(args.partition_options) if args.partition_options else {}
+    if not isinstance(partition_options, dict):
+        raise SystemExit(f"--partition-options must be a JSON object, got {args.partition_options!r}")
     task_kind = args.task
     m1, m2 = METRICS[task_kind]
     for seed in range(args.first_seed, args.first_seed + args.seeds):
@@ -101,7 +104,8 @@ def run(args) -> list[dict]:
             for method in args.methods.split(","):
                 t0 = time.perf_counter()
                 model = train_sharded(data, task_kind, num_shards=args.shards, method=method, seed=seed,
-                                      config=cfg, encoder=args.encoder)
+                                      config=cfg, encoder=args.encoder,
+                                      partition_options=partition_options or None)
                 train_s = time.perf_counter() - t0
                 acc, f1 = score(model, data)
                 log(f"{name} seed {seed} {method}: single {single_acc:.3f} ({single_s:.1f}s), "
@@ -275,6 +279,9 @@ def main() -> None:
                    help="kind:fraction, comma-separated (node / feature: fraction of all nodes, sampled "
                         "among training nodes; edge: fraction of training edges)")
     p.add_argument("--shards", type=int, default=10)
+    p.add_argument("--partition-options", default=None, metavar="JSON",
+                   help='options of the partition, e.g. \'{"refine_rounds": 0}\' (GUIDE without the '
+                        'same-colour swaps)')
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--first-seed", type=int, default=0, help="seeds run from here (to split a run)")
     p.add_argument("--encoder", default="gcn")
