@@ -11,8 +11,11 @@
 # without any attack run first, and run SLOTS at a time (OMP_NUM_THREADS=1 each); a job still
 # running at the deadline is stopped and writes nothing. The CUDA test file runs beside them.
 # Results: one grid file per finished job under RESULTS; merge a cell's seeds with
-# benchmarks/merge_grid.py. Small Cora-size models are launch-bound on a GPU, so the parallel
-# processes share it; every job's seconds and speed-ups are measured inside its own process.
+# benchmarks/merge_grid.py. Every job's seconds and speed-ups are measured inside its own process.
+# Measured on one H100 (session 20): with 14 jobs sharing the GPU each training ran about 5x slower
+# than one job alone (Cora GCN retrain 11-14 s against 1.7-2.7 s), about 2.5x the work of one job
+# in all. Cora-size models are launch-bound and the GPU time-slices between processes; a CPU
+# thread trains them about as fast, so DEVICE=cpu with one job per core may do more.
 #
 # Environment:
 #   DEVICE          cuda (default) or cpu
