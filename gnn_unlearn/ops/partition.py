@@ -331,10 +331,10 @@ def colour_swap_refine(edge_index: Tensor, assignment: Tensor, colours: Tensor, 
     A node :math:`u` of colour :math:`c` in shard :math:`A` gains
     :math:`g_u = n_u(B) - n_u(A)` cut edges removed by moving to shard :math:`B` (its
     neighbour counts in each shard; :math:`B` its best other shard). Swapping it with a node
-    :math:`v` of the *same colour* moving :math:`B 	o A` leaves every shard's size and colour
+    :math:`v` of the *same colour* moving :math:`B \to A` leaves every shard's size and colour
     counts unchanged, so GUIDE's balance and fairness scores are kept exactly, while the cut
     falls by :math:`g_u + g_v` (less 2 if :math:`u, v` are adjacent). Each round pairs, per
-    (colour, :math:`\{A, B\}`), the :math:`A 	o B` and :math:`B 	o A` candidates in
+    (colour, :math:`\{A, B\}`), the :math:`A \to B` and :math:`B \to A` candidates in
     descending gain and applies every pair with :math:`g_u + g_v > 0` at once (a
     Kernighan-Lin pass, vectorised: no loop over nodes). Simultaneous swaps can interact: a
     batch that does not lower the cut is undone and the best half of it tried instead
