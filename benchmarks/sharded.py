@@ -104,7 +104,7 @@ def run(args) -> list[dict]:
             for method in args.methods.split(","):
                 t0 = time.perf_counter()
                 model = train_sharded(data, task_kind, num_shards=args.shards, method=method, seed=seed,
-                                      config=cfg, encoder=args.encoder,
+                                      config=cfg, encoder=args.encoder, repair=args.repair,
                                       partition_options=partition_options or None)
                 train_s = time.perf_counter() - t0
                 acc, f1 = score(model, data)
@@ -135,7 +135,7 @@ def run(args) -> list[dict]:
                     if seed < args.first_seed + args.verify_seeds:
                         ref = train_sharded(task.retained_data, task_kind, num_shards=args.shards, method=method,
                                             partition=model.assignment, seed=seed, config=cfg,
-                                            encoder=args.encoder)
+                                            encoder=args.encoder, repair=args.repair)
                         row["bit_exact"] = same_weights(result.model, ref) and torch.equal(
                             outputs(result.model, task.retained_data), outputs(ref, task.retained_data))
                     if kind == "node":
@@ -262,7 +262,8 @@ def write(rows: list[dict], args, command: str | None = None, where: str | None 
           f"(patience {args.patience}) on {setting[2]}. {args.shards} shards. "
           "graph_eraser: balanced LPA partition, learned aggregation weights; guide: fair spectral partition "
           "(training labels as colours; a link split has no labels: one colour), refined by same-colour swaps "
-          "unless --partition-options says otherwise, MixUp repair, pyramid-match similarity weights.\n\n"
+          "unless --partition-options says otherwise, "
+          f"{'MixUp' if args.repair is None else args.repair} repair, pyramid-match similarity weights.\n\n"
           "Requests: node = nodes deleted with their edges (node classification: a fraction of the training "
           "nodes; link prediction: of all nodes); edge = a fraction of the training edges; feature = the "
           "feature rows of such nodes zeroed. "
@@ -288,6 +289,8 @@ def main() -> None:
                    help="kind:fraction, comma-separated (node / feature: fraction of all nodes, sampled "
                         "among training nodes; edge: fraction of training edges)")
     p.add_argument("--shards", type=int, default=10)
+    p.add_argument("--repair", default=None, choices=("none", "zero", "mirror", "mixup"),
+                   help="GUIDE's subgraph repair (default: the method's: mixup for guide, none for graph_eraser)")
     p.add_argument("--partition-options", default=None, metavar="JSON",
                    help='options of the partition, e.g. \'{"refine_rounds": 0}\' (GUIDE without the '
                         'same-colour swaps)')
