@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from gnn_unlearn.data import synthetic_graph
-from gnn_unlearn.ops.partition import (balanced_kmeans, balanced_lpa, capacity_assign, colour_swap_refine,
-                                       fair_partition,
+from gnn_unlearn.ops.partition import (balanced_kmeans, balanced_lpa, capacity_assign, colour_fair_moves,
+                                       colour_swap_refine, fair_partition,
                                        graph_balance, graph_fairness, metis_partition, neighbour_counts,
                                        random_partition, shard_capacity)
 
@@ -85,16 +85,25 @@ def test_fair_partition_balances_sizes_and_colours(planted):
         fair_partition(planted.edge_index, n, k, colours.float())
 
 
-def test_colour_swaps_cut_fewer_edges_at_the_same_sizes_and_colour_mix(planted):
+def test_colour_shares_then_swaps_make_the_fair_partition_fair_and_cut_less(planted):
     n, k = planted.num_nodes, 5
     colours = planted.y % 2                      # two colours that cut across the communities
     fast = fair_partition(planted.edge_index, n, k, colours, generator=gen(), refine_rounds=0)
+    shared = colour_fair_moves(planted.edge_index, fast, colours, k)
+    counts = torch.bincount(shared * 2 + colours, minlength=2 * k).view(k, 2)
+    per_colour = torch.bincount(colours, minlength=2)
+    assert ((counts - per_colour // k) >= 0).all() and ((counts - per_colour // k) <= 1).all()
+    sizes = torch.bincount(shared, minlength=k)
+    assert int(sizes.max() - sizes.min()) <= 1
+    moved = int((shared != fast).sum())
+    assert moved <= int((torch.bincount(fast * 2 + colours, minlength=2 * k).view(k, 2)
+                         - per_colour // k).clamp(min=0).sum())       # only over-share nodes move
     refined = fair_partition(planted.edge_index, n, k, colours, generator=gen())
-    assert torch.equal(refined, colour_swap_refine(planted.edge_index, fast, colours, k))
-    assert intra(planted.edge_index, refined) > intra(planted.edge_index, fast) + 0.05
+    assert torch.equal(refined, colour_swap_refine(planted.edge_index, shared, colours, k))
+    assert graph_fairness(refined, colours, k) <= graph_fairness(fast, colours, k)
+    assert intra(planted.edge_index, refined) > intra(planted.edge_index, shared) + 0.05
     mix = lambda a: torch.bincount(a * 2 + colours, minlength=2 * k)
-    assert torch.equal(mix(refined), mix(fast))                  # every shard's size and colours kept
-    assert graph_fairness(refined, colours, k) == graph_fairness(fast, colours, k)
+    assert torch.equal(mix(refined), mix(shared))                # swaps keep every size and colour mix
     assert torch.equal(colour_swap_refine(planted.edge_index, fast, colours, k, rounds=0), fast)
     scrambled = random_partition(n, k, gen(1))                  # far from a good cut: many swaps pay
     better = colour_swap_refine(planted.edge_index, scrambled, colours, k)
