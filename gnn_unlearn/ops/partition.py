@@ -272,8 +272,9 @@ def fair_spectral_embedding(edge_index: Tensor, num_nodes: int, colours: Tensor,
 def fair_partition(edge_index: Tensor, num_nodes: int, num_shards: int, colours: Tensor,
                    alpha: float = 1e-3, iters: int = 10, kmeans_iters: int = 10,
                    generator: torch.Generator | None = None, refine_rounds: int = 20) -> Tensor:
-    r"""GUIDE's fair and balanced partition, ``Fast`` variant with a capacity constraint, then
-    refined by :func:`colour_swap_refine`.
+    r"""GUIDE's fair and balanced partition: the ``Fast`` variant with a capacity constraint, then
+    every colour shared evenly (:func:`colour_fair_moves`) and fewer edges cut
+    (:func:`colour_swap_refine`).
 
     Nodes with edges get :func:`fair_spectral_embedding` rows, clustered by
     :func:`balanced_kmeans` under the cap :math:`\lceil N/K \rceil`; zero-degree nodes are then
@@ -337,9 +338,10 @@ def colour_fair_moves(edge_index: Tensor, assignment: Tensor, colours: Tensor, n
     shard (the extra ones rotated over the shards colour after colour, so shard sizes stay
     within one of each other). A shard over its share gives up its least attached nodes of that
     colour (fewest neighbours in it), and they go to the shards under their share where they
-    have the most neighbours (:func:`capacity_assign`). GUIDE's fairness score is then
-    :math:`\le` the rounding of :math:`n_c/K`; the structure is recovered by
-    :func:`colour_swap_refine`, which keeps it. One pass per colour, vectorised over nodes.
+    have the most neighbours (:func:`capacity_assign`). Every shard then holds
+    :math:`\lfloor n_c/K \rfloor` or :math:`\lceil n_c/K \rceil` nodes of every colour; the
+    edges this cuts are won back by :func:`colour_swap_refine`, which keeps those counts. One
+    pass per colour, vectorised over nodes.
     """
     n = assignment.numel()
     dev = assignment.device
