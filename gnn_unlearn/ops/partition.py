@@ -332,7 +332,7 @@ def fair_partition(edge_index: Tensor, num_nodes: int, num_shards: int, colours:
 
 
 def colour_fair_moves(edge_index: Tensor, assignment: Tensor, colours: Tensor, num_shards: int) -> Tensor:
-    r"""Moves the fewest nodes needed for every shard to hold its share of every colour.
+    r"""Moves nodes so that every shard holds its share of every colour, only from over-share shards.
 
     Colour :math:`c` with :math:`n_c` nodes gets :math:`\lfloor n_c/K \rfloor` or one more per
     shard (the extra ones rotated over the shards colour after colour, so shard sizes stay
