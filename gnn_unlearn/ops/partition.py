@@ -269,6 +269,25 @@ def fair_spectral_embedding(edge_index: Tensor, num_nodes: int, colours: Tensor,
     return h.float()
 
 
+def _check_colours(colours: Tensor, num_nodes: int) -> None:
+    if colours.shape != (num_nodes,) or colours.dtype in (torch.bool,) or colours.is_floating_point():
+        raise ValueError(f"colours must be [N] integers, got shape {tuple(colours.shape)} and "
+                         f"dtype {colours.dtype}")
+    if bool((colours < 0).any()):
+        raise ValueError("colours must be non-negative")
+
+
+def _check_assignment(assignment: Tensor, colours: Tensor, num_shards: int) -> None:
+    """An ``[N]`` shard assignment in ``0..K-1`` and ``[N]`` colours beside it."""
+    _check_k(max(assignment.numel(), 1), num_shards)
+    if assignment.dim() != 1 or assignment.dtype != torch.long:
+        raise ValueError(f"assignment must be an [N] long tensor, got shape {tuple(assignment.shape)} "
+                         f"and dtype {assignment.dtype}")
+    if assignment.numel() and (int(assignment.min()) < 0 or int(assignment.max()) >= num_shards):
+        raise ValueError(f"assignment must hold shard ids in 0..{num_shards - 1}")
+    _check_colours(colours, assignment.numel())
+
+
 def fair_partition(edge_index: Tensor, num_nodes: int, num_shards: int, colours: Tensor,
                    alpha: float = 1e-3, iters: int = 10, kmeans_iters: int = 10,
                    generator: torch.Generator | None = None, refine_rounds: int = 20) -> Tensor:
@@ -294,15 +313,11 @@ def fair_partition(edge_index: Tensor, num_nodes: int, num_shards: int, colours:
             unlabelled nodes their own colour, so no test label shapes the partition).
     """
     _check_k(num_nodes, num_shards)
-    if colours.shape != (num_nodes,) or colours.dtype in (torch.bool,) or colours.is_floating_point():
-        raise ValueError(f"colours must be [N] integers, got shape {tuple(colours.shape)} and "
-                         f"dtype {colours.dtype}")
-    if bool((colours < 0).any()):
-        raise ValueError("colours must be non-negative")
+    _check_colours(colours, num_nodes)
     if isinstance(refine_rounds, bool) or not isinstance(refine_rounds, int) or refine_rounds < 0:
         raise ValueError(f"refine_rounds must be an int >= 0, got {refine_rounds!r}")
     dev = edge_index.device
-    colours = colours.to(dev)
+    colours = colours.to(dev).long()
     deg = torch.bincount(edge_index.reshape(-1), minlength=num_nodes)
     linked = (deg > 0).nonzero().view(-1)
     isolated = (deg == 0).nonzero().view(-1)
@@ -327,8 +342,9 @@ def fair_partition(edge_index: Tensor, num_nodes: int, num_shards: int, colours:
         assign[by_colour] = slots[: by_colour.numel()]
     if refine_rounds == 0:
         return assign
-    assign = colour_fair_moves(edge_index, assign, colours, num_shards)
-    return colour_swap_refine(edge_index, assign, colours, num_shards, refine_rounds)
+    both = symmetrize(undirected_pairs(edge_index, num_nodes))
+    assign = _fair_moves(both, assign, colours, num_shards)
+    return _swap_refine(both, assign, colours, num_shards, refine_rounds)
 
 
 def colour_fair_moves(edge_index: Tensor, assignment: Tensor, colours: Tensor, num_shards: int) -> Tensor:
@@ -343,9 +359,15 @@ def colour_fair_moves(edge_index: Tensor, assignment: Tensor, colours: Tensor, n
     edges this cuts are won back by :func:`colour_swap_refine`, which keeps those counts. One
     pass per colour, vectorised over nodes.
     """
+    _check_assignment(assignment, colours, num_shards)
+    both = symmetrize(undirected_pairs(edge_index.to(assignment.device), assignment.numel()))
+    return _fair_moves(both, assignment, colours.to(assignment.device).long(), num_shards)
+
+
+def _fair_moves(both: Tensor, assignment: Tensor, colours: Tensor, num_shards: int) -> Tensor:
+    """:func:`colour_fair_moves` on the graph's pairs in both directions (``both``)."""
     n = assignment.numel()
     dev = assignment.device
-    colours = colours.to(dev).long()
     c_count = int(colours.max()) + 1 if n else 0
     counts = torch.bincount(colours * num_shards + assignment,
                             minlength=c_count * num_shards).view(c_count, num_shards)
@@ -355,7 +377,6 @@ def colour_fair_moves(edge_index: Tensor, assignment: Tensor, colours: Tensor, n
     slot = torch.arange(num_shards, device=dev).view(1, -1)
     target = (total // num_shards).view(-1, 1) + (((slot - offset.view(-1, 1)) % num_shards)
                                                    < rem.view(-1, 1)).long()
-    both = symmetrize(undirected_pairs(edge_index.to(dev), n))
     near = neighbour_counts(both, assignment, num_shards)
     out = assignment.clone()
     for c in range(c_count):                     # one pass per colour (a handful), not per node
@@ -394,10 +415,14 @@ def colour_swap_refine(edge_index: Tensor, assignment: Tensor, colours: Tensor, 
     """
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 0:
         raise ValueError(f"rounds must be an int >= 0, got {rounds!r}")
+    _check_assignment(assignment, colours, num_shards)
+    both = symmetrize(undirected_pairs(edge_index.to(assignment.device), assignment.numel()))
+    return _swap_refine(both, assignment, colours.to(assignment.device).long(), num_shards, rounds)
+
+
+def _swap_refine(both: Tensor, assignment: Tensor, colours: Tensor, num_shards: int, rounds: int) -> Tensor:
+    """:func:`colour_swap_refine` on the graph's pairs in both directions (``both``)."""
     n = assignment.numel()
-    dev = assignment.device
-    both = symmetrize(undirected_pairs(edge_index.to(dev), n))
-    colours = colours.to(dev).long()
     assign = assignment.clone()
 
     def cut(a: Tensor) -> int:
@@ -420,11 +445,11 @@ def colour_swap_refine(edge_index: Tensor, assignment: Tensor, colours: Tensor, 
         key_f = group[forward] * n + rank[forward]
         back = ~forward
         key_b = partner[back] * n + rank[back]           # the same key as its forward partner
+        if key_b.numel() == 0:
+            break
         order = torch.argsort(key_b)
         sorted_b = key_b[order]
-        pos = torch.searchsorted(sorted_b, key_f).clamp(max=max(sorted_b.numel() - 1, 0))
-        if sorted_b.numel() == 0:
-            break
+        pos = torch.searchsorted(sorted_b, key_f).clamp(max=sorted_b.numel() - 1)
         matched = sorted_b[pos] == key_f
         u = forward.nonzero().view(-1)[matched]
         v = back.nonzero().view(-1)[order[pos[matched]]]

@@ -114,6 +114,15 @@ def test_colour_shares_then_swaps_make_the_fair_partition_fair_and_cut_less(plan
             colour_swap_refine(planted.edge_index, fast, colours, k, rounds=bad)
         with pytest.raises(ValueError, match="refine_rounds must be"):
             fair_partition(planted.edge_index, n, k, colours, refine_rounds=bad)
+    for refine in (colour_swap_refine, colour_fair_moves):
+        with pytest.raises(ValueError, match="shard ids in 0..4"):
+            refine(planted.edge_index, fast + 1, colours, k)
+        with pytest.raises(ValueError, match="colours must be"):
+            refine(planted.edge_index, fast, colours[:-1], k)
+        with pytest.raises(ValueError, match="colours must be non-negative"):
+            refine(planted.edge_index, fast, colours - 1, k)
+        with pytest.raises(ValueError, match="assignment must be an"):
+            refine(planted.edge_index, fast.float(), colours, k)
 
 
 def test_fair_partition_places_isolated_nodes(planted):
