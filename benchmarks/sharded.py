@@ -85,9 +85,6 @@ def same_weights(a, b) -> bool:
 def run(args) -> list[dict]:
     rows = []
     requests = [(r.split(":")[0], float(r.split(":")[1])) for r in args.requests.split(",")]
-    partition_options = json.loads(args.partition_options) if args.partition_options else {}
-    if not isinstance(partition_options, dict):
-        raise SystemExit(f"--partition-options must be a JSON object, got {args.partition_options!r}")
     task_kind = args.task
     m1, m2 = METRICS[task_kind]
     for seed in range(args.first_seed, args.first_seed + args.seeds):
@@ -105,7 +102,7 @@ def run(args) -> list[dict]:
                 t0 = time.perf_counter()
                 model = train_sharded(data, task_kind, num_shards=args.shards, method=method, seed=seed,
                                       config=cfg, encoder=args.encoder, repair=args.repair,
-                                      partition_options=partition_options or None)
+                                      partition_options=args.partition_options)
                 train_s = time.perf_counter() - t0
                 acc, f1 = score(model, data)
                 log(f"{name} seed {seed} {method}: single {single_acc:.3f} ({single_s:.1f}s), "
@@ -171,6 +168,17 @@ def run(args) -> list[dict]:
                         f"(retrain {node_retrain_s:.1f}s)")
                     write(rows, args)
     return rows
+
+
+def json_object(text: str) -> dict:
+    """An option's JSON object, or a usage error saying what was wrong."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not JSON ({e}), e.g. '{{\"refine_rounds\": 0}}'") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object, e.g. '{{\"refine_rounds\": 0}}', got {text!r}")
+    return value
 
 
 def log(s: str) -> None:
@@ -291,7 +299,7 @@ def main() -> None:
     p.add_argument("--shards", type=int, default=10)
     p.add_argument("--repair", default=None, choices=("none", "zero", "mirror", "mixup"),
                    help="GUIDE's subgraph repair (default: the method's: mixup for guide, none for graph_eraser)")
-    p.add_argument("--partition-options", default=None, metavar="JSON",
+    p.add_argument("--partition-options", default=None, metavar="JSON", type=json_object,
                    help='options of the partition, e.g. \'{"refine_rounds": 0}\' (GUIDE without the '
                         'same-colour swaps)')
     p.add_argument("--seeds", type=int, default=3)
