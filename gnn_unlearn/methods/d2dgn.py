@@ -77,6 +77,9 @@ Args:
     stop_tolerance: the link stopping criterion's tolerance, in null standard deviations of its
         statistics (:class:`~gnn_unlearn.methods.stopping.ForgetCriterion`); 0 stops only once
         the deleted set sits at its targets themselves, not within chance of them.
+    backtrack: on an epoch that drops validation beyond ``max_val_drop``, return the student to
+        the last good state and halve the learning rate, at most this many times (then stop
+        there; 0: stop at the first drop, which after the first epoch returns the original).
     reference: link prediction, a :class:`~gnn_unlearn.methods.reference.HeldOutReference` of
         this model (or the path of one saved by ``HeldOutReference.save`` / ``gnn-unlearn
         fit-reference``): each deleted edge is taught the unseen edges' quantile at its own held-out
@@ -150,8 +153,9 @@ class D2DGN(Unlearner):
                  forget_teacher: str = "unseen_edges", max_val_drop: float = 0.03, dropout: bool = False,
                  fanouts: list[int] | None = None, batch_size: int = 1024,
                  sampler: str = "torch", seed: int = 0, reference: HeldOutReference | str | None = None,
-                 settle: int = 0, stop_tolerance: float = STOP_TOLERANCE):
+                 settle: int = 0, stop_tolerance: float = STOP_TOLERANCE, backtrack: int = 3):
         self.dropout, self.fanouts, self.batch_size = dropout, fanouts, batch_size
+        self.backtrack = backtrack
         self.reference = as_reference(self.name, reference)
         self.settle, self.stop_tolerance = settle, stop_tolerance
         self.sampler = check_sampler(sampler)
@@ -195,6 +199,7 @@ class D2DGN(Unlearner):
         # share of it; mini-batch: each rank its own batches (shared order, local draws)
         split, draws = (replica, g) if batch_size is None else (Replica(), local)
         best, reason, losses = copy.deepcopy(student.state_dict()), "max epochs", []
+        halvings, lr = 0, self.lr
         at_start = bool(replica.decide(monitor.evaluate(student)[1]))
         if at_start:                        # the original already sits at the target
             reason = AT_START
@@ -208,6 +213,12 @@ class D2DGN(Unlearner):
                     opt.step()
                 losses.append(float(replica.mean(loss.detach())))
                 verdict = replica.decide(monitor.check(student))   # rank 0 decides for all
+                if verdict == "validation drop" and halvings < self.backtrack:
+                    # the step was too large: back to the last good state, half the rate
+                    halvings, lr = halvings + 1, lr / 2
+                    student.load_state_dict(best)
+                    opt = torch.optim.Adam(student.parameters(), lr=lr)
+                    continue
                 if verdict == "validation drop":
                     reason = verdict
                     break
@@ -221,7 +232,7 @@ class D2DGN(Unlearner):
         del ddp                             # DDP's gradient hooks go with it
         student.load_state_dict(best)
         self.history["stop_excess"] = monitor.excess(student)
-        self.history.update(loss=losses, epochs=len(losses), stop_reason=reason,
+        self.history.update(loss=losses, epochs=len(losses), stop_reason=reason, lr_halvings=halvings,
                             start_val=monitor.start_val)
         return student
 

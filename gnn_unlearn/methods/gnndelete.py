@@ -99,6 +99,10 @@ Args:
     stop_tolerance: the link stopping criterion's tolerance, in null standard deviations of its
         statistics (:class:`~gnn_unlearn.methods.stopping.ForgetCriterion`); 0 stops only once
         the deleted set sits at its targets themselves, not within chance of them.
+    backtrack: on a check that finds validation AUROC dropped beyond ``max_val_drop``, return
+        the operators to the last good state and halve the learning rate, at most this many
+        times (then stop there; 0: stop at the first drop). Without it a first epoch that trips
+        the guard returns the identity operators, i.e. the original model.
     reference: a :class:`~gnn_unlearn.methods.reference.HeldOutReference` of this model (or the
         path of one saved by ``HeldOutReference.save`` / ``gnn-unlearn fit-reference``): each
         deleted edge's target is the quantile of unseen edges at its own held-out level, and the
@@ -282,8 +286,9 @@ class GNNDelete(Unlearner):
                  neighbourhood: str = "edges", space: str = "logit", max_val_drop: float = 0.03,
                  eval_every: int = 1, fanouts: list[int] | None = None, batch_size: int = 1024,
                  sampler: str = "torch", seed: int = 0, reference: HeldOutReference | str | None = None,
-                 settle: int = 6, stop_tolerance: float = STOP_TOLERANCE):
+                 settle: int = 6, stop_tolerance: float = STOP_TOLERANCE, backtrack: int = 3):
         self.fanouts, self.batch_size, self.sampler = fanouts, batch_size, check_sampler(sampler)
+        self.backtrack = backtrack
         self.settle, self.stop_tolerance = settle, stop_tolerance
         self.alpha, self.epochs, self.random_ratio = alpha, epochs, random_ratio
         self.reference = as_reference(self.name, reference)
@@ -371,6 +376,7 @@ class GNNDelete(Unlearner):
             hops = self.fanouts[: enc.num_layers - 1]
             ctx.update(in_region=in_region, sampler=build_sampler(data, hops, self.sampler) if hops else None)
         best, reason, losses = copy.deepcopy(operators.state_dict()), "max epochs", []
+        halvings, lr = 0, self.lr
         at_start = monitor is not None and bool(replica.decide(monitor.evaluate(wrapped, encode())[1]))
         if at_start:                        # identity operators already sit at the target
             reason = AT_START
@@ -385,6 +391,12 @@ class GNNDelete(Unlearner):
                     continue
                 with torch.no_grad():       # rank 0 decides for all ranks
                     verdict = replica.decide(monitor.check(wrapped, encode()))
+                if verdict == "validation drop" and halvings < self.backtrack:
+                    # the step was too large: back to the last good state, half the rate
+                    halvings, lr = halvings + 1, lr / 2
+                    operators.load_state_dict(best)
+                    ctx["opt"] = torch.optim.Adam(operators.parameters(), lr=lr)
+                    continue
                 if verdict == "validation drop":
                     reason = verdict
                     break
@@ -398,7 +410,7 @@ class GNNDelete(Unlearner):
         del ctx["step"]                     # DDP's gradient hooks go with it
         operators.load_state_dict(best)
         self.history["stop_excess"] = None if monitor is None else monitor.excess(wrapped, encode())
-        self.history.update(loss=losses, epochs=len(losses), stop_reason=reason,
+        self.history.update(loss=losses, epochs=len(losses), stop_reason=reason, lr_halvings=halvings,
                             start_val=None if monitor is None else monitor.start_val)
         return wrapped
 
