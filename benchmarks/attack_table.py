@@ -29,7 +29,7 @@ import json
 import math
 import sys
 
-from gnn_unlearn.bench import block_key
+from gnn_unlearn.bench import block_key, is_retrain, rendered_header
 
 #: measure -> header; the measures read for "inside the retrain spread"
 MEASURES = {
@@ -50,10 +50,6 @@ SHOWN = {
     "lira_tpr_1": "LiRA TPR@1%FPR", "relearn_id_gap": "relearn id gap", "probe_auc_gap": "probe AUC gap",
     "cka_retrain": "CKA vs retrain", "df_shift": "Df shift (z)", "df_shift_p": "Df shift p",
 }
-
-
-def is_retrain(name: str) -> bool:
-    return name == "retrain" or name.startswith("retrain#")
 
 
 def _value(row: dict, key: str) -> float | None:
@@ -198,11 +194,8 @@ def main(argv: list[str]) -> None:
         if missing:
             p.error(f"--models {missing} are in none of the runs (their models: {sorted(present)})")
     blocks.sort(key=lambda b: (b["dataset"], b["encoder"], b["df_size"], b["where"]))
-    print("# Fidelity under attack: every block against the spread of its retrained models\n")
-    print("Rendered by `python benchmarks/attack_table.py " + " ".join(argv) + "` from:\n")
-    for c in commands:
-        print(f"- `{c}`")
-    print(f"\nHardware: {'; '.join(sorted(hardware))}\n")
+    print(rendered_header("Fidelity under attack: every block against the spread of its retrained models",
+                          "benchmarks/attack_table.py", argv, commands, hardware))
     print(__doc__.split("\n\n", 2)[2].strip() + "\n")
     print("Bold: outside the retrain spread. Seconds and speed-up: the method's, against the same-seed "
           "retrain of the same run (the held-out reference's one-off cost is not in them).\n")

@@ -36,13 +36,9 @@ from __future__ import annotations
 import json
 import sys
 
-from gnn_unlearn.bench import block_key, check_same_requests
+from gnn_unlearn.bench import block_key, check_same_requests, is_retrain, rendered_header
 
 MEASURES = ("dt_auroc", "df_auroc", "df_auc_gnndelete")
-
-
-def is_retrain(name: str) -> bool:
-    return name == "retrain" or name.startswith("retrain#")
 
 
 def pooled_retrain(rows: dict[str, dict]) -> dict | None:
@@ -226,11 +222,8 @@ def main(argv: list[str]) -> None:
             donor = json.load(f)
         blocks = borrow_retrains(blocks, donor["blocks"])
         commands.append(donor["command"] + " (its extra retrains only)")
-    print("# Indistinguishability from retraining (issue 15 targets)\n")
-    print("Rendered by `python benchmarks/fidelity_table.py " + " ".join(argv) + "` from:\n")
-    for c in commands:
-        print(f"- `{c}`")
-    print(f"\nHardware: {'; '.join(sorted(hardware))}\n")
+    print(rendered_header("Indistinguishability from retraining (issue 15 targets)",
+                          "benchmarks/fidelity_table.py", argv, commands, hardware))
     print(__doc__.split("\n\n", 2)[2].strip() + "\n")
     print(table(blocks))
 

@@ -206,6 +206,20 @@ def _attack_notes(blocks: list[dict]) -> str:
 REQUEST_FINGERPRINT = ("dt_auroc", "df_auroc", "df_auc_gnndelete")
 
 
+def is_retrain(name: str) -> bool:
+    """Whether a grid row is a retrained model: the same-seed ``"retrain"`` or a ``"retrain#k"``."""
+    return name == "retrain" or name.startswith("retrain#")
+
+
+def rendered_header(title: str, script: str, argv: Sequence[str], commands: Sequence[str],
+                    hardware: set[str]) -> str:
+    """The opening of a table rendered from grid results: its title, the command that rendered
+    it, the commands that produced the results and the machines they ran on."""
+    lines = [f"# {title}", "", f"Rendered by `python {script} " + " ".join(argv) + "` from:", ""]
+    lines += [f"- `{c}`" for c in commands]
+    return "\n".join(lines + ["", f"Hardware: {'; '.join(sorted(hardware))}", ""])
+
+
 def block_key(block: dict) -> tuple:
     """What identifies a block of a grid run: (dataset, encoder, Df size, position, region,
     features)."""

@@ -7,6 +7,7 @@ import torch
 
 from gnn_unlearn.data import sample_nodes
 from gnn_unlearn.methods import unlearn
+from gnn_unlearn.metrics import link_auc
 from gnn_unlearn.training import TrainConfig, train
 
 NODE_SEEDS = (0, 1)
@@ -129,3 +130,20 @@ def shop_model(shop):
     model, _ = train(shop, "rec", TrainConfig(epochs=150, lr=0.02, batch_size=1024, eval_every=50,
                                               patience=1000, seed=0))
     return model
+
+
+def backtracks_on_validation_drop(model, task, method: str):
+    """Checks that ``method`` at a rate far too large (lr 1) gives up with the original model
+    unchanged at ``backtrack=0``, and with backtracking halves the rate until validation holds
+    and changes the model; returns the backtracking result."""
+    kept = task.retained_data
+    z0 = model.encode(kept.x, kept.edge_index)
+    give_up = unlearn(model, task, method, lr=1.0, backtrack=0)
+    assert give_up.history["stop_reason"] == "validation drop" and give_up.history["epochs"] == 1
+    assert torch.allclose(give_up.model.encode(kept.x, kept.edge_index), z0, atol=1e-6)
+    retried = unlearn(model, task, method, lr=1.0, backtrack=10)
+    assert retried.history["lr_halvings"] >= 1
+    assert not torch.allclose(retried.model.encode(kept.x, kept.edge_index), z0, atol=1e-4)
+    val = link_auc(retried.model, kept, kept.val_pos_edge_index, kept.val_neg_edge_index)["auroc"]
+    assert val >= retried.history["start_val"] - 0.03
+    return retried

@@ -7,6 +7,7 @@ from gnn_unlearn.metrics import link_auc
 from gnn_unlearn.training import TrainConfig, train
 
 from ..conftest import param_hash
+from .conftest import backtracks_on_validation_drop
 
 
 def test_kl_helpers_match_direct_formulas():
@@ -59,14 +60,6 @@ def test_feature_requests_are_refused(cora_gcn, cora_link):
         unlearn(cora_gcn, DeletionRequest.features([1]).resolve(cora_link), "d2dgn")
 
 
+
 def test_an_epoch_that_drops_validation_is_retried_at_half_the_rate(cora_gcn, cora_task):
-    kept = cora_task.retained_data
-    z0 = cora_gcn.encode(kept.x, kept.edge_index)
-    give_up = unlearn(cora_gcn, cora_task, "d2dgn", lr=1.0, backtrack=0)
-    assert give_up.history["stop_reason"] == "validation drop" and give_up.history["epochs"] == 1
-    assert torch.allclose(give_up.model.encode(kept.x, kept.edge_index), z0, atol=1e-6)
-    retried = unlearn(cora_gcn, cora_task, "d2dgn", lr=1.0, backtrack=10)
-    assert retried.history["lr_halvings"] >= 1
-    assert not torch.allclose(retried.model.encode(kept.x, kept.edge_index), z0, atol=1e-4)
-    val = link_auc(retried.model, kept, kept.val_pos_edge_index, kept.val_neg_edge_index)["auroc"]
-    assert val >= retried.history["start_val"] - 0.03
+    backtracks_on_validation_drop(cora_gcn, cora_task, "d2dgn")

@@ -8,6 +8,7 @@ from gnn_unlearn.methods.gnndelete import (GNNDeleteModel, dense_pair_mask, neig
 from gnn_unlearn.metrics import link_auc
 
 from ..conftest import param_hash
+from .conftest import backtracks_on_validation_drop
 
 
 def _aucs(model, task):
@@ -99,19 +100,11 @@ def test_checkpoint_roundtrip_with_operators(cora_gcn, cora_task, tmp_path):
                           result.model.encode(kept.x, kept.edge_index))
 
 
+
 def test_a_step_that_drops_validation_is_retried_at_half_the_rate_not_given_up(cora_gcn, cora_task):
     """A first epoch that trips the validation guard used to return the identity operators: the
     original model, unchanged. With backtracking the step is retried at half the rate."""
-    kept = cora_task.retained_data
-    z0 = cora_gcn.encode(kept.x, kept.edge_index)
-    give_up = unlearn(cora_gcn, cora_task, "gnndelete", lr=1.0, backtrack=0)
-    assert give_up.history["stop_reason"] == "validation drop" and give_up.history["epochs"] == 1
-    assert torch.allclose(give_up.model.encode(kept.x, kept.edge_index), z0, atol=1e-6)
-    retried = unlearn(cora_gcn, cora_task, "gnndelete", lr=1.0, backtrack=10)
-    assert retried.history["lr_halvings"] >= 1
-    assert not torch.allclose(retried.model.encode(kept.x, kept.edge_index), z0, atol=1e-4)
-    val = link_auc(retried.model, kept, kept.val_pos_edge_index, kept.val_neg_edge_index)["auroc"]
-    assert val >= retried.history["start_val"] - 0.03
+    retried = backtracks_on_validation_drop(cora_gcn, cora_task, "gnndelete")
     _, df = _aucs(retried.model, cora_task)
     _, df_orig = _aucs(cora_gcn, cora_task)
     assert df < df_orig - 0.02                       # it forgets instead of returning the original
