@@ -20,7 +20,9 @@ A draw exchangeable with n pooled models lands inside their range with probabili
 (n - 1) / (n + 1) (with K = 4: 4 / 6 against five models). The *noise floor* measures it: each
 retrained model checked against the pool of the others (one model fewer, so a slightly harsher
 yardstick). A method indistinguishable from retraining is inside about as often as the floor;
-the original model, which still holds the deleted set, shows what the attack can see.
+the original model, which still holds the deleted set, shows what the attack can see. A method
+starts from the original, so on a measure the deletion barely moves (Dt) it inherits the
+original's place: read its verdict beside the original's.
 """
 from __future__ import annotations
 
