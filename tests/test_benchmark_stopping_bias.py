@@ -1,0 +1,52 @@
+"""benchmarks/stopping_bias.py: the two stopping excesses of retrains and methods, per block."""
+import json
+
+import pytest
+
+from .conftest import load_benchmark
+
+
+def load():
+    return load_benchmark("stopping_bias")
+
+
+def row(model, z1, z2, seed=0, where="in", reason=None):
+    return dict(dataset="Cora", encoder="gcn", size=0.025, where=where, seed=seed, model=model,
+                z_unseen=z1, z_non=z2, stop_reason=reason, seconds=None)
+
+
+def test_blocks_average_over_seeds_and_the_overall_table_over_everything():
+    sb = load()
+    rows = [row("retrain", -1.0, 0.5), row("retrain", 0.0, -0.5, seed=1),
+            row("d2dgn+ref", 0.4, 0.5, reason="deleted set looks unseen"),
+            row("d2dgn+ref", 0.6, 0.3, seed=1, reason="matched as far as it goes"),
+            row("d2dgn+ref", 2.0, 1.0, where="out", reason="validation drop")]
+    blocks = {(s["where"], s["model"]): s for s in sb.summary(rows)}
+    assert blocks[("in", "retrain")]["z_unseen"] == pytest.approx(-0.5)
+    assert blocks[("in", "d2dgn+ref")]["n"] == 2
+    assert blocks[("in", "d2dgn+ref")]["stop_reasons"] == ["deleted set looks unseen", "matched as far as it goes"]
+    kinds = {k: v for k, *v in sb.overall(rows)}
+    assert kinds["d2dgn+ref"][0] == 3 and kinds["d2dgn+ref"][1] == pytest.approx(1.0)
+    assert kinds["retrain"][3] == pytest.approx(0.5)              # mean |z_unseen|
+    text = sb.markdown(rows, "cmd")
+    assert "| d2dgn+ref | 3 | +1.00 | +0.60 |" in text and "validation drop" in text
+
+
+def test_bad_arguments_are_refused_before_any_work(capsys):
+    sb = load()
+    for argv in (["--methods", "d2dgn"], ["--wheres", "nowhere"], ["--seeds", "0"],
+                 ["--method-params", "[1]"], ["--methods", "nothing+ref"]):
+        with pytest.raises(SystemExit):
+            sb.main(argv)
+        assert "error" in capsys.readouterr().err
+
+
+def test_a_small_run_measures_the_original_retrains_and_methods(tmp_path):
+    sb = load()
+    sb.main(["--datasets", "synthetic", "--sizes", "0.05", "--wheres", "random", "--seeds", "1",
+             "--retrains", "2", "--methods", "d2dgn+ref", "--output", str(tmp_path), "--name", "sb"])
+    rows = json.loads((tmp_path / "sb.json").read_text())["rows"]
+    assert [r["model"] for r in rows] == ["original", "retrain", "retrain#k", "d2dgn+ref"]
+    assert all(isinstance(r["z_unseen"], float) and isinstance(r["z_non"], float) for r in rows)
+    assert rows[-1]["stop_reason"] and rows[0]["stop_reason"] is None
+    assert "Over every block and seed" in (tmp_path / "sb.md").read_text()
