@@ -107,9 +107,34 @@ def overall(rows: list[dict]) -> list[tuple[str, int, float, float, float, float
             for k, rs in kinds.items()]
 
 
-def markdown(rows: list[dict], command: str) -> str:
+def decomposition(rows: list[dict]) -> list[tuple[str, int, float, float, float]]:
+    """Per non-retrained model: (model, requests, mean distance to the request's retrains, mean
+    target error, mean spread of the retrains). Per request, with :math:`\bar z` the retrains'
+    mean excess: distance :math:`\max_i |z_i - \bar z_i|` over the two statistics (it does not
+    depend on the targets), target error :math:`\max_i |\bar z_i|`, spread the larger of the
+    two statistics' standard deviations over the retrains."""
+    requests: dict[tuple, dict[str, list[dict]]] = {}
+    for r in rows:
+        key = (r["dataset"], r["encoder"], r["size"], r["where"], r["seed"])
+        requests.setdefault(key, {}).setdefault(r["model"], []).append(r)
+    keys = ("z_unseen", "z_non")
+    out: dict[str, list[tuple[float, float, float]]] = {}
+    for models in requests.values():
+        pool = [r for name, rs in models.items() if name.startswith("retrain") for r in rs]
+        if not pool:
+            continue
+        centre = [statistics.mean(r[k] for r in pool) for k in keys]
+        spread = max(statistics.pstdev([r[k] for r in pool]) for k in keys)
+        for name, rs in models.items():
+            if not name.startswith("retrain"):
+                dist = max(abs(rs[0][k] - c) for k, c in zip(keys, centre))
+                out.setdefault(name, []).append((dist, max(abs(c) for c in centre), spread))
+    return [(name, len(v), *(statistics.mean(x[i] for x in v) for i in range(3))) for name, v in out.items()]
+
+
+def markdown(rows: list[dict], command: str, machine: str) -> str:
     lines = ["# Stopping targets against retraining: the two excesses in null SDs", "",
-             f"Command: `{command}`  ", f"Hardware: {hardware()}", "",
+             f"Command: `{command}`  ", f"Hardware: {machine}", "",
              __doc__.split("\n\n")[1].strip(), "",
              f"The methods' stopping tolerance: {STOP_TOLERANCE} null SD. 'retrain' shares the original's "
              "seed; 'retrain#k' pools the other seeds.", "",
@@ -117,6 +142,11 @@ def markdown(rows: list[dict], command: str) -> str:
              "| model | n | mean z unseen | mean z non-edges | mean abs z unseen | mean abs z non-edges |",
              "|---|---|---|---|---|---|"]
     lines += [f"| {k} | {n} | {a:+.2f} | {b:+.2f} | {c:.2f} | {d:.2f} |" for k, n, a, b, c, d in overall(rows)]
+    lines += ["", "Distance to retraining, per request (null SDs; see `decomposition`): a model's distance to "
+              "the mean of the request's retrains (the larger over the two statistics), against the targets' "
+              "error (how far that mean lies from the targets) and the retrains' own spread:", "",
+              "| model | requests | distance to the retrains | target error | retrains' spread |", "|---|---|---|---|---|"]
+    lines += [f"| {name} | {n} | {d:.2f} | {e:.2f} | {sp:.2f} |" for name, n, d, e, sp in decomposition(rows)]
     lines += ["", "Per block (mean over seeds):", "",
               "| dataset | GNN | Df | where | model | n | z unseen | z non-edges | stop reasons |",
               "|---|---|---|---|---|---|---|---|---|"]
@@ -141,7 +171,19 @@ def main(argv: list[str] | None = None) -> None:
                    help="hyperparameters per method as JSON, e.g. '{\"d2dgn\": {\"stop_tolerance\": 0}}'")
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="stopping_bias")
+    p.add_argument("--render", default=None, metavar="JSON",
+                   help="only rewrite the Markdown of a results file this script wrote (no measuring)")
     a = p.parse_args(argv)
+    if a.render:
+        try:
+            with open(a.render) as f:
+                saved = json.load(f)
+            text = markdown(saved["rows"], saved["command"], saved["hardware"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            p.error(f"--render {a.render}: not a results file of this script ({e})")
+        atomic_write_text(Path(a.render).with_suffix(".md"), text)
+        print(f"wrote {Path(a.render).with_suffix('.md')}")
+        return
     methods = a.methods.split(",")
     if any(not m.endswith("+ref") for m in methods):
         p.error(f"--methods must all run with the reference (end in +ref), got {methods}")
@@ -167,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
         shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
     out = Path(a.output)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / f"{a.name}.md", markdown(rows, command))
+    atomic_write_text(out / f"{a.name}.md", markdown(rows, command, hardware()))
     atomic_write_text(out / f"{a.name}.json", json.dumps({"command": command, "hardware": hardware(),
                                                           "rows": rows}, indent=1))
     print(f"wrote {out / a.name}.md and .json")

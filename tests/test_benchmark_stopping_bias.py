@@ -28,8 +28,13 @@ def test_blocks_average_over_seeds_and_the_overall_table_over_everything():
     kinds = {k: v for k, *v in sb.overall(rows)}
     assert kinds["d2dgn+ref"][0] == 3 and kinds["d2dgn+ref"][1] == pytest.approx(1.0)
     assert kinds["retrain"][3] == pytest.approx(0.5)              # mean |z_unseen|
-    text = sb.markdown(rows, "cmd")
+    text = sb.markdown(rows, "cmd", "test machine")
     assert "| d2dgn+ref | 3 | +1.00 | +0.60 |" in text and "validation drop" in text
+    # per request (seed 0 "in", seed 1 "in"; "out" has no retrains): distance to the retrains'
+    # mean, the larger of the two statistics: |0.4 - -1.0| = 1.4 and |0.3 - -0.5| = 0.8
+    (name, n, dist, error, spread), = sb.decomposition(rows)
+    assert (name, n) == ("d2dgn+ref", 2)
+    assert dist == pytest.approx((1.4 + 0.8) / 2) and error == pytest.approx((1.0 + 0.5) / 2) and spread == 0
 
 
 def test_bad_arguments_are_refused_before_any_work(capsys):
@@ -50,3 +55,6 @@ def test_a_small_run_measures_the_original_retrains_and_methods(tmp_path):
     assert all(isinstance(r["z_unseen"], float) and isinstance(r["z_non"], float) for r in rows)
     assert rows[-1]["stop_reason"] and rows[0]["stop_reason"] is None
     assert "Over every block and seed" in (tmp_path / "sb.md").read_text()
+    (tmp_path / "sb.md").unlink()
+    sb.main(["--render", str(tmp_path / "sb.json")])
+    assert "distance to the retrains" in (tmp_path / "sb.md").read_text()
