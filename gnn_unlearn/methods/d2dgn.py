@@ -106,7 +106,8 @@ from gnn_unlearn.distributed import Replica
 from gnn_unlearn.loader import Embedder, check_batch_size, check_sampler, index_batches
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference, reference_levels
-from gnn_unlearn.methods.stopping import AT_START, LOOKS_UNSEEN, Monitor, STOP_TOLERANCE, UnseenEdges
+from gnn_unlearn.methods.stopping import (AT_START, LOOKS_UNSEEN, STOP_TOLERANCE, VALIDATION_DROP, Backtrack, Monitor,
+                                          UnseenEdges)
 from gnn_unlearn.models.predictors import build_model
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.ops.negative import negative_pairs
@@ -199,7 +200,7 @@ class D2DGN(Unlearner):
         # share of it; mini-batch: each rank its own batches (shared order, local draws)
         split, draws = (replica, g) if batch_size is None else (Replica(), local)
         best, reason, losses = copy.deepcopy(student.state_dict()), "max epochs", []
-        halvings, lr = 0, self.lr
+        backtrack = Backtrack(self.lr, self.backtrack)
         at_start = bool(replica.decide(monitor.evaluate(student)[1]))
         if at_start:                        # the original already sits at the target
             reason = AT_START
@@ -213,13 +214,11 @@ class D2DGN(Unlearner):
                     opt.step()
                 losses.append(float(replica.mean(loss.detach())))
                 verdict = replica.decide(monitor.check(student))   # rank 0 decides for all
-                if verdict == "validation drop" and halvings < self.backtrack:
-                    # the step was too large: back to the last good state, half the rate
-                    halvings, lr = halvings + 1, lr / 2
+                if backtrack.retry(verdict):     # the step was too large
                     student.load_state_dict(best)
-                    opt = torch.optim.Adam(student.parameters(), lr=lr)
+                    opt = torch.optim.Adam(student.parameters(), lr=backtrack.lr)
                     continue
-                if verdict == "validation drop":
+                if verdict == VALIDATION_DROP:
                     reason = verdict
                     break
                 before, best = best, copy.deepcopy(student.state_dict())
@@ -232,7 +231,7 @@ class D2DGN(Unlearner):
         del ddp                             # DDP's gradient hooks go with it
         student.load_state_dict(best)
         self.history["stop_excess"] = monitor.excess(student)
-        self.history.update(loss=losses, epochs=len(losses), stop_reason=reason, lr_halvings=halvings,
+        self.history.update(loss=losses, epochs=len(losses), stop_reason=reason, lr_halvings=backtrack.halvings,
                             start_val=monitor.start_val)
         return student
 

@@ -130,7 +130,8 @@ from gnn_unlearn.loader import (build_sampler, check_batch_size, check_fanouts, 
                                  sample_subgraph)
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference, reference_levels
-from gnn_unlearn.methods.stopping import AT_START, LOOKS_UNSEEN, Monitor, STOP_TOLERANCE, UnseenEdges
+from gnn_unlearn.methods.stopping import (AT_START, LOOKS_UNSEEN, STOP_TOLERANCE, VALIDATION_DROP, Backtrack, Monitor,
+                                          UnseenEdges)
 from gnn_unlearn.models.encoders import PreparedGraph
 from gnn_unlearn.models.predictors import register_model_wrapper
 from gnn_unlearn.ops.graph import edge_keys
@@ -376,7 +377,7 @@ class GNNDelete(Unlearner):
             hops = self.fanouts[: enc.num_layers - 1]
             ctx.update(in_region=in_region, sampler=build_sampler(data, hops, self.sampler) if hops else None)
         best, reason, losses = copy.deepcopy(operators.state_dict()), "max epochs", []
-        halvings, lr = 0, self.lr
+        backtrack = Backtrack(self.lr, self.backtrack)
         at_start = monitor is not None and bool(replica.decide(monitor.evaluate(wrapped, encode())[1]))
         if at_start:                        # identity operators already sit at the target
             reason = AT_START
@@ -391,13 +392,11 @@ class GNNDelete(Unlearner):
                     continue
                 with torch.no_grad():       # rank 0 decides for all ranks
                     verdict = replica.decide(monitor.check(wrapped, encode()))
-                if verdict == "validation drop" and halvings < self.backtrack:
-                    # the step was too large: back to the last good state, half the rate
-                    halvings, lr = halvings + 1, lr / 2
+                if backtrack.retry(verdict):     # the step was too large
                     operators.load_state_dict(best)
-                    ctx["opt"] = torch.optim.Adam(operators.parameters(), lr=lr)
+                    ctx["opt"] = torch.optim.Adam(operators.parameters(), lr=backtrack.lr)
                     continue
-                if verdict == "validation drop":
+                if verdict == VALIDATION_DROP:
                     reason = verdict
                     break
                 before, best = best, copy.deepcopy(operators.state_dict())
@@ -410,7 +409,7 @@ class GNNDelete(Unlearner):
         del ctx["step"]                     # DDP's gradient hooks go with it
         operators.load_state_dict(best)
         self.history["stop_excess"] = None if monitor is None else monitor.excess(wrapped, encode())
-        self.history.update(loss=losses, epochs=len(losses), stop_reason=reason, lr_halvings=halvings,
+        self.history.update(loss=losses, epochs=len(losses), stop_reason=reason, lr_halvings=backtrack.halvings,
                             start_val=None if monitor is None else monitor.start_val)
         return wrapped
 

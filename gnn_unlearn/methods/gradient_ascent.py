@@ -11,7 +11,7 @@ from gnn_unlearn.distributed import Replica
 from gnn_unlearn.loader import Embedder, check_batch_size, check_sampler, index_batches
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference, reference_levels
-from gnn_unlearn.methods.stopping import AT_START, LOOKS_UNSEEN, Monitor, STOP_TOLERANCE
+from gnn_unlearn.methods.stopping import AT_START, LOOKS_UNSEEN, STOP_TOLERANCE, VALIDATION_DROP, Backtrack, Monitor
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.training import labelled_pairs
@@ -121,7 +121,7 @@ class GradientAscent(Unlearner):
         step = replica.wrap(model)          # DistributedDataParallel under torchrun
         opt = torch.optim.Adam(model.parameters(), lr=self.lr)
         best, reason, losses = copy.deepcopy(model.state_dict()), "max epochs", []
-        halvings, lr = 0, self.lr
+        backtrack = Backtrack(self.lr, self.backtrack)
         # the start may already sit where retraining would (a reference can say so, e.g. for
         # deleted edges the rest of the graph predicts): then no step is taken
         at_start = bool(replica.decide(monitor.evaluate(model)[1]))
@@ -143,13 +143,11 @@ class GradientAscent(Unlearner):
                     opt.step()
                 losses.append(float(replica.mean(loss.detach())))
                 verdict = replica.decide(monitor.check(model))   # rank 0 decides for all
-                if verdict == "validation drop" and halvings < self.backtrack:
-                    # the step was too large: back to the last good state, half the rate
-                    halvings, lr = halvings + 1, lr / 2
+                if backtrack.retry(verdict):     # the step was too large
                     model.load_state_dict(best)
-                    opt = torch.optim.Adam(model.parameters(), lr=lr)
+                    opt = torch.optim.Adam(model.parameters(), lr=backtrack.lr)
                     continue
-                if verdict == "validation drop":
+                if verdict == VALIDATION_DROP:
                     reason = verdict
                     break
                 before, best = best, copy.deepcopy(model.state_dict())
@@ -162,7 +160,7 @@ class GradientAscent(Unlearner):
         del step                            # DDP's gradient hooks go with it
         model.load_state_dict(best)
         self.history["stop_excess"] = monitor.excess(model)
-        self.history.update(loss=losses, epochs=len(losses), stop_reason=reason, lr_halvings=halvings,
+        self.history.update(loss=losses, epochs=len(losses), stop_reason=reason, lr_halvings=backtrack.halvings,
                             start_val=monitor.start_val)
         return model
 

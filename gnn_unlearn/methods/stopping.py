@@ -12,6 +12,8 @@ TARGETS = ("matched", "unseen_edges", "non_edges")
 AT_START = "at the target before any step"
 #: The stop reason of a method whose deleted set reached its forgetting criterion.
 LOOKS_UNSEEN = "deleted set looks unseen"
+#: The stop reason (and check verdict) of a step that dropped validation utility past the guard.
+VALIDATION_DROP = "validation drop"
 #: The link criterion's default tolerance, in null standard deviations of its statistics
 #: (measured on Cora, GCN, 2.5 %, GNNDelete: 1.0 stops 2-3x sooner with Df AUROC 0.01 further
 #: above retraining's; 0 is no closer to retraining and slower, see ``stop_tolerance``).
@@ -305,6 +307,23 @@ class Plateau:
         return self.since_best >= self.patience
 
 
+class Backtrack:
+    """On a check that finds validation utility dropped past the guard: go back to the last good
+    state and halve the learning rate, at most ``limit`` times. ``retry(verdict)`` says whether
+    to (and then ``lr`` is the new rate); ``halvings`` counts them. Ascent and the deletion
+    losses are unbounded, so a fixed rate either crawls or overshoots; without retries a first
+    step that trips the guard would return the start state, i.e. the original model."""
+
+    def __init__(self, lr: float, limit: int):
+        self.lr, self.limit, self.halvings = lr, limit, 0
+
+    def retry(self, verdict: str | None) -> bool:
+        if verdict != VALIDATION_DROP or self.halvings >= self.limit:
+            return False
+        self.halvings, self.lr = self.halvings + 1, self.lr / 2
+        return True
+
+
 class Monitor:
     """One evaluation pass per check: validation utility and the forgetting criterion.
 
@@ -494,7 +513,7 @@ class Monitor:
     def check(self, model: nn.Module, z: Tensor | None = None) -> str | None:
         val, stat, level = self._measure(model, z)
         if val < self.start_val - self.max_val_drop:
-            return "validation drop"
+            return VALIDATION_DROP
         if stat <= level:
             return LOOKS_UNSEEN
         if self.link and self.criterion.target == "matched" and self.plateau.stalled(stat):

@@ -5,7 +5,8 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from gnn_unlearn.methods import unlearn
-from gnn_unlearn.methods.stopping import ForgetCriterion, UnseenEdges, rank_auc, support_bins, weighted_cdf
+from gnn_unlearn.methods.stopping import (VALIDATION_DROP, Backtrack, ForgetCriterion, UnseenEdges, rank_auc,
+                                         support_bins, weighted_cdf)
 from gnn_unlearn.metrics.link import gnndelete_df_auc, link_logits
 
 
@@ -223,3 +224,12 @@ def test_excesses_are_those_of_the_matched_target(cora_gcn, cora_task):
     assert matched.levels(cora_gcn, z, tolerance=1)[0] == pytest.approx(max(e1 - sd1, e2 - sd2))
     with pytest.raises(ValueError, match="target='matched'"):
         ForgetCriterion(data, cora_task.df_edge_index, data.val_neg_edge_index, "non_edges").excesses(cora_gcn, z)
+
+
+def test_backtrack_halves_the_rate_on_validation_drops_only_up_to_its_limit():
+    b = Backtrack(0.01, limit=2)
+    assert not b.retry(None) and not b.retry("deleted set looks unseen")
+    assert b.retry(VALIDATION_DROP) and b.lr == pytest.approx(0.005)
+    assert b.retry(VALIDATION_DROP) and b.lr == pytest.approx(0.0025)
+    assert not b.retry(VALIDATION_DROP) and b.halvings == 2 and b.lr == pytest.approx(0.0025)
+    assert not Backtrack(0.01, limit=0).retry(VALIDATION_DROP)
