@@ -27,11 +27,10 @@ original's place: read its verdict beside the original's.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 
-from gnn_unlearn.bench import block_key, is_retrain, rendered_header
+from gnn_unlearn.bench import block_key, is_retrain, load_grid_run, rendered_header
 
 #: measure -> header; the measures read for "inside the retrain spread"
 MEASURES = {
@@ -95,10 +94,7 @@ def load_blocks(paths: list[str]) -> tuple[list[dict], list[str], set[str]]:
     without retrain#k rows."""
     blocks, commands, hardware, seen = [], [], set(), {}
     for path in paths:
-        with open(path) as f:
-            run = json.load(f)
-        if not isinstance(run, dict) or not isinstance(run.get("blocks"), list) or "command" not in run:
-            raise ValueError(f"{path} is not a results file of gnn-unlearn benchmark (no command and blocks)")
+        run = load_grid_run(path)
         for b in run["blocks"]:
             key = block_key(b)
             if key in seen:
@@ -124,8 +120,8 @@ def _cell(rows: dict[str, dict], name: str, key: str, v: dict[str, bool]) -> str
 
 
 def _pool_cell(rows: dict[str, dict], key: str) -> str:
-    pool = pool_values(rows, key)
-    if key not in MEASURES or not pool:
+    pool = pool_values(rows, key) if key in MEASURES else []
+    if not pool:
         return "-"
     return f"[{min(pool):.3f}, {max(pool):.3f}]"
 
@@ -144,10 +140,10 @@ def table(blocks: list[dict], models: list[str] | None) -> str:
                                        + [_pool_cell(rows, k) for k in SHOWN] + ["-", "-", "-"]) + " |")
         where = "worst-case" if b["where"].startswith("worst") else "in / out / random"
         for name in rows:
-            v = verdicts(rows, name)
-            group = "exact retrain (noise floor)" if is_retrain(name) else name
             if not is_retrain(name) and name != "original" and models and name not in models:
                 continue
+            v = verdicts(rows, name)
+            group = "exact retrain (noise floor)" if is_retrain(name) else name
             for key, ok in v.items():
                 tally.setdefault((where, group), {}).setdefault(key, []).append(ok)
             if is_retrain(name):

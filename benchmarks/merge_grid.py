@@ -10,10 +10,9 @@ command.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
-from gnn_unlearn.bench import merge_blocks, user_command, write_grid
+from gnn_unlearn.bench import load_grid_run, merge_blocks, user_command, write_grid
 
 
 def main(argv=None) -> None:
@@ -24,13 +23,10 @@ def main(argv=None) -> None:
     a = p.parse_args(argv)
     if len(a.runs) < 2:
         p.error("give at least two runs to merge")
-    loaded = []
-    for path in a.runs:
-        with open(path) as f:
-            run = json.load(f)
-        if not isinstance(run, dict) or not isinstance(run.get("blocks"), list) or "command" not in run:
-            p.error(f"{path} is not a results file of gnn-unlearn benchmark (no command and blocks)")
-        loaded.append(run)
+    try:
+        loaded = [load_grid_run(path) for path in a.runs]
+    except (OSError, ValueError) as e:
+        p.error(str(e))
     blocks = merge_blocks([run["blocks"] for run in loaded])
     machines = [run.get("hardware", "?") for run in loaded]
     machine = (machines[0] if len(set(machines)) == 1 else

@@ -189,6 +189,8 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"--methods must all run with the reference (end in +ref), got {methods}")
     try:
         sizes = [float(s) for s in a.sizes.split(",")]
+        if not all(0 < s < 1 for s in sizes):
+            raise ValueError(f"--sizes are fractions of the training edges in (0, 1), got {a.sizes!r}")
         wheres = a.wheres.split(",")
         for w in wheres:
             parse_where(w)

@@ -206,6 +206,16 @@ def _attack_notes(blocks: list[dict]) -> str:
 REQUEST_FINGERPRINT = ("dt_auroc", "df_auroc", "df_auc_gnndelete")
 
 
+def load_grid_run(path: str) -> dict:
+    """A results file written by ``gnn-unlearn benchmark`` (or merged by ``merge_grid.py``);
+    ``ValueError`` naming the file if it holds no ``command`` and ``blocks``."""
+    with open(path) as f:
+        run = json.load(f)
+    if not isinstance(run, dict) or not isinstance(run.get("blocks"), list) or "command" not in run:
+        raise ValueError(f"{path} is not a results file of gnn-unlearn benchmark (no command and blocks)")
+    return run
+
+
 def is_retrain(name: str) -> bool:
     """Whether a grid row is a retrained model: the same-seed ``"retrain"`` or a ``"retrain#k"``."""
     return name == "retrain" or name.startswith("retrain#")

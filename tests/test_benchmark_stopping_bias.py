@@ -39,7 +39,7 @@ def test_blocks_average_over_seeds_and_the_overall_table_over_everything():
 
 def test_bad_arguments_are_refused_before_any_work(capsys):
     sb = load()
-    for argv in (["--methods", "d2dgn"], ["--wheres", "nowhere"], ["--seeds", "0"],
+    for argv in (["--methods", "d2dgn"], ["--wheres", "nowhere"], ["--seeds", "0"], ["--sizes", "2"],
                  ["--method-params", "[1]"], ["--methods", "nothing+ref"]):
         with pytest.raises(SystemExit):
             sb.main(argv)
