@@ -17,8 +17,9 @@ distance to retraining into two parts:
     OMP_NUM_THREADS=1 python benchmarks/stopping_bias.py --datasets Cora --sizes 0.005,0.025 \\
         --wheres in,out,random --seeds 3
 
-No test edge and no evaluation number is read: the criterion is the methods' own (their non-edge
-sample, their validation edges, their reference levels).
+No test edge and no evaluation number is read: the criterion is built as the methods build theirs
+(validation edges, reference levels, a non-edge sample drawn with the request's seed), one per
+request, and every model of the request is measured with it.
 """
 from __future__ import annotations
 
