@@ -252,13 +252,15 @@ def check_same_requests(block: dict, other: dict) -> None:
         raise ValueError(f"block {key}: the same-seed retrains differ; not the same requests")
 
 
-def merge_blocks(runs: Sequence[list[dict]]) -> list[dict]:
+def merge_blocks(runs: Sequence[list[dict]], partial: bool = False) -> list[dict]:
     """The blocks of several grid runs of the same configuration over disjoint seeds, as one run.
 
     Per model and column the mean, sample standard deviation, minimum and maximum are pooled
     exactly from each run's (n, mean, std, min, max); blocks are matched on (dataset, encoder,
-    Df size, position, region, features). Refused, with the reason: a seed in two runs, a block
-    or a model missing from a run, columns that differ.
+    Df size, position, region, features). Refused, with the reason: a seed in two runs of a
+    block, a block missing from a run (unless ``partial``: then each block pools the runs that
+    hold it, e.g. a run that measured one position's missing seed), a model missing from a run,
+    columns that differ.
     """
     keyed: dict[tuple, list[dict]] = {}
     for run in runs:
@@ -266,8 +268,9 @@ def merge_blocks(runs: Sequence[list[dict]]) -> list[dict]:
             keyed.setdefault(block_key(b), []).append(b)
     out = []
     for key, parts in keyed.items():
-        if len(parts) != len(runs):
-            raise ValueError(f"block {key} is in {len(parts)} of the {len(runs)} runs; merge runs of one grid")
+        if len(parts) != len(runs) and not partial:
+            raise ValueError(f"block {key} is in {len(parts)} of the {len(runs)} runs; merge runs of one grid "
+                             "(or pass partial=True / --partial to pool each block over the runs that hold it)")
         seeds = [s for b in parts for s in b["seeds"]]
         if len(set(seeds)) != len(seeds):
             raise ValueError(f"block {key}: seeds {sorted(seeds)} repeat; merge runs over disjoint seeds")

@@ -60,6 +60,22 @@ def test_overlapping_seeds_missing_blocks_and_other_models_are_refused():
         merge_blocks([[first], [fewer]])
 
 
+def test_partial_merge_pools_each_block_over_the_runs_that_hold_it():
+    rng = random.Random(1)
+    whole, first, second = _runs([rng.random() for _ in range(4)], 3)
+    other = {**first, "where": "out"}                   # a second block, measured in the first run only
+    merged = merge_blocks([[first, other], [second]], partial=True)
+    by_where = {b["where"]: b for b in merged}
+    assert by_where["in"]["seeds"] == [0, 1, 2, 3] and by_where["out"]["seeds"] == [0, 1, 2]
+    for got, want in zip(by_where["in"]["rows"], whole["rows"]):
+        assert math.isclose(got["dt_auroc"], want["dt_auroc"], rel_tol=1e-12)
+    assert by_where["out"]["rows"] == other["rows"]
+    with pytest.raises(ValueError, match="is in 1 of the 2 runs"):
+        merge_blocks([[first, other], [second]])
+    with pytest.raises(ValueError, match="seeds .* repeat"):
+        merge_blocks([[first, other], [first]], partial=True)
+
+
 def test_merge_script_names_every_source_command_and_machine(tmp_path):
     import json
     module = load_benchmark("merge_grid")
