@@ -4,16 +4,16 @@
 
 Each run is what ``gnn-unlearn benchmark`` wrote (``--first-seed`` runs more seeds of an
 earlier run; with ``--partial`` a run may hold only some blocks, e.g. one position's missing
-seed); per model and column the mean, standard deviation, minimum and maximum are
-pooled exactly (:func:`gnn_unlearn.bench.merge_blocks`). The merged files name every source
-command.
+seed; ``--models a,b`` keeps those methods, so a run of more methods joins one of fewer); per
+model and column the mean, standard deviation, minimum and maximum are pooled exactly
+(:func:`gnn_unlearn.bench.merge_blocks`). The merged files name every source command.
 """
 from __future__ import annotations
 
 import argparse
 import time
 
-from gnn_unlearn.bench import load_grid_run, merge_blocks, user_command, write_grid
+from gnn_unlearn.bench import keep_models, load_grid_run, merge_blocks, user_command, write_grid
 
 
 def main(argv=None) -> None:
@@ -23,6 +23,9 @@ def main(argv=None) -> None:
     p.add_argument("--name", required=True)
     p.add_argument("--partial", action="store_true",
                    help="let a run hold only some of the blocks (each block pools the runs that hold it)")
+    p.add_argument("--models", default=None,
+                   help="comma-separated methods to keep (with the original and the retrains), so a run "
+                        "of more methods joins one of fewer")
     a = p.parse_args(argv)
     if len(a.runs) < 2:
         p.error("give at least two runs to merge")
@@ -30,7 +33,16 @@ def main(argv=None) -> None:
         loaded = [load_grid_run(path) for path in a.runs]
     except (OSError, ValueError) as e:
         p.error(str(e))
-    blocks = merge_blocks([run["blocks"] for run in loaded], partial=a.partial)
+    runs = [run["blocks"] for run in loaded]
+    try:
+        if a.models is not None:
+            models = [m.strip() for m in a.models.split(",") if m.strip()]
+            if not models:
+                p.error("--models names no method")
+            runs = [[keep_models(b, models) for b in blocks] for blocks in runs]
+        blocks = merge_blocks(runs, partial=a.partial)
+    except ValueError as e:
+        p.error(str(e))
     machines = [run.get("hardware", "?") for run in loaded]
     machine = (machines[0] if len(set(machines)) == 1 else
                " / ".join(f"{m} (run {i})" for i, m in enumerate(machines, 1)))

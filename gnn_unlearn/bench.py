@@ -252,6 +252,23 @@ def check_same_requests(block: dict, other: dict) -> None:
         raise ValueError(f"block {key}: the same-seed retrains differ; not the same requests")
 
 
+def keep_models(block: dict, models: Sequence[str]) -> dict:
+    """A copy of ``block`` with the rows of the original, the retrained models and ``models``
+    only (the methods' entries in ``steps``, ``stop_reasons`` and ``stop_excess`` likewise), so
+    a run of more methods joins one of fewer. ``ValueError`` naming a method the block lacks."""
+    names = [r["model"] for r in block["rows"]]
+    missing = [m for m in models if m not in names]
+    if missing:
+        raise ValueError(f"block {block_key(block)} has no rows for {missing}; it holds {names}")
+    methods = {n for n in names if n != "original" and not is_retrain(n)}
+    dropped = methods - set(models)
+    out = {**block, "rows": [r for r in block["rows"] if r["model"] not in dropped]}
+    for key in ("steps", "stop_reasons", "stop_excess"):
+        if key in block:
+            out[key] = [{k: v for k, v in entry.items() if k not in dropped} for entry in block[key]]
+    return out
+
+
 def merge_blocks(runs: Sequence[list[dict]], partial: bool = False) -> list[dict]:
     """The blocks of several grid runs of the same configuration over disjoint seeds, as one run.
 

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from gnn_unlearn.bench import merge_blocks
+from gnn_unlearn.bench import keep_models, merge_blocks
 from gnn_unlearn.experiment import aggregate
 
 from .conftest import load_benchmark
@@ -76,6 +76,19 @@ def test_partial_merge_pools_each_block_over_the_runs_that_hold_it():
         merge_blocks([[first, other], [first]], partial=True)
 
 
+def test_keep_models_drops_other_methods_rows_and_entries_only():
+    _, first, _ = _runs([0.1, 0.2], 2)
+    block = {**first, "rows": first["rows"] + [{**first["rows"][1], "model": "d2dgn"}],
+             "stop_reasons": [{"gnndelete": "a", "d2dgn": "b"}] * 2,
+             "steps": [{"retrain": 1.0, "gnndelete": 0.1, "d2dgn": 0.2}] * 2}
+    kept = keep_models(block, ["d2dgn"])
+    assert [r["model"] for r in kept["rows"]] == ["retrain", "d2dgn"]
+    assert kept["stop_reasons"] == [{"d2dgn": "b"}] * 2 and kept["steps"][0] == {"retrain": 1.0, "d2dgn": 0.2}
+    assert [r["model"] for r in block["rows"]] == ["retrain", "gnndelete", "d2dgn"]     # not modified
+    with pytest.raises(ValueError, match="no rows for \\['cognac'\\]"):
+        keep_models(block, ["cognac"])
+
+
 def test_merge_script_names_every_source_command_and_machine(tmp_path):
     import json
     module = load_benchmark("merge_grid")
@@ -94,6 +107,25 @@ def test_merge_script_names_every_source_command_and_machine(tmp_path):
     assert out["blocks"][0]["seeds"] == [0, 1, 2, 3]
     md = (tmp_path / "merged.md").read_text()
     assert "Merged from the runs" in md and "--first-seed 2" in md
+
+
+def test_merge_script_joins_a_run_of_more_methods_with_models(tmp_path):
+    import json
+    module = load_benchmark("merge_grid", "merge_grid_bench3")
+    _, first, second = _runs([0.1, 0.2, 0.3, 0.4], 2)
+    more = {**first, "rows": first["rows"] + [{**first["rows"][1], "model": "d2dgn"}]}
+    paths = []
+    for i, block in enumerate((more, second)):
+        p = tmp_path / f"run{i}.json"
+        p.write_text(json.dumps({"command": f"run {i}", "hardware": "m", "blocks": [block]}))
+        paths.append(str(p))
+    with pytest.raises(SystemExit):                     # different models: refused, nothing written
+        module.main([*paths, "--output", str(tmp_path), "--name", "merged"])
+    assert not (tmp_path / "merged.json").exists()
+    module.main([*paths, "--output", str(tmp_path), "--name", "merged", "--models", "gnndelete"])
+    out = json.loads((tmp_path / "merged.json").read_text())
+    assert [r["model"] for r in out["blocks"][0]["rows"]] == ["retrain", "gnndelete"]
+    assert out["blocks"][0]["seeds"] == [0, 1, 2, 3]
 
 
 def test_merge_script_refuses_files_that_are_not_grid_runs(tmp_path):
