@@ -68,6 +68,25 @@ def test_pooled_noise_floor_checks_each_retrain_against_the_others():
     assert ft.leave_one_out({r["model"]: r for r in rows[1:]}, 0.005) == {}  # two retrains: no pool of two
 
 
+def test_distances_to_the_pool_are_signed_and_absolute_with_the_retrains_floor():
+    ft = load()
+    rows = [row("original", 0.91, 0.99, 0.5), row("retrain", 0.90, 0.70, 0.80),
+            row("retrain#1", 0.92, 0.78, 0.84), row("retrain#2", 0.91, 0.74, 0.82),
+            row("gnndelete", 0.90, 0.77, 0.80, speedup=40)]
+    d = ft.pooled_distances({r["model"]: r for r in rows})
+    assert set(d) == {"gnndelete", ft.FLOOR}                       # not the original
+    assert d["gnndelete"]["df_auroc"] == pytest.approx([0.77 - 0.74])
+    assert d["gnndelete"]["df_auc_gnndelete"] == pytest.approx([0.80 - 0.82])
+    # each retrain against the mean of the other two: 0.70 - 0.76, 0.78 - 0.72, 0.74 - 0.74
+    assert d[ft.FLOOR]["df_auroc"] == pytest.approx([-0.06, 0.06, 0.0], abs=1e-12)
+    text = ft.table([block(rows), {**block(rows), "where": "in"}])
+    line = next(x for x in text.splitlines() if x.startswith("| gnndelete | 2 |"))
+    assert "| +0.030 | 0.030 | -0.020 | 0.020 |" in line
+    floor = next(x for x in text.splitlines() if x.startswith(f"| {ft.FLOOR} | 6 |"))
+    assert "| -0.000 | 0.040 |" in floor or "| +0.000 | 0.040 |" in floor                          # mean |difference| over 6 model-blocks
+    assert ft.pooled_distances({r["model"]: r for r in rows[:3] + rows[4:]}) == {}   # two retrains: none
+
+
 def test_without_extra_retrains_no_floor_or_pool_is_printed():
     ft = load()
     text = ft.table([block([row("retrain", 0.9, 0.8, 0.8), row("d2dgn", 0.9, 0.8, 0.8, speedup=20)])])
