@@ -116,6 +116,18 @@ def test_a_start_at_the_target_takes_no_step(cora_gcn, worst_task, cora_referenc
     assert param_hash(cora_gcn) == before
 
 
+def test_d2dgn_at_tolerance_zero_stops_closer_to_the_reference_targets(cora_gcn, cora_task, cora_reference):
+    """``stop_tolerance=0`` (the closest-match recipe in the README, with more folds) goes on
+    past the edge of the default 0.5 band: the recorded excess over the targets is smaller and
+    either gone or left where the loss stalls."""
+    default = unlearn(cora_gcn, cora_task, "d2dgn", reference=cora_reference)
+    exact = unlearn(cora_gcn, cora_task, "d2dgn", reference=cora_reference, stop_tolerance=0)
+    assert default.history["stop_reason"] != AT_START
+    assert exact.history["stop_excess"] < default.history["stop_excess"]
+    assert exact.history["stop_excess"] <= 0 or exact.history["stop_reason"] == "matched as far as it goes"
+    assert exact.history["epochs"] > default.history["epochs"]
+
+
 def test_bad_references_are_refused_before_work(cora_gcn, cora_task, cora_reference, cora, monkeypatch):
     import gnn_unlearn.methods.reference as reference_module
     calls = []
