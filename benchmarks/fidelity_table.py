@@ -105,7 +105,7 @@ def table(blocks: list[dict]) -> str:
         pool = pooled_retrain(rows)
         for name, v in leave_one_out(rows, b["df_size"]).items():
             for k, ok in v.items():
-                pooled_floor.setdefault(f"retrain (each against the others) {k}", []).append(ok)
+                pooled_floor.setdefault(f"{FLOOR} {k}", []).append(ok)
         for name, d in pooled_distances(rows).items():
             for k, xs in d.items():
                 distances.setdefault(name, {}).setdefault(k, []).extend(xs)
@@ -166,7 +166,7 @@ def table(blocks: list[dict]) -> str:
                   "identification abs | Dt signed (pts) | Dt abs (pts) |", "|---" * 8 + "|"]
         for name in sorted(distances, key=lambda n: (n == FLOOR, n)):
             d = distances[name]
-            cells = [name, str(len(d["dt_auroc"]))]
+            cells = [name, str(max(len(xs) for xs in d.values()))]
             for k, scale in (("df_auroc", 1), ("df_auc_gnndelete", 1), ("dt_auroc", 100)):
                 xs = d.get(k, [])
                 cells += ([f"{scale * sum(xs) / len(xs):+.3f}", f"{scale * sum(map(abs, xs)) / len(xs):.3f}"]
