@@ -37,10 +37,9 @@ other training seeds; "retrain" shares the original's seed). Two more tallies th
 """
 from __future__ import annotations
 
-import json
 import sys
 
-from gnn_unlearn.bench import block_key, check_same_requests, is_retrain, rendered_header
+from gnn_unlearn.bench import block_key, check_same_requests, is_retrain, load_grid_run, rendered_header
 
 MEASURES = ("dt_auroc", "df_auroc", "df_auc_gnndelete")
 #: the name under which every retrained model, checked against the pool of the others, is reported
@@ -251,22 +250,23 @@ def main(argv: list[str]) -> None:
                    "(comma-separated, e.g. in,out)")
     a = p.parse_args(argv)
     blocks, commands, hardware = [], [], set()
-    for path in a.runs:
-        with open(path) as f:
-            run = json.load(f)
-        blocks += run["blocks"]
-        commands.append(run["command"])
-        hardware.add(run.get("hardware", "?"))
-    if a.wheres:
-        wanted = a.wheres.split(",")
-        blocks = [b for b in blocks if b["where"] in wanted]
-        if not blocks:
-            p.error(f"no block of the runs is at {wanted}")
-    if a.retrains_from:
-        with open(a.retrains_from) as f:
-            donor = json.load(f)
-        blocks = borrow_retrains(blocks, donor["blocks"])
-        commands.append(donor["command"] + " (its extra retrains only)")
+    try:
+        for path in a.runs:
+            run = load_grid_run(path)
+            blocks += run["blocks"]
+            commands.append(run["command"])
+            hardware.add(run.get("hardware", "?"))
+        if a.wheres:
+            wanted = a.wheres.split(",")
+            blocks = [b for b in blocks if b["where"] in wanted]
+            if not blocks:
+                p.error(f"no block of the runs is at {wanted}")
+        if a.retrains_from:
+            donor = load_grid_run(a.retrains_from)
+            blocks = borrow_retrains(blocks, donor["blocks"])
+            commands.append(donor["command"] + " (its extra retrains only)")
+    except (OSError, ValueError) as e:
+        p.error(str(e))
     print(rendered_header("Indistinguishability from retraining (issue 15 targets)",
                           "benchmarks/fidelity_table.py", argv, commands, hardware))
     print(__doc__.split("\n\n", 2)[2].strip() + "\n")

@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 
 from gnn_unlearn import unlearn
+from gnn_unlearn.bench import is_retrain
 from gnn_unlearn.experiment import hardware, parse_methods, prepare_link
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.methods import HeldOutReference
@@ -121,13 +122,13 @@ def decomposition(rows: list[dict]) -> list[tuple[str, int, float, float, float]
     keys = ("z_unseen", "z_non")
     out: dict[str, list[tuple[float, float, float]]] = {}
     for models in requests.values():
-        pool = [r for name, rs in models.items() if name.startswith("retrain") for r in rs]
+        pool = [r for name, rs in models.items() if is_retrain(name) for r in rs]
         if not pool:
             continue
         centre = [statistics.mean(r[k] for r in pool) for k in keys]
         spread = max(statistics.pstdev([r[k] for r in pool]) for k in keys)
         for name, rs in models.items():
-            if not name.startswith("retrain"):
+            if not is_retrain(name):
                 dist = max(abs(rs[0][k] - c) for k, c in zip(keys, centre))
                 out.setdefault(name, []).append((dist, max(abs(c) for c in centre), spread))
     return [(name, len(v), *(statistics.mean(x[i] for x in v) for i in range(3))) for name, v in out.items()]

@@ -257,6 +257,9 @@ def keep_models(block: dict, models: Sequence[str]) -> dict:
     only (the methods' entries in ``steps``, ``stop_reasons`` and ``stop_excess`` likewise), so
     a run of more methods joins one of fewer. ``ValueError`` naming a method the block lacks."""
     names = [r["model"] for r in block["rows"]]
+    not_methods = [m for m in models if m == "original" or is_retrain(m)]
+    if not_methods:
+        raise ValueError(f"{not_methods} are kept anyway; name the methods to keep")
     missing = [m for m in models if m not in names]
     if missing:
         raise ValueError(f"block {block_key(block)} has no rows for {missing}; it holds {names}")

@@ -87,6 +87,8 @@ def test_keep_models_drops_other_methods_rows_and_entries_only():
     assert [r["model"] for r in block["rows"]] == ["retrain", "gnndelete", "d2dgn"]     # not modified
     with pytest.raises(ValueError, match="no rows for \\['cognac'\\]"):
         keep_models(block, ["cognac"])
+    with pytest.raises(ValueError, match="kept anyway"):       # would otherwise drop every method
+        keep_models(block, ["retrain"])
 
 
 def test_merge_script_names_every_source_command_and_machine(tmp_path):

@@ -125,6 +125,23 @@ def test_wheres_keeps_only_those_blocks(tmp_path, capsys):
         load().main([str(path), "--wheres", "out"])
 
 
+def test_unreadable_runs_and_other_requests_are_refused_without_a_traceback(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"rows": []}')
+    good = tmp_path / "run.json"
+    good.write_text(json.dumps({"command": "c", "hardware": "h", "blocks": [
+        {**block([row("retrain", 0.9, 0.9, 0.7), row("gnndelete", 0.9, 0.9, 0.7)]), "seeds": [0]}]}))
+    other = tmp_path / "other.json"                 # the same block, another same-seed retrain
+    other.write_text(json.dumps({"command": "c2", "hardware": "h", "blocks": [
+        {**block([row("retrain", 0.8, 0.7, 0.6), row("retrain#1", 0.8, 0.7, 0.6)]), "seeds": [0]}]}))
+    for argv in ([str(bad)], [str(tmp_path / "missing.json")], [str(good), "--retrains-from", str(bad)],
+                 [str(good), "--retrains-from", str(other)]):
+        with pytest.raises(SystemExit):
+            load().main(argv)
+        captured = capsys.readouterr()
+        assert captured.out == "" and "error:" in captured.err
+
+
 def test_compare_grids_sets_two_runs_side_by_side_and_refuses_other_requests():
     compare = load_benchmark("compare_grids").compare
 
