@@ -1,5 +1,6 @@
 """prepare_data: PyG / OGB / user splits in, the library's layout out; deletions in both directions."""
 import copy
+import random
 
 import pytest
 import torch
@@ -19,6 +20,7 @@ def _same_pairs(a, b, n):
 def _rls(cora, **kw):
     base = Data(x=cora.x, edge_index=cora.edge_index, y=cora.y, num_nodes=cora.num_nodes)
     torch.manual_seed(0)
+    random.seed(0)          # PyG's negative sampling draws with Python's random.sample
     opts = dict(num_val=0.05, num_test=0.05, is_undirected=True, add_negative_train_samples=False)
     opts.update(kw)
     return RandomLinkSplit(**opts)(base)
