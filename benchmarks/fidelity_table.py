@@ -94,6 +94,7 @@ def table(blocks: list[dict]) -> str:
     floor: dict[str, list[bool]] = {}
     pooled: dict[str, list[bool]] = {}
     pooled_lines: list[str] = []
+    misses: list[str] = []
     pooled_floor: dict[str, list[bool]] = {}
     distances: dict[str, dict[str, list[float]]] = {}
     for b in blocks:
@@ -124,6 +125,8 @@ def table(blocks: list[dict]) -> str:
                         if pv.get(k) is not None:
                             pooled.setdefault(f"{name} {k}", []).append(pv[k])
                     pooled_lines.append(pooled_row(b, name, r, pool, pv))
+                    if pv.get("lib") is False:
+                        misses.append(miss_row(b, name, r, pool))
             gd = r.get("df_auc_gnndelete", float("nan"))
             cells = [b["dataset"], b["encoder"], f"{b['df_size']:g}", b["where"], name, str(r.get("n", "")),
                      f"{r['dt_auroc']:.3f} ({100 * (r['dt_auroc'] - ref['dt_auroc']):+.1f})",
@@ -153,6 +156,12 @@ def table(blocks: list[dict]) -> str:
                   "| " + " | ".join(head) + " |", "|---" * len(head) + "|", *pooled_lines, "",
                   "Targets met against the pooled retrains (blocks passing / blocks):", ""]
         lines += [f"- {key}: {sum(oks)} / {len(oks)}" for key, oks in sorted(pooled.items())]
+    if misses:
+        lines += ["", "Why the library-Df misses against the pooled retrains: how each request-run "
+                  "stopped, and the mean stop excess (the deleted set's distance above the targets the "
+                  "method computed itself; positive: short of them):", "",
+                  "| dataset | GNN | Df | where | model | library Df - pool | stop reasons (request-runs) "
+                  "| stop excess |", "|---" * 8 + "|", *misses]
     if pooled_floor:
         lines += ["", "Pooled noise floor: every retrained model against the pool of the others "
                   "(model-blocks passing / model-blocks):", ""]
@@ -207,6 +216,25 @@ def leave_one_out(rows: dict[str, dict], size: float) -> dict[str, dict[str, boo
         v = verdicts(rows[name], pool, size)
         out[name] = {k: v[k] for k in ("dt", "lib", "gd") if v.get(k) is not None}
     return out
+
+
+def stop_summary(b: dict, name: str) -> tuple[str, float | None]:
+    """How ``name``'s request-runs of block ``b`` stopped ("reason xN, ...", most frequent first)
+    and their mean stop excess (``None`` where the run recorded none)."""
+    reasons = [s[name] for s in b.get("stop_reasons", []) if s.get(name)]
+    counts: dict[str, int] = {}
+    for reason in reasons:
+        counts[reason] = counts.get(reason, 0) + 1
+    text = ", ".join(f"{k} x{v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))) or "-"
+    xs = [s[name] for s in b.get("stop_excess", []) if isinstance(s.get(name), (int, float))]
+    return text, (sum(xs) / len(xs) if xs else None)
+
+
+def miss_row(b: dict, name: str, r: dict, pool: dict) -> str:
+    reasons, excess = stop_summary(b, name)
+    cells = [b["dataset"], b["encoder"], f"{b['df_size']:g}", b["where"], name,
+             f"{r['df_auroc'] - pool['df_auroc']:+.3f}", reasons, "-" if excess is None else f"{excess:+.3f}"]
+    return "| " + " | ".join(cells) + " |"
 
 
 def pooled_row(b: dict, name: str, r: dict, pool: dict, v: dict) -> str:

@@ -87,6 +87,28 @@ def test_distances_to_the_pool_are_signed_and_absolute_with_the_retrains_floor()
     assert ft.pooled_distances({r["model"]: r for r in rows[:3] + rows[4:]}) == {}   # two retrains: none
 
 
+def test_library_df_misses_list_how_the_method_stopped():
+    ft = load()
+    rows = [row("retrain", 0.90, 0.70, 0.80), row("retrain#1", 0.90, 0.72, 0.80),
+            row("gnndelete+ref", 0.90, 0.76, 0.80, speedup=30), row("d2dgn+ref", 0.90, 0.72, 0.80, speedup=30)]
+    b = block(rows)
+    stalled, seen = "matched as far as it goes", "deleted set looks unseen"
+    b["stop_reasons"] = [{"gnndelete+ref": stalled, "d2dgn+ref": seen},
+                         {"gnndelete+ref": stalled, "d2dgn+ref": seen},
+                         {"gnndelete+ref": seen, "d2dgn+ref": seen}]
+    b["stop_excess"] = [{"gnndelete+ref": 0.04, "d2dgn+ref": 0.0}, {"gnndelete+ref": 0.05, "d2dgn+ref": 0.01},
+                        {"gnndelete+ref": 0.0, "d2dgn+ref": -0.01}]
+    assert ft.stop_summary(b, "gnndelete+ref") == (f"{stalled} x2, {seen} x1", pytest.approx(0.03))
+    why = ft.table([b]).split("Why the library-Df misses")[1]
+    # GNNDelete misses by 0.76 - 0.71 = +0.05 and is listed; D2DGN (0.72, within 0.03) is not
+    assert f"| gnndelete+ref | +0.050 | {stalled} x2, {seen} x1 | +0.030 |" in why
+    assert "d2dgn+ref" not in why
+    b.pop("stop_excess")                                    # runs before it was recorded
+    assert "| +0.050 | " + f"{stalled} x2, {seen} x1 | - |" in ft.table([b])
+    passing = block([rows[0], rows[1], rows[3]])
+    assert "Why the library-Df misses" not in ft.table([passing])
+
+
 def test_without_extra_retrains_no_floor_or_pool_is_printed():
     ft = load()
     text = ft.table([block([row("retrain", 0.9, 0.8, 0.8), row("d2dgn", 0.9, 0.8, 0.8, speedup=20)])])
