@@ -103,6 +103,15 @@ Args:
         the operators to the last good state and halve the learning rate, at most this many
         times (then stop there; 0: stop at the first drop). Without it a first epoch that trips
         the guard returns the identity operators, i.e. the original model.
+    raise_alpha: when the loss converges short of the targets (the stop reason "matched as far
+        as it goes": the Deleted Edge Consistency and Neighbourhood Influence terms balance
+        before the deleted set gets there), move weight to Deleted Edge Consistency,
+        :math:`\alpha \leftarrow (1 + \alpha) / 2`, and go on from there, at most this many
+        times (0: stop at the first such stall; ``history["alpha_raises"]``,
+        ``history["final_alpha"]``). Measured on CiteSeer, GCN, 2.5 %, 5 seeds, with the
+        reference: a fixed :math:`\alpha = 0.95` for every request brings the "out" sets from
+        library Df +0.034 above the pooled retrains to +0.020 (Dt unchanged), but costs the
+        "in" sets 1.8 Dt points.
     reference: a :class:`~gnn_unlearn.methods.reference.HeldOutReference` of this model (or the
         path of one saved by ``HeldOutReference.save`` / ``gnn-unlearn fit-reference``): each
         deleted edge's target is the quantile of unseen edges at its own held-out level, and the
@@ -130,8 +139,8 @@ from gnn_unlearn.loader import (build_sampler, check_batch_size, check_fanouts, 
                                  sample_subgraph)
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference, reference_levels
-from gnn_unlearn.methods.stopping import (AT_START, LOOKS_UNSEEN, STOP_TOLERANCE, VALIDATION_DROP, Backtrack, Monitor,
-                                          UnseenEdges)
+from gnn_unlearn.methods.stopping import (AT_START, LOOKS_UNSEEN, STALLED, STOP_TOLERANCE, VALIDATION_DROP, Backtrack,
+                                          Monitor, UnseenEdges)
 from gnn_unlearn.models.encoders import PreparedGraph
 from gnn_unlearn.models.predictors import register_model_wrapper
 from gnn_unlearn.ops.graph import edge_keys
@@ -287,9 +296,10 @@ class GNNDelete(Unlearner):
                  neighbourhood: str = "edges", space: str = "logit", max_val_drop: float = 0.03,
                  eval_every: int = 1, fanouts: list[int] | None = None, batch_size: int = 1024,
                  sampler: str = "torch", seed: int = 0, reference: HeldOutReference | str | None = None,
-                 settle: int = 6, stop_tolerance: float = STOP_TOLERANCE, backtrack: int = 3):
+                 settle: int = 6, stop_tolerance: float = STOP_TOLERANCE, backtrack: int = 3,
+                 raise_alpha: int = 3):
         self.fanouts, self.batch_size, self.sampler = fanouts, batch_size, check_sampler(sampler)
-        self.backtrack = backtrack
+        self.backtrack, self.raise_alpha = backtrack, raise_alpha
         self.settle, self.stop_tolerance = settle, stop_tolerance
         self.alpha, self.epochs, self.random_ratio = alpha, epochs, random_ratio
         self.reference = as_reference(self.name, reference)
@@ -363,7 +373,7 @@ class GNNDelete(Unlearner):
         replica = Replica.current()
         # DistributedDataParallel under torchrun: it averages the gradients of the only
         # parameters that train, the operators' (the frozen base's are not reduced)
-        ctx = dict(wrapped=wrapped, enc=enc, encode=encode, h0=h0, z_orig=z_orig, region=region,
+        ctx = dict(wrapped=wrapped, enc=enc, encode=encode, h0=h0, z_orig=z_orig, region=region, alpha=self.alpha,
                    regions=regions, pairs=pairs, local_mask=local_mask, df=df, task=task,
                    opt=opt, g=g, replica=replica, local=replica.local_generator(g, self.seed),
                    step=replica.wrap(wrapped),
@@ -377,7 +387,7 @@ class GNNDelete(Unlearner):
             hops = self.fanouts[: enc.num_layers - 1]
             ctx.update(in_region=in_region, sampler=build_sampler(data, hops, self.sampler) if hops else None)
         best, reason, losses = copy.deepcopy(operators.state_dict()), "max epochs", []
-        backtrack = Backtrack(self.lr, self.backtrack)
+        backtrack, raises = Backtrack(self.lr, self.backtrack), 0
         at_start = monitor is not None and bool(replica.decide(monitor.evaluate(wrapped, encode())[1]))
         if at_start:                        # identity operators already sit at the target
             reason = AT_START
@@ -400,6 +410,10 @@ class GNNDelete(Unlearner):
                     reason = verdict
                     break
                 before, best = best, copy.deepcopy(operators.state_dict())
+                if verdict == STALLED and raises < self.raise_alpha and ctx["alpha"] < 1:
+                    raises, ctx["alpha"] = raises + 1, (1 + ctx["alpha"]) / 2   # short of the targets
+                    monitor.plateau.reset()
+                    continue
                 if verdict is not None:
                     reason = verdict
                     if verdict == LOOKS_UNSEEN and self.settle:
@@ -410,6 +424,7 @@ class GNNDelete(Unlearner):
         operators.load_state_dict(best)
         self.history["stop_excess"] = None if monitor is None else monitor.excess(wrapped, encode())
         self.history.update(loss=losses, epochs=len(losses), stop_reason=reason, lr_halvings=backtrack.halvings,
+                            alpha_raises=raises, final_alpha=ctx["alpha"],
                             start_val=None if monitor is None else monitor.start_val)
         return wrapped
 
@@ -437,7 +452,7 @@ class GNNDelete(Unlearner):
             rand = None if self._unseen is not None else negative_pairs(
                 c["task"].data, df.size(1) * self.random_ratio, c["g"]).to(df.device)
             dec = self._dec_terms(wrapped, z, df, rand, self._val_logits(wrapped, z))
-            loss = self.alpha * split.share_mean(split.take(dec), dec.numel()) + (1 - self.alpha) * loss
+            loss = c["alpha"] * split.share_mean(split.take(dec), dec.numel()) + (1 - c["alpha"]) * loss
         return loss
 
     def _dec_terms(self, wrapped, z: Tensor, df_pairs: Tensor, rand_pairs: Tensor,
@@ -519,5 +534,5 @@ class GNNDelete(Unlearner):
             val_logits = None if val_subset is None else wrapped.decode(z, ref_local).detach()
             dec = self._dec_terms(wrapped, z, index[:, :nf], ref_local, val_logits, val_subset,
                                   df_idx).mean()
-            loss = self.alpha * dec + (1 - self.alpha) * loss
+            loss = c["alpha"] * dec + (1 - c["alpha"]) * loss
         return loss

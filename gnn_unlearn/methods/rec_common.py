@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import degree
 
-from gnn_unlearn.methods.stopping import Plateau, weighted_cdf, weighted_quantiles
+from gnn_unlearn.methods.stopping import STALLED, Plateau, weighted_cdf, weighted_quantiles
 from gnn_unlearn.metrics.rec import CandidateScores, pair_ranks, topk_metrics
 from gnn_unlearn.models.lightgcn import INIT_STD
 from gnn_unlearn.requests import UnlearningTask
@@ -326,7 +326,7 @@ class RankMonitor:
                 return "forgotten"
             return None
         self.settled = 0
-        return "matched as far as it goes" if self.plateau.stalled(excess) else None
+        return STALLED if self.plateau.stalled(excess) else None
 
     @torch.no_grad()
     def score_targets(self, z: Tensor) -> Tensor:

@@ -14,6 +14,8 @@ AT_START = "at the target before any step"
 LOOKS_UNSEEN = "deleted set looks unseen"
 #: The stop reason (and check verdict) of a step that dropped validation utility past the guard.
 VALIDATION_DROP = "validation drop"
+#: The stop reason (and check verdict) of a method whose loss converged short of the targets.
+STALLED = "matched as far as it goes"
 #: The link criterion's default tolerance, in null standard deviations of its statistics
 #: (measured on Cora, GCN, 2.5 %, GNNDelete: 1.0 stops 2-3x sooner with Df AUROC 0.01 further
 #: above retraining's; 0 is no closer to retraining and slower, see ``stop_tolerance``).
@@ -299,6 +301,10 @@ class Plateau:
         self.patience, self.min_delta = patience, min_delta
         self.best, self.since_best = float("inf"), 0
 
+    def reset(self) -> None:
+        """Forget the best value seen (after a change of the loss, progress counts afresh)."""
+        self.best, self.since_best = float("inf"), 0
+
     def stalled(self, value: float) -> bool:
         if value < self.best - self.min_delta:
             self.best, self.since_best = value, 0
@@ -517,5 +523,5 @@ class Monitor:
         if stat <= level:
             return LOOKS_UNSEEN
         if self.link and self.criterion.target == "matched" and self.plateau.stalled(stat):
-            return "matched as far as it goes"
+            return STALLED
         return None

@@ -108,3 +108,21 @@ def test_a_step_that_drops_validation_is_retried_at_half_the_rate_not_given_up(c
     _, df = _aucs(retried.model, cora_task)
     _, df_orig = _aucs(cora_gcn, cora_task)
     assert df < df_orig - 0.02                       # it forgets instead of returning the original
+
+
+def test_a_loss_that_converges_short_of_the_targets_moves_weight_to_forgetting(cora_gcn, cora_task):
+    """With almost all weight on Neighbourhood Influence the loss balances before the deleted set
+    reaches its targets. ``raise_alpha=0`` stops there; by default the weight of Deleted Edge
+    Consistency is raised on such a stall and training goes on, ending nearer the targets."""
+    stuck = unlearn(cora_gcn, cora_task, "gnndelete", alpha=0.02, raise_alpha=0)
+    assert stuck.history["stop_reason"] == "matched as far as it goes"
+    assert stuck.history["alpha_raises"] == 0 and stuck.history["final_alpha"] == 0.02
+    raised = unlearn(cora_gcn, cora_task, "gnndelete", alpha=0.02)
+    assert raised.history["alpha_raises"] >= 1
+    assert raised.history["final_alpha"] == pytest.approx(1 - 0.98 / 2 ** raised.history["alpha_raises"])
+    assert raised.history["stop_excess"] < stuck.history["stop_excess"] - 0.005
+    _, df_stuck = _aucs(stuck.model, cora_task)
+    _, df_raised = _aucs(raised.model, cora_task)
+    assert df_raised < df_stuck                       # it forgets more than where it stalled
+    with pytest.raises(ValueError, match="raise_alpha"):
+        unlearn(cora_gcn, cora_task, "gnndelete", raise_alpha=-1)
