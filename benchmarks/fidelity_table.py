@@ -255,7 +255,11 @@ def borrow_retrains(blocks: list[dict], donor: list[dict]) -> list[dict]:
     same grid and seeds have the same originals, requests and same-seed retrains (checked:
     :func:`~gnn_unlearn.bench.check_same_requests`), so a run without ``--retrain-seeds`` can
     be read against another run's pooled retrains."""
-    donors = {block_key(b): b for b in donor}
+    donors = {}
+    for b in donor:
+        if block_key(b) in donors:
+            raise ValueError(f"block {block_key(b)} is in more than one of the runs the retrains come from")
+        donors[block_key(b)] = b
     out = []
     for b in blocks:
         d = donors.get(block_key(b))
@@ -272,8 +276,9 @@ def main(argv: list[str]) -> None:
     import argparse
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", help="JSON files written by gnn-unlearn benchmark")
-    p.add_argument("--retrains-from", default=None, help="a run of the same grid and seeds with "
-                   "--retrain-seeds K: its extra retrains are read as if this run had them")
+    p.add_argument("--retrains-from", nargs="+", default=None, help="runs of the same grids and "
+                   "seeds with --retrain-seeds K: their extra retrains are read as if these runs had them "
+                   "(each block from the run that holds it)")
     p.add_argument("--wheres", default=None, help="only the blocks of these deleted-set positions "
                    "(comma-separated, e.g. in,out)")
     a = p.parse_args(argv)
@@ -290,9 +295,9 @@ def main(argv: list[str]) -> None:
             if not blocks:
                 p.error(f"no block of the runs is at {wanted}")
         if a.retrains_from:
-            donor = load_grid_run(a.retrains_from)
-            blocks = borrow_retrains(blocks, donor["blocks"])
-            commands.append(donor["command"] + " (its extra retrains only)")
+            donors = [load_grid_run(path) for path in a.retrains_from]
+            blocks = borrow_retrains(blocks, [b for d in donors for b in d["blocks"]])
+            commands += [d["command"] + " (its extra retrains only)" for d in donors]
     except (OSError, ValueError) as e:
         p.error(str(e))
     print(rendered_header("Indistinguishability from retraining (issue 15 targets)",
