@@ -38,6 +38,7 @@ other training seeds; "retrain" shares the original's seed). Two more tallies th
 from __future__ import annotations
 
 import sys
+from collections import Counter
 
 from gnn_unlearn.bench import block_key, check_same_requests, is_retrain, load_grid_run, rendered_header
 
@@ -128,7 +129,7 @@ def table(blocks: list[dict]) -> str:
                     if pv.get("lib") is False:
                         misses.append(miss_row(b, name, r, pool))
             gd = r.get("df_auc_gnndelete", float("nan"))
-            cells = [b["dataset"], b["encoder"], f"{b['df_size']:g}", b["where"], name, str(r.get("n", "")),
+            cells = [*block_cells(b, name), str(r.get("n", "")),
                      f"{r['dt_auroc']:.3f} ({100 * (r['dt_auroc'] - ref['dt_auroc']):+.1f})",
                      f"{r.get('df_auroc', float('nan')):.3f} ({ref.get('df_auroc', float('nan')):.3f})",
                      f"{gd:.3f} ({ref['df_auc_gnndelete']:.3f} [{ref.get('df_auc_gnndelete_min', float('nan')):.3f}, "
@@ -218,13 +219,15 @@ def leave_one_out(rows: dict[str, dict], size: float) -> dict[str, dict[str, boo
     return out
 
 
+def block_cells(b: dict, name: str) -> list[str]:
+    """The leading cells of every table row: dataset, GNN, Df size, position, model."""
+    return [b["dataset"], b["encoder"], f"{b['df_size']:g}", b["where"], name]
+
+
 def stop_summary(b: dict, name: str) -> tuple[str, float | None]:
     """How ``name``'s request-runs of block ``b`` stopped ("reason xN, ...", most frequent first)
     and their mean stop excess (``None`` where the run recorded none)."""
-    reasons = [s[name] for s in b.get("stop_reasons", []) if s.get(name)]
-    counts: dict[str, int] = {}
-    for reason in reasons:
-        counts[reason] = counts.get(reason, 0) + 1
+    counts = Counter(s[name] for s in b.get("stop_reasons", []) if s.get(name))
     text = ", ".join(f"{k} x{v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))) or "-"
     xs = [s[name] for s in b.get("stop_excess", []) if isinstance(s.get(name), (int, float))]
     return text, (sum(xs) / len(xs) if xs else None)
@@ -232,16 +235,15 @@ def stop_summary(b: dict, name: str) -> tuple[str, float | None]:
 
 def miss_row(b: dict, name: str, r: dict, pool: dict) -> str:
     reasons, excess = stop_summary(b, name)
-    cells = [b["dataset"], b["encoder"], f"{b['df_size']:g}", b["where"], name,
-             f"{r['df_auroc'] - pool['df_auroc']:+.3f}", reasons, "-" if excess is None else f"{excess:+.3f}"]
+    cells = [*block_cells(b, name), f"{r['df_auroc'] - pool['df_auroc']:+.3f}", reasons,
+             "-" if excess is None else f"{excess:+.3f}"]
     return "| " + " | ".join(cells) + " |"
 
 
 def pooled_row(b: dict, name: str, r: dict, pool: dict, v: dict) -> str:
     nan = float("nan")
     k = "df_auc_gnndelete"
-    cells = [b["dataset"], b["encoder"], f"{b['df_size']:g}", b["where"], name,
-             f"{r['dt_auroc']:.3f} ({pool['dt_auroc']:.3f})",
+    cells = [*block_cells(b, name), f"{r['dt_auroc']:.3f} ({pool['dt_auroc']:.3f})",
              f"{r.get('df_auroc', nan):.3f} ({pool.get('df_auroc', nan):.3f} "
              f"[{pool.get('df_auroc_models_min', nan):.3f}, {pool.get('df_auroc_models_max', nan):.3f}])",
              f"{r.get(k, nan):.3f} ({pool.get(k, nan):.3f} [{pool.get(k + '_min', nan):.3f}, "

@@ -205,8 +205,8 @@ def _attack_notes(blocks: list[dict]) -> str:
 #: the measures a block's same-seed retrain row must agree on for two runs to hold the same requests
 REQUEST_FINGERPRINT = ("dt_auroc", "df_auroc", "df_auc_gnndelete")
 #: how far those means may differ and still be one request's: a merged run's means are pooled from
-#: its parts' means (CiteSeer GCN 2.5 %: 2e-7 apart); a retrain of another request or commit
-#: differs by 1e-4 and more
+#: its parts' means (CiteSeer GCN 2.5 %: 2e-7 apart); retrains of the same seeds trained at
+#: another commit were measured 2e-4 to 0.014 apart, another request's further
 FINGERPRINT_TOLERANCE = 1e-6
 
 

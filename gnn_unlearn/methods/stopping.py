@@ -299,7 +299,7 @@ class Plateau:
 
     def __init__(self, patience: int, min_delta: float):
         self.patience, self.min_delta = patience, min_delta
-        self.best, self.since_best = float("inf"), 0
+        self.reset()
 
     def reset(self) -> None:
         """Forget the best value seen (after a change of the loss, progress counts afresh)."""
