@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from gnn_unlearn import unlearn
+from gnn_unlearn import TrainConfig, unlearn
 from gnn_unlearn.bench import is_retrain
 from gnn_unlearn.experiment import hardware, parse_methods, prepare_link
 from gnn_unlearn.io import atomic_write_text
@@ -56,9 +56,12 @@ def excesses(monitor: Monitor, model: torch.nn.Module) -> tuple[float, float]:
 
 
 def measure(dataset: str, encoder: str, sizes: list[float], wheres: list[str], seed: int,
-            methods: list[str], retrains: int, folds: int, params: dict, log=print) -> list[dict]:
-    """Rows (dataset, encoder, size, where, seed, model, z_unseen, z_non, stop reason, seconds)."""
-    data, model, _ = prepare_link(dataset, encoder, seed, log=log)
+            methods: list[str], retrains: int, folds: int, params: dict, log=print,
+            epochs: int = 500) -> list[dict]:
+    """Rows (dataset, encoder, size, where, seed, model, z_unseen, z_non, stop reason, seconds);
+    ``epochs``: the original's training epochs (the retrains and references follow its recipe)."""
+    data, model, _ = prepare_link(dataset, encoder, seed, train_config=TrainConfig(seed=seed, epochs=epochs),
+                                  log=log)
     reference = HeldOutReference.fit(model, data, seed=seed, folds=folds)
     rows = []
     for size in sizes:
@@ -168,6 +171,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--methods", default="d2dgn+ref,gnndelete+ref",
                    help="methods with the reference (names ending in +ref)")
     p.add_argument("--retrains", type=int, default=3, help="retrained models per request (seeds s..s+K-1)")
+    p.add_argument("--epochs", type=int, default=500,
+                   help="training epochs of the original (retrains and references follow its recipe)")
     p.add_argument("--reference-folds", type=int, default=2)
     p.add_argument("--method-params", type=json.loads, default={},
                    help="hyperparameters per method as JSON, e.g. '{\"d2dgn\": {\"stop_tolerance\": 0}}'")
@@ -199,8 +204,8 @@ def main(argv: list[str] | None = None) -> None:
         parse_methods(methods)
     except ValueError as e:
         p.error(str(e))
-    if a.seeds < 1 or a.retrains < 1 or a.reference_folds < 2:
-        p.error("--seeds and --retrains must be >= 1 and --reference-folds >= 2")
+    if a.seeds < 1 or a.retrains < 1 or a.reference_folds < 2 or a.epochs < 1:
+        p.error("--seeds, --retrains and --epochs must be >= 1 and --reference-folds >= 2")
     if not isinstance(a.method_params, dict):
         p.error("--method-params must be a JSON object (method name -> hyperparameters)")
     rows = []
@@ -208,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
         for encoder in a.encoders.split(","):
             for seed in range(a.seeds):
                 rows += measure(dataset, encoder, sizes, wheres, seed, methods, a.retrains,
-                                a.reference_folds, a.method_params)
+                                a.reference_folds, a.method_params, epochs=a.epochs)
     command = "OMP_NUM_THREADS=1 python benchmarks/stopping_bias.py " + " ".join(
         shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
     out = Path(a.output)

@@ -69,7 +69,7 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
              region: str = "library", normalize_features: bool = False,
              attacks: Sequence[str] = (), attack_params: dict | None = None,
              retrain_seeds: int = 1, reference_folds: int = 2,
-             method_params: dict[str, dict[str, Any]] | None = None) -> list[dict]:
+             method_params: dict[str, dict[str, Any]] | None = None, mia: bool = True) -> list[dict]:
     """Runs every combination, writes ``<output>/<name>.{md,json}`` (mean ± std over seeds)
     after every block.
 
@@ -77,8 +77,11 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
     deleted-set size and position, as in GNNDelete's protocol; so is its held-out reference
     (``reference_folds`` folds) when a method is named ``<method>+ref``. ``method_params``:
     hyperparameters per registered method name (both ``m`` and ``m+ref`` rows take them),
-    recorded in every block.
+    recorded in every block. ``mia=False`` skips the two membership-inference attacks (their
+    columns stay empty, and every block records ``"mia": false``).
     """
+    if not isinstance(mia, bool):
+        raise ValueError(f"mia must be True or False, got {mia!r}")
     build_attacks(attacks, "link", attack_params)          # refuse bad attack options before any work
     parsed = parse_methods(methods)                         # and unknown methods
     with_reference = any(ref for _, ref in parsed)
@@ -107,7 +110,7 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
                 rep = run_edge_request(data, model, size, where, methods, seed, device, log=log,
                                        region=region, attacks=attacks, attack_params=attack_params,
                                        retrain_seeds=retrain_seeds, reference=reference,
-                                       method_options=method_params)
+                                       method_options=method_params, mia=mia)
                 rep.meta["steps"] = {"train original": info["train original"], **one_off, **rep.meta["steps"]}
                 reports.setdefault((ds, enc, size, where), []).append(rep)
                 print(f"{ds} {enc} {size:g} {where} seed {seed}: "
@@ -115,13 +118,13 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
                       file=sys.stderr)
                 # written after every block, so that a stopped run keeps what it finished
                 blocks = _grid_blocks(reports, region, normalize_features, with_reference,
-                                      reference_folds, method_params)
+                                      reference_folds, method_params, mia)
                 write_grid(blocks, output, name, command, started)
     return blocks
 
 
 def _grid_blocks(reports: dict[tuple, list], region: str, normalize_features: bool, with_reference: bool,
-                 reference_folds: int, method_params: dict) -> list[dict]:
+                 reference_folds: int, method_params: dict, mia: bool = True) -> list[dict]:
     """The grid's blocks so far: per (dataset, encoder, Df size, position), its seeds' reports
     aggregated (mean ± std per model and column) with what each seed logged."""
     return [{"dataset": k[0], "encoder": k[1], "df_size": k[2], "where": k[3], "region": region,
@@ -132,6 +135,7 @@ def _grid_blocks(reports: dict[tuple, list], region: str, normalize_features: bo
              "steps": [r.meta["steps"] for r in v],
              **({"reference_folds": reference_folds} if with_reference else {}),
              **({"method_params": method_params} if method_params else {}),
+             **({} if mia else {"mia": False}),
              "stop_reasons": [r.meta["stop_reasons"] for r in v],
              "stop_excess": [r.meta["stop_excess"] for r in v]}
              for k, v in reports.items()]

@@ -539,7 +539,7 @@ def cmd_benchmark(a: argparse.Namespace) -> None:
              region=a.region, normalize_features=a.normalize_features,
              attacks=_attack_list(a.attacks),
              attack_params=_json_arg(a.attack_params, "--attack-params", ATTACK_PARAMS_EXAMPLE),
-             retrain_seeds=a.retrain_seeds, reference_folds=a.reference_folds,
+             retrain_seeds=a.retrain_seeds, reference_folds=a.reference_folds, mia=not a.no_mia,
              method_params=_json_arg(a.method_params, "--method-params", '{"gnndelete": {"settle": 6}}'))
 
 
@@ -798,6 +798,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=500)
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="grid", help="results file stem: <output>/<name>.md and .json")
+    p.add_argument("--no-mia", action="store_true", help="skip the two membership-inference attacks "
+                   "(MI ratio, loss attack; each trains a shadow model and classifiers per request)")
     _attack_args(p)
     _common(p)
     p.set_defaults(func=cmd_benchmark)

@@ -49,7 +49,7 @@ def test_bad_arguments_are_refused_before_any_work(capsys):
 def test_a_small_run_measures_the_original_retrains_and_methods(tmp_path):
     sb = load()
     sb.main(["--datasets", "synthetic", "--sizes", "0.05", "--wheres", "random", "--seeds", "1",
-             "--retrains", "2", "--methods", "d2dgn+ref", "--output", str(tmp_path), "--name", "sb"])
+             "--retrains", "2", "--methods", "d2dgn+ref", "--epochs", "30", "--output", str(tmp_path), "--name", "sb"])
     rows = json.loads((tmp_path / "sb.json").read_text())["rows"]
     assert [r["model"] for r in rows] == ["original", "retrain", "retrain#k", "d2dgn+ref"]
     assert all(isinstance(r["z_unseen"], float) and isinstance(r["z_non"], float) for r in rows)

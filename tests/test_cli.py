@@ -356,7 +356,7 @@ def test_benchmark_method_params_reach_the_methods_and_the_record(tmp_path, caps
 
     monkeypatch.setattr(experiment, "unlearn", recording)
     base = ["benchmark", "--datasets", "synthetic", "--methods", "gnndelete,gnndelete+ref", "--sizes", "0.05",
-            "--wheres", "in", "--seeds", "1", "--epochs", "30", "--output", str(tmp_path / "b")]
+            "--wheres", "in", "--seeds", "1", "--epochs", "30", "--no-mia", "--output", str(tmp_path / "b")]
     for params, message in (('{"d2dgn": {"settle": 6}}', "which the grid does not run"),
                             ('{"gnndelete": {"settle": -1}}', "settle=-1 is out of range"),
                             ('{"gnndelete": 3}', "must map a method name to its hyperparameters"),
@@ -367,6 +367,7 @@ def test_benchmark_method_params_reach_the_methods_and_the_record(tmp_path, caps
     assert main(base + ["--method-params", '{"gnndelete": {"settle": 4}}', "--name", "g"]) == 0
     block = json.loads((tmp_path / "b" / "g.json").read_text())["blocks"][0]
     assert block["method_params"] == {"gnndelete": {"settle": 4}}
+    assert block["mia"] is False and not any("mi_ratio" in r for r in block["rows"])   # --no-mia
     runs = [kw for method, kw in calls if method == "gnndelete"]
     assert len(runs) == 2 and all(kw["settle"] == 4 for kw in runs)           # the plain and the +ref row
     assert sum("reference" in kw for kw in runs) == 1
@@ -389,4 +390,5 @@ def test_a_benchmark_stopped_mid_grid_keeps_the_blocks_it_finished(tmp_path, mon
               "--wheres", "in,out", "--seeds", "1", "--epochs", "20", "--output", str(tmp_path), "--name", "g"])
     blocks = json.loads((tmp_path / "g.json").read_text())["blocks"]
     assert calls == ["in", "out"] and [b["where"] for b in blocks] == ["in"]
+    assert "mia" not in blocks[0] and all("mi_ratio" in r for r in blocks[0]["rows"])   # MIA by default
     assert "| in (library) |" in (tmp_path / "g.md").read_text().replace("  ", " ")

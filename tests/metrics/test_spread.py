@@ -101,7 +101,7 @@ def test_spread_power_over_seeds(seed, mirror, cache_root):
 
 def test_benchmark_with_retrain_seeds_from_the_cli(tmp_path, capsys):
     assert main(["benchmark", "--datasets", "synthetic", "--epochs", "20", "--seeds", "1", "--wheres", "in",
-                 "--retrain-seeds", "3", "--output", str(tmp_path), "--name", "g"]) == 0
+                 "--retrain-seeds", "3", "--no-mia", "--output", str(tmp_path), "--name", "g"]) == 0
     block = json.loads((tmp_path / "g.json").read_text())["blocks"][0]
     assert [r["model"] for r in block["rows"]] == ["original", "retrain", "retrain#1", "retrain#2",
                                                    "retrain#3", "gradient_ascent"]
