@@ -24,7 +24,7 @@ PARAM_RULES: dict[str, Rule] = {
     "eval_every": AT_LEAST_ONE, "check_every": AT_LEAST_ONE, "patience": AT_LEAST_ONE,
     "num_negatives": AT_LEAST_ONE, "random_ratio": AT_LEAST_ONE, "retain_pairs": AT_LEAST_ONE,
     "num_region_pairs": AT_LEAST_ONE, "max_dense_region": AT_LEAST_ONE, "backtrack": NON_NEGATIVE,
-    "raise_alpha": NON_NEGATIVE,
+    "raise_alpha": NON_NEGATIVE, "lower_alpha": NON_NEGATIVE,
     "k_hop": NON_NEGATIVE, "num_hops": NON_NEGATIVE,
     "lr": POSITIVE, "temperature": POSITIVE, "scale": POSITIVE, "epsilon": POSITIVE,
     "damping": NON_NEGATIVE, "weight_decay": NON_NEGATIVE, "l2": NON_NEGATIVE, "lam": NON_NEGATIVE,

@@ -80,6 +80,12 @@ Args:
     backtrack: on an epoch that drops validation beyond ``max_val_drop``, return the student to
         the last good state and halve the learning rate, at most this many times (then stop
         there; 0: stop at the first drop, which after the first epoch returns the original).
+    lower_alpha: when the loss converges short of the targets (the stop reason "matched as far
+        as it goes": the retained and deleted parts' terms balance before the deleted set gets
+        there), move weight to the deleted part, :math:`\alpha \leftarrow \alpha / 2`, and go
+        on from there, at most this many times (0: stop at the first such stall;
+        ``history["alpha_lowerings"]``, ``history["final_alpha"]``), the counterpart of
+        GNNDelete's ``raise_alpha``. A request that never stalls is untouched.
     reference: link prediction, a :class:`~gnn_unlearn.methods.reference.HeldOutReference` of
         this model (or the path of one saved by ``HeldOutReference.save`` / ``gnn-unlearn
         fit-reference``): each deleted edge is taught the unseen edges' quantile at its own held-out
@@ -106,8 +112,8 @@ from gnn_unlearn.distributed import Replica
 from gnn_unlearn.loader import Embedder, check_batch_size, check_sampler, index_batches
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference, reference_levels
-from gnn_unlearn.methods.stopping import (AT_START, LOOKS_UNSEEN, STOP_TOLERANCE, VALIDATION_DROP, Backtrack, Monitor,
-                                          UnseenEdges)
+from gnn_unlearn.methods.stopping import (AT_START, RETRY, STALLED, STOP, STOP_TOLERANCE, Monitor,
+                                          StopControl, UnseenEdges)
 from gnn_unlearn.models.predictors import build_model
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.ops.negative import negative_pairs
@@ -154,9 +160,10 @@ class D2DGN(Unlearner):
                  forget_teacher: str = "unseen_edges", max_val_drop: float = 0.03, dropout: bool = False,
                  fanouts: list[int] | None = None, batch_size: int = 1024,
                  sampler: str = "torch", seed: int = 0, reference: HeldOutReference | str | None = None,
-                 settle: int = 0, stop_tolerance: float = STOP_TOLERANCE, backtrack: int = 3):
+                 settle: int = 0, stop_tolerance: float = STOP_TOLERANCE, backtrack: int = 3,
+                 lower_alpha: int = 3):
         self.dropout, self.fanouts, self.batch_size = dropout, fanouts, batch_size
-        self.backtrack = backtrack
+        self.backtrack, self.lower_alpha = backtrack, lower_alpha
         self.reference = as_reference(self.name, reference)
         self.settle, self.stop_tolerance = settle, stop_tolerance
         self.sampler = check_sampler(sampler)
@@ -199,11 +206,13 @@ class D2DGN(Unlearner):
         # full batch: every rank draws the whole step (shared stream) and takes the loss of its
         # share of it; mini-batch: each rank its own batches (shared order, local draws)
         split, draws = (replica, g) if batch_size is None else (Replica(), local)
-        best, reason, losses = copy.deepcopy(student.state_dict()), "max epochs", []
-        backtrack = Backtrack(self.lr, self.backtrack)
+        control = StopControl(monitor, student, student.state_dict, student.load_state_dict, self.lr,
+                              self.backtrack, self.settle, decide=replica.decide)
+        losses, lowerings = [], 0
+        state["alpha"] = self.alpha         # this run's weight of the retained part
         at_start = bool(replica.decide(monitor.evaluate(student)[1]))
         if at_start:                        # the original already sits at the target
-            reason = AT_START
+            control.reason = AT_START
         with seeded(self.seed, device):
             for epoch in range(1, 0 if at_start else self.epochs + 1):
                 student.train(self.dropout)
@@ -214,25 +223,23 @@ class D2DGN(Unlearner):
                     opt.step()
                 losses.append(float(replica.mean(loss.detach())))
                 verdict = replica.decide(monitor.check(student))   # rank 0 decides for all
-                if backtrack.retry(verdict):     # the step was too large
-                    student.load_state_dict(best)
-                    opt = torch.optim.Adam(student.parameters(), lr=backtrack.lr)
-                    continue
-                if verdict == VALIDATION_DROP:
-                    reason = verdict
-                    break
-                before, best = best, copy.deepcopy(student.state_dict())
-                if verdict is not None:
-                    reason = verdict
-                    if verdict == LOOKS_UNSEEN and self.settle:
-                        best, self.history["last_step_kept"] = monitor.settle(
-                            student, before, best, student.load_state_dict, None, self.settle, replica.decide)
+                if verdict == STALLED and lowerings < self.lower_alpha and state["alpha"] > 0:
+                    lowerings, state["alpha"] = lowerings + 1, state["alpha"] / 2   # short of the targets
+                    monitor.plateau.reset()
+                    verdict = None          # kept as a good state; training goes on
+                action = control.after(verdict)
+                if action == RETRY:
+                    opt = torch.optim.Adam(student.parameters(), lr=control.lr)
+                elif action == STOP:
                     break
         del ddp                             # DDP's gradient hooks go with it
-        student.load_state_dict(best)
+        student.load_state_dict(control.best)
         self.history["stop_excess"] = monitor.excess(student)
-        self.history.update(loss=losses, epochs=len(losses), stop_reason=reason, lr_halvings=backtrack.halvings,
-                            start_val=monitor.start_val)
+        if control.last_step_kept is not None:
+            self.history["last_step_kept"] = control.last_step_kept
+        self.history.update(loss=losses, epochs=len(losses), stop_reason=control.reason,
+                            lr_halvings=control.backtrack.halvings, alpha_lowerings=lowerings,
+                            final_alpha=state["alpha"], start_val=monitor.start_val)
         return student
 
     # -- shared -------------------------------------------------------------------------
@@ -315,7 +322,7 @@ class D2DGN(Unlearner):
             forget = forget + split.share_mean(
                 F.mse_loss(z[mine_deleted], s["z_d"][rows[mine_deleted]], reduction="none"),
                 deleted.numel() * dim)
-        return self.alpha * retain + (1 - self.alpha) * forget
+        return s["alpha"] * retain + (1 - s["alpha"]) * forget
 
     # -- node classification ------------------------------------------------------------
     def _node_step(self, student, embedder, task, s, idx: Tensor, g, local, split: Replica) -> Tensor:
@@ -338,4 +345,4 @@ class D2DGN(Unlearner):
                                                   "none"), num_deleted)
                   + split.share_mean(F.mse_loss(z[nk:], s["z_d"][deleted_nodes], reduction="none"),
                                      num_deleted * dim))
-        return self.alpha * retain + (1 - self.alpha) * forget
+        return s["alpha"] * retain + (1 - s["alpha"]) * forget

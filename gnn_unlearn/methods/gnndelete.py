@@ -130,7 +130,6 @@ verdict holds for all.
 """
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import torch
@@ -142,8 +141,8 @@ from gnn_unlearn.loader import (build_sampler, check_batch_size, check_fanouts, 
                                  sample_subgraph)
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference, reference_levels
-from gnn_unlearn.methods.stopping import (AT_START, LOOKS_UNSEEN, STALLED, STOP_TOLERANCE, VALIDATION_DROP, Backtrack,
-                                          Monitor, UnseenEdges)
+from gnn_unlearn.methods.stopping import (AT_START, RETRY, STALLED, STOP, STOP_TOLERANCE, Monitor,
+                                          StopControl, UnseenEdges)
 from gnn_unlearn.models.encoders import PreparedGraph
 from gnn_unlearn.models.predictors import register_model_wrapper
 from gnn_unlearn.ops.graph import edge_keys
@@ -389,45 +388,38 @@ class GNNDelete(Unlearner):
                 in_region[i, idx] = True
             hops = self.fanouts[: enc.num_layers - 1]
             ctx.update(in_region=in_region, sampler=build_sampler(data, hops, self.sampler) if hops else None)
-        best, reason, losses = copy.deepcopy(operators.state_dict()), "max epochs", []
-        backtrack, raises = Backtrack(self.lr, self.backtrack), 0
+        control = StopControl(monitor, wrapped, operators.state_dict, operators.load_state_dict, self.lr,
+                              self.backtrack, self.settle, encode, replica.decide)
+        losses, raises = [], 0
         at_start = monitor is not None and bool(replica.decide(monitor.evaluate(wrapped, encode())[1]))
         if at_start:                        # identity operators already sit at the target
-            reason = AT_START
+            control.reason = AT_START
         with seeded(self.seed, device):
             for epoch in range(1, 0 if at_start else self.epochs + 1):
                 loss = step(ctx)
                 losses.append(float(replica.mean(loss.detach())))
                 if epoch % self.eval_every and epoch != self.epochs:
                     continue
-                if monitor is None:
-                    best = copy.deepcopy(operators.state_dict())
-                    continue
-                with torch.no_grad():       # rank 0 decides for all ranks
-                    verdict = replica.decide(monitor.check(wrapped, encode()))
-                if backtrack.retry(verdict):     # the step was too large
-                    operators.load_state_dict(best)
-                    ctx["opt"] = torch.optim.Adam(operators.parameters(), lr=backtrack.lr)
-                    continue
-                if verdict == VALIDATION_DROP:
-                    reason = verdict
-                    break
-                before, best = best, copy.deepcopy(operators.state_dict())
+                verdict = None
+                if monitor is not None:
+                    with torch.no_grad():   # rank 0 decides for all ranks
+                        verdict = replica.decide(monitor.check(wrapped, encode()))
                 if verdict == STALLED and raises < self.raise_alpha and ctx["alpha"] < 1:
                     raises, ctx["alpha"] = raises + 1, (1 + ctx["alpha"]) / 2   # short of the targets
                     monitor.plateau.reset()
-                    continue
-                if verdict is not None:
-                    reason = verdict
-                    if verdict == LOOKS_UNSEEN and self.settle:
-                        best, self.history["last_step_kept"] = monitor.settle(
-                            wrapped, before, best, operators.load_state_dict, encode, self.settle, replica.decide)
+                    verdict = None          # kept as a good state; training goes on
+                action = control.after(verdict)
+                if action == RETRY:
+                    ctx["opt"] = torch.optim.Adam(operators.parameters(), lr=control.lr)
+                elif action == STOP:
                     break
         del ctx["step"]                     # DDP's gradient hooks go with it
-        operators.load_state_dict(best)
+        operators.load_state_dict(control.best)
         self.history["stop_excess"] = None if monitor is None else monitor.excess(wrapped, encode())
-        self.history.update(loss=losses, epochs=len(losses), stop_reason=reason, lr_halvings=backtrack.halvings,
-                            alpha_raises=raises, final_alpha=ctx["alpha"],
+        if control.last_step_kept is not None:
+            self.history["last_step_kept"] = control.last_step_kept
+        self.history.update(loss=losses, epochs=len(losses), stop_reason=control.reason,
+                            lr_halvings=control.backtrack.halvings, alpha_raises=raises, final_alpha=ctx["alpha"],
                             start_val=None if monitor is None else monitor.start_val)
         return wrapped
 

@@ -1,8 +1,6 @@
 """Gradient ascent on the deleted set (the baseline of GNNDelete's tables)."""
 from __future__ import annotations
 
-import copy
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -11,7 +9,7 @@ from gnn_unlearn.distributed import Replica
 from gnn_unlearn.loader import Embedder, check_batch_size, check_sampler, index_batches
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference, reference_levels
-from gnn_unlearn.methods.stopping import AT_START, LOOKS_UNSEEN, STOP_TOLERANCE, VALIDATION_DROP, Backtrack, Monitor
+from gnn_unlearn.methods.stopping import AT_START, RETRY, STOP, STOP_TOLERANCE, Monitor, StopControl
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.training import labelled_pairs
@@ -120,13 +118,14 @@ class GradientAscent(Unlearner):
                           levels=reference_levels(self.reference, task), tolerance=self.stop_tolerance)
         step = replica.wrap(model)          # DistributedDataParallel under torchrun
         opt = torch.optim.Adam(model.parameters(), lr=self.lr)
-        best, reason, losses = copy.deepcopy(model.state_dict()), "max epochs", []
-        backtrack = Backtrack(self.lr, self.backtrack)
+        control = StopControl(monitor, model, model.state_dict, model.load_state_dict, self.lr,
+                              self.backtrack, self.settle, decide=replica.decide)
+        losses = []
         # the start may already sit where retraining would (a reference can say so, e.g. for
         # deleted edges the rest of the graph predicts): then no step is taken
         at_start = bool(replica.decide(monitor.evaluate(model)[1]))
         if at_start:
-            reason = AT_START
+            control.reason = AT_START
         with seeded(self.seed, device):
             for _ in range(0 if at_start else self.epochs):
                 model.train()
@@ -142,26 +141,18 @@ class GradientAscent(Unlearner):
                     loss.backward()
                     opt.step()
                 losses.append(float(replica.mean(loss.detach())))
-                verdict = replica.decide(monitor.check(model))   # rank 0 decides for all
-                if backtrack.retry(verdict):     # the step was too large
-                    model.load_state_dict(best)
-                    opt = torch.optim.Adam(model.parameters(), lr=backtrack.lr)
-                    continue
-                if verdict == VALIDATION_DROP:
-                    reason = verdict
-                    break
-                before, best = best, copy.deepcopy(model.state_dict())
-                if verdict is not None:
-                    reason = verdict
-                    if verdict == LOOKS_UNSEEN and self.settle:
-                        best, self.history["last_step_kept"] = monitor.settle(
-                            model, before, best, model.load_state_dict, None, self.settle, replica.decide)
+                action = control.after(replica.decide(monitor.check(model)))   # rank 0 decides for all
+                if action == RETRY:
+                    opt = torch.optim.Adam(model.parameters(), lr=control.lr)
+                elif action == STOP:
                     break
         del step                            # DDP's gradient hooks go with it
-        model.load_state_dict(best)
+        model.load_state_dict(control.best)
         self.history["stop_excess"] = monitor.excess(model)
-        self.history.update(loss=losses, epochs=len(losses), stop_reason=reason, lr_halvings=backtrack.halvings,
-                            start_val=monitor.start_val)
+        if control.last_step_kept is not None:
+            self.history["last_step_kept"] = control.last_step_kept
+        self.history.update(loss=losses, epochs=len(losses), stop_reason=control.reason,
+                            lr_halvings=control.backtrack.halvings, start_val=monitor.start_val)
         return model
 
     def _batch(self, model, task, forget: Tensor, keep: Tensor, g, split: Replica) -> tuple:

@@ -2,6 +2,8 @@
 at a Df-vs-negatives AUROC to decide when it is done."""
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
@@ -328,6 +330,58 @@ class Backtrack:
             return False
         self.halvings, self.lr = self.halvings + 1, self.lr / 2
         return True
+
+
+#: What a method does after a check (:meth:`StopControl.after`).
+RETRY, GO_ON, STOP = "retry", "go on", "stop"
+
+
+class StopControl:
+    """What a method does with each verdict of its :class:`Monitor`, the same for gradient
+    ascent, D2DGN and GNNDelete: it keeps the state of the last check that went on (``best``);
+    on a validation drop it restores that state and says ``RETRY`` at half the learning rate
+    (``lr``, :class:`Backtrack`, at most ``backtrack`` times), after that ``STOP``; on any other
+    verdict it keeps the new state and says ``GO_ON`` (no verdict) or ``STOP``, a deleted set that
+    looks unseen with its last step cut back to the targets (:meth:`Monitor.settle`, ``settle``
+    bisection steps; 0 keeps the step whole). ``reason`` is the stop reason so far ("max
+    epochs" until a verdict ends the run, or :data:`AT_START` when the method sets it);
+    ``last_step_kept`` the share of the settled step (``None`` when none was settled).
+
+    ``state()`` returns the trained parameters' state (the model's, or GNNDelete's operators'),
+    ``load(state)`` puts one back; ``model``, ``encode`` and ``decide`` are what
+    :meth:`Monitor.settle` takes. A method that takes a verdict of its own first (GNNDelete
+    raising its forgetting weight on a stall) passes ``None`` for it instead."""
+
+    def __init__(self, monitor: "Monitor | None", model: nn.Module, state, load, lr: float,
+                 backtrack: int, settle: int = 0, encode=None, decide=None):
+        self.monitor, self.model, self.state, self.load = monitor, model, state, load
+        self.settle, self.encode, self.decide = settle, encode, decide
+        self.backtrack = Backtrack(lr, backtrack)
+        self.best = copy.deepcopy(state())
+        self.reason, self.last_step_kept = "max epochs", None
+
+    @property
+    def lr(self) -> float:
+        """The learning rate to go on with (halved on every retry)."""
+        return self.backtrack.lr
+
+    def after(self, verdict: str | None) -> str:
+        """``RETRY`` (the last good state is back in the model: restart the optimiser at
+        :attr:`lr`), ``GO_ON`` or ``STOP`` (then :attr:`best` is the state to return)."""
+        if self.backtrack.retry(verdict):         # the step was too large
+            self.load(self.best)
+            return RETRY
+        if verdict == VALIDATION_DROP:
+            self.reason = verdict
+            return STOP
+        before, self.best = self.best, copy.deepcopy(self.state())
+        if verdict is None:
+            return GO_ON
+        self.reason = verdict
+        if verdict == LOOKS_UNSEEN and self.settle:
+            self.best, self.last_step_kept = self.monitor.settle(
+                self.model, before, self.best, self.load, self.encode, self.settle, self.decide)
+        return STOP
 
 
 class Monitor:

@@ -5,8 +5,9 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from gnn_unlearn.methods import unlearn
-from gnn_unlearn.methods.stopping import (VALIDATION_DROP, Backtrack, ForgetCriterion, UnseenEdges, rank_auc,
-                                         support_bins, weighted_cdf)
+from gnn_unlearn.methods.stopping import (GO_ON, LOOKS_UNSEEN, RETRY, STALLED, STOP, VALIDATION_DROP, Backtrack,
+                                         ForgetCriterion, StopControl, UnseenEdges, rank_auc, support_bins,
+                                         weighted_cdf)
 from gnn_unlearn.metrics.link import gnndelete_df_auc, link_logits
 
 
@@ -233,3 +234,43 @@ def test_backtrack_halves_the_rate_on_validation_drops_only_up_to_its_limit():
     assert b.retry(VALIDATION_DROP) and b.lr == pytest.approx(0.0025)
     assert not b.retry(VALIDATION_DROP) and b.halvings == 2 and b.lr == pytest.approx(0.0025)
     assert not Backtrack(0.01, limit=0).retry(VALIDATION_DROP)
+
+
+class _SettleRecorder:
+    """A monitor stand-in: records what settle() was given and returns a fixed state."""
+    def __init__(self, out):
+        self.calls, self.out = [], out
+
+    def settle(self, model, before, after, load, encode, steps, decide):
+        self.calls.append((before, after, steps))
+        load(self.out)
+        return self.out, 0.25
+
+
+def test_stop_control_keeps_the_last_good_state_retries_and_settles():
+    model = torch.nn.Linear(2, 1, bias=False)
+    def at(v: float) -> dict:
+        return {"weight": torch.full((1, 2), v)}
+    model.load_state_dict(at(0.0))
+    monitor = _SettleRecorder(at(0.5))
+    control = StopControl(monitor, model, model.state_dict, model.load_state_dict, lr=0.01, backtrack=1, settle=6)
+    assert control.reason == "max epochs" and control.last_step_kept is None
+    model.load_state_dict(at(1.0))
+    assert control.after(None) == GO_ON and torch.equal(control.best["weight"], at(1.0)["weight"])
+    model.load_state_dict(at(9.0))                       # a step that trips the guard: back to 1.0
+    assert control.after(VALIDATION_DROP) == RETRY and control.lr == pytest.approx(0.005)
+    assert torch.equal(model.weight.detach(), at(1.0)["weight"]) and control.reason == "max epochs"
+    model.load_state_dict(at(2.0))
+    assert control.after(LOOKS_UNSEEN) == STOP and control.reason == LOOKS_UNSEEN
+    (before, after, steps), = monitor.calls              # settled between the last two good states
+    assert before["weight"][0, 0] == 1.0 and after["weight"][0, 0] == 2.0 and steps == 6
+    assert torch.equal(control.best["weight"], at(0.5)["weight"]) and control.last_step_kept == 0.25
+    # past its retries a drop stops at the last good state; a stall stops unsettled
+    drop = StopControl(monitor, model, model.state_dict, model.load_state_dict, lr=0.01, backtrack=0)
+    model.load_state_dict(at(3.0))
+    assert drop.after(VALIDATION_DROP) == STOP and drop.reason == VALIDATION_DROP
+    assert torch.equal(drop.best["weight"], at(0.5)["weight"])   # its start state
+    stall = StopControl(monitor, model, model.state_dict, model.load_state_dict, lr=0.01, backtrack=3, settle=6)
+    model.load_state_dict(at(4.0))
+    assert stall.after(STALLED) == STOP and stall.reason == STALLED and len(monitor.calls) == 1
+    assert torch.equal(stall.best["weight"], at(4.0)["weight"]) and stall.last_step_kept is None
