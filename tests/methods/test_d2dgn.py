@@ -67,14 +67,14 @@ def test_an_epoch_that_drops_validation_is_retried_at_half_the_rate(cora_gcn, co
 
 def test_a_loss_that_converges_short_of_the_targets_moves_weight_to_the_deleted_part(cora_gcn, cora_task):
     """With almost all weight on the retained part the two parts balance before the deleted set
-    reaches its targets (measured: excess 0.072 after 21 epochs). ``lower_alpha=0`` stops
-    there; by default the retained part's weight is halved on such a stall and training goes
-    on to the targets (measured: one halving, excess 0.014)."""
+    reaches its targets (measured: excess 0.072 after 21 epochs). By default (``lower_alpha=0``)
+    D2DGN stops there; with ``lower_alpha`` the retained part's weight is halved on such a stall
+    and training goes on to the targets (measured: one halving, excess 0.014)."""
     from gnn_unlearn.methods.stopping import STALLED
-    stuck = unlearn(cora_gcn, cora_task, "d2dgn", alpha=0.995, lower_alpha=0)
+    stuck = unlearn(cora_gcn, cora_task, "d2dgn", alpha=0.995)
     assert stuck.history["stop_reason"] == STALLED
     assert stuck.history["alpha_lowerings"] == 0 and stuck.history["final_alpha"] == 0.995
-    lowered = unlearn(cora_gcn, cora_task, "d2dgn", alpha=0.995)
+    lowered = unlearn(cora_gcn, cora_task, "d2dgn", alpha=0.995, lower_alpha=3)
     k = lowered.history["alpha_lowerings"]
     assert k >= 1 and lowered.history["final_alpha"] == pytest.approx(0.995 / 2 ** k)
     assert lowered.history["stop_excess"] < stuck.history["stop_excess"] - 0.005
