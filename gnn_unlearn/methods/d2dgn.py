@@ -92,9 +92,9 @@ Args:
         above their targets; with ``lower_alpha=3`` each halves once and reaches them, library
         Df 0.850 -> 0.827 ("out", same-seed retrain 0.808) and 0.902 -> 0.890 ("random",
         0.877). CiteSeer, GAT, 5 %, seed 2: the "out" request had stalled 0.072 above its
-        targets yet at the retrains' library Df (0.810 against their 0.809); lowered it
-        reaches the targets at 0.768 (0.041 below them, deletion identification 0.928
-        against their 0.865); "random" 0.868 -> 0.852 (retrains 0.870).
+        targets yet at its retrains' mean library Df (0.810 against 0.809); lowered it reaches
+        the targets at 0.768 (0.041 below that mean; deletion identification 0.928, its
+        same-seed retrain 0.848); "random" 0.868 -> 0.852 (retrains 0.871).
     reference: link prediction, a :class:`~gnn_unlearn.methods.reference.HeldOutReference` of
         this model (or the path of one saved by ``HeldOutReference.save`` / ``gnn-unlearn
         fit-reference``): each deleted edge is taught the unseen edges' quantile at its own held-out
