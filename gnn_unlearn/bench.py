@@ -124,7 +124,7 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
 
 
 def _grid_blocks(reports: dict[tuple, list], region: str, normalize_features: bool, with_reference: bool,
-                 reference_folds: int, method_params: dict, mia: bool = True) -> list[dict]:
+                 reference_folds: int, method_params: dict, mia: bool) -> list[dict]:
     """The grid's blocks so far: per (dataset, encoder, Df size, position), its seeds' reports
     aggregated (mean ± std per model and column) with what each seed logged."""
     return [{"dataset": k[0], "encoder": k[1], "df_size": k[2], "where": k[3], "region": region,

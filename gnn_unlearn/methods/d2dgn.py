@@ -121,8 +121,8 @@ from gnn_unlearn.distributed import Replica
 from gnn_unlearn.loader import Embedder, check_batch_size, check_sampler, index_batches
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference, reference_levels
-from gnn_unlearn.methods.stopping import (AT_START, RETRY, STALLED, STOP, STOP_TOLERANCE, Monitor,
-                                          StopControl, UnseenEdges)
+from gnn_unlearn.methods.stopping import (AT_START, RETRY, STOP, STOP_TOLERANCE, Monitor, StopControl,
+                                          UnseenEdges)
 from gnn_unlearn.models.predictors import build_model
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.ops.negative import negative_pairs
@@ -215,10 +215,18 @@ class D2DGN(Unlearner):
         # full batch: every rank draws the whole step (shared stream) and takes the loss of its
         # share of it; mini-batch: each rank its own batches (shared order, local draws)
         split, draws = (replica, g) if batch_size is None else (Replica(), local)
-        control = StopControl(monitor, student, student.state_dict, student.load_state_dict, self.lr,
-                              self.backtrack, self.settle, decide=replica.decide)
-        losses, lowerings = [], 0
         state["alpha"] = self.alpha         # this run's weight of the retained part
+
+        def lower_alpha() -> bool:          # weight to the deleted part
+            if state["alpha"] <= 0:
+                return False
+            state["alpha"] = state["alpha"] / 2
+            return True
+
+        control = StopControl(monitor, student, student.state_dict, student.load_state_dict, self.lr,
+                              self.backtrack, self.settle, decide=replica.decide,
+                              shift_weight=lower_alpha, max_shifts=self.lower_alpha)
+        losses = []
         at_start = bool(replica.decide(monitor.evaluate(student)[1]))
         if at_start:                        # the original already sits at the target
             control.reason = AT_START
@@ -231,12 +239,7 @@ class D2DGN(Unlearner):
                     loss.backward()
                     opt.step()
                 losses.append(float(replica.mean(loss.detach())))
-                verdict = replica.decide(monitor.check(student))   # rank 0 decides for all
-                if verdict == STALLED and lowerings < self.lower_alpha and state["alpha"] > 0:
-                    lowerings, state["alpha"] = lowerings + 1, state["alpha"] / 2   # short of the targets
-                    monitor.plateau.reset()
-                    verdict = None          # kept as a good state; training goes on
-                action = control.after(verdict)
+                action = control.after(replica.decide(monitor.check(student)))   # rank 0 decides for all
                 if action == RETRY:
                     opt = torch.optim.Adam(student.parameters(), lr=control.lr)
                 elif action == STOP:
@@ -247,7 +250,7 @@ class D2DGN(Unlearner):
         if control.last_step_kept is not None:
             self.history["last_step_kept"] = control.last_step_kept
         self.history.update(loss=losses, epochs=len(losses), stop_reason=control.reason,
-                            lr_halvings=control.backtrack.halvings, alpha_lowerings=lowerings,
+                            lr_halvings=control.backtrack.halvings, alpha_lowerings=control.shifts,
                             final_alpha=state["alpha"], start_val=monitor.start_val)
         return student
 

@@ -141,8 +141,8 @@ from gnn_unlearn.loader import (build_sampler, check_batch_size, check_fanouts, 
                                  sample_subgraph)
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference, reference_levels
-from gnn_unlearn.methods.stopping import (AT_START, RETRY, STALLED, STOP, STOP_TOLERANCE, Monitor,
-                                          StopControl, UnseenEdges)
+from gnn_unlearn.methods.stopping import (AT_START, RETRY, STOP, STOP_TOLERANCE, Monitor, StopControl,
+                                          UnseenEdges)
 from gnn_unlearn.models.encoders import PreparedGraph
 from gnn_unlearn.models.predictors import register_model_wrapper
 from gnn_unlearn.ops.graph import edge_keys
@@ -388,9 +388,16 @@ class GNNDelete(Unlearner):
                 in_region[i, idx] = True
             hops = self.fanouts[: enc.num_layers - 1]
             ctx.update(in_region=in_region, sampler=build_sampler(data, hops, self.sampler) if hops else None)
+
+        def raise_alpha() -> bool:          # weight to Deleted Edge Consistency
+            if ctx["alpha"] >= 1:
+                return False
+            ctx["alpha"] = (1 + ctx["alpha"]) / 2
+            return True
+
         control = StopControl(monitor, wrapped, operators.state_dict, operators.load_state_dict, self.lr,
-                              self.backtrack, self.settle, encode, replica.decide)
-        losses, raises = [], 0
+                              self.backtrack, self.settle, encode, replica.decide, raise_alpha, self.raise_alpha)
+        losses = []
         at_start = monitor is not None and bool(replica.decide(monitor.evaluate(wrapped, encode())[1]))
         if at_start:                        # identity operators already sit at the target
             control.reason = AT_START
@@ -404,10 +411,6 @@ class GNNDelete(Unlearner):
                 if monitor is not None:
                     with torch.no_grad():   # rank 0 decides for all ranks
                         verdict = replica.decide(monitor.check(wrapped, encode()))
-                if verdict == STALLED and raises < self.raise_alpha and ctx["alpha"] < 1:
-                    raises, ctx["alpha"] = raises + 1, (1 + ctx["alpha"]) / 2   # short of the targets
-                    monitor.plateau.reset()
-                    verdict = None          # kept as a good state; training goes on
                 action = control.after(verdict)
                 if action == RETRY:
                     ctx["opt"] = torch.optim.Adam(operators.parameters(), lr=control.lr)
@@ -419,8 +422,8 @@ class GNNDelete(Unlearner):
         if control.last_step_kept is not None:
             self.history["last_step_kept"] = control.last_step_kept
         self.history.update(loss=losses, epochs=len(losses), stop_reason=control.reason,
-                            lr_halvings=control.backtrack.halvings, alpha_raises=raises, final_alpha=ctx["alpha"],
-                            start_val=None if monitor is None else monitor.start_val)
+                            lr_halvings=control.backtrack.halvings, alpha_raises=control.shifts,
+                            final_alpha=ctx["alpha"], start_val=None if monitor is None else monitor.start_val)
         return wrapped
 
     def _full_batch_step(self, c: dict) -> Tensor:

@@ -347,15 +347,23 @@ class StopControl:
     epochs" until a verdict ends the run, or :data:`AT_START` when the method sets it);
     ``last_step_kept`` the share of the settled step (``None`` when none was settled).
 
+    On a stall (:data:`STALLED`: the loss converged short of the targets) a method may move its
+    loss's weight towards forgetting and go on instead of stopping: ``shift_weight()`` does
+    that and returns ``False`` when the weight cannot move further; it is called at most
+    ``max_shifts`` times (``shifts`` counts them; GNNDelete's ``raise_alpha``, D2DGN's
+    ``lower_alpha``). A shifted stall counts as a check that went on, and the monitor's
+    plateau counter restarts.
+
     ``state()`` returns the trained parameters' state (the model's, or GNNDelete's operators'),
     ``load(state)`` puts one back; ``model``, ``encode`` and ``decide`` are what
-    :meth:`Monitor.settle` takes. A method that takes a verdict of its own first (GNNDelete
-    raising its forgetting weight on a stall) passes ``None`` for it instead."""
+    :meth:`Monitor.settle` takes."""
 
     def __init__(self, monitor: "Monitor | None", model: nn.Module, state, load, lr: float,
-                 backtrack: int, settle: int = 0, encode=None, decide=None):
+                 backtrack: int, settle: int = 0, encode=None, decide=None,
+                 shift_weight=None, max_shifts: int = 0):
         self.monitor, self.model, self.state, self.load = monitor, model, state, load
         self.settle, self.encode, self.decide = settle, encode, decide
+        self.shift_weight, self.max_shifts, self.shifts = shift_weight, max_shifts, 0
         self.backtrack = Backtrack(lr, backtrack)
         self.best = copy.deepcopy(state())
         self.reason, self.last_step_kept = "max epochs", None
@@ -368,6 +376,11 @@ class StopControl:
     def after(self, verdict: str | None) -> str:
         """``RETRY`` (the last good state is back in the model: restart the optimiser at
         :attr:`lr`), ``GO_ON`` or ``STOP`` (then :attr:`best` is the state to return)."""
+        if (verdict == STALLED and self.shift_weight is not None and self.shifts < self.max_shifts
+                and self.shift_weight()):             # short of the targets: go on with more forgetting
+            self.shifts += 1
+            self.monitor.plateau.reset()
+            verdict = None
         if self.backtrack.retry(verdict):         # the step was too large
             self.load(self.best)
             return RETRY

@@ -239,7 +239,8 @@ def test_backtrack_halves_the_rate_on_validation_drops_only_up_to_its_limit():
 class _SettleRecorder:
     """A monitor stand-in: records what settle() was given and returns a fixed state."""
     def __init__(self, out):
-        self.calls, self.out = [], out
+        from gnn_unlearn.methods.stopping import Plateau
+        self.calls, self.out, self.plateau = [], out, Plateau(2, 1e-3)
 
     def settle(self, model, before, after, load, encode, steps, decide):
         self.calls.append((before, after, steps))
@@ -274,3 +275,27 @@ def test_stop_control_keeps_the_last_good_state_retries_and_settles():
     model.load_state_dict(at(4.0))
     assert stall.after(STALLED) == STOP and stall.reason == STALLED and len(monitor.calls) == 1
     assert torch.equal(stall.best["weight"], at(4.0)["weight"]) and stall.last_step_kept is None
+
+
+def test_stop_control_shifts_weight_on_a_stall_up_to_its_limit():
+    model = torch.nn.Linear(2, 1, bias=False)
+    monitor = _SettleRecorder({"weight": torch.zeros(1, 2)})
+    weights = [0.5]
+
+    def shift() -> bool:                                  # at most to 1, like GNNDelete's alpha
+        if weights[-1] >= 1:
+            return False
+        weights.append(min(1.0, weights[-1] * 2))
+        return True
+
+    control = StopControl(monitor, model, model.state_dict, model.load_state_dict, lr=0.01, backtrack=0,
+                          shift_weight=shift, max_shifts=3)
+    monitor.plateau.stalled(0.5)
+    monitor.plateau.stalled(0.5)                          # a counter the shift must restart
+    assert control.after(STALLED) == GO_ON and control.shifts == 1 and weights == [0.5, 1.0]
+    assert monitor.plateau.since_best == 0 and monitor.plateau.best == float("inf")
+    assert control.after(STALLED) == STOP and control.reason == STALLED     # the weight cannot move
+    assert control.shifts == 1 and weights == [0.5, 1.0]
+    capped = StopControl(monitor, model, model.state_dict, model.load_state_dict, lr=0.01, backtrack=0,
+                         shift_weight=lambda: True, max_shifts=0)
+    assert capped.after(STALLED) == STOP and capped.shifts == 0
