@@ -15,7 +15,8 @@ block (dataset, GNN, Df size, position):
 * speed-up over retraining (same run); target at 0.5 %: at least 10x.
 
 Attack columns of the run (relearn, probe, LiRA, ...) are printed as they are, beside
-retrain's value. Every number is a mean over the seeds of the run; nothing is typed in.
+retrain's value. Every number is a mean over the seeds of the run (with ``--seeds 2,3``: over
+those seeds, from each seed's own rows, which runs keep as ``seed_rows``); nothing is typed in.
 
 Runs with ``--retrain-seeds K`` hold K - 1 more retrained models per request ("retrain#k",
 other training seeds; "retrain" shares the original's seed). Two more tallies then read them:
@@ -40,7 +41,8 @@ from __future__ import annotations
 import sys
 from collections import Counter
 
-from gnn_unlearn.bench import block_key, check_same_requests, is_retrain, load_grid_run, rendered_header
+from gnn_unlearn.bench import (block_key, check_same_requests, is_retrain, load_grid_run, rendered_header,
+                               select_seeds)
 
 MEASURES = ("dt_auroc", "df_auroc", "df_auc_gnndelete")
 #: the name under which every retrained model, checked against the pool of the others, is reported
@@ -274,6 +276,13 @@ def borrow_retrains(blocks: list[dict], donor: list[dict]) -> list[dict]:
     return out
 
 
+def only_seeds(blocks: list[dict], seeds: list[int]) -> list[dict]:
+    """Each block cut to those of ``seeds`` it holds (:func:`~gnn_unlearn.bench.select_seeds`);
+    blocks holding none are left out."""
+    cut = [select_seeds(b, seeds) for b in blocks]
+    return [b for b in cut if b is not None]
+
+
 def main(argv: list[str]) -> None:
     import argparse
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -283,7 +292,18 @@ def main(argv: list[str]) -> None:
                    "(each block from the run that holds it)")
     p.add_argument("--wheres", default=None, help="only the blocks of these deleted-set positions "
                    "(comma-separated, e.g. in,out)")
+    p.add_argument("--seeds", default=None, help="only these seeds (comma-separated, e.g. 2 or 2,3): "
+                   "every block, and the runs of --retrains-from, read from the seeds' own rows; "
+                   "blocks holding none of them are left out")
     a = p.parse_args(argv)
+    seeds = None
+    if a.seeds is not None:
+        try:
+            seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
+        except ValueError:
+            p.error(f"--seeds takes comma-separated integers, got {a.seeds!r}")
+        if not seeds:
+            p.error("--seeds names no seed")
     blocks, commands, hardware = [], [], set()
     try:
         for path in a.runs:
@@ -296,9 +316,16 @@ def main(argv: list[str]) -> None:
             blocks = [b for b in blocks if b["where"] in wanted]
             if not blocks:
                 p.error(f"no block of the runs is at {wanted}")
+        if seeds is not None:
+            blocks = only_seeds(blocks, seeds)
+            if not blocks:
+                p.error(f"no block of the runs holds seeds {seeds}")
         if a.retrains_from:
             donors = [load_grid_run(path) for path in a.retrains_from]
-            blocks = borrow_retrains(blocks, [b for d in donors for b in d["blocks"]])
+            donor_blocks = [b for d in donors for b in d["blocks"]]
+            if seeds is not None:
+                donor_blocks = only_seeds(donor_blocks, seeds)
+            blocks = borrow_retrains(blocks, donor_blocks)
             commands += [d["command"] + " (its extra retrains only)" for d in donors]
     except (OSError, ValueError) as e:
         p.error(str(e))

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from torch_geometric.transforms import NormalizeFeatures
 
 from gnn_unlearn.data.samplers import REGIONS
-from gnn_unlearn.experiment import aggregate, hardware, parse_methods, prepare_link, run_edge_request
+from gnn_unlearn.experiment import aggregate, aggregate_rows, hardware, parse_methods, prepare_link, run_edge_request
 from gnn_unlearn.methods import HeldOutReference, get
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.attacks import build_attacks
@@ -126,10 +126,12 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
 def _grid_blocks(reports: dict[tuple, list], region: str, normalize_features: bool, with_reference: bool,
                  reference_folds: int, method_params: dict, mia: bool) -> list[dict]:
     """The grid's blocks so far: per (dataset, encoder, Df size, position), its seeds' reports
-    aggregated (mean ± std per model and column) with what each seed logged."""
+    aggregated (mean ± std per model and column), each seed's own rows (``seed_rows``, in the
+    order of ``seeds``; NaN written as ``null``) and what each seed logged."""
     return [{"dataset": k[0], "encoder": k[1], "df_size": k[2], "where": k[3], "region": region,
              "features": "row-normalised" if normalize_features else "as loaded",
              "seeds": [r.meta["seed"] for r in v], "rows": aggregate(v),
+             "seed_rows": [r.to_dict()["rows"] for r in v],
              "attack_columns": {**v[0].attack_columns, **_numeric(v[0].spread_columns)},
              "attack_notes": {**v[0].meta.get("attack_notes", {}), **_spread_note(v[0])},
              "steps": [r.meta["steps"] for r in v],
@@ -278,6 +280,8 @@ def keep_models(block: dict, models: Sequence[str]) -> dict:
     for key in ("steps", "stop_reasons", "stop_excess"):
         if key in block:
             out[key] = [{k: v for k, v in entry.items() if k not in dropped} for entry in block[key]]
+    if "seed_rows" in block:
+        out["seed_rows"] = [[r for r in rows if r["model"] not in dropped] for rows in block["seed_rows"]]
     return out
 
 
@@ -312,11 +316,36 @@ def merge_blocks(runs: Sequence[list[dict]], partial: bool = False) -> list[dict
         merged = {**parts[0], "seeds": seeds, "rows": rows,
                   "steps": [st for b in parts for st in b.get("steps", [])],
                   "stop_reasons": [st for b in parts for st in b.get("stop_reasons", [])]}
-        if all("stop_excess" in b for b in parts):      # runs before it was recorded have none
-            merged["stop_excess"] = [st for b in parts for st in b["stop_excess"]]
-        else:
-            merged.pop("stop_excess", None)
+        for k in ("stop_excess", "seed_rows"):     # runs before these were recorded have none
+            if all(k in b for b in parts):
+                merged[k] = [st for b in parts for st in b[k]]
+            else:
+                merged.pop(k, None)
         out.append(merged)
+    return out
+
+
+def select_seeds(block: dict, seeds: Sequence[int]) -> dict | None:
+    """``block`` restricted to those of ``seeds`` it holds: its rows aggregated anew from the
+    kept seeds' own rows (``seed_rows``), and ``steps``, ``stop_reasons`` and ``stop_excess``
+    cut to them, so one seed (or a few) of a merged run can be read like a run of its own.
+    ``None`` where the block holds none of them; ``ValueError`` where it holds some but was
+    written before grid runs kept each seed's rows (then only the run's log has them)."""
+    keep = [i for i, s in enumerate(block["seeds"]) if s in set(seeds)]
+    if not keep:
+        return None
+    if "seed_rows" not in block or len(block["seed_rows"]) != len(block["seeds"]):
+        raise ValueError(f"block {block_key(block)} keeps no per-seed rows (written before grid runs kept "
+                         "them): only its means over seeds {} are known; read one seed from the run's "
+                         "log".format(block["seeds"]))
+    out = {**block, "seeds": [block["seeds"][i] for i in keep],
+           "seed_rows": [block["seed_rows"][i] for i in keep]}
+    out["rows"] = aggregate_rows(out["seed_rows"])
+    for key in ("steps", "stop_reasons", "stop_excess"):
+        if key in block and len(block[key]) == len(block["seeds"]):
+            out[key] = [block[key][i] for i in keep]
+        else:
+            out.pop(key, None)
     return out
 
 

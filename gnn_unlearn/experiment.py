@@ -157,9 +157,15 @@ def run_link_experiment(dataset: str = "synthetic", encoder: str = "gcn", df_siz
 def aggregate(reports: Iterable[Report]) -> list[dict[str, Any]]:
     """Mean, standard deviation, minimum and maximum of every numeric column, per model, over
     reports (seeds)."""
+    return aggregate_rows([rep.rows for rep in reports])
+
+
+def aggregate_rows(rows_per_seed: Iterable[Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """:func:`aggregate` on each seed's rows (one dict per model, ``"model"`` naming it); a
+    missing, ``None`` or NaN value is left out of its column's statistics."""
     by_model: dict[str, list[dict[str, Any]]] = {}
-    for rep in reports:
-        for row in rep.rows:
+    for rows in rows_per_seed:
+        for row in rows:
             by_model.setdefault(row["model"], []).append(row)
     out = []
     for name, rows in by_model.items():

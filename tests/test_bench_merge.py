@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from gnn_unlearn.bench import keep_models, merge_blocks
+from gnn_unlearn.bench import keep_models, merge_blocks, select_seeds
 from gnn_unlearn.experiment import aggregate
 
 from .conftest import load_benchmark
@@ -21,7 +21,8 @@ def _runs(values, split):
 
     def block(part, seeds):
         return {"dataset": "Cora", "encoder": "gcn", "df_size": 0.005, "where": "in", "region": "library",
-                "features": "as loaded", "seeds": seeds, "rows": aggregate(part), "steps": [{}] * len(part)}
+                "features": "as loaded", "seeds": seeds, "rows": aggregate(part), "steps": [{}] * len(part),
+                "seed_rows": [rep.rows for rep in part]}
     return block(reps, list(range(len(values)))), block(reps[:split], list(range(split))), \
         block(reps[split:], list(range(split, len(values))))
 
@@ -46,6 +47,38 @@ def test_stop_excess_is_merged_in_seed_order_only_when_every_run_recorded_it():
     assert [e["gnndelete"] for e in merged["stop_excess"]] == [-0.01, 0.02, 0.0, 0.03]
     (merged,) = merge_blocks([[first], [second]])       # an older run without it
     assert "stop_excess" not in merged
+
+
+def test_one_seed_of_a_merged_run_reads_like_a_run_of_its_own():
+    rng = random.Random(2)
+    values = [rng.random() for _ in range(5)]
+    whole, first, second = _runs(values, 2)
+    first = {**first, "stop_reasons": [{"gnndelete": f"r{i}"} for i in range(2)]}
+    second = {**second, "stop_reasons": [{"gnndelete": f"r{i}"} for i in range(2, 5)]}
+    (merged,) = merge_blocks([[first], [second]])
+    assert len(merged["seed_rows"]) == 5
+    one = select_seeds(merged, [3])
+    (alone, _, _) = _runs([values[3]], 1)
+    assert one["seeds"] == [3] and one["rows"] == alone["rows"] and one["rows"][0]["n"] == 1
+    assert one["stop_reasons"] == [{"gnndelete": "r3"}] and len(one["steps"]) == 1
+    both = select_seeds(merged, [4, 1, 7])                  # the seeds it holds, in the block's order
+    assert both["seeds"] == [1, 4] and math.isclose(both["rows"][0]["dt_auroc"], (values[1] + values[4]) / 2)
+    every = select_seeds(merged, range(5))
+    for got, want in zip(every["rows"], whole["rows"]):
+        assert got.keys() == want.keys()
+        assert all(math.isclose(got[k], want[k], rel_tol=1e-12) for k in got if k != "model")
+    assert select_seeds(merged, [9]) is None
+    assert len(merged["seed_rows"]) == 5 and merged["seeds"] == [0, 1, 2, 3, 4]      # not modified
+
+
+def test_a_run_written_before_per_seed_rows_is_refused_one_seed_and_merges_without_them():
+    _, first, second = _runs([0.1, 0.2, 0.3, 0.4], 2)
+    older = {k: v for k, v in second.items() if k != "seed_rows"}
+    (merged,) = merge_blocks([[first], [older]])
+    assert "seed_rows" not in merged
+    with pytest.raises(ValueError, match="keeps no per-seed rows.*read one seed from the run's log"):
+        select_seeds(merged, [0])
+    assert select_seeds(merged, [8]) is None               # holds none of them: nothing to refuse
 
 
 def test_overlapping_seeds_missing_blocks_and_other_models_are_refused():
@@ -80,10 +113,12 @@ def test_keep_models_drops_other_methods_rows_and_entries_only():
     _, first, _ = _runs([0.1, 0.2], 2)
     block = {**first, "rows": first["rows"] + [{**first["rows"][1], "model": "d2dgn"}],
              "stop_reasons": [{"gnndelete": "a", "d2dgn": "b"}] * 2,
-             "steps": [{"retrain": 1.0, "gnndelete": 0.1, "d2dgn": 0.2}] * 2}
+             "steps": [{"retrain": 1.0, "gnndelete": 0.1, "d2dgn": 0.2}] * 2,
+             "seed_rows": [rows + [{**rows[1], "model": "d2dgn"}] for rows in first["seed_rows"]]}
     kept = keep_models(block, ["d2dgn"])
     assert [r["model"] for r in kept["rows"]] == ["retrain", "d2dgn"]
     assert kept["stop_reasons"] == [{"d2dgn": "b"}] * 2 and kept["steps"][0] == {"retrain": 1.0, "d2dgn": 0.2}
+    assert [[r["model"] for r in rows] for rows in kept["seed_rows"]] == [["retrain", "d2dgn"]] * 2
     assert [r["model"] for r in block["rows"]] == ["retrain", "gnndelete", "d2dgn"]     # not modified
     with pytest.raises(ValueError, match="no rows for \\['cognac'\\]"):
         keep_models(block, ["cognac"])

@@ -218,3 +218,32 @@ def test_compare_grids_script_refuses_unreadable_or_different_runs_without_a_tra
             module.main(argv)
         assert message in str(exit_.value)
     assert capsys.readouterr().out == ""                      # nothing half-printed
+
+
+def test_seeds_reads_one_seed_of_a_merged_run_against_its_own_retrain(tmp_path, capsys):
+    # seed 0: the method sits on its retrain; seed 1: 0.06 above it. The means over both miss.
+    def one(model, lib):                    # a seed's own row, as a run writes it
+        return {"model": model, "dt_auroc": 0.9, "df_auroc": lib, "df_auc_gnndelete": 0.8}
+    seed_rows = [[one("retrain", 0.70), one("gnndelete+ref", 0.71)],
+                 [one("retrain", 0.70), one("gnndelete+ref", 0.83)]]
+    means = [row("retrain", 0.9, 0.70, 0.8), row("gnndelete+ref", 0.9, 0.77, 0.8)]
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"command": "c", "hardware": "h", "blocks": [
+        {**block(means), "where": "in", "seeds": [0, 1], "seed_rows": seed_rows}]}))
+    load().main([str(path)])
+    assert "- gnndelete+ref lib: 0 / 1" in capsys.readouterr().out
+    load().main([str(path), "--seeds", "0"])
+    text = capsys.readouterr().out
+    assert "- gnndelete+ref lib: 1 / 1" in text and "| 0.710 (0.700) |" in text
+    load().main([str(path), "--seeds", "1"])
+    assert "- gnndelete+ref lib: 0 / 1" in capsys.readouterr().out
+    for bad, message in (("x", "comma-separated integers"), ("5", "no block of the runs holds seeds")):
+        with pytest.raises(SystemExit):
+            load().main([str(path), "--seeds", bad])
+        assert message in capsys.readouterr().err
+    older = tmp_path / "older.json"          # written before runs kept each seed's rows
+    older.write_text(json.dumps({"command": "c", "hardware": "h", "blocks": [
+        {**block(means), "where": "in", "seeds": [0, 1]}]}))
+    with pytest.raises(SystemExit):
+        load().main([str(older), "--seeds", "0"])
+    assert "keeps no per-seed rows" in capsys.readouterr().err

@@ -372,6 +372,10 @@ def test_benchmark_method_params_reach_the_methods_and_the_record(tmp_path, caps
     assert len(runs) == 2 and all(kw["settle"] == 4 for kw in runs)           # the plain and the +ref row
     assert sum("reference" in kw for kw in runs) == 1
     assert {r["model"] for r in block["rows"]} >= {"gnndelete", "gnndelete+ref"}
+    # each seed's own rows are kept, so one seed of a merged run can be read again
+    from gnn_unlearn.bench import select_seeds
+    assert [[r["model"] for r in rows] for rows in block["seed_rows"]] == [[r["model"] for r in block["rows"]]]
+    assert select_seeds(block, [0])["rows"] == block["rows"]
 
 
 def test_a_benchmark_stopped_mid_grid_keeps_the_blocks_it_finished(tmp_path, monkeypatch):
