@@ -30,7 +30,7 @@ import argparse
 import math
 import sys
 
-from gnn_unlearn.bench import block_key, is_retrain, load_grid_run, rendered_header
+from gnn_unlearn.bench import block_key, is_retrain, load_grid_run, rendered_header, run_code
 
 #: measure -> header; the measures read for "inside the retrain spread"
 MEASURES = {
@@ -88,11 +88,11 @@ def verdicts(rows: dict[str, dict], name: str) -> dict[str, bool]:
     return out
 
 
-def load_blocks(paths: list[str]) -> tuple[list[dict], list[str], set[str]]:
-    """Every block of the files, with the commands and hardware that made them; refuses a
+def load_blocks(paths: list[str]) -> tuple[list[dict], list[str], set[str], set[str]]:
+    """Every block of the files, with the commands, hardware and code that made them; refuses a
     block found twice (merge seeds of one configuration first with merge_grid.py) and a file
     without retrain#k rows."""
-    blocks, commands, hardware, seen = [], [], set(), {}
+    blocks, commands, hardware, codes, seen = [], [], set(), set(), {}
     for path in paths:
         run = load_grid_run(path)
         for b in run["blocks"]:
@@ -107,7 +107,8 @@ def load_blocks(paths: list[str]) -> tuple[list[dict], list[str], set[str]]:
             blocks.append({**b, "source": path})
         commands.append(run["command"])
         hardware.add(run.get("hardware", "?"))
-    return blocks, commands, hardware
+        codes.add(run_code(run))
+    return blocks, commands, hardware, codes
 
 
 def _fmt(v: float | None, digits: int = 3) -> str:
@@ -182,7 +183,7 @@ def main(argv: list[str]) -> None:
                    "original and the retrains are always read)")
     a = p.parse_args(argv)
     try:
-        blocks, commands, hardware = load_blocks(a.runs)
+        blocks, commands, hardware, codes = load_blocks(a.runs)
     except (OSError, ValueError, KeyError) as e:
         p.error(str(e))
     models = a.models.split(",") if a.models else None
@@ -193,7 +194,7 @@ def main(argv: list[str]) -> None:
             p.error(f"--models {missing} are in none of the runs (their models: {sorted(present)})")
     blocks.sort(key=lambda b: (b["dataset"], b["encoder"], b["df_size"], b["where"]))
     print(rendered_header("Fidelity under attack: every block against the spread of its retrained models",
-                          "benchmarks/attack_table.py", argv, commands, hardware))
+                          "benchmarks/attack_table.py", argv, commands, hardware, codes))
     print(__doc__.split("\n\n", 2)[2].strip() + "\n")
     print("Bold: outside the retrain spread. Seconds and speed-up: the method's, against the same-seed "
           "retrain of the same run (the held-out reference's one-off cost is not in them).\n")

@@ -42,7 +42,7 @@ import sys
 from collections import Counter
 
 from gnn_unlearn.bench import (block_key, check_same_requests, is_retrain, load_grid_run, rendered_header,
-                               select_seeds)
+                               run_code, select_seeds)
 
 MEASURES = ("dt_auroc", "df_auroc", "df_auc_gnndelete")
 #: the name under which every retrained model, checked against the pool of the others, is reported
@@ -304,13 +304,14 @@ def main(argv: list[str]) -> None:
             p.error(f"--seeds takes comma-separated integers, got {a.seeds!r}")
         if not seeds:
             p.error("--seeds names no seed")
-    blocks, commands, hardware = [], [], set()
+    blocks, commands, hardware, codes = [], [], set(), set()
     try:
         for path in a.runs:
             run = load_grid_run(path)
             blocks += run["blocks"]
             commands.append(run["command"])
             hardware.add(run.get("hardware", "?"))
+            codes.add(run_code(run))
         if a.wheres:
             wanted = a.wheres.split(",")
             blocks = [b for b in blocks if b["where"] in wanted]
@@ -330,7 +331,7 @@ def main(argv: list[str]) -> None:
     except (OSError, ValueError) as e:
         p.error(str(e))
     print(rendered_header("Indistinguishability from retraining (issue 15 targets)",
-                          "benchmarks/fidelity_table.py", argv, commands, hardware))
+                          "benchmarks/fidelity_table.py", argv, commands, hardware, codes))
     print(__doc__.split("\n\n", 2)[2].strip() + "\n")
     print(table(blocks))
 

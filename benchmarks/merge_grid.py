@@ -6,14 +6,15 @@ Each run is what ``gnn-unlearn benchmark`` wrote (``--first-seed`` runs more see
 earlier run; with ``--partial`` a run may hold only some blocks, e.g. one position's missing
 seed; ``--models a,b`` keeps those methods, so a run of more methods joins one of fewer); per
 model and column the mean, standard deviation, minimum and maximum are pooled exactly
-(:func:`gnn_unlearn.bench.merge_blocks`). The merged files name every source command.
+(:func:`gnn_unlearn.bench.merge_blocks`). The merged files name every source command, and the
+machine and code of each run where they differ.
 """
 from __future__ import annotations
 
 import argparse
 import time
 
-from gnn_unlearn.bench import keep_models, load_grid_run, merge_blocks, user_command, write_grid
+from gnn_unlearn.bench import keep_models, load_grid_run, merge_blocks, run_code, user_command, write_grid
 
 
 def main(argv=None) -> None:
@@ -43,11 +44,15 @@ def main(argv=None) -> None:
         blocks = merge_blocks(runs, partial=a.partial)
     except ValueError as e:
         p.error(str(e))
-    machines = [run.get("hardware", "?") for run in loaded]
-    machine = (machines[0] if len(set(machines)) == 1 else
-               " / ".join(f"{m} (run {i})" for i, m in enumerate(machines, 1)))
     write_grid(blocks, a.output, a.name, user_command(), time.strftime("%Y-%m-%d %H:%M:%S") + " (merged)",
-               sources=[run["command"] for run in loaded], machine=machine)
+               sources=[run["command"] for run in loaded],
+               machine=per_run([run.get("hardware", "?") for run in loaded]),
+               code=per_run([run_code(run) for run in loaded]))
+
+
+def per_run(values: list[str]) -> str:
+    """One value where every run shares it, else each with its run's number."""
+    return values[0] if len(set(values)) == 1 else " / ".join(f"{v} (run {i})" for i, v in enumerate(values, 1))
 
 
 if __name__ == "__main__":

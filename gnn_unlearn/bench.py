@@ -13,7 +13,8 @@ from typing import Any, Sequence
 from torch_geometric.transforms import NormalizeFeatures
 
 from gnn_unlearn.data.samplers import REGIONS
-from gnn_unlearn.experiment import aggregate, aggregate_rows, hardware, parse_methods, prepare_link, run_edge_request
+from gnn_unlearn.experiment import (aggregate, aggregate_rows, code_version, hardware, parse_methods, prepare_link,
+                                    run_edge_request)
 from gnn_unlearn.methods import HeldOutReference, get
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.attacks import build_attacks
@@ -93,6 +94,7 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
         parse_where(where)
     command = user_command()
     started = time.strftime("%Y-%m-%d %H:%M:%S")
+    code = code_version()
     log = lambda s: print("  " + s, file=sys.stderr)
     reports: dict[tuple, list] = {}
     blocks: list[dict] = []
@@ -119,7 +121,7 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
                 # written after every block, so that a stopped run keeps what it finished
                 blocks = _grid_blocks(reports, region, normalize_features, with_reference,
                                       reference_folds, method_params, mia)
-                write_grid(blocks, output, name, command, started)
+                write_grid(blocks, output, name, command, started, code=code)
     return blocks
 
 
@@ -232,12 +234,26 @@ def is_retrain(name: str) -> bool:
 
 
 def rendered_header(title: str, script: str, argv: Sequence[str], commands: Sequence[str],
-                    hardware: set[str]) -> str:
+                    hardware: set[str], codes: set[str] = frozenset()) -> str:
     """The opening of a table rendered from grid results: its title, the command that rendered
-    it, the commands that produced the results and the machines they ran on."""
+    it, the commands that produced the results, the machines they ran on and the code they ran
+    (:func:`run_code` of each run)."""
     lines = [f"# {title}", "", f"Rendered by `python {script} " + " ".join(argv) + "` from:", ""]
     lines += [f"- `{c}`" for c in commands]
-    return "\n".join(lines + ["", f"Hardware: {'; '.join(sorted(hardware))}", ""])
+    lines += ["", f"Hardware: {'; '.join(sorted(hardware))}"]
+    if codes:
+        lines += ["", f"Code: {'; '.join(sorted(codes))}"]
+    return "\n".join(lines + [""])
+
+
+#: what :func:`run_code` says of a run written before runs recorded their code
+CODE_NOT_RECORDED = "code not recorded (see benchmarks/README.md for the run's commit)"
+
+
+def run_code(run: dict) -> str:
+    """The code a loaded grid run names (:func:`~gnn_unlearn.experiment.code_version`; a merged
+    run: each source's), or :data:`CODE_NOT_RECORDED`."""
+    return run.get("code") or CODE_NOT_RECORDED
 
 
 def block_key(block: dict) -> tuple:
@@ -369,21 +385,23 @@ def _pool_rows(rows: list[dict], where: str) -> dict:
 
 
 def write_grid(blocks, output, name, command, started, sources: Sequence[str] = (),
-               machine: str | None = None) -> None:
+               machine: str | None = None, code: str | None = None) -> None:
     """Writes ``<output>/<name>.md`` and ``.json`` (atomically); ``sources``: the commands of
     merged runs, named in both files; ``machine``: what they ran on (default: this process's
-    :func:`hardware`)."""
+    :func:`hardware`); ``code``: the code they ran (default: this process's
+    :func:`~gnn_unlearn.experiment.code_version`)."""
     os.makedirs(output, exist_ok=True)
     machine = machine or hardware()
+    code = code or code_version()
     feats = sorted({b.get("features", "as loaded") for b in blocks})
     merged = ("Merged from the runs:\n\n" + "".join(f"- `{c}`\n" for c in sources) + "\n") if sources else ""
     md = (f"# Benchmark grid\n\nCommand: `{command}`\n\n{merged}Started {started}; hardware: {machine}; "
-          f"node features: {', '.join(feats)}\n\n"
+          f"code: {code}; node features: {', '.join(feats)}\n\n"
           + grid_markdown(blocks) + "\n\nMean ± std over seeds. "
           "Seconds: wall time of the unlearning call (retrain: training from scratch on the retained graph).\n\n"
           + _reference_note(blocks) + _protocol_notes() + _attack_notes(blocks))
     atomic_write_text(os.path.join(output, f"{name}.md"), md)
     atomic_write_text(os.path.join(output, f"{name}.json"),
-                      json.dumps({"command": command, "hardware": machine, "protocols": _protocols(),
+                      json.dumps({"command": command, "hardware": machine, "code": code, "protocols": _protocols(),
                                   **({"sources": list(sources)} if sources else {}), "blocks": blocks},
                                  indent=2))

@@ -61,7 +61,7 @@ def cmd_demo(a: argparse.Namespace) -> None:
     steps = ", ".join(f"{k} {v:.1f}s" for k, v in report.meta["steps"].items())
     print(f"# {a.dataset}, {a.encoder}, Df {a.df_size:g} '{a.where}' ({a.region} region), seed {a.seed}\n")
     _write_report(report, a.output, "demo")
-    print(f"\nsteps: {steps}\nhardware: {report.meta['hardware']}")
+    print(f"\nsteps: {steps}\nhardware: {report.meta['hardware']}\ncode: {report.meta['code']}")
 
 
 def _load_graph(a, split=None):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import platform
 import statistics
+import subprocess
 import time
 from typing import Any, Iterable, Sequence
 
@@ -27,6 +29,31 @@ def hardware() -> str:
     if torch.cuda.is_available():
         desc += f", {torch.cuda.get_device_name(0)}"
     return desc
+
+
+def code_version() -> str:
+    """The code a run used: ``"gnn_unlearn <version>"``, and where the package is a git checkout,
+    `` @ <commit>`` (``+changes`` when its tracked files differ from that commit), e.g.
+    ``"gnn_unlearn 0.1.0 @ ca52a8f"``. A package inside another repository (a virtual
+    environment in the user's project) is not taken for a checkout: the commit is named only
+    when git tracks the package's own files."""
+    import gnn_unlearn
+    out = f"gnn_unlearn {gnn_unlearn.__version__}"
+    here = os.path.dirname(os.path.abspath(gnn_unlearn.__file__))
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-C", here, *args], capture_output=True, text=True, timeout=20)
+    try:
+        if git("ls-files", "--error-unmatch", "__init__.py").returncode != 0:
+            return out
+        commit = git("rev-parse", "--short=7", "HEAD")
+        if commit.returncode != 0:
+            return out
+        changes = git("status", "--porcelain", "--untracked-files=no", "--", ".")
+    except (OSError, subprocess.SubprocessError):        # no git on this machine
+        return out
+    dirty = "+changes" if changes.returncode != 0 or changes.stdout.strip() else ""
+    return f"{out} @ {commit.stdout.strip()}{dirty}"
 
 
 def prepare_link(dataset: str = "synthetic", encoder: str = "gcn", seed: int = 0,
@@ -127,6 +154,7 @@ def run_edge_request(data, model, df_size: float | int = 0.025, where: str = "in
                       labels=list(methods) if results else None)
     steps["evaluate"] = time.perf_counter() - t0
     report.meta.update(df_size=df_size, where=where, region=region, steps=steps, hardware=hardware(),
+                       code=code_version(),
                        stop_reasons={name: r.history.get("stop_reason") for name, r in zip(methods, results)},
                        stop_excess={name: r.history.get("stop_excess") for name, r in zip(methods, results)})
     return report

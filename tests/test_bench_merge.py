@@ -126,21 +126,24 @@ def test_keep_models_drops_other_methods_rows_and_entries_only():
         keep_models(block, ["retrain"])
 
 
-def test_merge_script_names_every_source_command_and_machine(tmp_path):
+def test_merge_script_names_every_source_command_machine_and_code(tmp_path):
     import json
+    from gnn_unlearn.bench import CODE_NOT_RECORDED
     module = load_benchmark("merge_grid")
     _, first, second = _runs([0.1, 0.2, 0.3, 0.4], 2)
     paths = []
     for i, (block, machine) in enumerate(((first, "machine A"), (second, "machine B"))):
         p = tmp_path / f"run{i}.json"
         p.write_text(json.dumps({"command": f"gnn-unlearn benchmark --seeds 2 --first-seed {2 * i}",
-                                 "hardware": machine, "blocks": [block]}))
+                                 "hardware": machine, "blocks": [block],
+                                 **({"code": "gnn_unlearn 0.1.0 @ abc1234"} if i else {})}))
         paths.append(str(p))
     module.main([*paths, "--output", str(tmp_path), "--name", "merged"])
     out = json.loads((tmp_path / "merged.json").read_text())
     assert out["sources"] == ["gnn-unlearn benchmark --seeds 2 --first-seed 0",
                               "gnn-unlearn benchmark --seeds 2 --first-seed 2"]
     assert out["hardware"] == "machine A (run 1) / machine B (run 2)"
+    assert out["code"] == f"{CODE_NOT_RECORDED} (run 1) / gnn_unlearn 0.1.0 @ abc1234 (run 2)"
     assert out["blocks"][0]["seeds"] == [0, 1, 2, 3]
     md = (tmp_path / "merged.md").read_text()
     assert "Merged from the runs" in md and "--first-seed 2" in md

@@ -231,7 +231,8 @@ def test_seeds_reads_one_seed_of_a_merged_run_against_its_own_retrain(tmp_path, 
     path.write_text(json.dumps({"command": "c", "hardware": "h", "blocks": [
         {**block(means), "where": "in", "seeds": [0, 1], "seed_rows": seed_rows}]}))
     load().main([str(path)])
-    assert "- gnndelete+ref lib: 0 / 1" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "- gnndelete+ref lib: 0 / 1" in text and "Code: code not recorded" in text
     load().main([str(path), "--seeds", "0"])
     text = capsys.readouterr().out
     assert "- gnndelete+ref lib: 1 / 1" in text and "| 0.710 (0.700) |" in text

@@ -24,6 +24,7 @@ def test_demo_on_the_synthetic_graph(tmp_path, capsys):
     report = json.loads((out / "demo.json").read_text())
     assert [r["model"] for r in report["rows"]] == ["original", "retrain", "gradient_ascent"]
     assert (out / "demo.md").exists()
+    assert report["meta"]["code"].startswith("gnn_unlearn ") and f"code: {report['meta']['code']}" in printed
 
 
 def test_train_unlearn_evaluate_chain(tmp_path, capsys):
@@ -365,7 +366,9 @@ def test_benchmark_method_params_reach_the_methods_and_the_record(tmp_path, caps
         assert message in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
     assert main(base + ["--method-params", '{"gnndelete": {"settle": 4}}', "--name", "g"]) == 0
-    block = json.loads((tmp_path / "b" / "g.json").read_text())["blocks"][0]
+    run = json.loads((tmp_path / "b" / "g.json").read_text())
+    block = run["blocks"][0]
+    assert run["code"].startswith("gnn_unlearn ") and f"code: {run['code']}" in (tmp_path / "b" / "g.md").read_text()
     assert block["method_params"] == {"gnndelete": {"settle": 4}}
     assert block["mia"] is False and not any("mi_ratio" in r for r in block["rows"])   # --no-mia
     runs = [kw for method, kw in calls if method == "gnndelete"]

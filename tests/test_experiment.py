@@ -1,6 +1,14 @@
 """gnn_unlearn.experiment: one request of the grid, rows and records keyed by the grid's names."""
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+import gnn_unlearn
 from gnn_unlearn.data import link_split, synthetic_graph
-from gnn_unlearn.experiment import run_edge_request
+from gnn_unlearn.experiment import code_version, run_edge_request
 from gnn_unlearn.methods import HeldOutReference
 from gnn_unlearn.training import TrainConfig, train
 
@@ -18,3 +26,36 @@ def test_a_method_with_and_without_the_reference_keeps_two_rows_two_stop_reasons
     assert all(isinstance(v, str) and v for v in reasons.values())
     excess = report.meta["stop_excess"]                      # per row, a float for link methods
     assert set(excess) == set(reasons) and all(isinstance(v, float) for v in excess.values())
+    assert report.meta["code"] == code_version()
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_code_version_names_the_commit_only_of_a_checkout_that_tracks_the_package(tmp_path, monkeypatch):
+    version = f"gnn_unlearn {gnn_unlearn.__version__}"
+    repo = tmp_path / "project"
+    package = repo / "gnn_unlearn"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("x = 1\n")
+    monkeypatch.setattr(gnn_unlearn, "__file__", str(package / "__init__.py"))
+    assert code_version() == version                                  # no repository at all
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       check=True, capture_output=True)
+    git("init", "-q")
+    (repo / "notes.txt").write_text("a\n")
+    git("add", "notes.txt")
+    git("commit", "-qm", "a")
+    assert code_version() == version        # the user's repository, which does not track the package
+    git("add", "gnn_unlearn")
+    git("commit", "-qm", "b")
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short=7", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+    assert code_version() == f"{version} @ {head}"
+    (repo / "notes.txt").write_text("b\n")                         # changes outside the package
+    assert code_version() == f"{version} @ {head}"
+    (package / "__init__.py").write_text("x = 2\n")
+    assert code_version() == f"{version} @ {head}+changes"
+    assert re.fullmatch(r"[0-9a-f]{7,}", head)
+    monkeypatch.setenv("PATH", os.devnull)                            # git not found
+    assert code_version() == version
