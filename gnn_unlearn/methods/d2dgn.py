@@ -245,13 +245,9 @@ class D2DGN(Unlearner):
                 elif action == STOP:
                     break
         del ddp                             # DDP's gradient hooks go with it
-        student.load_state_dict(control.best)
-        self.history["stop_excess"] = monitor.excess(student)
-        if control.last_step_kept is not None:
-            self.history["last_step_kept"] = control.last_step_kept
-        self.history.update(loss=losses, epochs=len(losses), stop_reason=control.reason,
-                            lr_halvings=control.backtrack.halvings, alpha_lowerings=control.shifts,
-                            final_alpha=state["alpha"], start_val=monitor.start_val)
+        control.finish(self.history)
+        self.history.update(loss=losses, epochs=len(losses), alpha_lowerings=control.shifts,
+                            final_alpha=state["alpha"])
         return student
 
     # -- shared -------------------------------------------------------------------------

@@ -417,13 +417,8 @@ class GNNDelete(Unlearner):
                 elif action == STOP:
                     break
         del ctx["step"]                     # DDP's gradient hooks go with it
-        operators.load_state_dict(control.best)
-        self.history["stop_excess"] = None if monitor is None else monitor.excess(wrapped, encode())
-        if control.last_step_kept is not None:
-            self.history["last_step_kept"] = control.last_step_kept
-        self.history.update(loss=losses, epochs=len(losses), stop_reason=control.reason,
-                            lr_halvings=control.backtrack.halvings, alpha_raises=control.shifts,
-                            final_alpha=ctx["alpha"], start_val=None if monitor is None else monitor.start_val)
+        control.finish(self.history)
+        self.history.update(loss=losses, epochs=len(losses), alpha_raises=control.shifts, final_alpha=ctx["alpha"])
         return wrapped
 
     def _full_batch_step(self, c: dict) -> Tensor:

@@ -147,12 +147,8 @@ class GradientAscent(Unlearner):
                 elif action == STOP:
                     break
         del step                            # DDP's gradient hooks go with it
-        model.load_state_dict(control.best)
-        self.history["stop_excess"] = monitor.excess(model)
-        if control.last_step_kept is not None:
-            self.history["last_step_kept"] = control.last_step_kept
-        self.history.update(loss=losses, epochs=len(losses), stop_reason=control.reason,
-                            lr_halvings=control.backtrack.halvings, start_val=monitor.start_val)
+        control.finish(self.history)
+        self.history.update(loss=losses, epochs=len(losses))
         return model
 
     def _batch(self, model, task, forget: Tensor, keep: Tensor, g, split: Replica) -> tuple:

@@ -396,6 +396,20 @@ class StopControl:
                 self.model, before, self.best, self.load, self.encode, self.settle, self.decide)
         return STOP
 
+    def finish(self, history: dict) -> None:
+        """Puts :attr:`best` back in the model and records in ``history`` how the run ended:
+        ``stop_excess`` (:meth:`Monitor.excess` of the state returned; ``None`` without a
+        monitor), ``last_step_kept`` (only where a step was settled), ``stop_reason``,
+        ``lr_halvings`` and ``start_val`` (the monitor's validation utility at the start)."""
+        self.load(self.best)
+        monitor = self.monitor
+        history["stop_excess"] = (None if monitor is None else
+                                  monitor.excess(self.model, None if self.encode is None else self.encode()))
+        if self.last_step_kept is not None:
+            history["last_step_kept"] = self.last_step_kept
+        history.update(stop_reason=self.reason, lr_halvings=self.backtrack.halvings,
+                       start_val=None if monitor is None else monitor.start_val)
+
 
 class Monitor:
     """One evaluation pass per check: validation utility and the forgetting criterion.

@@ -242,10 +242,15 @@ class _SettleRecorder:
         from gnn_unlearn.methods.stopping import Plateau
         self.calls, self.out, self.plateau = [], out, Plateau(2, 1e-3)
 
+    start_val = 0.9
+
     def settle(self, model, before, after, load, encode, steps, decide):
         self.calls.append((before, after, steps))
         load(self.out)
         return self.out, 0.25
+
+    def excess(self, model, z=None):                      # of the state in the model, shifted by z
+        return float(model.weight.sum()) + (0.0 if z is None else z)
 
 
 def test_stop_control_keeps_the_last_good_state_retries_and_settles():
@@ -275,6 +280,25 @@ def test_stop_control_keeps_the_last_good_state_retries_and_settles():
     model.load_state_dict(at(4.0))
     assert stall.after(STALLED) == STOP and stall.reason == STALLED and len(monitor.calls) == 1
     assert torch.equal(stall.best["weight"], at(4.0)["weight"]) and stall.last_step_kept is None
+    # finish puts the kept state back and records how the run ended
+    model.load_state_dict(at(7.0))
+    history = {"loss": [1.0]}
+    control.finish(history)
+    assert torch.equal(model.weight.detach(), at(0.5)["weight"])
+    assert history == {"loss": [1.0], "stop_excess": 1.0, "last_step_kept": 0.25, "stop_reason": LOOKS_UNSEEN,
+                       "lr_halvings": 1, "start_val": 0.9}
+    history = {}
+    stall.finish(history)                                 # nothing settled: no last_step_kept
+    assert history == {"stop_excess": 8.0, "stop_reason": STALLED, "lr_halvings": 0, "start_val": 0.9}
+    with_z = StopControl(monitor, model, model.state_dict, model.load_state_dict, lr=0.01, backtrack=0,
+                         encode=lambda: 0.5)             # GNNDelete's: excess of its own embeddings
+    history = {}
+    with_z.finish(history)
+    assert history["stop_excess"] == 8.5
+    unmonitored = StopControl(None, model, model.state_dict, model.load_state_dict, lr=0.01, backtrack=0)
+    history = {}
+    unmonitored.finish(history)
+    assert history == {"stop_excess": None, "stop_reason": "max epochs", "lr_halvings": 0, "start_val": None}
 
 
 def test_stop_control_shifts_weight_on_a_stall_up_to_its_limit():
