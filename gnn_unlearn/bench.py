@@ -347,13 +347,14 @@ def select_seeds(block: dict, seeds: Sequence[int]) -> dict | None:
     cut to them, so one seed (or a few) of a merged run can be read like a run of its own.
     ``None`` where the block holds none of them; ``ValueError`` where it holds some but was
     written before grid runs kept each seed's rows (then only the run's log has them)."""
-    keep = [i for i, s in enumerate(block["seeds"]) if s in set(seeds)]
+    wanted = set(seeds)
+    keep = [i for i, s in enumerate(block["seeds"]) if s in wanted]
     if not keep:
         return None
     if "seed_rows" not in block or len(block["seed_rows"]) != len(block["seeds"]):
         raise ValueError(f"block {block_key(block)} keeps no per-seed rows (written before grid runs kept "
-                         "them): only its means over seeds {} are known; read one seed from the run's "
-                         "log".format(block["seeds"]))
+                         f"them): only its means over seeds {block['seeds']} are known; read one seed from "
+                         "the run's log")
     out = {**block, "seeds": [block["seeds"][i] for i in keep],
            "seed_rows": [block["seed_rows"][i] for i in keep]}
     out["rows"] = aggregate_rows(out["seed_rows"])

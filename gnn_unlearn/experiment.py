@@ -2,6 +2,7 @@
 CLI demo and the benchmark grid."""
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import os
@@ -31,18 +32,26 @@ def hardware() -> str:
     return desc
 
 
+@functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """The code a run used: ``"gnn_unlearn <version>"``, and where the package is a git checkout,
-    `` @ <commit>`` (``+changes`` when its tracked files differ from that commit), e.g.
-    ``"gnn_unlearn 0.1.0 @ ca52a8f"``. A package inside another repository (a virtual
-    environment in the user's project) is not taken for a checkout: the commit is named only
-    when git tracks the package's own files."""
+    """The code this process runs (:func:`describe_code` of the imported package), found once
+    per process: the package was loaded at import, so later edits to its files do not change
+    what runs."""
+    import gnn_unlearn
+    return describe_code(os.path.dirname(os.path.abspath(gnn_unlearn.__file__)))
+
+
+def describe_code(package_dir: str) -> str:
+    """``"gnn_unlearn <version>"``, and where ``package_dir`` is a git checkout, `` @ <commit>``
+    (``+changes`` when its tracked files differ from that commit), e.g. ``"gnn_unlearn 0.1.0 @
+    ca52a8f"``. A package inside another repository (a virtual environment in the user's
+    project) is not taken for a checkout: the commit is named only when git tracks the
+    package's own files."""
     import gnn_unlearn
     out = f"gnn_unlearn {gnn_unlearn.__version__}"
-    here = os.path.dirname(os.path.abspath(gnn_unlearn.__file__))
 
     def git(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["git", "-C", here, *args], capture_output=True, text=True, timeout=20)
+        return subprocess.run(["git", "-C", package_dir, *args], capture_output=True, text=True, timeout=20)
     try:
         if git("ls-files", "--error-unmatch", "__init__.py").returncode != 0:
             return out

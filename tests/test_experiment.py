@@ -8,7 +8,7 @@ import pytest
 
 import gnn_unlearn
 from gnn_unlearn.data import link_split, synthetic_graph
-from gnn_unlearn.experiment import code_version, run_edge_request
+from gnn_unlearn.experiment import code_version, describe_code, run_edge_request
 from gnn_unlearn.methods import HeldOutReference
 from gnn_unlearn.training import TrainConfig, train
 
@@ -30,14 +30,13 @@ def test_a_method_with_and_without_the_reference_keeps_two_rows_two_stop_reasons
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-def test_code_version_names_the_commit_only_of_a_checkout_that_tracks_the_package(tmp_path, monkeypatch):
+def test_describe_code_names_the_commit_only_of_a_checkout_that_tracks_the_package(tmp_path, monkeypatch):
     version = f"gnn_unlearn {gnn_unlearn.__version__}"
     repo = tmp_path / "project"
     package = repo / "gnn_unlearn"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("x = 1\n")
-    monkeypatch.setattr(gnn_unlearn, "__file__", str(package / "__init__.py"))
-    assert code_version() == version                                  # no repository at all
+    assert describe_code(str(package)) == version                                  # no repository at all
 
     def git(*args):
         subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
@@ -46,16 +45,21 @@ def test_code_version_names_the_commit_only_of_a_checkout_that_tracks_the_packag
     (repo / "notes.txt").write_text("a\n")
     git("add", "notes.txt")
     git("commit", "-qm", "a")
-    assert code_version() == version        # the user's repository, which does not track the package
+    assert describe_code(str(package)) == version        # the user's repository, which does not track the package
     git("add", "gnn_unlearn")
     git("commit", "-qm", "b")
     head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short=7", "HEAD"],
                           capture_output=True, text=True).stdout.strip()
-    assert code_version() == f"{version} @ {head}"
+    assert describe_code(str(package)) == f"{version} @ {head}"
     (repo / "notes.txt").write_text("b\n")                         # changes outside the package
-    assert code_version() == f"{version} @ {head}"
+    assert describe_code(str(package)) == f"{version} @ {head}"
     (package / "__init__.py").write_text("x = 2\n")
-    assert code_version() == f"{version} @ {head}+changes"
+    assert describe_code(str(package)) == f"{version} @ {head}+changes"
     assert re.fullmatch(r"[0-9a-f]{7,}", head)
     monkeypatch.setenv("PATH", os.devnull)                            # git not found
-    assert code_version() == version
+    assert describe_code(str(package)) == version
+
+
+def test_code_version_describes_the_imported_package_once_per_process():
+    here = os.path.dirname(os.path.abspath(gnn_unlearn.__file__))
+    assert code_version() == describe_code(here) and code_version() is code_version()
