@@ -309,7 +309,8 @@ def merge_blocks(runs: Sequence[list[dict]], partial: bool = False) -> list[dict
     Df size, position, region, features). Refused, with the reason: a seed in two runs of a
     block, a block missing from a run (unless ``partial``: then each block pools the runs that
     hold it, e.g. a run that measured one position's missing seed), a model missing from a run,
-    columns that differ.
+    columns that differ, and blocks whose original model of one seed differs
+    (:func:`check_shared_originals`).
     """
     keyed: dict[tuple, list[dict]] = {}
     for run in runs:
@@ -338,7 +339,50 @@ def merge_blocks(runs: Sequence[list[dict]], partial: bool = False) -> list[dict
             else:
                 merged.pop(k, None)
         out.append(merged)
+    check_shared_originals(out)
     return out
+
+
+#: columns of the original model's row that no request changes (its test edges are the
+#: seed's): equal in every block of one (dataset, encoder, seed) wherever the same original ran
+ORIGINAL_FINGERPRINT = ("dt_auroc", "dt_aupr")
+
+
+def check_shared_originals(blocks: Sequence[dict]) -> None:
+    """Refuses blocks whose original models of one (dataset, encoder, region, features, seed)
+    disagree on :data:`ORIGINAL_FINGERPRINT`.
+
+    One grid run trains the original of a seed once and shares it with every Df size and
+    position, so a disagreement means that blocks joined from several runs hold different
+    originals for one seed (other code, another machine, or a training that did not repeat):
+    their rows are not one experiment. Only blocks that keep per-seed rows (``seed_rows``) can
+    be checked; the others are passed over.
+    """
+    first: dict[tuple, tuple[tuple, dict]] = {}
+    for block in blocks:
+        for seed, rows in zip(block["seeds"], block.get("seed_rows") or []):
+            original = next((r for r in rows if r["model"] == "original"), None)
+            if original is None:
+                continue
+            key = (block["dataset"], block["encoder"], block.get("region"), block.get("features"), seed)
+            values = tuple(original.get(k) for k in ORIGINAL_FINGERPRINT)
+            if key not in first:
+                first[key] = (values, block)
+                continue
+            seen, other = first[key]
+            if any((a is None) != (b is None) or (a is not None and abs(a - b) > FINGERPRINT_TOLERANCE)
+                   for a, b in zip(seen, values)):
+                raise ValueError(
+                    f"seed {seed} of {block['dataset']} {block['encoder']}: the original model reads "
+                    f"{_fingerprint_text(seen)} in block {block_key(other)} and {_fingerprint_text(values)} in "
+                    f"block {block_key(block)}; the runs "
+                    "trained different originals for one seed (other code, another machine, or a training "
+                    "that did not repeat), so their rows are not one experiment: rerun the seed's blocks in one run")
+
+
+def _fingerprint_text(values: tuple) -> str:
+    return ", ".join(f"{k} {v:.6f}" if v is not None else f"{k} not measured"
+                     for k, v in zip(ORIGINAL_FINGERPRINT, values))
 
 
 def select_seeds(block: dict, seeds: Sequence[int]) -> dict | None:

@@ -109,6 +109,30 @@ def test_partial_merge_pools_each_block_over_the_runs_that_hold_it():
         merge_blocks([[first, other], [first]], partial=True)
 
 
+def _with_original(block, dts, where="in"):
+    """``block`` at position ``where`` with an original model of test AUROC ``dts[i]`` at seed i."""
+    seed_rows = [[{"model": "original", "dt_auroc": dts[s], "dt_aupr": 0.9, "df_auroc": 0.99}] + rows
+                 for s, rows in zip(block["seeds"], block["seed_rows"])]
+    return {**block, "where": where, "seed_rows": seed_rows}
+
+
+def test_a_seed_whose_original_differs_between_joined_runs_is_refused():
+    _, first, second = _runs([0.1, 0.2, 0.3, 0.4], 2)
+    dts = [0.91, 0.92, 0.93, 0.94]
+    # seeds 0-1 at "in" in the first run, 2-3 in the second; "out" of seeds 2-3 measured in the first
+    run_a = [_with_original(first, dts), _with_original(second, dts, "out")]
+    same = merge_blocks([run_a, [_with_original(second, dts), _with_original(first, dts, "out")]])
+    assert {b["where"] for b in same} == {"in", "out"}
+    retrained = dts[:2] + [0.93, 0.9401]         # seed 3's original tests otherwise in the second run
+    with pytest.raises(ValueError, match=r"^(?=.*dt_auroc 0\.940000)(?=.*dt_auroc 0\.940100)seed 3 of Cora gcn: "
+                                         r"the original model reads .*rerun the seed's blocks in one run"):
+        merge_blocks([run_a, [_with_original(second, retrained), _with_original(first, dts, "out")]])
+    # the request's own columns (Df) differ between positions without complaint
+    moved = [{**b, "seed_rows": [[{**rows[0], "df_auroc": 0.5}] + rows[1:] for rows in b["seed_rows"]]}
+             for b in (_with_original(second, dts), _with_original(first, dts, "out"))]
+    assert len(merge_blocks([run_a, moved])) == 2
+
+
 def test_keep_models_drops_other_methods_rows_and_entries_only():
     _, first, _ = _runs([0.1, 0.2], 2)
     block = {**first, "rows": first["rows"] + [{**first["rows"][1], "model": "d2dgn"}],
