@@ -121,7 +121,7 @@ from gnn_unlearn.distributed import Replica
 from gnn_unlearn.loader import Embedder, check_batch_size, check_sampler, index_batches
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference, reference_levels
-from gnn_unlearn.methods.stopping import (AT_START, RETRY, STOP, STOP_TOLERANCE, Monitor, StopControl,
+from gnn_unlearn.methods.stopping import (STOP_TOLERANCE, Monitor, StopControl,
                                           UnseenEdges)
 from gnn_unlearn.models.predictors import build_model
 from gnn_unlearn.requests import UnlearningTask
@@ -226,25 +226,26 @@ class D2DGN(Unlearner):
         control = StopControl(monitor, student, student.state_dict, student.load_state_dict, self.lr,
                               self.backtrack, self.settle, decide=replica.decide,
                               shift_weight=lower_alpha, max_shifts=self.lower_alpha)
-        losses = []
+
+        def one_epoch(ddp=ddp) -> float:
+            student.train(self.dropout)
+            for idx in index_batches(num_forget, batch_size, g, device, replica):
+                opt.zero_grad()
+                loss = ddp(step, embedder, task, state, idx, draws, local, split)
+                loss.backward()
+                opt.step()
+            return float(replica.mean(loss.detach()))
+
+        def restart(lr: float) -> None:
+            nonlocal opt
+            opt = torch.optim.Adam(student.parameters(), lr=lr)
+
+        # the original may already sit at the target: then no step is taken
         at_start = bool(replica.decide(monitor.evaluate(student)[1]))
-        if at_start:                        # the original already sits at the target
-            control.reason = AT_START
-        with seeded(self.seed, device):
-            for epoch in range(1, 0 if at_start else self.epochs + 1):
-                student.train(self.dropout)
-                for idx in index_batches(num_forget, batch_size, g, device, replica):
-                    opt.zero_grad()
-                    loss = ddp(step, embedder, task, state, idx, draws, local, split)
-                    loss.backward()
-                    opt.step()
-                losses.append(float(replica.mean(loss.detach())))
-                action = control.after(replica.decide(monitor.check(student)))   # rank 0 decides for all
-                if action == RETRY:
-                    opt = torch.optim.Adam(student.parameters(), lr=control.lr)
-                elif action == STOP:
-                    break
-        del ddp                             # DDP's gradient hooks go with it
+        with seeded(self.seed, device):     # rank 0 decides for all
+            losses = control.run(self.epochs, at_start, one_epoch,
+                                 lambda: replica.decide(monitor.check(student)), restart)
+        del ddp, one_epoch                  # DDP's gradient hooks go with them
         control.finish(self.history)
         self.history.update(loss=losses, epochs=len(losses), alpha_lowerings=control.shifts,
                             final_alpha=state["alpha"])

@@ -141,7 +141,7 @@ from gnn_unlearn.loader import (build_sampler, check_batch_size, check_fanouts, 
                                  sample_subgraph)
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference, reference_levels
-from gnn_unlearn.methods.stopping import (AT_START, RETRY, STOP, STOP_TOLERANCE, Monitor, StopControl,
+from gnn_unlearn.methods.stopping import (STOP_TOLERANCE, Monitor, StopControl,
                                           UnseenEdges)
 from gnn_unlearn.models.encoders import PreparedGraph
 from gnn_unlearn.models.predictors import register_model_wrapper
@@ -397,25 +397,21 @@ class GNNDelete(Unlearner):
 
         control = StopControl(monitor, wrapped, operators.state_dict, operators.load_state_dict, self.lr,
                               self.backtrack, self.settle, encode, replica.decide, raise_alpha, self.raise_alpha)
-        losses = []
+
+        def check() -> str | None:
+            if monitor is None:
+                return None
+            with torch.no_grad():           # rank 0 decides for all ranks
+                return replica.decide(monitor.check(wrapped, encode()))
+
+        def restart(lr: float) -> None:
+            ctx["opt"] = torch.optim.Adam(operators.parameters(), lr=lr)
+
+        # identity operators may already sit at the target: then no step is taken
         at_start = monitor is not None and bool(replica.decide(monitor.evaluate(wrapped, encode())[1]))
-        if at_start:                        # identity operators already sit at the target
-            control.reason = AT_START
         with seeded(self.seed, device):
-            for epoch in range(1, 0 if at_start else self.epochs + 1):
-                loss = step(ctx)
-                losses.append(float(replica.mean(loss.detach())))
-                if epoch % self.eval_every and epoch != self.epochs:
-                    continue
-                verdict = None
-                if monitor is not None:
-                    with torch.no_grad():   # rank 0 decides for all ranks
-                        verdict = replica.decide(monitor.check(wrapped, encode()))
-                action = control.after(verdict)
-                if action == RETRY:
-                    ctx["opt"] = torch.optim.Adam(operators.parameters(), lr=control.lr)
-                elif action == STOP:
-                    break
+            losses = control.run(self.epochs, at_start, lambda: float(replica.mean(step(ctx).detach())),
+                                 check, restart, every=self.eval_every)
         del ctx["step"]                     # DDP's gradient hooks go with it
         control.finish(self.history)
         self.history.update(loss=losses, epochs=len(losses), alpha_raises=control.shifts, final_alpha=ctx["alpha"])

@@ -9,7 +9,7 @@ from gnn_unlearn.distributed import Replica
 from gnn_unlearn.loader import Embedder, check_batch_size, check_sampler, index_batches
 from gnn_unlearn.methods.base import Unlearner, register
 from gnn_unlearn.methods.reference import HeldOutReference, as_reference, check_reference, reference_levels
-from gnn_unlearn.methods.stopping import AT_START, RETRY, STOP, STOP_TOLERANCE, Monitor, StopControl
+from gnn_unlearn.methods.stopping import STOP_TOLERANCE, Monitor, StopControl
 from gnn_unlearn.requests import UnlearningTask
 from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.training import labelled_pairs
@@ -120,33 +120,33 @@ class GradientAscent(Unlearner):
         opt = torch.optim.Adam(model.parameters(), lr=self.lr)
         control = StopControl(monitor, model, model.state_dict, model.load_state_dict, self.lr,
                               self.backtrack, self.settle, decide=replica.decide)
-        losses = []
+
+        def one_epoch(step=step) -> float:
+            model.train()
+            for idx in index_batches(forget.size(-1), batch_size, g, device, replica):
+                opt.zero_grad()
+                if embedder.sampled:        # as many retained items as forgotten ones
+                    keep = retained[..., torch.randint(retained.size(-1), (idx.numel(),),
+                                                       generator=local).to(device)]
+                    batch = self._batch(model, task, forget[..., idx], keep, local, Replica())
+                else:                       # this rank's share of all of them
+                    batch = self._batch(model, task, forget, retained, g, replica)
+                loss = step(loss_fn, embedder, *batch, local)
+                loss.backward()
+                opt.step()
+            return float(replica.mean(loss.detach()))
+
+        def restart(lr: float) -> None:
+            nonlocal opt
+            opt = torch.optim.Adam(model.parameters(), lr=lr)
+
         # the start may already sit where retraining would (a reference can say so, e.g. for
         # deleted edges the rest of the graph predicts): then no step is taken
         at_start = bool(replica.decide(monitor.evaluate(model)[1]))
-        if at_start:
-            control.reason = AT_START
-        with seeded(self.seed, device):
-            for _ in range(0 if at_start else self.epochs):
-                model.train()
-                for idx in index_batches(forget.size(-1), batch_size, g, device, replica):
-                    opt.zero_grad()
-                    if embedder.sampled:        # as many retained items as forgotten ones
-                        keep = retained[..., torch.randint(retained.size(-1), (idx.numel(),),
-                                                           generator=local).to(device)]
-                        batch = self._batch(model, task, forget[..., idx], keep, local, Replica())
-                    else:                       # this rank's share of all of them
-                        batch = self._batch(model, task, forget, retained, g, replica)
-                    loss = step(loss_fn, embedder, *batch, local)
-                    loss.backward()
-                    opt.step()
-                losses.append(float(replica.mean(loss.detach())))
-                action = control.after(replica.decide(monitor.check(model)))   # rank 0 decides for all
-                if action == RETRY:
-                    opt = torch.optim.Adam(model.parameters(), lr=control.lr)
-                elif action == STOP:
-                    break
-        del step                            # DDP's gradient hooks go with it
+        with seeded(self.seed, device):     # rank 0 decides for all
+            losses = control.run(self.epochs, at_start, one_epoch,
+                                 lambda: replica.decide(monitor.check(model)), restart)
+        del step, one_epoch                 # DDP's gradient hooks go with them
         control.finish(self.history)
         self.history.update(loss=losses, epochs=len(losses))
         return model

@@ -3,6 +3,7 @@ at a Df-vs-negatives AUROC to decide when it is done."""
 from __future__ import annotations
 
 import copy
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
@@ -395,6 +396,31 @@ class StopControl:
             self.best, self.last_step_kept = self.monitor.settle(
                 self.model, before, self.best, self.load, self.encode, self.settle, self.decide)
         return STOP
+
+    def run(self, epochs: int, at_start: bool, epoch: Callable[[], float], check: Callable[[], "str | None"],
+            restart: Callable[[float], None], every: int = 1) -> list[float]:
+        """A method's epochs under this control; returns the epochs' losses.
+
+        ``epoch()`` trains one epoch and returns its loss (averaged over ranks). After every
+        ``every``-th epoch and the last, ``check()`` gives the monitor's verdict (rank 0's, the
+        same on every rank) and :meth:`after` acts on it: on ``RETRY`` ``restart(lr)`` starts a
+        fresh optimiser at the halved rate, on ``STOP`` the epochs end. ``at_start`` (the start
+        already sits at the target): no epoch is run and :attr:`reason` is :data:`AT_START`.
+        """
+        losses: list[float] = []
+        if at_start:
+            self.reason = AT_START
+            return losses
+        for e in range(1, epochs + 1):
+            losses.append(epoch())
+            if e % every and e != epochs:
+                continue
+            action = self.after(check())
+            if action == RETRY:
+                restart(self.lr)
+            elif action == STOP:
+                break
+        return losses
 
     def finish(self, history: dict) -> None:
         """Puts :attr:`best` back in the model and records in ``history`` how the run ended:

@@ -5,7 +5,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from gnn_unlearn.methods import unlearn
-from gnn_unlearn.methods.stopping import (GO_ON, LOOKS_UNSEEN, RETRY, STALLED, STOP, VALIDATION_DROP, Backtrack,
+from gnn_unlearn.methods.stopping import (AT_START, GO_ON, LOOKS_UNSEEN, RETRY, STALLED, STOP, VALIDATION_DROP, Backtrack,
                                          ForgetCriterion, StopControl, UnseenEdges, rank_auc, support_bins,
                                          weighted_cdf)
 from gnn_unlearn.metrics.link import gnndelete_df_auc, link_logits
@@ -323,3 +323,35 @@ def test_stop_control_shifts_weight_on_a_stall_up_to_its_limit():
     capped = StopControl(monitor, model, model.state_dict, model.load_state_dict, lr=0.01, backtrack=0,
                          shift_weight=lambda: True, max_shifts=0)
     assert capped.after(STALLED) == STOP and capped.shifts == 0
+
+
+def test_stop_control_run_checks_every_few_epochs_restarts_on_a_drop_and_stops():
+    model = torch.nn.Linear(2, 1, bias=False)
+    model.load_state_dict({"weight": torch.zeros(1, 2)})
+    monitor = _SettleRecorder({"weight": torch.zeros(1, 2)})
+    verdicts = iter([None, VALIDATION_DROP, None, LOOKS_UNSEEN])
+    checked, restarts = [], []
+
+    def epoch() -> float:
+        model.weight.data += 1.0                          # one "step" per epoch
+        return float(model.weight[0, 0])
+
+    def check():
+        checked.append(float(model.weight[0, 0]))
+        return next(verdicts)
+
+    control = StopControl(monitor, model, model.state_dict, model.load_state_dict, lr=0.01, backtrack=1)
+    losses = control.run(20, False, epoch, check, restarts.append, every=2)
+    # checks after epochs 2, 4, 6, 8; the drop at 4 puts epoch 2's state back and restarts at half the rate
+    assert checked == [2.0, 4.0, 4.0, 6.0] and restarts == [0.005]
+    assert losses == [1.0, 2.0, 3.0, 4.0, 3.0, 4.0, 5.0, 6.0] and control.reason == LOOKS_UNSEEN
+    # the last epoch is checked even off the rhythm; without a verdict the run ends at max epochs
+    model.load_state_dict({"weight": torch.zeros(1, 2)})
+    checked.clear()
+    control = StopControl(monitor, model, model.state_dict, model.load_state_dict, lr=0.01, backtrack=0)
+    assert control.run(5, False, epoch, lambda: checked.append(1) or None, restarts.append, every=3) \
+        == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert len(checked) == 2 and control.reason == "max epochs"
+    # at the target before any step: no epoch at all
+    control = StopControl(monitor, model, model.state_dict, model.load_state_dict, lr=0.01, backtrack=0)
+    assert control.run(5, True, epoch, check, restarts.append) == [] and control.reason == AT_START
