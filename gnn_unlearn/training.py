@@ -12,7 +12,7 @@ from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
 from gnn_unlearn.distributed import Replica
-from gnn_unlearn.ops.graph import check_graph_layout, check_node_features, graph_digest, is_bipartite
+from gnn_unlearn.ops.graph import check_graph_layout, check_node_features, graph_digest
 from gnn_unlearn.models.predictors import make_model
 from gnn_unlearn.ops.negative import negative_pairs
 from gnn_unlearn.utils import data_to, resolve_device, seeded

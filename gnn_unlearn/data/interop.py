@@ -30,8 +30,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from gnn_unlearn.data.splits import link_split, node_split
-from gnn_unlearn.ops.graph import (check_graph_layout, edge_keys, is_bipartite, symmetrize,
-                                   undirected_pairs)
+from gnn_unlearn.ops.graph import check_graph_layout, edge_keys, is_bipartite, symmetrize
 from gnn_unlearn.ops.negative import sample_non_edges
 
 SPLITS = ("train", "val", "test")

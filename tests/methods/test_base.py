@@ -114,7 +114,6 @@ def test_shared_hyperparameter_schema_refuses_before_work(method, hparams, match
 
 
 def test_schema_accepts_defaults_and_nones():
-    import inspect
     from gnn_unlearn.methods import base
     for name, cls in base._REGISTRY.items():
         cls()                                                       # every default is valid

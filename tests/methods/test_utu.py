@@ -1,5 +1,4 @@
 import pytest
-import torch
 
 from gnn_unlearn import DeletionRequest, unlearn
 from gnn_unlearn.cli import main
