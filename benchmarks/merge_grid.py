@@ -7,7 +7,7 @@ earlier run; with ``--partial`` a run may hold only some blocks, e.g. one positi
 seed; ``--models a,b`` keeps those methods, so a run of more methods joins one of fewer); per
 model and column the mean, standard deviation, minimum and maximum are pooled exactly
 (:func:`gnn_unlearn.bench.merge_blocks`). Runs whose originals of one seed differ (their test
-AUROC, which no request changes) are refused. The merged files name every source command, and the
+AUROC and AUPR, which no request changes) are refused. The merged files name every source command, and the
 machine and code of each run where they differ.
 """
 from __future__ import annotations
