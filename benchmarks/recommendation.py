@@ -26,28 +26,87 @@ from pathlib import Path
 
 
 from gnn_unlearn import TrainConfig, load_dataset, train, unlearn
-from gnn_unlearn.data import sample_interactions, sample_users
-from gnn_unlearn.experiment import hardware
+from gnn_unlearn.data import available_datasets, is_bipartite, sample_interactions, sample_users
+from gnn_unlearn.experiment import hardware, parse_methods
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.methods import HeldOutReference
 from gnn_unlearn.methods.unlearnrec import pretrain_influence_encoder
 from gnn_unlearn.evaluation import evaluate
+from gnn_unlearn.metrics.report import check_retrain_seeds
 
 COLUMNS = ["recall@20", "ndcg@20", "rank_pct", "hit@20", "deleted_id_auc", "mia_member", "mia_auc", "mi_ratio",
            "shadow_auc"]
 SPREAD = ["df_shift", "df_shift_p", "df_distance", "df_distance_p", "n_outside"]
 
 
-def request_for(data, spec: str, seed: int):
+def parse_request(spec: str) -> tuple[str, float | int]:
+    """A ``--requests`` entry: ``usersN`` (all interactions of N sampled users, N >= 1) or a share
+    of the training interactions in (0, 1)."""
     if spec.startswith("users"):
-        return sample_users(data, int(spec[5:]), seed=seed)
-    return sample_interactions(data, float(spec), seed=seed)
+        count = spec[5:]
+        if not count.isdigit() or int(count) < 1:
+            raise ValueError(f"--requests entry {spec!r}: usersN needs a whole number of users N >= 1, e.g. users100")
+        return "users", int(count)
+    try:
+        share = float(spec)
+    except ValueError:
+        share = math.nan
+    if not 0 < share < 1:
+        raise ValueError(f"--requests entry {spec!r}: give a share of the training interactions in (0, 1), "
+                         "e.g. 0.01, or usersN, e.g. users100")
+    return "interactions", share
 
 
-def run(args) -> tuple[list[dict], list[dict]]:
-    rows, setup = [], []
+def request_for(data, spec: str, seed: int):
+    kind, size = parse_request(spec)
+    return (sample_users if kind == "users" else sample_interactions)(data, size, seed=seed)
+
+
+def check_args(args) -> dict:
+    """Refuses every bad option before any training, with what was wrong (``ValueError``), and
+    returns the datasets by name, loaded: each must be a user-item graph on which every request
+    of every seed can be drawn."""
+    for flag, value in (("--seeds", args.seeds), ("--pretrain-steps", args.pretrain_steps)):
+        if value < 1:
+            raise ValueError(f"{flag} must be >= 1, got {value}")
+    try:
+        TrainConfig(epochs=args.steps, lr=args.lr, batch_size=args.batch_size, eval_every=args.eval_every,
+                    patience=args.patience)
+    except ValueError as e:
+        raise ValueError(f"--steps, --lr, --batch-size, --eval-every, --patience: {e}") from None
+    try:
+        check_retrain_seeds(args.retrain_seeds)
+    except ValueError:
+        raise ValueError(f"--retrain-seeds must be 1 (one retrain) or >= 3 (the spread test's leave-one-out "
+                         f"sets need at least 2 retrains), got {args.retrain_seeds}") from None
+    if args.reference_folds < 2:
+        raise ValueError(f"--reference-folds must be >= 2, got {args.reference_folds}")
+    methods = args.methods.split(",")
+    if "retrain" in methods:
+        raise ValueError("--methods: leave out 'retrain'; every request is retrained as the reference row")
+    parse_methods(methods, task="rec")
+    specs = args.requests.split(",")
+    for spec in specs:
+        parse_request(spec)
+    known = {n.lower(): n for n in available_datasets()}
+    datasets = {}
     for name in args.datasets.split(","):
+        if name.lower() not in known:
+            raise ValueError(f"--datasets: unknown dataset {name!r}; available: {', '.join(known.values())}")
         data = load_dataset(name, root=args.root)
+        if not is_bipartite(data):
+            raise ValueError(f"--datasets: {name!r} is not a user-item graph; this table needs interaction "
+                             "data such as lastfm, gowalla or ml-1m")
+        for seed in range(args.seeds):
+            for spec in specs:
+                request_for(data, spec, seed)          # a request larger than the data is refused here
+        datasets[name] = data
+    return datasets
+
+
+def run(args, datasets: dict) -> tuple[list[dict], list[dict]]:
+    rows, setup = [], []
+    for name, data in datasets.items():
         for seed in range(args.seeds):
             cfg = TrainConfig(epochs=args.steps, lr=args.lr, batch_size=args.batch_size,
                               eval_every=args.eval_every, patience=args.patience, seed=seed)
@@ -151,8 +210,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--name", default="unlearnrec")
     args = p.parse_args(argv)
     command = "python benchmarks/recommendation.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    try:
+        datasets = check_args(args)
+    except ValueError as e:
+        p.error(str(e))
     t = time.perf_counter()
-    rows, setup = run(args)
+    rows, setup = run(args, datasets)
     body = (f"# Recommendation unlearning (LightGCN)\n\nCommand: `{command}`  \nHardware: {hardware()}  \n"
             f"Total wall time: {time.perf_counter() - t:.0f} s  \nColumns: test Recall@20 / NDCG@20 "
             "(training items masked); rank_pct / hit@20 of the removed interactions among items that "
