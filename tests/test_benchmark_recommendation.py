@@ -54,6 +54,7 @@ def test_a_request_larger_than_the_data_is_refused_before_training(rec, no_train
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_a_short_run_writes_its_table(rec, mirror, cache_root, monkeypatch, tmp_path):
     monkeypatch.setenv("GNN_UNLEARN_MIRROR", mirror)
     rec.main(["--datasets", "lastfm", "--root", cache_root, "--requests", "0.01", "--methods", "reverse_bpr",
