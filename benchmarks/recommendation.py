@@ -26,7 +26,7 @@ from pathlib import Path
 
 
 from gnn_unlearn import TrainConfig, load_dataset, train, unlearn
-from gnn_unlearn.data import available_datasets, is_bipartite, sample_interactions, sample_users
+from gnn_unlearn.data import is_bipartite, sample_interactions, sample_users
 from gnn_unlearn.experiment import hardware, parse_methods
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.methods import HeldOutReference
@@ -43,7 +43,7 @@ def parse_request(spec: str) -> tuple[str, float | int]:
     """A ``--requests`` entry: ``usersN`` (all interactions of N sampled users, N >= 1) or a share
     of the training interactions in (0, 1)."""
     if spec.startswith("users"):
-        count = spec[5:]
+        count = spec.removeprefix("users")
         if not count.isdigit() or int(count) < 1:
             raise ValueError(f"--requests entry {spec!r}: usersN needs a whole number of users N >= 1, e.g. users100")
         return "users", int(count)
@@ -76,9 +76,8 @@ def check_args(args) -> dict:
         raise ValueError(f"--steps, --lr, --batch-size, --eval-every, --patience: {e}") from None
     try:
         check_retrain_seeds(args.retrain_seeds)
-    except ValueError:
-        raise ValueError(f"--retrain-seeds must be 1 (one retrain) or >= 3 (the spread test's leave-one-out "
-                         f"sets need at least 2 retrains), got {args.retrain_seeds}") from None
+    except ValueError as e:
+        raise ValueError(f"--retrain-seeds: {e}") from None
     if args.reference_folds < 2:
         raise ValueError(f"--reference-folds must be >= 2, got {args.reference_folds}")
     methods = args.methods.split(",")
@@ -88,12 +87,12 @@ def check_args(args) -> dict:
     specs = args.requests.split(",")
     for spec in specs:
         parse_request(spec)
-    known = {n.lower(): n for n in available_datasets()}
     datasets = {}
     for name in args.datasets.split(","):
-        if name.lower() not in known:
-            raise ValueError(f"--datasets: unknown dataset {name!r}; available: {', '.join(known.values())}")
-        data = load_dataset(name, root=args.root)
+        try:
+            data = load_dataset(name, root=args.root)     # refuses an unknown name before reading files
+        except ValueError as e:
+            raise ValueError(f"--datasets: {e}") from None
         if not is_bipartite(data):
             raise ValueError(f"--datasets: {name!r} is not a user-item graph; this table needs interaction "
                              "data such as lastfm, gowalla or ml-1m")

@@ -19,8 +19,8 @@ def no_training(rec, monkeypatch):
 
 
 @pytest.mark.parametrize("argv, says", [
-    (["--retrain-seeds", "2"], "--retrain-seeds must be 1 (one retrain) or >= 3"),
-    (["--retrain-seeds", "0"], "--retrain-seeds must be 1 (one retrain) or >= 3"),
+    (["--retrain-seeds", "2"], "--retrain-seeds: retrain_seeds must be 1 (one retrain) or an int >= 3"),
+    (["--retrain-seeds", "0"], "--retrain-seeds: retrain_seeds must be 1 (one retrain) or an int >= 3"),
     (["--methods", "gnndelete"], "does not serve rec models"),
     (["--methods", "nosuch"], "unknown method 'nosuch'"),
     (["--methods", "retrain,reverse_bpr"], "leave out 'retrain'"),
@@ -50,7 +50,7 @@ def test_a_request_larger_than_the_data_is_refused_before_training(rec, no_train
     with pytest.raises(SystemExit):
         rec.main(["--datasets", "lastfm", "--root", cache_root, "--requests", "0.01,users100000",
                   "--output", str(tmp_path)])
-    assert "users" in capsys.readouterr().err
+    assert "cannot sample 100000 of 1885 users with interactions" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
 
 
