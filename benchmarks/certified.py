@@ -49,7 +49,7 @@ from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.node import accuracy, macro_f1
 from gnn_unlearn.models import train_certified
-from gnn_unlearn.models.certified import certificate_budget
+from gnn_unlearn.models.certified import CertifiedLinear, certificate_budget
 from gnn_unlearn.ops.logistic import gradient, newton_fit, ovr_targets
 from gnn_unlearn.ops.propagation import Adjacency, normalize_rows, propagate
 from gnn_unlearn.utils import CostMeter
@@ -187,10 +187,9 @@ def scratch(data, model) -> tuple[float, float]:
     return meter.seconds, cpu, accuracy(pred, data.y[data.test_mask]), meter.peak_memory_bytes
 
 
-def run_scale(nodes: int, rounds: int, num_hops: int, rmaxes: list[float], fraction: float,
-              noise_std: float, log) -> list[dict]:
-    data = node_split(synthetic_graph(nodes, avg_degree=11.0, seed=0), seed=0)
-    task = sample_edges(data, fraction, seed=0).resolve(data, num_hops=num_hops)
+def run_scale(data, task, rounds: int, num_hops: int, rmaxes: list[float], noise_std: float,
+              log) -> list[dict]:
+    """``task``: the request on ``data`` (the graph and request :func:`check_args` built)."""
     retained = task.retained_data
     rows = []
     for rmax in rmaxes:
@@ -291,6 +290,97 @@ def scale_markdown(rows: list[dict], command: str, nodes: int, num_hops: int,
     return "\n".join(lines) + "\n"
 
 
+SMALL_ONLY = ("datasets", "seeds", "batches", "root")
+SCALE_ONLY = ("nodes", "num_hops", "rmax", "rounds", "fraction", "noise_std")
+
+
+def int_list(flag: str, text: str) -> list[int]:
+    """A comma-separated list of distinct non-negative ints, or a ``ValueError`` naming ``flag``."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{flag} takes comma-separated non-negative ints, e.g. 0,1,2, got {text!r}") from None
+    if min(values) < 0 or len(set(values)) < len(values):
+        raise ValueError(f"{flag} takes distinct non-negative ints, e.g. 0,1,2, got {text!r}")
+    return values
+
+
+def check_args(args, parser: argparse.ArgumentParser):
+    """Refuses every bad option before any training, with what was wrong (``ValueError``).
+
+    Refused: an option of the other part (``--rmax`` with ``--part small``, ``--seeds`` with
+    ``--part scale``, ...: it would be ignored); ``--output`` naming a file. Part small:
+    ``--seeds`` not distinct non-negative ints; ``--batches`` < 1 or larger than a request of a
+    dataset (so that every request deletes something and the deleted shares are the stated
+    ones); ``--datasets`` repeated, unknown, missing files or without labels and a public node
+    split (``train_mask``, ``test_mask``). Part scale:
+    ``--rounds`` < 1, ``--rmax`` not distinct numbers; ``--num-hops``, ``--rmax`` or
+    ``--noise-std`` that :class:`~gnn_unlearn.models.CertifiedLinear` refuses; ``--nodes`` that
+    :func:`~gnn_unlearn.data.synthetic_graph` refuses and a ``--fraction`` of its edges that
+    :func:`~gnn_unlearn.data.sample_edges` refuses.
+
+    Returns the part's own argument: the seeds (small), or the rmax thresholds with the graph
+    and its resolved request (scale), so that nothing is built twice.
+    """
+    other = SCALE_ONLY if args.part == "small" else SMALL_ONLY
+    for key in other:
+        if getattr(args, key) != parser.get_default(key):
+            raise ValueError(f"--{key.replace('_', '-')} applies to --part "
+                             f"{'scale' if args.part == 'small' else 'small'} only; leave it out with "
+                             f"--part {args.part}")
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        raise ValueError(f"--output {args.output!r} is a file; give a folder")
+    if args.part == "small":
+        seeds = int_list("--seeds", args.seeds)
+        if args.batches < 1:
+            raise ValueError(f"--batches must be >= 1, got {args.batches}")
+        seen = set()
+        for name in args.datasets.split(","):
+            if name.lower() in seen:
+                raise ValueError(f"--datasets names {name!r} twice; give each dataset once")
+            seen.add(name.lower())
+            try:
+                data = load_dataset(name, root=args.root)   # refuses an unknown name before reading files
+            except (ValueError, FileNotFoundError, ImportError) as e:
+                raise ValueError(f"--datasets: {e}") from None
+            if any(getattr(data, k, None) is None for k in ("y", "train_mask", "test_mask")):
+                raise ValueError(f"--datasets: {name!r} has no node labels and public node split "
+                                 "(train_mask, test_mask); this part needs one, e.g. Cora, CiteSeer")
+            sizes = {"node": int(data.train_mask.sum()),
+                     "edge": int((data.edge_index[0] < data.edge_index[1]).sum())}
+            sizes["feature"] = sizes["node"]
+            for kind, ratio in RATIOS.items():
+                k = int(ratio * sizes[kind])
+                if args.batches > k:
+                    what = "training nodes" if kind != "edge" else "edges"
+                    raise ValueError(f"--batches {args.batches}: {name}'s {kind} request holds {k} {what} "
+                                     f"({100 * ratio:g} % of {sizes[kind]}), which cannot make "
+                                     f"{args.batches} requests; give --batches <= {k}")
+        return seeds
+    if args.rounds < 1:
+        raise ValueError(f"--rounds must be >= 1, got {args.rounds}")
+    try:
+        rmaxes = [float(v) for v in args.rmax.split(",")]
+    except ValueError:
+        raise ValueError(f"--rmax takes comma-separated numbers >= 0, e.g. 0,1e-4, got {args.rmax!r}") from None
+    if len(set(rmaxes)) < len(rmaxes):
+        raise ValueError(f"--rmax takes distinct thresholds, got {args.rmax!r}")
+    for rmax in rmaxes:
+        try:      # the model's own checks of num_hops, rmax and noise_std (sizes do not matter here)
+            CertifiedLinear(1, 2, num_hops=args.num_hops, rmax=rmax, noise_std=args.noise_std, solver="pcg")
+        except ValueError as e:
+            raise ValueError(f"--num-hops, --rmax, --noise-std: {e}") from None
+    try:      # the scale part's graph (node split 60/20/20) and request, handed on to run_scale
+        data = node_split(synthetic_graph(args.nodes, avg_degree=11.0, seed=0), seed=0)
+    except ValueError as e:
+        raise ValueError(f"--nodes {args.nodes}: {e}") from None
+    try:
+        task = sample_edges(data, args.fraction, seed=0).resolve(data, num_hops=args.num_hops)
+    except ValueError as e:
+        raise ValueError(f"--fraction {args.fraction}: {e}") from None
+    return rmaxes, data, task
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--part", choices=("small", "scale"), default="small")
@@ -307,13 +397,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default=None)
     args = p.parse_args(argv)
+    try:
+        checked = check_args(args, p)
+    except ValueError as e:
+        p.error(str(e))
     command = ("OMP_NUM_THREADS=1 python benchmarks/certified.py "
                + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])))
     log = lambda s: print(s, file=sys.stderr, flush=True)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     if args.part == "small":
-        seeds = [int(s) for s in args.seeds.split(",")]
+        seeds = checked
         rows = []
         for name in args.datasets.split(","):
             for seed in seeds:
@@ -323,10 +417,9 @@ def main(argv: list[str] | None = None) -> None:
         stem = args.name or "certified_small"
         payload = dict(command=command, hardware=hardware(), summary=summary, rows=rows)
     else:
-        rmaxes = [float(v) for v in args.rmax.split(",")]
+        rmaxes, data, task = checked
         load_before = list(os.getloadavg())
-        rows = run_scale(args.nodes, args.rounds, args.num_hops, rmaxes, args.fraction,
-                         args.noise_std, log)
+        rows = run_scale(data, task, args.rounds, args.num_hops, rmaxes, args.noise_std, log)
         load = (load_before, list(os.getloadavg()))
         md = scale_markdown(rows, command, args.nodes, args.num_hops, args.fraction,
                             args.noise_std, load)

@@ -39,12 +39,13 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from torch_geometric.data import Data
 
 from gnn_unlearn.data import link_split, node_split, synthetic_graph
 from gnn_unlearn.distributed import init_from_env
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
-from gnn_unlearn.loader import fit_minibatch
+from gnn_unlearn.loader import check_batch_size, fit_minibatch, positive_fanouts
 from gnn_unlearn.models import make_model
 from gnn_unlearn.training import TrainConfig, fit, validation_score
 from gnn_unlearn.utils import resolve_device, seeded
@@ -54,10 +55,84 @@ def parse_runs(text: str) -> list[tuple[int, int]]:
     """``"1x1,2x1"`` -> ``[(1, 1), (2, 1)]`` (processes x threads per process)."""
     try:
         runs = [tuple(int(v) for v in r.split("x")) for r in text.split(",")]
-    except ValueError as e:
-        raise SystemExit(f"--runs takes PxT,... (processes x threads), got {text!r}") from e
+    except ValueError:
+        raise ValueError(f"--runs takes PxT,... (processes x threads), got {text!r}") from None
     if any(len(r) != 2 or min(r) < 1 for r in runs):
-        raise SystemExit(f"--runs takes PxT,... with positive P and T, got {text!r}")
+        raise ValueError(f"--runs takes PxT,... with positive P and T, got {text!r}")
+    return runs
+
+
+def check_args(args, parser: argparse.ArgumentParser) -> list[tuple[int, int]]:
+    """Refuses, in the launcher and before any worker is spawned, every option a worker would
+    fail on or ignore (``ValueError``, naming the option), and returns the runs (:func:`parse_runs`).
+
+    Refused: an empty ``--name``, ``--output`` naming a file; ``--runs`` not PxT,...;
+    a ``--device`` that is not cpu / cuda[:N] / auto, CUDA where there is none, more processes
+    than GPUs (nccl: one GPU per process); ``--nodes``, ``--features`` < 1, ``--avg-degree`` <= 0,
+    ``--classes`` < 1 (node task: < 2) or above ``--nodes``; ``--train-ratio`` / ``--val-ratio``
+    with the link task, or that :func:`~gnn_unlearn.data.node_split` refuses; ``--fanouts`` not
+    positive ints; ``--layers`` given with ``--fanouts`` or ``--batch-size`` without them (ignored
+    there); an ``--encoder`` or ``--layers`` the library cannot build, ``--epochs`` < 1.
+    """
+    if not args.name:
+        raise ValueError("--name must not be empty: it names the result files")
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        raise ValueError(f"--output {args.output!r} is a file; give a folder")
+    runs = parse_runs(args.runs)
+    # not resolve_device: it would start CUDA in the launcher, which then holds GPU memory beside the workers
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    try:
+        device = torch.device(("cuda" if gpus else "cpu") if args.device == "auto" else args.device)
+    except (RuntimeError, TypeError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device takes cpu, cuda, cuda:N or auto, got {args.device!r}")
+    if device.type == "cuda":
+        index = device.index or 0
+        if gpus == 0:
+            raise ValueError(f"--device {args.device}: CUDA is not available here; use --device cpu (gloo)")
+        if index >= gpus or max(p for p, _ in runs) > gpus:
+            raise ValueError(f"--device {args.device} --runs {args.runs}: this machine has {gpus} GPU(s) and "
+                             "nccl runs one process per GPU; give at most that many processes")
+    for flag, value in (("--nodes", args.nodes), ("--features", args.features), ("--classes", args.classes)):
+        if value < 1:
+            raise ValueError(f"{flag} must be >= 1, got {value}")
+    if not 0 < args.avg_degree < float("inf"):
+        raise ValueError(f"--avg-degree must be a positive number, got {args.avg_degree}")
+    if args.classes > args.nodes:
+        raise ValueError(f"--classes {args.classes} exceeds --nodes {args.nodes}")
+    if args.task == "node" and args.classes < 2:
+        raise ValueError(f"--classes must be >= 2 for the node task, got {args.classes}")
+    ratios = {k: v for k, v in (("train_ratio", args.train_ratio), ("val_ratio", args.val_ratio)) if v is not None}
+    if ratios and args.task != "node":
+        raise ValueError("--train-ratio / --val-ratio set the node split; leave them out with --task link")
+    try:                   # node_split's own check of the ratios, on a one-node stand-in
+        node_split(Data(y=torch.zeros(1, dtype=torch.long)), seed=0, **ratios)
+    except ValueError as e:
+        raise ValueError(f"--train-ratio / --val-ratio: {e}") from None
+    if args.fanouts is not None:
+        try:
+            fanouts = positive_fanouts([int(f) for f in args.fanouts.split(",")])
+        except ValueError:
+            raise ValueError(f"--fanouts takes positive ints, one per layer, e.g. 10,10, got {args.fanouts!r}") from None
+        if args.layers != parser.get_default("layers"):
+            raise ValueError("--layers is for full batch; with --fanouts the model has one layer per fanout")
+        try:
+            check_batch_size(args.batch_size)
+        except ValueError as e:
+            raise ValueError(f"--batch-size: {e}") from None
+    elif args.batch_size != parser.get_default("batch_size"):
+        raise ValueError("--batch-size is for mini-batches; give --fanouts too, or leave it out (full batch)")
+    stand_in = Data(x=torch.zeros(1, args.features), y=torch.tensor([args.classes - 1]))
+    try:                   # the library's own checks of the encoder and its depth
+        make_model(stand_in, args.task, encoder=args.encoder,
+                   num_layers=len(fanouts) if args.fanouts is not None else args.layers)
+    except ValueError as e:
+        raise ValueError(f"--encoder / --layers: {e}") from None
+    try:
+        TrainConfig(epochs=args.epochs, eval_every=args.epochs, patience=10 ** 6)
+    except ValueError as e:
+        raise ValueError(f"--epochs: {e}") from None
     return runs
 
 
@@ -198,7 +273,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.worker:
         worker(args)
         return
-    runs = parse_runs(args.runs)
+    try:
+        runs = check_args(args, p)
+    except ValueError as e:
+        p.error(str(e))
     skip = {"--runs", "--output", "--name", "--note"}
     args.passthrough, it = [], iter(argv)
     for a in it:                                  # the graph and training options, for the workers

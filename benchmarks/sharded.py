@@ -27,17 +27,22 @@ import torch
 
 from gnn_unlearn import (DeletionRequest, TrainConfig, evaluate, link_split, load_dataset, node_split, train,
                          unlearn)
-from gnn_unlearn.data import sample_edges, sample_nodes
+from gnn_unlearn.data import sample_edges, sample_nodes, synthetic_graph
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.link import link_auc
 from gnn_unlearn.metrics.node import accuracy, macro_f1
-from gnn_unlearn.sharding import train_sharded
+from gnn_unlearn.models import make_model
+from gnn_unlearn.sharding import (PRESETS, check_partition_options, check_sharded_inputs, partition_nodes,
+                                  train_sharded)
 
 
 METRICS = {"node": ("acc", "f1"), "link": ("auroc", "aupr")}
 REPORT_KEYS = {"node": ("test_acc", "test_f1"), "link": ("dt_auroc", "dt_aupr")}
 LABELS = {"node": ("acc", "F1"), "link": ("AUROC", "AUPR")}
+KINDS = ("node", "edge", "feature")
+#: what every row of a run's JSON holds (what --render needs)
+ROW_KEYS = ("dataset", "method", "request", "size", "shards", "touched", "unlearn_s", "retrain_s", "speedup")
 
 
 def score(model, data, exclude=None) -> tuple[float, float]:
@@ -288,7 +293,133 @@ def write(rows: list[dict], args, command: str | None = None, where: str | None 
                                  indent=2, default=str))
 
 
-def main() -> None:
+def parse_requests(text: str) -> list[tuple[str, float]]:
+    """``--requests``: distinct ``kind:fraction`` entries, kind one of :data:`KINDS`."""
+    requests = []
+    for entry in text.split(","):
+        kind, _, size = entry.partition(":")
+        try:
+            requests.append((kind, float(size)))
+        except ValueError:
+            raise ValueError(f"--requests entry {entry!r}: give kind:fraction, e.g. node:0.01") from None
+        if kind not in KINDS or ":" in size:
+            raise ValueError(f"--requests entry {entry!r}: give kind:fraction with kind one of {KINDS}, "
+                             "e.g. node:0.01")
+    if len(set(requests)) < len(requests):
+        raise ValueError(f"--requests names a request twice: {text!r}")
+    return requests
+
+
+def check_render(args) -> list[dict]:
+    """``--render``: the runs, read; each file must exist and hold a run of this script (an object
+    with ``command``, ``hardware`` and rows with :data:`ROW_KEYS`) of ``--task`` with ``--shards``
+    shards, which the rewritten text states."""
+    runs = []
+    for name in args.render.split(","):
+        try:
+            loaded = json.loads(Path(name).read_text())
+        except OSError as e:
+            raise ValueError(f"--render: cannot read {name!r} ({e.strerror}); give the JSON files of "
+                             "earlier runs") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"--render: {name!r} is not JSON ({e})") from None
+        if (not isinstance(loaded, dict) or not isinstance(loaded.get("command"), str) or "hardware" not in loaded
+                or not isinstance(loaded.get("rows"), list) or not loaded["rows"]
+                or not all(isinstance(r, dict) and set(ROW_KEYS) <= r.keys() for r in loaded["rows"])):
+            raise ValueError(f"--render: {name!r} is not the JSON of a sharded.py run: an object with "
+                             f"'command', 'hardware' and 'rows', each row with {', '.join(ROW_KEYS)}")
+        for row in loaded["rows"]:
+            if row.get("task", "node") != args.task:
+                raise ValueError(f"--render: {name!r} holds {row.get('task', 'node')} rows; pass "
+                                 f"--task {row.get('task', 'node')}")
+            if row["shards"] != args.shards:
+                raise ValueError(f"--render: {name!r} holds runs with {row['shards']} shards; pass "
+                                 f"--shards {row['shards']}")
+        runs.append(loaded)
+    return runs
+
+
+def check_args(args, parser: argparse.ArgumentParser) -> list[dict] | None:
+    """Refuses every bad option before any training, with what was wrong (``ValueError``); with
+    ``--render``, returns the runs read (:func:`check_render`).
+
+    Refused: an empty ``--name``, ``--output`` naming a file; ``--seeds`` < 1, a
+    negative ``--first-seed``, ``--verify-seeds`` or ``--per-request``; ``--paired`` without
+    single-node requests; ``--per-request`` given without a node request; ``--shards`` < 1;
+    ``--epochs`` / ``--patience`` that :class:`~gnn_unlearn.TrainConfig` refuses; ``--methods``
+    repeated or not a sharding method; ``--requests`` entries not distinct ``kind:fraction``;
+    ``--partition-options`` that a method's partition does not take; ``--datasets`` repeated,
+    unknown, missing files or unfit for the task, an ``--encoder`` the library cannot build,
+    more shards than training nodes / edges, and requests that cannot be drawn from a dataset.
+    """
+    if not args.name:
+        raise ValueError("--name must not be empty: it names the result files")
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        raise ValueError(f"--output {args.output!r} is a file; give a folder")
+    if args.render:
+        return check_render(args)
+    for flag, value, least in (("--seeds", args.seeds, 1), ("--first-seed", args.first_seed, 0),
+                               ("--verify-seeds", args.verify_seeds, 0), ("--per-request", args.per_request, 0),
+                               ("--shards", args.shards, 1)):
+        if value < least:
+            raise ValueError(f"{flag} must be >= {least}, got {value}")
+    try:
+        TrainConfig(epochs=args.epochs, eval_every=5, patience=args.patience)
+    except ValueError as e:
+        raise ValueError(f"--epochs, --patience: {e}") from None
+    methods = args.methods.split(",")
+    for method in methods:
+        if method not in PRESETS:
+            raise ValueError(f"--methods: unknown sharding method {method!r}; choose from {', '.join(PRESETS)}")
+    if len(set(methods)) < len(methods):
+        raise ValueError(f"--methods names a method twice: {args.methods!r}")
+    requests = parse_requests(args.requests)
+    node_request = any(kind == "node" for kind, _ in requests)
+    if args.paired and not (args.per_request and node_request):
+        raise ValueError("--paired times the one-at-a-time requests: give --per-request >= 1 and a node "
+                         "request in --requests")
+    if args.per_request != parser.get_default("per_request") and args.per_request and not node_request:
+        raise ValueError("--per-request serves nodes of the node request one at a time: add a node "
+                         "request to --requests, e.g. node:0.01, or give --per-request 0")
+    toy = node_split(synthetic_graph(40, num_classes=2, avg_degree=4.0, num_features=4, features_per_node=2),
+                     use_public=False)
+    for method in methods:          # the partition's own refusal of the options' names and values
+        partition = PRESETS[method]["partition"]
+        try:
+            check_partition_options(partition, args.partition_options)
+            if partition != "bekm":     # values, on a 40-node graph (bekm would train a backbone first)
+                partition_nodes(toy, partition, 2, options=args.partition_options)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"--partition-options (for {method}'s {partition} partition): {e}") from None
+    seen = set()
+    for name in args.datasets.split(","):
+        if name.lower() in seen:
+            raise ValueError(f"--datasets names {name!r} twice; give each dataset once")
+        seen.add(name.lower())
+        try:
+            base = load_dataset(name, root=args.root)     # refuses an unknown name before reading files
+            data = (node_split(base, 0.6, 0.2, seed=args.first_seed, use_public=False) if args.task == "node"
+                    else link_split(base, seed=args.first_seed))
+            for method in methods:
+                preset = PRESETS[method]
+                repair = preset["repair"] if args.repair is None else (None if args.repair == "none" else args.repair)
+                check_sharded_inputs(data, args.task, args.shards, preset["partition"], preset["aggregation"],
+                                     repair)
+        except (ValueError, FileNotFoundError, ImportError) as e:
+            raise ValueError(f"--datasets {name!r} ({args.task} task): {e}") from None
+        try:
+            make_model(data, args.task, encoder=args.encoder)
+        except ValueError as e:
+            raise ValueError(f"--encoder: {e}") from None
+        for kind, size in requests:
+            try:
+                make_request(data, kind, size, args.first_seed)
+            except ValueError as e:
+                raise ValueError(f"--requests {kind}:{size:g} on {name}: {e}") from None
+    return None
+
+
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--datasets", default="Cora,CiteSeer")
     p.add_argument("--task", default="node", choices=("node", "link"))
@@ -319,9 +450,12 @@ def main() -> None:
     p.add_argument("--render", default=None, metavar="JSON[,JSON...]",
                    help="only rewrite the Markdown (and JSON) of earlier runs from their JSON files, merged "
                         "(with --name, --task ...)")
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    try:
+        runs = check_args(args, p)
+    except ValueError as e:
+        p.error(str(e))
     if args.render:
-        runs = [json.loads(Path(f).read_text()) for f in args.render.split(",")]
         args.note = runs[0].get("note", args.note)
         command = " && ".join(r["command"] if r["command"].startswith("OMP") else "OMP_NUM_THREADS=1 " + r["command"]
                               for r in runs)

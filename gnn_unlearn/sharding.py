@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 from dataclasses import asdict
 from typing import Any, Sequence
 
@@ -147,6 +148,31 @@ def shard_graph(data: Data, assignment: Tensor, shard: int, repair: str | None =
     return out
 
 
+def partition_option_names(method: str) -> tuple[str, ...]:
+    """The options partition ``method`` takes: the keyword arguments of its function
+    (``random``: none)."""
+    function = {"blpa": balanced_lpa, "bekm": balanced_kmeans, "fair": fair_partition,
+                "metis": metis_partition}.get(method)
+    if function is None:
+        return ()
+    return tuple(name for name, p in inspect.signature(function).parameters.items()
+                 if p.default is not inspect.Parameter.empty and name != "generator")
+
+
+def check_partition_options(method: str, options: dict[str, Any] | None) -> None:
+    """Refuses ``options`` that partition ``method`` does not take, before any work (``bekm``
+    trains a backbone before its k-means would see them)."""
+    if options is None:
+        return
+    if not isinstance(options, dict):
+        raise TypeError(f"partition_options must be a dict, got {type(options).__name__}")
+    names = partition_option_names(method)
+    unknown = sorted(set(options) - set(names))
+    if unknown:
+        raise ValueError(f"partition {method!r} takes the options {', '.join(names) or '(none)'}; "
+                         f"got {', '.join(map(repr, unknown))}")
+
+
 def partition_nodes(data: Data, method: str, num_shards: int, seed: int = 0,
                     options: dict[str, Any] | None = None, train_config: TrainConfig | None = None,
                     model_options: dict[str, Any] | None = None,
@@ -158,6 +184,10 @@ def partition_nodes(data: Data, method: str, num_shards: int, seed: int = 0,
     colours nodes by their training labels, every other node sharing one extra colour (GUIDE,
     without its use of test labels; a graph without a node split gets one colour).
     """
+    if method not in PARTITIONS:
+        raise ValueError(f"unknown partition {method!r}; choose one of {PARTITIONS} or pass an "
+                         "assignment tensor")
+    check_partition_options(method, options)
     opts = dict(options or {})
     g = torch.Generator().manual_seed(int(seed))
     n = data.num_nodes
@@ -165,8 +195,6 @@ def partition_nodes(data: Data, method: str, num_shards: int, seed: int = 0,
         return random_partition(n, num_shards, g, data.edge_index.device)
     if method == "blpa":
         return balanced_lpa(data.edge_index, n, num_shards, generator=g, **opts)
-    if method == "metis":
-        return metis_partition(data.edge_index, n, num_shards, **opts)
     if method == "fair":
         y, train_mask = getattr(data, "y", None), getattr(data, "train_mask", None)
         if y is None or train_mask is None:     # no training labels: balance only, one colour
@@ -182,8 +210,7 @@ def partition_nodes(data: Data, method: str, num_shards: int, seed: int = 0,
         emb = model_outputs(backbone, data_to(data, resolve_device(device)))
         emb = F.log_softmax(emb, -1) if task == "node" else emb
         return balanced_kmeans(emb, num_shards, generator=g, **opts).to(data.edge_index.device)
-    raise ValueError(f"unknown partition {method!r}; choose one of {PARTITIONS} or pass an "
-                     "assignment tensor")
+    return metis_partition(data.edge_index, n, num_shards, **opts)
 
 
 def train_shard(data: Data, assignment: Tensor, shard: int, arch: dict[str, Any],
@@ -361,8 +388,13 @@ def aggregation_weights(shards: Sequence[nn.Module], data: Data, aggregation: st
     return torch.full((k,), 1.0 / k)
 
 
-def _check_inputs(data: Data, task: str, num_shards: int, partition: str | Tensor,
-                  aggregation: str, repair: str | None) -> None:
+def check_sharded_inputs(data: Data, task: str, num_shards: int, partition: str | Tensor,
+                         aggregation: str, repair: str | None,
+                         partition_options: dict[str, Any] | None = None) -> None:
+    """Refuses inputs :func:`train_sharded` cannot use, before any training: ``data`` unfit
+    for ``task`` or without features, more shards than training units, an unknown
+    aggregation, repair or partition, a malformed assignment tensor, and partition options
+    the partition does not take (an assignment tensor takes none)."""
     if not isinstance(data, Data):
         raise TypeError(f"data must be a torch_geometric.data.Data, got {type(data).__name__}")
     if task not in ("node", "link"):
@@ -387,9 +419,14 @@ def _check_inputs(data: Data, task: str, num_shards: int, partition: str | Tenso
                              f"{partition.dtype} {tuple(partition.shape)}")
         if int(partition.min()) < 0 or int(partition.max()) >= num_shards:
             raise ValueError(f"assignment holds shard ids outside 0..{num_shards - 1}")
+        if partition_options:
+            raise ValueError("partition_options apply to a named partition; an assignment tensor "
+                             "takes none")
     elif partition not in PARTITIONS:
         raise ValueError(f"unknown partition {partition!r}; choose one of {PARTITIONS} or pass an "
                          "assignment tensor")
+    else:
+        check_partition_options(partition, partition_options)
 
 
 def train_sharded(data: Data, task: str = "node", num_shards: int = 10,
@@ -430,7 +467,7 @@ def train_sharded(data: Data, task: str = "node", num_shards: int = 10,
     partition = preset["partition"] if partition is None else partition
     aggregation = preset["aggregation"] if aggregation is None else aggregation
     repair = preset["repair"] if repair is None else (None if repair == "none" else repair)
-    _check_inputs(data, task, num_shards, partition, aggregation, repair)
+    check_sharded_inputs(data, task, num_shards, partition, aggregation, repair, partition_options)
     config = config or TrainConfig(seed=seed)
     dev = resolve_device(device)
     data = data_to(data, dev)

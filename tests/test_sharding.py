@@ -186,6 +186,26 @@ def test_train_sharded_refuses_bad_inputs(sharding_graph):
         train_sharded(no_split)
 
 
+def test_partition_options_are_checked_before_any_training(sharding_graph, monkeypatch):
+    """bekm trains a backbone before its k-means runs: an option it does not take must be refused
+    first, as must options for a given assignment (they would be ignored) and for ``random``."""
+    import gnn_unlearn.sharding as sharding
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("training started before the partition options were checked")
+    monkeypatch.setattr(sharding, "train", refuse)
+    monkeypatch.setattr(sharding, "train_shards", refuse)
+    with pytest.raises(ValueError, match="partition 'bekm' takes the options iters, capacity; got 'refine_rounds'"):
+        train_sharded(sharding_graph, num_shards=2, partition="bekm", partition_options={"refine_rounds": 0})
+    with pytest.raises(ValueError, match=r"partition 'random' takes the options \(none\); got 'delta'"):
+        train_sharded(sharding_graph, num_shards=2, partition_options={"delta": 0.1})
+    with pytest.raises(ValueError, match="an assignment tensor takes none"):
+        train_sharded(sharding_graph, num_shards=2, partition=torch.zeros(sharding_graph.num_nodes, dtype=torch.long),
+                      partition_options={"iters": 3})
+    with pytest.raises(TypeError, match="partition_options must be a dict"):
+        train_sharded(sharding_graph, num_shards=2, partition="blpa", partition_options=[("delta", 0.1)])
+
+
 @pytest.mark.slow
 def test_parallel_shard_training_gives_the_same_weights(sharding_graph, model):
     """Spawned workers (slow to start: marked slow) train the same shards as one process."""
