@@ -21,11 +21,17 @@ import time
 from pathlib import Path
 
 import torch
+from torch_geometric.data import Data
 
 from gnn_unlearn import TrainConfig, load_dataset, node_split, train, unlearn
-from gnn_unlearn.data import edge_injection, label_flip
-from gnn_unlearn.experiment import hardware
+from gnn_unlearn.bench import check_method_params
+from gnn_unlearn.data import Manipulation, edge_injection, label_flip
+from gnn_unlearn.experiment import hardware, parse_methods
 from gnn_unlearn.io import atomic_write_text
+from gnn_unlearn.methods import get
+
+#: ``--manipulations`` entries and the option that sizes each.
+MANIPULATIONS = {"label_flip": "--flip-rate", "edge_injection": "--inject-edges"}
 
 
 def class_accuracies(model, data, classes) -> tuple[float, float]:
@@ -39,23 +45,111 @@ def class_accuracies(model, data, classes) -> tuple[float, float]:
     return acc(manipulated), acc(other)
 
 
-def run(args) -> list[dict]:
+def manipulate(clean: Data, kind: str, args: argparse.Namespace, seed: int) -> Manipulation:
+    """The poisoned graph of one ``--manipulations`` entry (one of :data:`MANIPULATIONS`)."""
+    if kind == "label_flip":
+        return label_flip(clean, rate=args.flip_rate, seed=seed)
+    return edge_injection(clean, size=args.inject_edges, seed=seed)
+
+
+def seed_option(method: str, seed: int) -> dict:
+    """``seed=seed`` for a method that takes a seed; nothing for a deterministic one (e.g. utu)."""
+    return {"seed": seed} if "seed" in get(method).get_params() else {}
+
+
+def _distinct(flag: str, values: list) -> None:
+    twice = sorted({str(v) for v in values if values.count(v) > 1})
+    if twice:
+        raise ValueError(f"{flag} lists {', '.join(twice)} more than once; give each once")
+
+
+def check_args(args: argparse.Namespace) -> dict[str, Data]:
+    """Refuses every bad option before any training, with what was wrong (``ValueError``), and
+    returns the datasets by name, loaded: each must be a labelled graph on which every
+    manipulation (sized by ``--flip-rate`` / ``--inject-edges``) and every identified fraction
+    of every seed can be drawn. Methods must serve node models, without ``retrain`` or ``+ref``;
+    ``--method-params`` must be JSON the methods accept, for methods that run, without ``seed``;
+    no list may repeat an entry."""
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+    if args.train_epochs < 0:
+        raise ValueError(f"--train-epochs must be >= 0 (0: early stopping on validation), got {args.train_epochs}")
+    methods = args.methods.split(",")
+    if "retrain" in methods:
+        raise ValueError("--methods: leave out 'retrain'; every request is retrained as the reference row")
+    try:
+        parsed = parse_methods(methods, task="node")
+    except ValueError as e:
+        raise ValueError(f"--methods: {e}") from None
+    if any(with_ref for _, with_ref in parsed):
+        raise ValueError("--methods: this table runs no held-out reference; drop the '+ref' suffix")
+    try:
+        params = json.loads(args.method_params)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--method-params is not JSON ({e}): {args.method_params!r}") from None
+    try:
+        params = check_method_params(params, ["retrain", *methods])
+    except (ValueError, TypeError) as e:        # TypeError: a value of the wrong type
+        raise ValueError(f"--method-params: {e}") from None
+    for method, values in params.items():
+        if "seed" in values:
+            raise ValueError(f"--method-params: {method} sets 'seed'; every run takes its seed from --seeds")
+    kinds = args.manipulations.split(",")
+    for kind in kinds:
+        if kind not in MANIPULATIONS:
+            raise ValueError(f"--manipulations entry {kind!r}: choose from {', '.join(MANIPULATIONS)}")
+    _distinct("--manipulations", kinds)
+    fractions = []
+    for spec in args.fractions.split(","):
+        try:
+            fractions.append(float(spec))
+        except ValueError:
+            raise ValueError(f"--fractions entry {spec!r}: give a share of the manipulated set in (0, 1], "
+                             "e.g. 0.25") from None
+    _distinct("--fractions", fractions)
+    datasets = {}
+    for name in args.datasets.split(","):
+        try:
+            base = load_dataset(name, root=args.root)    # refuses an unknown name before reading files
+        except (ValueError, FileNotFoundError) as e:
+            raise ValueError(f"--datasets: {e}") from None
+        if base.name in (d.name for d in datasets.values()):
+            raise ValueError(f"--datasets lists {base.name} more than once; give each once")
+        for seed in range(args.seeds):
+            try:
+                clean = node_split(base, train_ratio=0.6, val_ratio=0.2, use_public=False, seed=seed)
+            except ValueError as e:
+                raise ValueError(f"--datasets: {name!r}: {e}; this table needs a labelled graph such as "
+                                 "Cora or CiteSeer") from None
+            for kind in kinds:
+                try:
+                    man = manipulate(clean, kind, args, seed)
+                except ValueError as e:
+                    raise ValueError(f"{MANIPULATIONS[kind]} ({kind} on {name}, seed {seed}): {e}") from None
+                for frac in fractions:
+                    try:
+                        man.identify(frac, seed=seed)
+                    except ValueError as e:
+                        raise ValueError(f"--fractions: {e}") from None
+        datasets[name] = base
+    return datasets
+
+
+def run(args: argparse.Namespace, datasets: dict[str, Data]) -> list[dict]:
     rows = []
     if args.train_epochs:   # fixed epochs: the poisoned model fits its training labels
         cfg = lambda s: TrainConfig(epochs=args.train_epochs, eval_every=args.train_epochs,
                                     patience=10 ** 6, weight_decay=5e-4, seed=s)
     else:                   # early stopping on the (clean) validation labels
         cfg = lambda s: TrainConfig(weight_decay=5e-4, seed=s)
-    for name in args.datasets.split(","):
-        base = load_dataset(name, root=args.root)
+    for name, base in datasets.items():
         for seed in range(args.seeds):
             clean = node_split(base, train_ratio=0.6, val_ratio=0.2, use_public=False, seed=seed)
             t = time.perf_counter()
             oracle, _ = train(clean, "node", cfg(seed))
             oracle_s = time.perf_counter() - t
             for kind in args.manipulations.split(","):
-                man = (label_flip(clean, rate=args.flip_rate, seed=seed) if kind == "label_flip"
-                       else edge_injection(clean, size=args.inject_edges, seed=seed))
+                man = manipulate(clean, kind, args, seed)
                 poisoned, _ = train(man.data, "node", cfg(seed))
                 common = dict(dataset=name, seed=seed, manipulation=kind, classes=list(man.classes),
                               manipulated=man.size)
@@ -68,7 +162,7 @@ def run(args) -> list[dict]:
                     for method in ["retrain"] + args.methods.split(","):
                         row = dict(common, fraction=frac, method=method)
                         try:
-                            result = unlearn(poisoned, task, method, seed=seed,
+                            result = unlearn(poisoned, task, method, **seed_option(method, seed),
                                              **json.loads(args.method_params).get(method, {}))
                         except ValueError as err:
                             rows.append(dict(row, error=str(err).split(";")[0]))
@@ -141,8 +235,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--name", default="cognac")
     args = p.parse_args(argv)
     command = "python benchmarks/corrective.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    try:
+        datasets = check_args(args)
+    except ValueError as e:
+        p.error(str(e))
     t = time.perf_counter()
-    rows = run(args)
+    rows = run(args, datasets)
     body = (f"# Corrective unlearning (GCN, node classification)\n\nCommand: `{command}`  \n"
             f"Hardware: {hardware()}  \nTotal wall time: {time.perf_counter() - t:.0f} s  \n"
             f"Originals, oracle and retrain: "

@@ -19,13 +19,16 @@ import sys
 import time
 
 import torch
+from torch_geometric.data import Data
 
 from gnn_unlearn.bench import user_command
 from gnn_unlearn.data import link_split, load_dataset
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.link import link_auc
+from gnn_unlearn.models.predictors import make_model
 from gnn_unlearn.training import TrainConfig, train
+from gnn_unlearn.utils import resolve_device, seeded
 
 
 def commit() -> str:
@@ -39,10 +42,43 @@ def commit() -> str:
         return "unknown"
 
 
-def run(datasets, encoders, seeds, device="cpu", mirror=None) -> list[dict]:
+def check_args(a: argparse.Namespace) -> dict[str, Data]:
+    """Refuses every bad option before any training, with what was wrong (``ValueError``), and
+    returns the datasets by name, loaded. Refused: ``--seeds`` < 1, a ``--device`` that is not
+    there, an encoder the library cannot build as a link predictor, a dataset it cannot load,
+    and an encoder or dataset listed twice (its rows would count twice in the summary)."""
+    if a.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {a.seeds}")
+    try:
+        resolve_device(a.device)
+    except ValueError as e:
+        raise ValueError(f"--device: {e}") from None
+    encoders = a.encoders.split(",")
+    if len(set(encoders)) != len(encoders):
+        raise ValueError(f"--encoders lists an encoder twice: {a.encoders}; give each once")
+    datasets = {}
+    for name in a.datasets.split(","):
+        try:
+            graph = load_dataset(name, mirror=a.mirror)     # refuses an unknown name before reading files
+        except ValueError as e:
+            raise ValueError(f"--datasets: {e}") from None
+        except FileNotFoundError as e:
+            raise ValueError(f"--mirror: {e}") from None
+        if graph.name in (g.name for g in datasets.values()):
+            raise ValueError(f"--datasets lists {graph.name} more than once; give each once")
+        datasets[name] = graph
+    for enc in encoders:
+        try:
+            with seeded(0):                         # built untrained and dropped: no RNG side effect
+                make_model(graph, "link", encoder=enc)
+        except ValueError as e:
+            raise ValueError(f"--encoders: {e}") from None
+    return datasets
+
+
+def run(datasets: dict[str, Data], encoders, seeds, device="cpu") -> list[dict]:
     rows = []
-    for ds in datasets:
-        graph = load_dataset(ds, mirror=mirror)
+    for ds, graph in datasets.items():
         for seed in seeds:
             data = link_split(graph, seed=seed)
             for enc in encoders:
@@ -85,7 +121,7 @@ def markdown(rows, summ, command, reference, note="") -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--datasets", default="Cora,CiteSeer")
     p.add_argument("--encoders", default="gcn,gin", help="the first one is the reference")
@@ -96,9 +132,13 @@ def main(argv=None) -> None:
     p.add_argument("--name", default="gin_recipe_runs")
     p.add_argument("--note", default="", help="a line for the results (e.g. which code ran)")
     a = p.parse_args(argv)
+    try:
+        datasets = check_args(a)
+    except ValueError as e:
+        p.error(str(e))
     encoders = a.encoders.split(",")
     command = user_command([sys.argv[0], *(sys.argv[1:] if argv is None else argv)])
-    rows = run(a.datasets.split(","), encoders, range(a.seeds), a.device, a.mirror)
+    rows = run(datasets, encoders, range(a.seeds), a.device)
     summ = summary(rows, encoders)
     os.makedirs(a.output, exist_ok=True)
     atomic_write_text(os.path.join(a.output, f"{a.name}.md"), markdown(rows, summ, command, encoders[0], a.note))

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch_geometric.data import Data
 
 from gnn_unlearn import DeletionRequest, TrainConfig, link_split, load_dataset, node_split, train, unlearn
 from gnn_unlearn.data import sample_edges, sample_nodes
@@ -80,8 +81,33 @@ def link_scores(model, graph, task, reference) -> dict:
     return row
 
 
-def run(dataset: str, seed: int, log) -> list[dict]:
-    base = load_dataset(dataset)
+def check_args(args: argparse.Namespace) -> dict[str, Data]:
+    """Refuses a bad ``--datasets`` before any training, with what was wrong (``ValueError``), and
+    returns the datasets by name, loaded: each must load, be listed once and be a labelled graph
+    on which both splits and every request of ``--seed`` can be drawn."""
+    datasets = {}
+    for name in args.datasets.split(","):
+        try:
+            base = load_dataset(name)          # refuses an unknown name before reading files
+        except (ValueError, FileNotFoundError) as e:
+            raise ValueError(f"--datasets: {e}") from None
+        if base.name in (d.name for d in datasets.values()):
+            raise ValueError(f"--datasets lists {base.name} more than once; give each once")
+        try:
+            node_data = node_split(base, seed=args.seed, use_public=False)
+        except ValueError as e:
+            raise ValueError(f"--datasets: {name!r}: {e}; this table needs a labelled graph such as "
+                             "Cora or CiteSeer") from None
+        try:
+            for task_kind, data in (("node", node_data), ("link", link_split(base, seed=args.seed))):
+                requests(data, task_kind, args.seed)
+        except ValueError as e:
+            raise ValueError(f"--datasets: {name!r}: {e}") from None
+        datasets[name] = base
+    return datasets
+
+
+def run(dataset: str, base: Data, seed: int, log) -> list[dict]:
     rows = []
     for task_kind in ("node", "link"):
         data = node_split(base, seed=seed, use_public=False) if task_kind == "node" else link_split(base, seed=seed)
@@ -152,12 +178,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="influence_kinds")
     args = p.parse_args(argv)
+    try:
+        datasets = check_args(args)
+    except ValueError as e:
+        p.error(str(e))
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0]] + list(argv or sys.argv[1:]))
     log = lambda s: print(s, file=sys.stderr, flush=True)
     started, t0 = time.strftime("%Y-%m-%d %H:%M:%S"), time.perf_counter()
     rows = []
-    for ds in args.datasets.split(","):
-        rows += run(ds, args.seed, log)
+    for ds, base in datasets.items():
+        rows += run(ds, base, args.seed, log)
         body = (f"# UtU / GIF / IDEA / Projector on every request kind they claim\n\nCommand: `{command}` "
                 f"(with `OMP_NUM_THREADS=1 GNN_UNLEARN_MIRROR=../shared/datasets`)  \nStarted {started}; "
                 f"hardware: {hardware()}; one seed ({args.seed})  \nTotal wall time: "

@@ -19,18 +19,22 @@ import os
 import sys
 import time
 
+from torch_geometric.data import Data
+
 from gnn_unlearn.bench import user_command
 from gnn_unlearn.data import load_dataset
 from gnn_unlearn.data.samplers import sample_nodes
 from gnn_unlearn.data.splits import node_split
-from gnn_unlearn.experiment import aggregate, hardware
+from gnn_unlearn.experiment import aggregate, hardware, parse_methods
 from gnn_unlearn.io import atomic_write_text
-from gnn_unlearn.methods import unlearn
+from gnn_unlearn.methods import get, unlearn
+from gnn_unlearn.models.predictors import make_model
 from gnn_unlearn.requests import DeletionRequest
 from gnn_unlearn.metrics.attacks import build_attacks
 from gnn_unlearn.evaluation import evaluate
-from gnn_unlearn.metrics.report import NODE_COLUMNS
+from gnn_unlearn.metrics.report import NODE_COLUMNS, check_retrain_seeds
 from gnn_unlearn.training import TrainConfig, train
+from gnn_unlearn.utils import seeded
 
 KEYS = ("test_acc", "deleted_acc", "deleted_id_auc", "mia_df_member")
 CLASS_KEYS = ("test_acc", "deleted_acc", "deleted_id_auc", "deleted_class_pred", "mia_df_member")
@@ -44,14 +48,72 @@ def request_for(data, kind: str, size: float, seed: int) -> DeletionRequest:
     return sample_nodes(data, size, seed=seed, among=data.train_mask)
 
 
-def run(datasets, seeds, methods, attacks, retrain_seeds, size, mirror, request="nodes"):
-    if request not in REQUESTS:
-        raise ValueError(f"--request must be one of {REQUESTS}, got {request!r}")
-    build_attacks(attacks, "node")                        # refuse bad attacks before any work
+def names(option: str) -> list[str]:
+    """The entries of a comma-separated option (empty ones dropped: ``--attacks ""`` runs none)."""
+    return [x for x in option.split(",") if x]
+
+
+def check_args(a: argparse.Namespace) -> dict[str, Data]:
+    """Refuses every bad option before any training, with what was wrong (``ValueError``), and
+    returns the datasets by name, loaded: each must be a labelled graph, distinct, on which the
+    request of every seed can be drawn (``--size`` a share of the training nodes in (0, 1)) and
+    every method can serve it on this table's GCN (no ``retrain``, no ``+ref``). ``--seeds`` >= 1;
+    ``--retrain-seeds`` and ``--attacks`` as :func:`gnn_unlearn.evaluate` takes them."""
+    if a.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {a.seeds}")
+    try:
+        check_retrain_seeds(a.retrain_seeds)
+    except ValueError as e:
+        raise ValueError(f"--retrain-seeds: {e}") from None
+    methods = names(a.methods)
+    if "retrain" in methods:
+        raise ValueError("--methods: leave out 'retrain'; every request is retrained as the reference row")
+    try:
+        parsed = parse_methods(methods, task="node")
+    except ValueError as e:
+        raise ValueError(f"--methods: {e}") from None
+    if any(with_ref for _, with_ref in parsed):
+        raise ValueError("--methods: this table runs no held-out reference; drop the '+ref' suffix")
+    try:
+        build_attacks(names(a.attacks), "node")
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"--attacks: {e}") from None
+    datasets = {}
+    for name in a.datasets.split(","):
+        try:
+            data0 = load_dataset(name, mirror=a.mirror)    # refuses an unknown name before reading files
+        except ValueError as e:
+            raise ValueError(f"--datasets: {e}") from None
+        except FileNotFoundError as e:
+            raise ValueError(f"--mirror: {e}") from None
+        if data0.name in (d.name for d in datasets.values()):
+            raise ValueError(f"--datasets lists {data0.name} more than once; give each once")
+        for seed in range(a.seeds):
+            try:
+                data = node_split(data0, seed=seed, use_public=False)
+            except ValueError as e:
+                raise ValueError(f"--datasets: {name!r}: {e}; this table needs a labelled graph such as "
+                                 "Cora or CiteSeer") from None
+            try:
+                request = request_for(data, a.request, a.size, seed)
+            except ValueError as e:
+                raise ValueError(f"--size: {e}") from None
+        task = request.resolve(data, num_hops=2)   # the last seed's: every seed's request is of one kind
+        with seeded(seed):                          # an untrained GCN: what each method must serve
+            model = make_model(data, "node", encoder="gcn")
+        for method in methods:
+            try:
+                get(method).check(model, task)
+            except ValueError as e:
+                raise ValueError(f"--methods: {e}") from None
+        datasets[name] = data0
+    return datasets
+
+
+def run(datasets: dict[str, Data], seeds, methods, attacks, retrain_seeds, size, request="nodes"):
     blocks = []
-    for ds in datasets:
+    for ds, data0 in datasets.items():
         reports = []
-        data0 = load_dataset(ds, mirror=mirror)
         for seed in seeds:
             data = node_split(data0, seed=seed, use_public=False)
             model, _ = train(data, "node", TrainConfig(seed=seed), encoder="gcn")
@@ -92,7 +154,7 @@ def markdown(blocks, command) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--datasets", default="Cora,CiteSeer")
     p.add_argument("--seeds", type=int, default=3)
@@ -106,10 +168,14 @@ def main(argv=None) -> None:
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="node_fidelity")
     a = p.parse_args(argv)
+    try:
+        datasets = check_args(a)
+    except ValueError as e:
+        p.error(str(e))
     command = user_command()
     t0 = time.perf_counter()
-    blocks = run(a.datasets.split(","), list(range(a.seeds)), [m for m in a.methods.split(",") if m],
-                 [x for x in a.attacks.split(",") if x], a.retrain_seeds, a.size, a.mirror, a.request)
+    blocks = run(datasets, list(range(a.seeds)), names(a.methods), names(a.attacks), a.retrain_seeds, a.size,
+                 a.request)
     os.makedirs(a.output, exist_ok=True)
     atomic_write_text(os.path.join(a.output, f"{a.name}.md"),
                       markdown(blocks, command) + f"\nTotal wall time: {time.perf_counter() - t0:.0f} s\n")

@@ -155,7 +155,7 @@ def check_method_params(params: Any, bases: Sequence[str]) -> dict[str, dict[str
                          '{"gnndelete": {"settle": 6}}')
     unknown = sorted(set(params) - set(bases))
     if unknown:
-        raise ValueError(f"method parameters for {unknown}, which the grid does not run (its methods: "
+        raise ValueError(f"method parameters for {unknown}, which this run does not run (its methods: "
                          f"{sorted(set(bases))}; name the method without +ref)")
     for base, values in params.items():
         if "reference" in values:

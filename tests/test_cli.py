@@ -358,7 +358,7 @@ def test_benchmark_method_params_reach_the_methods_and_the_record(tmp_path, caps
     monkeypatch.setattr(experiment, "unlearn", recording)
     base = ["benchmark", "--datasets", "synthetic", "--methods", "gnndelete,gnndelete+ref", "--sizes", "0.05",
             "--wheres", "in", "--seeds", "1", "--epochs", "30", "--no-mia", "--output", str(tmp_path / "b")]
-    for params, message in (('{"d2dgn": {"settle": 6}}', "which the grid does not run"),
+    for params, message in (('{"d2dgn": {"settle": 6}}', "which this run does not run"),
                             ('{"gnndelete": {"settle": -1}}', "settle=-1 is out of range"),
                             ('{"gnndelete": 3}', "must map a method name to its hyperparameters"),
                             ('{"gnndelete": {"reference": "r.pt"}}', "with the +ref row name")):
