@@ -13,9 +13,58 @@ seeds and same-seed retrains (checked), so that only the methods differ.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
-from gnn_unlearn.bench import block_key, check_same_requests
+from gnn_unlearn.bench import block_key, check_same_requests, is_retrain, load_grid_run
+
+#: what the table reads of every block, of every method row and of the same-seed retrain row
+BLOCK_KEYS = ("dataset", "encoder", "df_size", "where", "seeds", "rows")
+MEASURES = ("dt_auroc", "df_auroc", "df_auc_gnndelete")
+RETRAIN_MEASURES = MEASURES + ("df_auc_gnndelete_min", "df_auc_gnndelete_max")
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def load_run(path: str) -> dict:
+    """The grid run in ``path``; ``ValueError`` naming the file when it cannot be read, is not a
+    results file of ``gnn-unlearn benchmark``, holds a block twice, or a block lacks what the
+    table reads: its keys, one same-seed ``retrain`` row, a number for every measure."""
+    try:
+        run = load_grid_run(path)
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"cannot read {path}: {e}") from None
+    seen = set()
+    for i, block in enumerate(run["blocks"]):
+        if not isinstance(block, dict):
+            raise ValueError(f"{path}: block {i} is not a JSON object")
+        missing = [k for k in BLOCK_KEYS if k not in block]
+        if missing:
+            raise ValueError(f"{path}: block {i} has no {missing[0]!r} (not a gnn-unlearn benchmark run?)")
+        rows = block["rows"]
+        if not is_number(block["df_size"]) or not isinstance(rows, list) or \
+                not all(isinstance(r, dict) and "model" in r for r in rows):
+            raise ValueError(f"{path}: block {i} needs a numeric df_size and rows that name their model")
+        key = block_key(block)
+        names = [r["model"] for r in rows]
+        if names.count("retrain") != 1 or len(set(names)) < len(names):
+            raise ValueError(f"{path}: block {key[:4]} needs one row per model and one same-seed 'retrain' "
+                             f"row; it has {names}")
+        for r in rows:
+            keys = RETRAIN_MEASURES if r["model"] == "retrain" else () if (
+                r["model"] == "original" or is_retrain(r["model"])) else MEASURES
+            for k in keys:
+                if k not in r:
+                    raise ValueError(f"{path}: block {key[:4]}, row {r['model']!r} has no {k!r} (a run "
+                                     "without GNNDelete's Df measure or its retrain range cannot be compared)")
+                if not is_number(r[k]):
+                    raise ValueError(f"{path}: block {key[:4]}, row {r['model']!r}: {k} is {r[k]!r}, not a number")
+        if key in seen:
+            raise ValueError(f"{path}: block {key[:4]} is in the file twice")
+        seen.add(key)
+    return run
 
 
 def compare(first: dict, second: dict) -> str:
@@ -44,6 +93,8 @@ def compare(first: dict, second: dict) -> str:
                          f"{x['df_auc_gnndelete']:.3f} | {y['df_auc_gnndelete']:.3f} | {rt['df_auroc']:.3f} | "
                          f"{x['df_auroc']:.3f} | {y['df_auroc']:.3f} | {100 * (x['dt_auroc'] - rt['dt_auroc']):+.1f} | "
                          f"{100 * (y['dt_auroc'] - rt['dt_auroc']):+.1f} |")
+    if not totals:
+        raise ValueError("the runs share no method rows to compare (only the original and the retrains)")
     lines.append("")
     for name, v in totals.items():
         n = len(v)
@@ -56,14 +107,10 @@ def compare(first: dict, second: dict) -> str:
 def main(argv: list[str]) -> None:
     if len(argv) != 2:
         sys.exit("usage: python benchmarks/compare_grids.py FIRST.json SECOND.json")
-    runs = []
-    for path in argv:
-        try:
-            with open(path) as f:
-                runs.append(json.load(f))
-        except (OSError, json.JSONDecodeError) as e:
-            sys.exit(f"compare_grids: cannot read {path}: {e}")
-    try:                                    # refuse runs of different grids before printing
+    if os.path.realpath(argv[0]) == os.path.realpath(argv[1]):
+        sys.exit(f"compare_grids: FIRST and SECOND are the same file ({argv[0]}); give two runs of one grid")
+    try:                                    # refuse unreadable runs and runs of different grids before printing
+        runs = [load_run(path) for path in argv]
         table = compare(*runs)
     except ValueError as e:
         sys.exit(f"compare_grids: {e}")

@@ -13,8 +13,10 @@ code's measurements on Planetoid Cora (seed 42, 2 CPU cores, Df = 0.5 % of train
 and are printed only beside blocks run with the reference code's "in"/"out" region
 (`--region gnndelete`) and feature normalisation, in the GNNDelete-protocol column only.
 """
+import argparse
 import json
-import sys
+
+from gnn_unlearn.bench import block_key, load_grid_run
 
 # (GNN, where, model) -> (Dt AUROC, Df AUC in GNNDelete's protocol, wall seconds incl. start-up)
 REFERENCE_CODE_CORA_0_5 = {
@@ -49,8 +51,54 @@ def gap(row, ref, key):
     return f"{abs(row[key] - ref[key]):.3f}"
 
 
-def main(paths) -> None:
-    runs = [json.load(open(p)) for p in paths]
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def load_runs(paths: list[str]) -> list[dict]:
+    """The grid runs in ``paths``; ``ValueError`` naming the file when one cannot be read, is not a
+    results file of ``gnn-unlearn benchmark`` or lacks what the table prints: the run's hardware,
+    each block's keys, one row per model with its ``n``, a number (and its ``_std``) for every
+    measure a row has."""
+    runs = []
+    for path in paths:
+        try:
+            run = load_grid_run(path)
+        except (OSError, json.JSONDecodeError) as e:
+            raise ValueError(f"cannot read {path}: {e}") from None
+        if "hardware" not in run or not isinstance(run.get("protocols", {}), dict):
+            raise ValueError(f"{path} has no hardware or protocols of a gnn-unlearn benchmark run")
+        for i, b in enumerate(run["blocks"]):
+            if not isinstance(b, dict):
+                raise ValueError(f"{path}: block {i} is not a JSON object")
+            missing = [k for k in ("dataset", "encoder", "df_size", "where", "rows") if k not in b]
+            if missing:
+                raise ValueError(f"{path}: block {i} has no {missing[0]!r} (not a gnn-unlearn benchmark run?)")
+            rows = b["rows"]
+            if not is_number(b["df_size"]) or not isinstance(rows, list) or \
+                    not all(isinstance(r, dict) and "model" in r and "n" in r for r in rows):
+                raise ValueError(f"{path}: block {i} needs a numeric df_size and rows with their model and n")
+            names = [r["model"] for r in rows]
+            if len(set(names)) < len(names):
+                raise ValueError(f"{path}: block {block_key(b)[:4]} has two rows for one model: {names}")
+            for r in rows:
+                for key in (k for k in COLS if k in r):
+                    for k in (key,) if key == "speedup" else (key, key + "_std"):
+                        if not is_number(r.get(k)):
+                            raise ValueError(f"{path}: block {block_key(b)[:4]}, row {r['model']!r}: {k} is "
+                                             f"{r.get(k)!r}, not a number")
+        runs.append(run)
+    return runs
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("runs", nargs="+", help="JSON files written by gnn-unlearn benchmark")
+    a = p.parse_args(argv)
+    try:                                    # refuse every file before anything is printed
+        runs = load_runs(a.runs)
+    except ValueError as e:
+        p.error(str(e))
     for run in runs:
         print(f"Command: `{run['command']}`  \nHardware: {run['hardware']}\n")
     print("| dataset | GNN | Df | where (region) | features | model | " + " | ".join(HEAD) + " |")
@@ -79,4 +127,4 @@ def main(paths) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import torch
+from torch_geometric.data import Data
 
 from gnn_unlearn.data import load_dataset, node_split
 from gnn_unlearn.experiment import hardware
@@ -57,17 +58,49 @@ def ledger_appends(entries: int, pad: int) -> dict[str, float]:
     return {"entries": entries, "ms_first_20": first, "ms_last_20": last, "seconds_total_fill": fill}
 
 
-def main() -> None:
+def check_args(a: argparse.Namespace) -> Data:
+    """Refuses every bad option before anything is measured (``ValueError`` naming the flag):
+    ``--entries`` of 40 or fewer (20 timed appends at each end and at least one in between),
+    ``--pad`` below 0, ``--repeat`` below 1, an ``--output`` that is a file, a ``--mirror`` that
+    Cora cannot be loaded from, ``--shards`` that do not split Cora into non-empty shards.
+    Returns Cora, loaded."""
+    if a.entries <= 40:
+        raise ValueError(f"--entries must be > 40 (20 appends are timed at the start, 20 at the end), "
+                         f"got {a.entries}")
+    if a.pad < 0:
+        raise ValueError(f"--pad must be >= 0 bytes, got {a.pad}")
+    if a.repeat < 1:
+        raise ValueError(f"--repeat must be >= 1, got {a.repeat}")
+    if Path(a.output).exists() and not Path(a.output).is_dir():
+        raise ValueError(f"--output {a.output!r} is a file; give a folder for the results")
+    try:
+        cora = load_dataset("Cora", mirror=a.mirror)
+    except (ValueError, FileNotFoundError) as e:
+        raise ValueError(f"--mirror: {e}") from None
+    try:
+        random_partition(cora.num_nodes, a.shards)
+    except ValueError as e:
+        raise ValueError(f"--shards: {e}") from None
+    return cora
+
+
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--label", required=True, help="results file: benchmarks/results/internals_<label>")
+    p.add_argument("--label", required=True, help="results files: <output>/internals_<label>.{md,json}")
     p.add_argument("--entries", type=int, default=2000)
     p.add_argument("--pad", type=int, default=500, help="bytes of payload per ledger entry")
     p.add_argument("--shards", type=int, default=10)
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--mirror", default=os.environ.get("GNN_UNLEARN_MIRROR", "../shared/datasets"))
-    a = p.parse_args()
+    p.add_argument("--output", default=str(Path(__file__).resolve().parent / "results"),
+                   help="folder of the results files")
+    a = p.parse_args(argv)
+    try:
+        cora = check_args(a)
+    except ValueError as e:
+        p.error(str(e))
     out: dict = {"label": a.label, "ledger": ledger_appends(a.entries, a.pad)}
-    cora = node_split(load_dataset("Cora", mirror=a.mirror), seed=0)
+    cora = node_split(cora, seed=0)
     assignment = random_partition(cora.num_nodes, a.shards, torch.Generator().manual_seed(0),
                                   cora.edge_index.device)
     similarity_weights(cora, assignment, a.shards)                       # warm-up
@@ -83,7 +116,7 @@ def main() -> None:
     out["certified_forward"] = {"repeat": a.repeat, "seconds": time.perf_counter() - start}
     path = os.environ.get("PYTHONPATH")               # which tree was measured
     command = (f"PYTHONPATH={shlex.quote(path)} " if path else "") + "python " + \
-        " ".join(shlex.quote(x) for x in sys.argv)
+        " ".join(shlex.quote(x) for x in (sys.argv if argv is None else [sys.argv[0], *argv]))
     led, sim, cf = out["ledger"], out["similarity"], out["certified_forward"]
     lines = [f"# Internals ({a.label})\n", f"Command: `{command}`  ", f"Hardware: {hardware()} "
              f"(shared machine, load average {os.getloadavg()[0]:.1f})\n",
@@ -93,7 +126,7 @@ def main() -> None:
              f"| filling the ledger to {led['entries']} entries (s) | {led['seconds_total_fill']:.1f} |",
              f"| GUIDE similarity weights, Cora, {sim['shards']} shards (s) | {sim['seconds']:.3f} |",
              f"| CertifiedLinear on Cora, {cf['repeat']} calls (s) | {cf['seconds']:.3f} |"]
-    folder = Path(__file__).resolve().parent / "results"
+    folder = Path(a.output)
     atomic_write_text(str(folder / f"internals_{a.label}.md"), "\n".join(lines) + "\n")
     atomic_write_text(str(folder / f"internals_{a.label}.json"),
                       json.dumps({**out, "command": command, "hardware": hardware()}, indent=2))

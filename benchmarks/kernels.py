@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch_geometric.data import Data
 
 from gnn_unlearn.data import load_dataset, synthetic_graph
 from gnn_unlearn.experiment import hardware
@@ -33,6 +34,58 @@ from gnn_unlearn.models.encoders import compact_csr
 from gnn_unlearn.models.lightgcn import SymmetricPropagation, normalized_adjacency
 from gnn_unlearn.ops.scoring import PairDot
 from gnn_unlearn.utils import resolve_device
+
+
+def whole_numbers(text: str, flag: str, example: str) -> list[int]:
+    """The comma-separated whole numbers >= 1 of ``text``; ``ValueError`` naming ``flag`` and the
+    entry otherwise."""
+    out = []
+    for entry in text.split(","):
+        try:
+            value = int(entry)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ValueError(f"{flag} entry {entry!r}: give whole numbers >= 1, comma-separated, e.g. {example}")
+        out.append(value)
+    return out
+
+
+def load_graph(name: str) -> Data:
+    """The ``--dataset`` graph: a dataset name or ``synthetic:N``; ``ValueError`` saying what was
+    wrong (an unknown name, missing files, a bad N)."""
+    if name.startswith("synthetic:"):
+        count = name.split(":", 1)[1]
+        if not count.isdecimal() or int(count) < 1:
+            raise ValueError(f"--dataset {name!r}: synthetic:N needs a whole number of nodes N >= 1, "
+                             "e.g. synthetic:100000")
+        try:
+            return synthetic_graph(int(count), avg_degree=11.0, seed=0)
+        except ValueError as e:
+            raise ValueError(f"--dataset {name!r}: {e}") from None
+    try:
+        return load_dataset(name)             # refuses an unknown name before reading files
+    except (ValueError, FileNotFoundError, ImportError) as e:
+        raise ValueError(f"--dataset: {e}") from None
+
+
+def check_args(args: argparse.Namespace) -> tuple[torch.device, Data]:
+    """Refuses every bad option before anything is timed (``ValueError`` naming the flag):
+    ``--repeat`` below 1, ``--dims`` entries that are not distinct whole numbers >= 1, a device
+    this machine lacks, an ``--output`` that is a file, a dataset that cannot be loaded. Returns
+    the device and the graph, loaded."""
+    if args.repeat < 1:
+        raise ValueError(f"--repeat must be >= 1, got {args.repeat}")
+    dims = whole_numbers(args.dims, "--dims", "64,128")
+    if len(set(dims)) < len(dims):
+        raise ValueError(f"--dims must be distinct, got {args.dims!r}")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as e:
+        raise ValueError(f"--device: {e}") from None
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        raise ValueError(f"--output {args.output!r} is a file; give a folder for the results")
+    return device, load_graph(args.dataset)
 
 
 def timed(fn, repeat: int, sync) -> float:
@@ -63,14 +116,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--name", default=None, help="results file stem (default kernels_<device type>)")
     args = p.parse_args(argv)
     command = "python benchmarks/kernels.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
-    device = resolve_device(args.device)
+    try:
+        device, data = check_args(args)
+    except ValueError as e:
+        p.error(str(e))
     args.name = args.name or f"kernels_{device.type}"
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else hardware()
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
-    if args.dataset.startswith("synthetic:"):
-        data = synthetic_graph(int(args.dataset.split(":")[1]), avg_degree=11.0, seed=0)
-    else:
-        data = load_dataset(args.dataset)
     n, ei = data.num_nodes, data.edge_index.to(device)
     adj64 = normalized_adjacency(ei, n)
     adj64 = torch.sparse_csr_tensor(adj64.crow_indices().long(), adj64.col_indices().long(),

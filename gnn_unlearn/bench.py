@@ -12,16 +12,19 @@ from typing import Any, Sequence
 
 from torch_geometric.transforms import NormalizeFeatures
 
+from gnn_unlearn.data import load_dataset
 from gnn_unlearn.data.samplers import REGIONS
 from gnn_unlearn.experiment import (aggregate, aggregate_rows, code_version, hardware, parse_methods, prepare_link,
                                     run_edge_request)
 from gnn_unlearn.methods import HeldOutReference, get
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.attacks import build_attacks
-from gnn_unlearn.metrics.forget_sets import parse_where
+from gnn_unlearn.metrics.forget_sets import GATED_ENCODERS, parse_where
 from gnn_unlearn.metrics.link import DF_PROTOCOLS
 from gnn_unlearn.metrics.report import LINK_COLUMNS, check_retrain_seeds
+from gnn_unlearn.models.encoders import ENCODERS
 from gnn_unlearn.training import TrainConfig
+from gnn_unlearn.utils import resolve_device
 
 TABLE_COLUMNS = ("dt_auroc", "df_auroc", "df_auc_gnndelete", "mi_ratio", "mia_df_member", "mia_auc",
                  "seconds", "speedup")
@@ -63,6 +66,66 @@ def grid_markdown(blocks: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _check_distinct(what: str, entries: Sequence, keys: Sequence) -> None:
+    """Refuses two entries of ``what`` that mean the same (``keys``): the grid would pool one
+    block's seeds twice, or run the same work twice."""
+    for i, key in enumerate(keys):
+        first = list(keys).index(key)
+        if first < i:
+            said = (f"{entries[i]!r} is given twice" if entries[first] == entries[i]
+                    else f"{entries[first]!r} and {entries[i]!r} are the same")
+            raise ValueError(f"{what}: {said}; give each once")
+
+
+def check_grid(datasets: Sequence[str], encoders: Sequence[str], sizes: Sequence[float],
+               wheres: Sequence[str], seeds: Sequence[int], device: str, output: str, epochs: int,
+               region: str, root: str | None = None, mirror: str | None = None) -> None:
+    """Refuses, before any training, the grid options :func:`run_grid` would otherwise find
+    only after training earlier blocks, or never: unknown or repeated encoders, positions
+    (and ``worst:influence`` with an encoder whose messages it cannot gate) and datasets
+    (each is loaded once here, so missing files are found now), sizes outside (0, 1) or
+    repeated (a repeated size or position pools its block's seeds twice), seeds that are not
+    distinct non-negative ints, an unknown region, a bad ``epochs`` or ``device``, and an
+    ``output`` that is a file."""
+    for encoder in encoders:
+        if encoder not in ENCODERS:
+            raise ValueError(f"encoders: unknown encoder {encoder!r}; choose from {', '.join(ENCODERS)}")
+    _check_distinct("encoders", encoders, encoders)
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, (int, float)) or not 0 < size < 1:
+            raise ValueError(f"sizes: {size!r} is not a fraction of the training edges in (0, 1), e.g. 0.025")
+    _check_distinct("sizes", [f"{s:g}" for s in sizes], list(sizes))
+    positions = []
+    for where in wheres:
+        try:
+            positions.append(parse_where(where))
+        except ValueError as e:
+            raise ValueError(f"wheres: {e}") from None
+    _check_distinct("wheres", wheres, positions)
+    ungated = [e for e in encoders if e not in GATED_ENCODERS]
+    if ("worst", "influence") in positions and ungated:
+        raise ValueError(f"wheres: worst:influence gates the messages of {', '.join(GATED_ENCODERS)} encoders "
+                         f"only; run {', '.join(ungated)} with another position or criterion")
+    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+        raise ValueError(f"seeds must be non-negative ints, at least one, got {list(seeds)!r}")
+    _check_distinct("seeds", list(seeds), list(seeds))
+    if region not in REGIONS:
+        raise ValueError(f"unknown region {region!r}; choose one of {', '.join(REGIONS)}")
+    try:
+        TrainConfig(epochs=epochs)
+    except ValueError as e:
+        raise ValueError(f"epochs: {e}") from None
+    resolve_device(device)
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise ValueError(f"output {output!r} is a file; give a folder for the results")
+    _check_distinct("datasets", datasets, [d.lower() if isinstance(d, str) else d for d in datasets])
+    for name in datasets:
+        try:
+            load_dataset(name, root=root, mirror=mirror)        # an unknown name is refused before any file is read
+        except (ValueError, FileNotFoundError, ImportError) as e:
+            raise ValueError(f"datasets: {e}") from None
+
+
 def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence[str],
              sizes: Sequence[float], wheres: Sequence[str], seeds: Sequence[int],
              device: str = "cpu", output: str = "benchmarks/results", root: str | None = None,
@@ -83,6 +146,7 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
     """
     if not isinstance(mia, bool):
         raise ValueError(f"mia must be True or False, got {mia!r}")
+    check_grid(datasets, encoders, sizes, wheres, seeds, device, output, epochs, region, root, mirror)
     build_attacks(attacks, "link", attack_params)          # refuse bad attack options before any work
     parsed = parse_methods(methods)                         # and unknown methods
     with_reference = any(ref for _, ref in parsed)
