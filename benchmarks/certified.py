@@ -52,6 +52,7 @@ from gnn_unlearn.models import train_certified
 from gnn_unlearn.models.certified import CertifiedLinear, certificate_budget
 from gnn_unlearn.ops.logistic import gradient, newton_fit, ovr_targets
 from gnn_unlearn.ops.propagation import Adjacency, normalize_rows, propagate
+from gnn_unlearn.options import check_output_folder, load_datasets, whole_numbers
 from gnn_unlearn.utils import CostMeter
 
 RATIOS = {"node": 0.125, "edge": 0.10, "feature": 0.125}
@@ -294,17 +295,6 @@ SMALL_ONLY = ("datasets", "seeds", "batches", "root")
 SCALE_ONLY = ("nodes", "num_hops", "rmax", "rounds", "fraction", "noise_std")
 
 
-def int_list(flag: str, text: str) -> list[int]:
-    """A comma-separated list of distinct non-negative ints, or a ``ValueError`` naming ``flag``."""
-    try:
-        values = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise ValueError(f"{flag} takes comma-separated non-negative ints, e.g. 0,1,2, got {text!r}") from None
-    if min(values) < 0 or len(set(values)) < len(values):
-        raise ValueError(f"{flag} takes distinct non-negative ints, e.g. 0,1,2, got {text!r}")
-    return values
-
-
 def check_args(args, parser: argparse.ArgumentParser):
     """Refuses every bad option before any training, with what was wrong (``ValueError``).
 
@@ -328,21 +318,12 @@ def check_args(args, parser: argparse.ArgumentParser):
             raise ValueError(f"--{key.replace('_', '-')} applies to --part "
                              f"{'scale' if args.part == 'small' else 'small'} only; leave it out with "
                              f"--part {args.part}")
-    if Path(args.output).exists() and not Path(args.output).is_dir():
-        raise ValueError(f"--output {args.output!r} is a file; give a folder")
+    check_output_folder(args.output)
     if args.part == "small":
-        seeds = int_list("--seeds", args.seeds)
+        seeds = whole_numbers("--seeds", args.seeds, "0,1,2", minimum=0)
         if args.batches < 1:
             raise ValueError(f"--batches must be >= 1, got {args.batches}")
-        seen = set()
-        for name in args.datasets.split(","):
-            if name.lower() in seen:
-                raise ValueError(f"--datasets names {name!r} twice; give each dataset once")
-            seen.add(name.lower())
-            try:
-                data = load_dataset(name, root=args.root)   # refuses an unknown name before reading files
-            except (ValueError, FileNotFoundError, ImportError) as e:
-                raise ValueError(f"--datasets: {e}") from None
+        for name, data in load_datasets(args.datasets.split(","), root=args.root).items():
             if any(getattr(data, k, None) is None for k in ("y", "train_mask", "test_mask")):
                 raise ValueError(f"--datasets: {name!r} has no node labels and public node split "
                                  "(train_mask, test_mask); this part needs one, e.g. Cora, CiteSeer")

@@ -23,12 +23,13 @@ from pathlib import Path
 import torch
 from torch_geometric.data import Data
 
-from gnn_unlearn import TrainConfig, load_dataset, node_split, train, unlearn
+from gnn_unlearn import TrainConfig, node_split, train, unlearn
 from gnn_unlearn.bench import check_method_params
 from gnn_unlearn.data import Manipulation, edge_injection, label_flip
 from gnn_unlearn.experiment import hardware, parse_methods
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.methods import get
+from gnn_unlearn.options import check_distinct, load_datasets
 
 #: ``--manipulations`` entries and the option that sizes each.
 MANIPULATIONS = {"label_flip": "--flip-rate", "edge_injection": "--inject-edges"}
@@ -55,12 +56,6 @@ def manipulate(clean: Data, kind: str, args: argparse.Namespace, seed: int) -> M
 def seed_option(method: str, seed: int) -> dict:
     """``seed=seed`` for a method that takes a seed; nothing for a deterministic one (e.g. utu)."""
     return {"seed": seed} if "seed" in get(method).get_params() else {}
-
-
-def _distinct(flag: str, values: list) -> None:
-    twice = sorted({str(v) for v in values if values.count(v) > 1})
-    if twice:
-        raise ValueError(f"{flag} lists {', '.join(twice)} more than once; give each once")
 
 
 def check_args(args: argparse.Namespace) -> dict[str, Data]:
@@ -98,7 +93,7 @@ def check_args(args: argparse.Namespace) -> dict[str, Data]:
     for kind in kinds:
         if kind not in MANIPULATIONS:
             raise ValueError(f"--manipulations entry {kind!r}: choose from {', '.join(MANIPULATIONS)}")
-    _distinct("--manipulations", kinds)
+    check_distinct("--manipulations", kinds)
     fractions = []
     for spec in args.fractions.split(","):
         try:
@@ -106,15 +101,9 @@ def check_args(args: argparse.Namespace) -> dict[str, Data]:
         except ValueError:
             raise ValueError(f"--fractions entry {spec!r}: give a share of the manipulated set in (0, 1], "
                              "e.g. 0.25") from None
-    _distinct("--fractions", fractions)
-    datasets = {}
-    for name in args.datasets.split(","):
-        try:
-            base = load_dataset(name, root=args.root)    # refuses an unknown name before reading files
-        except (ValueError, FileNotFoundError) as e:
-            raise ValueError(f"--datasets: {e}") from None
-        if base.name in (d.name for d in datasets.values()):
-            raise ValueError(f"--datasets lists {base.name} more than once; give each once")
+    check_distinct("--fractions", args.fractions.split(","), fractions)
+    datasets = load_datasets(args.datasets.split(","), root=args.root)
+    for name, base in datasets.items():
         for seed in range(args.seeds):
             try:
                 clean = node_split(base, train_ratio=0.6, val_ratio=0.2, use_public=False, seed=seed)
@@ -131,7 +120,6 @@ def check_args(args: argparse.Namespace) -> dict[str, Data]:
                         man.identify(frac, seed=seed)
                     except ValueError as e:
                         raise ValueError(f"--fractions: {e}") from None
-        datasets[name] = base
     return datasets
 
 

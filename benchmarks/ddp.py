@@ -45,6 +45,7 @@ from gnn_unlearn.data import link_split, node_split, synthetic_graph
 from gnn_unlearn.distributed import init_from_env
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
+from gnn_unlearn.options import check_output_folder
 from gnn_unlearn.loader import check_batch_size, fit_minibatch, positive_fanouts
 from gnn_unlearn.models import make_model
 from gnn_unlearn.training import TrainConfig, fit, validation_score
@@ -76,8 +77,7 @@ def check_args(args, parser: argparse.ArgumentParser) -> list[tuple[int, int]]:
     """
     if not args.name:
         raise ValueError("--name must not be empty: it names the result files")
-    if Path(args.output).exists() and not Path(args.output).is_dir():
-        raise ValueError(f"--output {args.output!r} is a file; give a folder")
+    check_output_folder(args.output)
     runs = parse_runs(args.runs)
     # not resolve_device: it would start CUDA in the launcher, which then holds GPU memory beside the workers
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0

@@ -22,11 +22,12 @@ import torch
 from torch_geometric.data import Data
 
 from gnn_unlearn.bench import user_command
-from gnn_unlearn.data import link_split, load_dataset
+from gnn_unlearn.data import link_split
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.link import link_auc
 from gnn_unlearn.models.predictors import make_model
+from gnn_unlearn.options import check_distinct, load_datasets
 from gnn_unlearn.training import TrainConfig, train
 from gnn_unlearn.utils import resolve_device, seeded
 
@@ -54,19 +55,9 @@ def check_args(a: argparse.Namespace) -> dict[str, Data]:
     except ValueError as e:
         raise ValueError(f"--device: {e}") from None
     encoders = a.encoders.split(",")
-    if len(set(encoders)) != len(encoders):
-        raise ValueError(f"--encoders lists an encoder twice: {a.encoders}; give each once")
-    datasets = {}
-    for name in a.datasets.split(","):
-        try:
-            graph = load_dataset(name, mirror=a.mirror)     # refuses an unknown name before reading files
-        except ValueError as e:
-            raise ValueError(f"--datasets: {e}") from None
-        except FileNotFoundError as e:
-            raise ValueError(f"--mirror: {e}") from None
-        if graph.name in (g.name for g in datasets.values()):
-            raise ValueError(f"--datasets lists {graph.name} more than once; give each once")
-        datasets[name] = graph
+    check_distinct("--encoders", encoders)
+    datasets = load_datasets(a.datasets.split(","), mirror=a.mirror)
+    graph = next(iter(datasets.values()))
     for enc in encoders:
         try:
             with seeded(0):                         # built untrained and dropped: no RNG side effect

@@ -27,13 +27,14 @@ from pathlib import Path
 import torch
 from torch_geometric.data import Data
 
-from gnn_unlearn import DeletionRequest, TrainConfig, link_split, load_dataset, node_split, train, unlearn
+from gnn_unlearn import DeletionRequest, TrainConfig, link_split, node_split, train, unlearn
 from gnn_unlearn.data import sample_edges, sample_nodes
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics import link_auc
 from gnn_unlearn.metrics.link import link_logits
 from gnn_unlearn.metrics.node import accuracy
+from gnn_unlearn.options import load_datasets
 
 CLAIMS = {"utu": {"node", "edge"}, "gif": {"node", "edge", "feature"},
           "idea": {"node", "edge", "feature"}, "projector": {"node", "feature"}}
@@ -85,14 +86,8 @@ def check_args(args: argparse.Namespace) -> dict[str, Data]:
     """Refuses a bad ``--datasets`` before any training, with what was wrong (``ValueError``), and
     returns the datasets by name, loaded: each must load, be listed once and be a labelled graph
     on which both splits and every request of ``--seed`` can be drawn."""
-    datasets = {}
-    for name in args.datasets.split(","):
-        try:
-            base = load_dataset(name)          # refuses an unknown name before reading files
-        except (ValueError, FileNotFoundError) as e:
-            raise ValueError(f"--datasets: {e}") from None
-        if base.name in (d.name for d in datasets.values()):
-            raise ValueError(f"--datasets lists {base.name} more than once; give each once")
+    datasets = load_datasets(args.datasets.split(","))
+    for name, base in datasets.items():
         try:
             node_data = node_split(base, seed=args.seed, use_public=False)
         except ValueError as e:
@@ -103,7 +98,6 @@ def check_args(args: argparse.Namespace) -> dict[str, Data]:
                 requests(data, task_kind, args.seed)
         except ValueError as e:
             raise ValueError(f"--datasets: {name!r}: {e}") from None
-        datasets[name] = base
     return datasets
 
 

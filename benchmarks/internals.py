@@ -30,6 +30,7 @@ from torch_geometric.data import Data
 from gnn_unlearn.data import load_dataset, node_split
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
+from gnn_unlearn.options import check_output_folder
 from gnn_unlearn.ledger import DeletionLedger
 from gnn_unlearn.models import train_certified
 from gnn_unlearn.ops.partition import random_partition
@@ -71,8 +72,7 @@ def check_args(a: argparse.Namespace) -> Data:
         raise ValueError(f"--pad must be >= 0 bytes, got {a.pad}")
     if a.repeat < 1:
         raise ValueError(f"--repeat must be >= 1, got {a.repeat}")
-    if Path(a.output).exists() and not Path(a.output).is_dir():
-        raise ValueError(f"--output {a.output!r} is a file; give a folder for the results")
+    check_output_folder(a.output)
     try:
         cora = load_dataset("Cora", mirror=a.mirror)
     except (ValueError, FileNotFoundError) as e:

@@ -27,46 +27,13 @@ from pathlib import Path
 import torch
 from torch_geometric.data import Data
 
-from gnn_unlearn.data import load_dataset, synthetic_graph
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.models.encoders import compact_csr
 from gnn_unlearn.models.lightgcn import SymmetricPropagation, normalized_adjacency
 from gnn_unlearn.ops.scoring import PairDot
+from gnn_unlearn.options import check_output_folder, load_graph, whole_numbers
 from gnn_unlearn.utils import resolve_device
-
-
-def whole_numbers(text: str, flag: str, example: str) -> list[int]:
-    """The comma-separated whole numbers >= 1 of ``text``; ``ValueError`` naming ``flag`` and the
-    entry otherwise."""
-    out = []
-    for entry in text.split(","):
-        try:
-            value = int(entry)
-        except ValueError:
-            value = 0
-        if value < 1:
-            raise ValueError(f"{flag} entry {entry!r}: give whole numbers >= 1, comma-separated, e.g. {example}")
-        out.append(value)
-    return out
-
-
-def load_graph(name: str) -> Data:
-    """The ``--dataset`` graph: a dataset name or ``synthetic:N``; ``ValueError`` saying what was
-    wrong (an unknown name, missing files, a bad N)."""
-    if name.startswith("synthetic:"):
-        count = name.split(":", 1)[1]
-        if not count.isdecimal() or int(count) < 1:
-            raise ValueError(f"--dataset {name!r}: synthetic:N needs a whole number of nodes N >= 1, "
-                             "e.g. synthetic:100000")
-        try:
-            return synthetic_graph(int(count), avg_degree=11.0, seed=0)
-        except ValueError as e:
-            raise ValueError(f"--dataset {name!r}: {e}") from None
-    try:
-        return load_dataset(name)             # refuses an unknown name before reading files
-    except (ValueError, FileNotFoundError, ImportError) as e:
-        raise ValueError(f"--dataset: {e}") from None
 
 
 def check_args(args: argparse.Namespace) -> tuple[torch.device, Data]:
@@ -76,15 +43,12 @@ def check_args(args: argparse.Namespace) -> tuple[torch.device, Data]:
     the device and the graph, loaded."""
     if args.repeat < 1:
         raise ValueError(f"--repeat must be >= 1, got {args.repeat}")
-    dims = whole_numbers(args.dims, "--dims", "64,128")
-    if len(set(dims)) < len(dims):
-        raise ValueError(f"--dims must be distinct, got {args.dims!r}")
+    whole_numbers("--dims", args.dims, "64,128")
     try:
         device = resolve_device(args.device)
     except ValueError as e:
         raise ValueError(f"--device: {e}") from None
-    if Path(args.output).exists() and not Path(args.output).is_dir():
-        raise ValueError(f"--output {args.output!r} is a file; give a folder for the results")
+    check_output_folder(args.output)
     return device, load_graph(args.dataset)
 
 

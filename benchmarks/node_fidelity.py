@@ -22,13 +22,13 @@ import time
 from torch_geometric.data import Data
 
 from gnn_unlearn.bench import user_command
-from gnn_unlearn.data import load_dataset
 from gnn_unlearn.data.samplers import sample_nodes
 from gnn_unlearn.data.splits import node_split
 from gnn_unlearn.experiment import aggregate, hardware, parse_methods
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.methods import get, unlearn
 from gnn_unlearn.models.predictors import make_model
+from gnn_unlearn.options import load_datasets
 from gnn_unlearn.requests import DeletionRequest
 from gnn_unlearn.metrics.attacks import build_attacks
 from gnn_unlearn.evaluation import evaluate
@@ -78,16 +78,8 @@ def check_args(a: argparse.Namespace) -> dict[str, Data]:
         build_attacks(names(a.attacks), "node")
     except (ValueError, TypeError) as e:
         raise ValueError(f"--attacks: {e}") from None
-    datasets = {}
-    for name in a.datasets.split(","):
-        try:
-            data0 = load_dataset(name, mirror=a.mirror)    # refuses an unknown name before reading files
-        except ValueError as e:
-            raise ValueError(f"--datasets: {e}") from None
-        except FileNotFoundError as e:
-            raise ValueError(f"--mirror: {e}") from None
-        if data0.name in (d.name for d in datasets.values()):
-            raise ValueError(f"--datasets lists {data0.name} more than once; give each once")
+    datasets = load_datasets(names(a.datasets), mirror=a.mirror)
+    for name, data0 in datasets.items():
         for seed in range(a.seeds):
             try:
                 data = node_split(data0, seed=seed, use_public=False)
@@ -106,7 +98,6 @@ def check_args(a: argparse.Namespace) -> dict[str, Data]:
                 get(method).check(model, task)
             except ValueError as e:
                 raise ValueError(f"--methods: {e}") from None
-        datasets[name] = data0
     return datasets
 
 

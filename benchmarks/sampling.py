@@ -25,43 +25,10 @@ import torch
 import torch_geometric.typing as pyg_typing
 from torch_geometric.data import Data
 
-from gnn_unlearn.data import load_dataset, synthetic_graph
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.loader import NeighborSampler, build_sampler, sample_subgraph
-
-
-def whole_numbers(text: str, flag: str, example: str) -> list[int]:
-    """The comma-separated whole numbers >= 1 of ``text``; ``ValueError`` naming ``flag`` and the
-    entry otherwise."""
-    out = []
-    for entry in text.split(","):
-        try:
-            value = int(entry)
-        except ValueError:
-            value = 0
-        if value < 1:
-            raise ValueError(f"{flag} entry {entry!r}: give whole numbers >= 1, comma-separated, e.g. {example}")
-        out.append(value)
-    return out
-
-
-def load_graph(name: str) -> Data:
-    """The ``--dataset`` graph: a dataset name or ``synthetic:N``; ``ValueError`` saying what was
-    wrong (an unknown name, missing files, a bad N)."""
-    if name.startswith("synthetic:"):
-        count = name.split(":", 1)[1]
-        if not count.isdecimal() or int(count) < 1:
-            raise ValueError(f"--dataset {name!r}: synthetic:N needs a whole number of nodes N >= 1, "
-                             "e.g. synthetic:235000")
-        try:
-            return synthetic_graph(int(count), avg_degree=11.0, seed=0)
-        except ValueError as e:
-            raise ValueError(f"--dataset {name!r}: {e}") from None
-    try:
-        return load_dataset(name)             # refuses an unknown name before reading files
-    except (ValueError, FileNotFoundError, ImportError) as e:
-        raise ValueError(f"--dataset: {e}") from None
+from gnn_unlearn.options import check_distinct, check_output_folder, load_graph, whole_numbers
 
 
 def check_args(args: argparse.Namespace) -> Data:
@@ -71,15 +38,12 @@ def check_args(args: argparse.Namespace) -> Data:
     ``--output`` that is a file, a dataset that cannot be loaded. Returns the graph, loaded."""
     if args.repeat < 1:
         raise ValueError(f"--repeat must be >= 1, got {args.repeat}")
-    fanouts = [tuple(whole_numbers(spec, "--fanouts", "5,5;10,10 (lists separated by ';')"))
-               for spec in args.fanouts.split(";")]
-    if len(set(fanouts)) < len(fanouts):
-        raise ValueError(f"--fanouts must be distinct, got {args.fanouts!r}")
-    batches = whole_numbers(args.batch_sizes, "--batch-sizes", "512,4096")
-    if len(set(batches)) < len(batches):
-        raise ValueError(f"--batch-sizes must be distinct, got {args.batch_sizes!r}")
-    if Path(args.output).exists() and not Path(args.output).is_dir():
-        raise ValueError(f"--output {args.output!r} is a file; give a folder for the results")
+    specs = args.fanouts.split(";")
+    fanouts = [tuple(whole_numbers("--fanouts", spec, "5,5;10,10 (lists separated by ';')", distinct=False))
+               for spec in specs]
+    check_distinct("--fanouts", specs, fanouts)
+    batches = whole_numbers("--batch-sizes", args.batch_sizes, "512,4096")
+    check_output_folder(args.output)
     data = load_graph(args.dataset)
     if max(batches) > data.num_nodes:
         raise ValueError(f"--batch-sizes: {max(batches)} seeds per batch, but {args.dataset} has "

@@ -33,6 +33,7 @@ from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.link import link_auc
 from gnn_unlearn.metrics.node import accuracy, macro_f1
 from gnn_unlearn.models import make_model
+from gnn_unlearn.options import check_distinct, check_output_folder, load_datasets
 from gnn_unlearn.sharding import (PRESETS, check_partition_options, check_sharded_inputs, partition_nodes,
                                   train_sharded)
 
@@ -305,8 +306,7 @@ def parse_requests(text: str) -> list[tuple[str, float]]:
         if kind not in KINDS or ":" in size:
             raise ValueError(f"--requests entry {entry!r}: give kind:fraction with kind one of {KINDS}, "
                              "e.g. node:0.01")
-    if len(set(requests)) < len(requests):
-        raise ValueError(f"--requests names a request twice: {text!r}")
+    check_distinct("--requests", text.split(","), requests)
     return requests
 
 
@@ -354,8 +354,7 @@ def check_args(args, parser: argparse.ArgumentParser) -> list[dict] | None:
     """
     if not args.name:
         raise ValueError("--name must not be empty: it names the result files")
-    if Path(args.output).exists() and not Path(args.output).is_dir():
-        raise ValueError(f"--output {args.output!r} is a file; give a folder")
+    check_output_folder(args.output)
     if args.render:
         return check_render(args)
     for flag, value, least in (("--seeds", args.seeds, 1), ("--first-seed", args.first_seed, 0),
@@ -371,8 +370,7 @@ def check_args(args, parser: argparse.ArgumentParser) -> list[dict] | None:
     for method in methods:
         if method not in PRESETS:
             raise ValueError(f"--methods: unknown sharding method {method!r}; choose from {', '.join(PRESETS)}")
-    if len(set(methods)) < len(methods):
-        raise ValueError(f"--methods names a method twice: {args.methods!r}")
+    check_distinct("--methods", methods)
     requests = parse_requests(args.requests)
     node_request = any(kind == "node" for kind, _ in requests)
     if args.paired and not (args.per_request and node_request):
@@ -391,13 +389,8 @@ def check_args(args, parser: argparse.ArgumentParser) -> list[dict] | None:
                 partition_nodes(toy, partition, 2, options=args.partition_options)
         except (TypeError, ValueError) as e:
             raise ValueError(f"--partition-options (for {method}'s {partition} partition): {e}") from None
-    seen = set()
-    for name in args.datasets.split(","):
-        if name.lower() in seen:
-            raise ValueError(f"--datasets names {name!r} twice; give each dataset once")
-        seen.add(name.lower())
+    for name, base in load_datasets(args.datasets.split(","), root=args.root).items():
         try:
-            base = load_dataset(name, root=args.root)     # refuses an unknown name before reading files
             data = (node_split(base, 0.6, 0.2, seed=args.first_seed, use_public=False) if args.task == "node"
                     else link_split(base, seed=args.first_seed))
             for method in methods:

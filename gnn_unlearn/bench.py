@@ -12,7 +12,6 @@ from typing import Any, Sequence
 
 from torch_geometric.transforms import NormalizeFeatures
 
-from gnn_unlearn.data import load_dataset
 from gnn_unlearn.data.samplers import REGIONS
 from gnn_unlearn.experiment import (aggregate, aggregate_rows, code_version, hardware, parse_methods, prepare_link,
                                     run_edge_request)
@@ -23,6 +22,7 @@ from gnn_unlearn.metrics.forget_sets import GATED_ENCODERS, parse_where
 from gnn_unlearn.metrics.link import DF_PROTOCOLS
 from gnn_unlearn.metrics.report import LINK_COLUMNS, check_retrain_seeds
 from gnn_unlearn.models.encoders import ENCODERS
+from gnn_unlearn.options import check_distinct, check_output_folder, load_datasets
 from gnn_unlearn.training import TrainConfig
 from gnn_unlearn.utils import resolve_device
 
@@ -66,17 +66,6 @@ def grid_markdown(blocks: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _check_distinct(what: str, entries: Sequence, keys: Sequence) -> None:
-    """Refuses two entries of ``what`` that mean the same (``keys``): the grid would pool one
-    block's seeds twice, or run the same work twice."""
-    for i, key in enumerate(keys):
-        first = list(keys).index(key)
-        if first < i:
-            said = (f"{entries[i]!r} is given twice" if entries[first] == entries[i]
-                    else f"{entries[first]!r} and {entries[i]!r} are the same")
-            raise ValueError(f"{what}: {said}; give each once")
-
-
 def check_grid(datasets: Sequence[str], encoders: Sequence[str], sizes: Sequence[float],
                wheres: Sequence[str], seeds: Sequence[int], device: str, output: str, epochs: int,
                region: str, root: str | None = None, mirror: str | None = None) -> None:
@@ -90,25 +79,25 @@ def check_grid(datasets: Sequence[str], encoders: Sequence[str], sizes: Sequence
     for encoder in encoders:
         if encoder not in ENCODERS:
             raise ValueError(f"encoders: unknown encoder {encoder!r}; choose from {', '.join(ENCODERS)}")
-    _check_distinct("encoders", encoders, encoders)
+    check_distinct("encoders", encoders, encoders)
     for size in sizes:
         if isinstance(size, bool) or not isinstance(size, (int, float)) or not 0 < size < 1:
             raise ValueError(f"sizes: {size!r} is not a fraction of the training edges in (0, 1), e.g. 0.025")
-    _check_distinct("sizes", [f"{s:g}" for s in sizes], list(sizes))
+    check_distinct("sizes", [f"{s:g}" for s in sizes], list(sizes))
     positions = []
     for where in wheres:
         try:
             positions.append(parse_where(where))
         except ValueError as e:
             raise ValueError(f"wheres: {e}") from None
-    _check_distinct("wheres", wheres, positions)
+    check_distinct("wheres", wheres, positions)
     ungated = [e for e in encoders if e not in GATED_ENCODERS]
     if ("worst", "influence") in positions and ungated:
         raise ValueError(f"wheres: worst:influence gates the messages of {', '.join(GATED_ENCODERS)} encoders "
                          f"only; run {', '.join(ungated)} with another position or criterion")
     if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
         raise ValueError(f"seeds must be non-negative ints, at least one, got {list(seeds)!r}")
-    _check_distinct("seeds", list(seeds), list(seeds))
+    check_distinct("seeds", list(seeds), list(seeds))
     if region not in REGIONS:
         raise ValueError(f"unknown region {region!r}; choose one of {', '.join(REGIONS)}")
     try:
@@ -116,14 +105,8 @@ def check_grid(datasets: Sequence[str], encoders: Sequence[str], sizes: Sequence
     except ValueError as e:
         raise ValueError(f"epochs: {e}") from None
     resolve_device(device)
-    if os.path.exists(output) and not os.path.isdir(output):
-        raise ValueError(f"output {output!r} is a file; give a folder for the results")
-    _check_distinct("datasets", datasets, [d.lower() if isinstance(d, str) else d for d in datasets])
-    for name in datasets:
-        try:
-            load_dataset(name, root=root, mirror=mirror)        # an unknown name is refused before any file is read
-        except (ValueError, FileNotFoundError, ImportError) as e:
-            raise ValueError(f"datasets: {e}") from None
+    check_output_folder(output, "output")
+    load_datasets(datasets, "datasets", root, mirror)       # refuses unknown, repeated or missing datasets
 
 
 def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence[str],

@@ -27,10 +27,10 @@ def refused(bench, argv, out, capsys) -> str:
 
 
 @pytest.mark.parametrize("argv, says", [
-    (["--seeds", "0,a"], "--seeds takes comma-separated non-negative ints"),
-    (["--seeds", ""], "--seeds takes comma-separated non-negative ints"),
-    (["--seeds", "0,0"], "--seeds takes distinct non-negative ints"),
-    (["--seeds", "-1"], "--seeds takes distinct non-negative ints"),
+    (["--seeds", "0,a"], "--seeds entry 'a': give whole numbers >= 0"),
+    (["--seeds", ""], "--seeds entry '': give whole numbers >= 0"),
+    (["--seeds", "0,0"], "--seeds: 0 is given twice; give each once"),
+    (["--seeds", "-1"], "--seeds entry '-1': give whole numbers >= 0"),
     (["--batches", "0"], "--batches must be >= 1, got 0"),
     (["--rmax", "1e-4"], "--rmax applies to --part scale only"),
     (["--num-hops", "3"], "--num-hops applies to --part scale only"),
@@ -57,7 +57,7 @@ def test_bad_options_are_refused_before_any_training(bench, no_training, tmp_pat
 
 @pytest.mark.parametrize("argv, says", [
     (["--datasets", "Cora,nosuch"], "--datasets: unknown dataset 'nosuch'"),
-    (["--datasets", "Cora,cora"], "--datasets names 'cora' twice"),
+    (["--datasets", "Cora,cora"], "--datasets: 'Cora' and 'cora' are the same; give each once"),
     (["--datasets", "synthetic"], "'synthetic' has no node labels and public node split"),
     (["--datasets", "lastfm"], "'lastfm' has no node labels and public node split"),
     (["--datasets", "Cora", "--batches", "18"],

@@ -35,16 +35,16 @@ def no_training(bench, monkeypatch):
     (["--method-params", '{"cognac": {"steps": "3"}}'], "--method-params: cognac: hyperparameter steps='3' has type str"),
     (["--method-params", '{"cognac": {"seed": 1}}'], "--method-params: cognac sets 'seed'"),
     (["--manipulations", "label_flip,labelflip"], "--manipulations entry 'labelflip': choose from label_flip, edge_injection"),
-    (["--manipulations", "label_flip,label_flip"], "--manipulations lists label_flip more than once"),
+    (["--manipulations", "label_flip,label_flip"], "--manipulations: 'label_flip' is given twice"),
     (["--fractions", "0.05,abc"], "--fractions entry 'abc': give a share of the manipulated set in (0, 1]"),
-    (["--fractions", "0.05,0.050"], "--fractions lists 0.05 more than once"),
+    (["--fractions", "0.05,0.050"], "--fractions: '0.05' and '0.050' are the same"),
     (["--fractions", "0.05,0"], "--fractions: fraction must lie in (0, 1], got 0.0"),
     (["--fractions", "1.5"], "--fractions: fraction must lie in (0, 1], got 1.5"),
     (["--flip-rate", "1.5"], "--flip-rate (label_flip on synthetic, seed 0): rate must lie in (0, 1), got 1.5"),
     (["--manipulations", "edge_injection", "--inject-edges", "0"], "--inject-edges (edge_injection on synthetic, "
                                                                    "seed 0): cannot inject 0 edges"),
     (["--datasets", "synthetic,nosuch"], "--datasets: unknown dataset 'nosuch'"),
-    (["--datasets", "synthetic,Synthetic"], "--datasets lists synthetic more than once"),
+    (["--datasets", "synthetic,Synthetic"], "--datasets: 'synthetic' and 'Synthetic' are the same"),
 ])
 def test_bad_options_are_refused_before_any_training(bench, no_training, cache_root, tmp_path, capsys,
                                                      argv, says):

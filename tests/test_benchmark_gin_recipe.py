@@ -25,11 +25,10 @@ def no_training(bench, monkeypatch, cache_root):
     (["--encoders", "gcn,gni"], "--encoders: unknown encoder 'gni'; choose one of"),
     (["--encoders", "gcn,"], "--encoders: unknown encoder ''"),
     (["--encoders", "gcn,linear"], "--encoders: the linear GNN (encoder='linear') is a node classifier"),
-    (["--encoders", "gcn,gin,gcn"], "--encoders lists an encoder twice"),
+    (["--encoders", "gcn,gin,gcn"], "--encoders: 'gcn' is given twice"),
     (["--datasets", "synthetic,nosuch"], "--datasets: unknown dataset 'nosuch'"),
-    (["--datasets", "synthetic,Synthetic"], "--datasets lists synthetic more than once"),
-    (["--datasets", "Cora", "--mirror", "/nonexistent/mirror"], "--mirror: mirror folder '/nonexistent/mirror' "
-                                                                "does not exist"),
+    (["--datasets", "synthetic,Synthetic"], "--datasets: 'synthetic' and 'Synthetic' are the same"),
+    (["--datasets", "Cora", "--mirror", "/nonexistent/mirror"], "--mirror '/nonexistent/mirror' is not a folder"),
 ])
 def test_bad_options_are_refused_before_any_training(bench, no_training, tmp_path, capsys, argv, says):
     with pytest.raises(SystemExit) as e:

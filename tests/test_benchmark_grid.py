@@ -72,7 +72,7 @@ def test_a_dataset_without_its_files_is_refused_before_any_training(grid, no_tra
         grid.main(["--datasets", "synthetic,Cora", "--mirror", str(tmp_path / "nowhere"), "--root", str(tmp_path),
                    "--output", str(tmp_path / "out")])
     assert e.value.code == 2
-    assert "datasets: mirror folder" in capsys.readouterr().err
+    assert "is not a folder; give the folder of raw dataset files" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 

@@ -23,7 +23,7 @@ def no_training(bench, monkeypatch, cache_root):
 @pytest.mark.parametrize("argv, says", [
     (["--datasets", "synthetic,nosuch"], "--datasets: unknown dataset 'nosuch'"),
     (["--datasets", "synthetic,"], "--datasets: unknown dataset ''"),
-    (["--datasets", "synthetic,Synthetic"], "--datasets lists synthetic more than once"),
+    (["--datasets", "synthetic,Synthetic"], "--datasets: 'synthetic' and 'Synthetic' are the same"),
 ])
 def test_bad_options_are_refused_before_any_training(bench, no_training, tmp_path, capsys, argv, says):
     with pytest.raises(SystemExit) as e:

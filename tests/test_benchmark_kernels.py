@@ -24,7 +24,7 @@ def no_timing(kernels, monkeypatch):
     (["--dims", "64,"], "--dims entry '': give whole numbers >= 1"),
     (["--dims", "0"], "--dims entry '0': give whole numbers >= 1"),
     (["--dims", "-8"], "--dims entry '-8': give whole numbers >= 1"),
-    (["--dims", "64,64"], "--dims must be distinct"),
+    (["--dims", "64,64"], "--dims: 64 is given twice; give each once"),
     (["--device", "nosuch"], "--device: invalid device 'nosuch'"),
     (["--dataset", "nosuch"], "--dataset: unknown dataset 'nosuch'"),
     (["--dataset", "synthetic:abc"], "synthetic:N needs a whole number of nodes N >= 1"),

@@ -38,9 +38,8 @@ def no_training(bench, monkeypatch, cache_root):
     (["--size", "0"], "--size: a fractional size must lie in (0, 1), got 0.0"),
     (["--size", "5"], "--size: a fractional size must lie in (0, 1), got 5.0"),
     (["--datasets", "synthetic,nosuch"], "--datasets: unknown dataset 'nosuch'"),
-    (["--datasets", "synthetic,Synthetic"], "--datasets lists synthetic more than once"),
-    (["--datasets", "Cora", "--mirror", "/nonexistent/mirror"], "--mirror: mirror folder '/nonexistent/mirror' "
-                                                                "does not exist"),
+    (["--datasets", "synthetic,Synthetic"], "--datasets: 'synthetic' and 'Synthetic' are the same"),
+    (["--datasets", "Cora", "--mirror", "/nonexistent/mirror"], "--mirror '/nonexistent/mirror' is not a folder"),
 ])
 def test_bad_options_are_refused_before_any_training(bench, no_training, tmp_path, capsys, argv, says):
     with pytest.raises(SystemExit) as e:

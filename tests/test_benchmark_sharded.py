@@ -40,12 +40,12 @@ def refused(bench, argv, out, capsys) -> str:
     (["--epochs", "0"], "--epochs, --patience: TrainConfig.epochs must be a positive int"),
     (["--patience", "0"], "--epochs, --patience: TrainConfig.patience must be a positive int"),
     (["--methods", "graph_eraser,sisa"], "--methods: unknown sharding method 'sisa'; choose from graph_eraser, guide"),
-    (["--methods", "guide,guide"], "--methods names a method twice"),
+    (["--methods", "guide,guide"], "--methods: 'guide' is given twice; give each once"),
     (["--requests", "node"], "--requests entry 'node': give kind:fraction, e.g. node:0.01"),
     (["--requests", "node:x"], "--requests entry 'node:x': give kind:fraction"),
     (["--requests", "nodes:0.01"], "--requests entry 'nodes:0.01': give kind:fraction with kind one of"),
     (["--requests", "node:0.01:2"], "--requests entry 'node:0.01:2': give kind:fraction"),
-    (["--requests", "node:0.01,edge:0.01,node:0.01"], "--requests names a request twice"),
+    (["--requests", "node:0.01,edge:0.01,node:0.01"], "--requests: 'node:0.01' is given twice; give each once"),
     (["--paired", "--per-request", "0"], "--paired times the one-at-a-time requests"),
     (["--paired", "--requests", "edge:0.01"], "--paired times the one-at-a-time requests"),
     (["--per-request", "3", "--requests", "edge:0.01"], "--per-request serves nodes of the node request"),
@@ -56,15 +56,15 @@ def refused(bench, argv, out, capsys) -> str:
      "--partition-options (for guide's fair partition): refine_rounds must be an int >= 0"),
     (["--partition-options", "[0]"], "must be a JSON object"),
     (["--name", ""], "--name must not be empty"),
-    (["--datasets", "nosuch"], "--datasets 'nosuch' (node task): unknown dataset 'nosuch'"),
+    (["--datasets", "nosuch"], "--datasets: unknown dataset 'nosuch'"),
 ])
 def test_bad_options_are_refused_before_any_training(bench, no_training, tmp_path, capsys, argv, says):
     assert says in refused(bench, argv, tmp_path / "out", capsys)
 
 
 @pytest.mark.parametrize("argv, says", [
-    (["--datasets", "Cora,nosuch"], "--datasets 'nosuch' (node task): unknown dataset 'nosuch'"),
-    (["--datasets", "Cora,cora"], "--datasets names 'cora' twice"),
+    (["--datasets", "Cora,nosuch"], "--datasets: unknown dataset 'nosuch'"),
+    (["--datasets", "Cora,cora"], "--datasets: 'Cora' and 'cora' are the same; give each once"),
     (["--datasets", "lastfm"], "--datasets 'lastfm' (node task): node_split needs node labels data.y"),
     (["--datasets", "lastfm", "--task", "link"], "sharded training needs node features data.x"),
     (["--datasets", "Cora", "--shards", "2000"], "2000 shards but only 1627 training nodes; use fewer shards"),

@@ -1,0 +1,53 @@
+import pytest
+
+from gnn_unlearn.options import check_distinct, check_output_folder, load_datasets, load_graph, whole_numbers
+
+
+def test_check_distinct_names_the_repeat_and_what_it_repeats():
+    check_distinct("--encoders", ["gcn", "gat"])
+    with pytest.raises(ValueError, match="--encoders: 'gcn' is given twice; give each once"):
+        check_distinct("--encoders", ["gcn", "gat", "gcn"])
+    with pytest.raises(ValueError, match="--sizes: '0.05' and '0.050' are the same"):
+        check_distinct("--sizes", ["0.05", "0.050"], [0.05, 0.05])
+
+
+def test_whole_numbers_refuses_non_numbers_small_numbers_and_repeats():
+    assert whole_numbers("--dims", "64,128", "64,128") == [64, 128]
+    assert whole_numbers("--seeds", "0,2", "0,1", minimum=0) == [0, 2]
+    assert whole_numbers("--fanouts", "5,5", "5,5", distinct=False) == [5, 5]
+    for text, says in (("64,x", "--dims entry 'x'"), ("0", "--dims entry '0': give whole numbers >= 1"),
+                       ("", "--dims entry ''"), ("64,64", "--dims: 64 is given twice")):
+        with pytest.raises(ValueError, match=says):
+            whole_numbers("--dims", text, "64,128")
+
+
+def test_an_output_folder_that_is_a_file_is_refused(tmp_path):
+    check_output_folder(str(tmp_path))
+    check_output_folder(str(tmp_path / "not yet made"))
+    (tmp_path / "taken").write_text("")
+    with pytest.raises(ValueError, match="--output .* is a file; give a folder"):
+        check_output_folder(str(tmp_path / "taken"))
+
+
+def test_load_datasets_refuses_unknown_repeated_and_missing_before_loading_the_rest(tmp_path):
+    graphs = load_datasets(["synthetic"])
+    assert list(graphs) == ["synthetic"] and graphs["synthetic"].num_nodes > 0
+    with pytest.raises(ValueError, match="--datasets: unknown dataset 'nosuch'"):
+        load_datasets(["synthetic", "nosuch"])
+    with pytest.raises(ValueError, match="--datasets: 'Cora' and 'cora' are the same"):
+        load_datasets(["Cora", "cora"])
+    with pytest.raises(ValueError, match="--mirror .* is not a folder"):
+        load_datasets(["Cora"], mirror=str(tmp_path / "nowhere"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="--datasets: lastfm: missing raw files"):   # never downloaded
+        load_datasets(["lastfm"], root=str(tmp_path / "cache"), mirror=str(empty))
+
+
+def test_load_graph_takes_a_name_or_synthetic_n():
+    assert load_graph("synthetic:50").num_nodes == 50
+    for spec, says in (("synthetic:abc", "synthetic:N needs a whole number of nodes"),
+                       ("synthetic:0", "synthetic:N needs a whole number of nodes"),
+                       ("nosuch", "--dataset: unknown dataset 'nosuch'")):
+        with pytest.raises(ValueError, match=says):
+            load_graph(spec)
