@@ -11,9 +11,10 @@ from gnn_unlearn.ops.graph import hop_distance
 from gnn_unlearn.requests import DeletionRequest
 
 
-def sample_size(size: float | int, total: int, what: str) -> int:
+def sample_size(size: float | int, total: int, what: str, allow_all: bool = False) -> int:
     """How many of ``total`` items (``what``) a request of ``size`` takes: a fraction in (0, 1)
-    (rounded, at least 1) or a count; refused unless it leaves 1 to ``total - 1``."""
+    (rounded, at least 1) or a count; refused unless it leaves 1 to ``total - 1`` (``total``
+    with ``allow_all``: the items are a part of the graph, so taking all of them leaves the rest)."""
     if isinstance(size, bool) or not isinstance(size, (int, float)):
         raise TypeError(f"size must be a fraction (float) or a count (int), got {type(size).__name__}")
     if isinstance(size, float):
@@ -22,8 +23,9 @@ def sample_size(size: float | int, total: int, what: str) -> int:
         k = max(1, int(round(size * total)))
     else:
         k = size
-    if not 0 < k < total:
-        raise ValueError(f"cannot sample {k} of {total} {what}; ask for between 1 and {total - 1}")
+    most = total if allow_all else total - 1
+    if not 0 < k <= most:
+        raise ValueError(f"cannot sample {k} of {total} {what}; ask for between 1 and {most}")
     return k
 
 
@@ -137,7 +139,8 @@ def sample_nodes(data: Data, size: float | int, seed: int = 0,
                  among: Tensor | None = None) -> DeletionRequest:
     """Samples nodes to delete (uniformly, or among the ``among`` mask, e.g. ``train_mask``)."""
     n = data.num_nodes
-    k = sample_size(size, n if among is None else int(among.sum()) + 1, "nodes")
+    k = (sample_size(size, n, "nodes") if among is None       # a fraction is of the ``among`` nodes
+         else sample_size(size, int(among.sum()), "nodes in among", allow_all=True))
     candidates = (torch.arange(n, device=data.edge_index.device) if among is None
                   else among.nonzero().view(-1))
     g = torch.Generator().manual_seed(seed)

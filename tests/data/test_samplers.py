@@ -1,6 +1,7 @@
 import networkx as nx
 import pytest
 import torch
+from torch_geometric.data import Data
 
 from gnn_unlearn.data import (sample_edges, sample_interactions, sample_nodes, sample_users,
                               near_test_edges, training_edges)
@@ -61,6 +62,21 @@ def test_sample_nodes_and_users(cora_link, lastfm):
     assert int(ti.df_mask.sum()) == round(0.01 * 64315)
     with pytest.raises(ValueError, match="user-item"):
         sample_users(cora_link, 3)
+
+
+def test_sample_nodes_among_a_mask_counts_the_mask():
+    """A fraction is of the ``among`` nodes (not one more), and at most all of them are taken."""
+    data = Data(edge_index=torch.tensor([[0, 1], [1, 0]]), num_nodes=20)
+    among = torch.zeros(20, dtype=torch.bool)
+    among[:3] = True
+    req = sample_nodes(data, 0.5, seed=0, among=among)          # round(1.5) = 2; round(0.5 * 4) would also be 2
+    assert req.parts[0].payload["ids"].numel() == 2
+    req = sample_nodes(data, 0.4, seed=0, among=among)          # round(1.2) = 1, not round(1.6) = 2
+    ids = req.parts[0].payload["ids"]
+    assert ids.numel() == 1 and bool(among[ids].all())
+    assert sample_nodes(data, 3, seed=0, among=among).parts[0].payload["ids"].numel() == 3
+    with pytest.raises(ValueError, match="cannot sample 4 of 3 nodes in among; ask for between 1 and 3"):
+        sample_nodes(data, 4, seed=0, among=among)
 
 
 def test_sample_edges_worst_takes_the_highest_scores(small_graph):
