@@ -63,6 +63,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import shlex
 import statistics
 import sys
@@ -83,7 +84,8 @@ from gnn_unlearn.methods.certified_select import check_request
 from gnn_unlearn.metrics.node import accuracy, macro_f1
 from gnn_unlearn.models import train_certified
 from gnn_unlearn.models.scattering import train_scattering
-from gnn_unlearn.sharding import train_sharded
+from gnn_unlearn.options import check_distinct, check_output_folder
+from gnn_unlearn.sharding import PRESETS, check_sharded_inputs, train_sharded
 
 #: OpenGU's numbers on Cora (one run, seed 2024), quoted from ../shared/opengu/results.md
 #: (measured on this machine type, 1 thread): test F1 after unlearning and unlearning seconds.
@@ -327,6 +329,176 @@ def markdown(blocks: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def names_of(option: str) -> list[str]:
+    """The entries of a comma-separated option (empty ones dropped: ``--attacks ""`` runs none)."""
+    return [x for x in option.split(",") if x]
+
+
+def parse_family_seeds(text: str) -> dict[str, int]:
+    """``--family-seeds``: ``family:seeds`` pairs, e.g. ``sharded:3,certified:3``."""
+    out = {}
+    for pair in names_of(text):
+        family, _, count = pair.partition(":")
+        if not count.isdecimal():
+            raise ValueError(f"--family-seeds entry {pair!r}: give family:seeds pairs, e.g. 'sharded:3'")
+        if family in out:
+            raise ValueError(f"--family-seeds: {family!r} is given twice; give each once")
+        out[family] = int(count)
+    return out
+
+
+def families_of(args: argparse.Namespace) -> list[str]:
+    """The blocks run, in ``--families`` order (``--synthetic``: gcn and linear only; ``--no-linear``:
+    without linear)."""
+    families = names_of(args.families)
+    if args.synthetic:
+        families = [f for f in families if f in ("gcn", "linear")]
+    return [f for f in families if not (args.no_linear and f == "linear")]
+
+
+def gcn_methods(args: argparse.Namespace) -> dict[str, dict]:
+    """The gcn block's rows: ``--methods`` (default all of :data:`GCN_METHODS`; ``--synthetic``:
+    utu, gif, idea)."""
+    if args.synthetic:
+        return {k: v for k, v in GCN_METHODS.items() if k in ("utu", "gif", "idea")}
+    if args.methods:
+        return {k: GCN_METHODS[k] for k in args.methods.split(",")}
+    return GCN_METHODS
+
+
+def deleted_count(base, args: argparse.Namespace) -> int:
+    """The request of every block: ``int(0.1 N)`` training nodes (``--synthetic``: 270)."""
+    return 270 if args.synthetic else int(0.1 * base.num_nodes)
+
+
+def check_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[dict, list]:
+    """Refuses every bad option before any training, with what was wrong (``ValueError``), and
+    returns the graphs by name (row-normalised; ``--synthetic``: the synthetic graph) and the
+    attacks, built.
+
+    Refused: an empty ``--name``, an ``--output`` that is a file; ``--seeds`` < 1, ``--epochs``
+    that :class:`~gnn_unlearn.TrainConfig` refuses; ``--families`` unknown, repeated, or none
+    left to run (after ``--no-linear``; ``--synthetic`` runs gcn and linear only);
+    ``--family-seeds`` not ``family:seeds`` pairs of blocks that run, with 1 to ``--seeds``
+    seeds; ``--methods`` empty, repeated, not rows of the gcn block, or given without it or with
+    ``--synthetic``; ``--attacks`` / ``--attack-params`` that
+    :func:`~gnn_unlearn.metrics.attacks.build_attacks` refuses; ``--certified-select`` not
+    ``protocol`` or a request ``KIND:SIZE``; it, ``--certified-min-requests`` or
+    ``--count-scaling`` given without a certified or scattering block (the last two: without
+    ``--certified-select``); ``--shards`` given without the sharded block, or more than the
+    training nodes; ``--synthetic`` < 1, or given with ``--datasets``; a ``--mirror`` that is
+    not a folder; ``--datasets`` repeated, unknown, missing files, without node features or
+    labels, or too small for the request of some seed (int(0.1 N) training nodes; with
+    ``--synthetic``, 270)."""
+    default = parser.get_default
+    if not args.name:
+        raise ValueError("--name must not be empty: it names the result files")
+    check_output_folder(args.output)
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+    try:
+        TrainConfig(epochs=args.epochs, lr=0.005, weight_decay=5e-4, eval_every=args.epochs, patience=args.epochs)
+    except ValueError as e:
+        raise ValueError(f"--epochs: {e}") from None
+    if args.synthetic is not None:
+        if args.synthetic < 1:
+            raise ValueError(f"--synthetic takes a number of nodes >= 1, got {args.synthetic}")
+        if args.datasets != default("datasets"):
+            raise ValueError("--synthetic replaces --datasets; give one of them")
+        if args.methods is not None:
+            raise ValueError("--methods does not apply with --synthetic: its gcn block runs utu, gif and idea")
+    given = names_of(args.families)
+    for family in given:
+        if family not in FAMILIES:
+            raise ValueError(f"--families entry {family!r}: choose from {', '.join(FAMILIES)}")
+    check_distinct("--families", given)
+    if args.synthetic and args.families != default("families"):
+        other = [f for f in given if f not in ("gcn", "linear")]
+        if other:
+            raise ValueError(f"--families: --synthetic runs only the gcn and linear blocks; drop {', '.join(other)}")
+    families = families_of(args)
+    if not families:
+        raise ValueError(f"--families {args.families!r}" + (" with --no-linear" if args.no_linear else "")
+                         + " leaves no block to run; choose from " + ", ".join(FAMILIES))
+    for family, count in parse_family_seeds(args.family_seeds).items():
+        if family not in families:
+            raise ValueError(f"--family-seeds names {family!r}, which is not a block of this run "
+                             f"({', '.join(families)})")
+        if not 1 <= count <= args.seeds:
+            raise ValueError(f"--family-seeds {family}:{count}: give 1 to --seeds ({args.seeds}) seeds")
+    if args.methods is not None:
+        methods = args.methods.split(",")
+        for method in methods:
+            if method not in GCN_METHODS:
+                raise ValueError(f"--methods entry {method!r}: choose from {', '.join(GCN_METHODS)}")
+        check_distinct("--methods", methods)
+        if "gcn" not in families:
+            raise ValueError("--methods chooses the gcn block's rows; add gcn to --families")
+    try:
+        attack_params = json.loads(args.attack_params) if args.attack_params else None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--attack-params must be JSON, e.g. '{{\"lira\": {{\"shadows\": 4}}}}': {e}") from None
+    try:
+        built = build_attacks(names_of(args.attacks), "node", attack_params)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"--attacks, --attack-params: {e}") from None
+    certified = [f for f in families if f in ("certified", "scattering")]
+    if args.certified_select is not None and args.certified_select != "protocol":
+        try:
+            kind, _, size = args.certified_select.partition(":")
+            check_request((kind, float(size) if any(c in size for c in ".eE") else int(size)))
+        except ValueError as e:
+            raise ValueError(f"--certified-select takes 'protocol' or KIND:SIZE, e.g. node:0.01: {e}") from None
+    if args.certified_min_requests < 1:
+        raise ValueError(f"--certified-min-requests must be >= 1, got {args.certified_min_requests}")
+    selection = {"--certified-min-requests": "certified_min_requests", "--count-scaling": "count_scaling"}
+    for flag, key in {"--certified-select": "certified_select", **selection}.items():
+        if getattr(args, key) != default(key) and not certified:
+            raise ValueError(f"{flag} applies to the certified and scattering blocks; add one to --families")
+    for flag, key in selection.items():
+        if getattr(args, key) != default(key) and args.certified_select is None:
+            raise ValueError(f"{flag} applies to --certified-select; give that too")
+    if args.shards != default("shards") and "sharded" not in families:
+        raise ValueError("--shards applies to the sharded block; add sharded to --families")
+    if args.synthetic:
+        try:
+            bases = {f"synthetic:{args.synthetic}": synthetic_graph(args.synthetic, avg_degree=11.0, seed=0)}
+        except ValueError as e:
+            raise ValueError(f"--synthetic {args.synthetic}: {e}") from None
+    else:
+        if args.mirror is not None and not os.path.isdir(args.mirror):
+            raise ValueError(f"--mirror {args.mirror!r} is not a folder; give the folder of raw dataset files")
+        names = args.datasets.split(",")
+        check_distinct("--datasets", names, [n.lower() for n in names])
+        bases = {}
+        for name in names:
+            try:
+                raw = load_dataset(name, mirror=args.mirror)    # refuses an unknown name before reading files
+            except (ValueError, FileNotFoundError, ImportError) as e:
+                raise ValueError(f"--datasets: {e}") from None
+            if getattr(raw, "x", None) is None or getattr(raw, "y", None) is None:
+                raise ValueError(f"--datasets: {name!r} has no node features or labels; this table needs a "
+                                 "labelled graph such as Cora or CiteSeer")
+            bases[name] = normalise_rows(raw)
+    for name, base in bases.items():
+        flag = "--synthetic" if args.synthetic else f"--datasets {name!r}"
+        for seed in range(args.seeds):
+            data = opengu_split(base, seed)
+            count = deleted_count(base, args)
+            try:
+                sample_nodes(data, count, seed=seed, among=data.train_mask)
+            except ValueError as e:
+                raise ValueError(f"{flag}: cannot draw the request of seed {seed} ({count} training nodes): "
+                                 f"{e}") from None
+        if "sharded" in families:
+            for method, preset in PRESETS.items():
+                try:
+                    check_sharded_inputs(data, "node", args.shards, **preset)
+                except ValueError as e:
+                    raise ValueError(f"--shards ({method} on {name}): {e}") from None
+    return bases, built
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--datasets", default="Cora,CiteSeer")
@@ -359,54 +531,25 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="opengu_node")
     args = p.parse_args(argv)
-    attacks = [a for a in args.attacks.split(",") if a]
     try:
-        attack_params = json.loads(args.attack_params) if args.attack_params else None
-    except json.JSONDecodeError as e:
-        p.error(f"--attack-params must be JSON, e.g. '{{\"lira\": {{\"shadows\": 4}}}}': {e}")
-    try:
-        built = build_attacks(attacks, "node", attack_params)       # checked before any work
-    except (TypeError, ValueError) as e:
+        bases, built = check_args(args, p)
+    except ValueError as e:
         p.error(str(e))
-    try:
-        args.family_seeds = {k: int(v) for k, v in (x.split(":") for x in args.family_seeds.split(",") if x)}
-    except ValueError:
-        p.error("--family-seeds takes family:seeds pairs, e.g. 'sharded:3'")
+    attacks = names_of(args.attacks)
+    attack_params = json.loads(args.attack_params) if args.attack_params else None
+    args.family_seeds = parse_family_seeds(args.family_seeds)
     args.attack_columns = {k: v for a in built for k, v in a.columns.items()}
     args.attack_notes = {a.name: a.note for a in built if a.note}
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0]] + list(argv or sys.argv[1:]))
     log = lambda s: print(s, file=sys.stderr, flush=True)
-    methods = GCN_METHODS
-    if args.methods:
-        methods = {k: GCN_METHODS.get(k, {}) for k in args.methods.split(",")}
-    if args.synthetic:
-        methods = {k: v for k, v in GCN_METHODS.items() if k in ("utu", "gif", "idea")}
-        args.families = ",".join(f for f in args.families.split(",") if f in ("gcn", "linear"))
+    methods = gcn_methods(args)
     started, t0 = time.strftime("%Y-%m-%d %H:%M:%S"), time.perf_counter()
-    names = [f"synthetic:{args.synthetic}"] if args.synthetic else args.datasets.split(",")
-    families = [f for f in args.families.split(",") if f]
-    unknown = sorted(set(families) - set(FAMILIES))
-    if unknown:
-        p.error(f"unknown --families {unknown}; choose from {list(FAMILIES)}")
-    if args.no_linear and "linear" in families:
-        families.remove("linear")
+    families = families_of(args)
     args.skipped_attacks = {}
-    if args.certified_select and args.certified_select != "protocol":
-        try:
-            kind, _, size = args.certified_select.partition(":")
-            check_request((kind, float(size) if any(c in size for c in ".eE") else int(size)))
-        except ValueError as e:
-            p.error(f"--certified-select takes 'protocol' or KIND:SIZE, e.g. node:0.01: {e}")
-    if args.certified_min_requests < 1:
-        p.error("--certified-min-requests must be >= 1")
     selections: dict[tuple[str, str], list[dict]] = {}
     blocks = []
-    for name in names:
-        if args.synthetic:
-            base = synthetic_graph(args.synthetic, avg_degree=11.0, seed=0)
-        else:
-            base = normalise_rows(load_dataset(name, mirror=args.mirror))
-        deleted = int(0.1 * base.num_nodes) if not args.synthetic else 270
+    for name, base in bases.items():
+        deleted = deleted_count(base, args)
         rows = {f: [] for f in families}
         for seed in range(args.seeds):
             data = opengu_split(base, seed)

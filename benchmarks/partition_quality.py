@@ -20,11 +20,13 @@ import time
 from pathlib import Path
 
 import torch
+from torch_geometric.data import Data
 
-from gnn_unlearn import load_dataset, node_split
+from gnn_unlearn import node_split
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.ops.partition import graph_balance, graph_fairness
+from gnn_unlearn.options import check_output_folder, load_datasets
 from gnn_unlearn.sharding import partition_nodes
 
 #: (label, partition name, partition options)
@@ -44,6 +46,31 @@ def touched_per_node(edge_index: torch.Tensor, assignment: torch.Tensor, nodes: 
     return float(1 + other_shards[nodes].double().mean())
 
 
+def check_args(a: argparse.Namespace) -> dict[str, Data]:
+    """Refuses every bad option before any partition is computed, with what was wrong
+    (``ValueError``), and returns the datasets by name, loaded: an empty ``--name``, an
+    ``--output`` that is a file, ``--seeds`` < 1, ``--shards`` < 2, ``--datasets`` repeated,
+    unknown or with missing files, a graph without node labels (the split and the fairness
+    score need them) or with fewer nodes than ``--shards``."""
+    if not a.name:
+        raise ValueError("--name must not be empty: it names the result files")
+    check_output_folder(a.output)
+    if a.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {a.seeds}")
+    if a.shards < 2:
+        raise ValueError(f"--shards must be >= 2 (one shard cuts nothing), got {a.shards}")
+    datasets = load_datasets(a.datasets.split(","), root=a.root)
+    for name, base in datasets.items():
+        try:
+            node_split(base, 0.6, 0.2, seed=0, use_public=False)
+        except ValueError as e:
+            raise ValueError(f"--datasets: {name!r}: {e}; this table needs a labelled graph such as Cora "
+                             "or CiteSeer") from None
+        if a.shards > base.num_nodes:
+            raise ValueError(f"--shards {a.shards}: {name} has only {base.num_nodes} nodes; use fewer shards")
+    return datasets
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", default="Cora,CiteSeer")
@@ -53,11 +80,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="partition_quality")
     a = p.parse_args(argv)
-    if a.seeds < 1 or a.shards < 2:
-        p.error("--seeds must be >= 1 and --shards >= 2")
+    try:
+        datasets = check_args(a)
+    except ValueError as e:
+        p.error(str(e))
     rows = []
-    for name in a.datasets.split(","):
-        base = load_dataset(name, root=a.root)
+    for name, base in datasets.items():
         for seed in range(a.seeds):
             data = node_split(base, 0.6, 0.2, seed=seed, use_public=False)
             ei, train_nodes = data.edge_index, data.train_mask.nonzero().view(-1)

@@ -30,17 +30,21 @@ import sys
 import time
 
 import torch
+from torch_geometric.data import Data
 
 from gnn_unlearn.bench import user_command
-from gnn_unlearn.data import link_split, load_dataset
+from gnn_unlearn.data import link_split
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.methods import HeldOutReference, unlearn
 from gnn_unlearn.methods.reference import reference_levels
 from gnn_unlearn.methods.stopping import UnseenEdges, rank_auc
 from gnn_unlearn.metrics.forget_sets import forget_request, parse_where
+from gnn_unlearn.models import make_model
 from gnn_unlearn.ops.negative import negative_pairs
+from gnn_unlearn.options import check_distinct, check_output_folder, load_datasets
 from gnn_unlearn.training import TrainConfig, train
+from gnn_unlearn.utils import seeded
 
 ESTIMATES = ("no change", "validation", "reference")
 
@@ -71,10 +75,9 @@ def measure(model, reference, task, seed: int) -> dict[str, dict[str, float]]:
     return out
 
 
-def run(datasets, seeds, sizes, wheres, mirror=None) -> list[dict]:
+def run(datasets: dict[str, Data], seeds, sizes, wheres) -> list[dict]:
     rows = []
-    for ds in datasets:
-        graph = load_dataset(ds, mirror=mirror)
+    for ds, graph in datasets.items():
         for seed in seeds:
             data = link_split(graph, seed=seed)
             model, _ = train(data, "link", TrainConfig(seed=seed), encoder="gcn")
@@ -139,6 +142,62 @@ def markdown(rows, blocks, command) -> str:
     return "\n".join(lines) + "\n"
 
 
+def parse_sizes(text: str) -> list[float]:
+    """``--sizes``: distinct shares of the training edges in (0, 1), comma-separated."""
+    entries = text.split(",")
+    sizes = []
+    for entry in entries:
+        try:
+            size = float(entry)
+        except ValueError:
+            size = float("nan")
+        if not 0 < size < 1:
+            raise ValueError(f"--sizes entry {entry!r}: give shares of the training edges in (0, 1), "
+                             "comma-separated, e.g. 0.005,0.025")
+        sizes.append(size)
+    check_distinct("--sizes", entries, sizes)
+    return sizes
+
+
+def check_args(a: argparse.Namespace) -> dict[str, Data]:
+    """Refuses every bad option before any training, with what was wrong (``ValueError``), and
+    returns the datasets by name, loaded: an empty ``--name``, an ``--output`` that is a file,
+    ``--seeds`` < 1, ``--sizes`` not distinct shares in (0, 1), ``--wheres`` that
+    :func:`~gnn_unlearn.metrics.forget_sets.parse_where` refuses or that name one position twice
+    (``worst`` is ``worst:confidence``), a ``--mirror`` that is not a folder, ``--datasets``
+    repeated, unknown or with missing files, and requests that cannot be drawn from a seed's link
+    split (the worst-case ones ranked by an untrained GCN: only their size matters here)."""
+    if not a.name:
+        raise ValueError("--name must not be empty: it names the result files")
+    check_output_folder(a.output)
+    if a.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {a.seeds}")
+    sizes = parse_sizes(a.sizes)
+    wheres = a.wheres.split(",")
+    positions = []
+    for where in wheres:
+        try:
+            positions.append(parse_where(where))
+        except ValueError as e:
+            raise ValueError(f"--wheres entry {where!r}: {e}") from None
+    check_distinct("--wheres", wheres, positions)
+    datasets = load_datasets(a.datasets.split(","), mirror=a.mirror)
+    for name, graph in datasets.items():
+        model = None
+        for seed in range(a.seeds):
+            data = link_split(graph, seed=seed)
+            if model is None:
+                with seeded(seed):
+                    model = make_model(data, "link", encoder="gcn")
+            for size in sizes:
+                for where in wheres:
+                    try:
+                        forget_request(data, model, size, where, seed=seed)
+                    except ValueError as e:
+                        raise ValueError(f"--sizes {size:g} --wheres {where} on {name}, seed {seed}: {e}") from None
+    return datasets
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", default="Cora,CiteSeer")
@@ -149,15 +208,13 @@ def main(argv=None) -> None:
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="reference_targets")
     a = p.parse_args(argv)
-    wheres = a.wheres.split(",")
-    for w in wheres:
-        parse_where(w)
-    sizes = [float(s) for s in a.sizes.split(",")]
-    if a.seeds < 1 or not all(0 < s < 1 for s in sizes):
-        p.error("--seeds must be >= 1 and --sizes fractions in (0, 1)")
+    try:
+        datasets = check_args(a)
+    except ValueError as e:
+        p.error(str(e))
     command = user_command()
     t0 = time.perf_counter()
-    rows = run(a.datasets.split(","), list(range(a.seeds)), sizes, wheres, a.mirror)
+    rows = run(datasets, list(range(a.seeds)), parse_sizes(a.sizes), a.wheres.split(","))
     blocks = summary(rows)
     os.makedirs(a.output, exist_ok=True)
     atomic_write_text(os.path.join(a.output, f"{a.name}.md"), markdown(rows, blocks, command)

@@ -40,22 +40,26 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import shlex
 import sys
 import time
 from pathlib import Path
 
+import torch
+
 from gnn_unlearn import TrainConfig, link_split, methods, node_split, train, unlearn
 from gnn_unlearn.data import sample_edges, sample_interactions, sample_nodes, synthetic_graph
-from gnn_unlearn.loader import fit_minibatch
+from gnn_unlearn.loader import Embedder, fit_minibatch
 from gnn_unlearn.models import make_model
-from gnn_unlearn.experiment import hardware
+from gnn_unlearn.experiment import hardware, parse_methods
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.rec import topk_metrics
 from gnn_unlearn.evaluation import evaluate
 from gnn_unlearn.methods.unlearnrec import pretrain_influence_encoder
-from gnn_unlearn.utils import CostMeter, resolve_device
+from gnn_unlearn.options import check_output_folder, whole_numbers
+from gnn_unlearn.utils import CostMeter, resolve_device, seeded
 
 METHODS = {"link": ("gradient_ascent", "gnndelete", "d2dgn"),
            "node": ("gradient_ascent", "d2dgn", "cognac"),
@@ -127,13 +131,7 @@ def run_size(n: int, args, device) -> list[dict]:
     rows.append(dict(base, step="train", seconds=secs, memory=mem, peak=peak, epochs=args.epochs,
                      steps=hist.steps or None, loss=hist.loss[-1] if hist.loss else None))
     show(rows[-1])
-    size = args.request
-    if args.task == "link":
-        request = sample_edges(data, size, where="random", seed=0)
-    elif args.task == "rec":
-        request = sample_interactions(data, size, seed=0)
-    else:
-        request = sample_nodes(data, max(int(size * units), 1), seed=0)
+    request = make_request(data, args.task, args.request, units)
     task, secs, mem, peak = measure(lambda: request.resolve(data, num_hops=2), device)
     rows.append(dict(base, step="request", seconds=secs, memory=mem, peak=peak,
                      deleted=int(task.df_mask.sum()) if args.task != "node"
@@ -144,23 +142,15 @@ def run_size(n: int, args, device) -> list[dict]:
     results = []
     names = (("retrain",) if args.retrain else ()) + tuple(args.methods.split(","))
     for method in names:
-        kw = {"epochs": args.epochs} if method == "retrain" else {"epochs": args.method_epochs}
-        if method == "cognac":
-            kw = {}                                   # its own fixed schedule (steps x iterations)
+        kw = method_options(method, args, fanouts)
         if method == "unlearnrec":                    # its per-model pre-training is a step too
             (encoder, _), secs, mem, peak = measure(lambda: pretrain_influence_encoder(
                 model, data, 0.005, args.method_epochs, seed=0), device)
             rows.append(dict(base, step="unlearnrec pre-training", seconds=secs, memory=mem,
                              peak=peak, epochs=args.method_epochs))
             show(rows[-1])
-            kw = {"encoder": encoder}
-        step = method
-        if fanouts and method in methods.minibatch_methods():
-            kw.update(fanouts=fanouts, batch_size=args.batch_size, sampler=args.sampler)
-        elif fanouts:
-            step = f"{method} (full)"
-        if method == "gnndelete" and args.region_pairs:
-            kw.update(num_region_pairs=args.region_pairs)
+            kw["encoder"] = encoder
+        step = f"{method} (full)" if fanouts and method not in methods.minibatch_methods() else method
         result, secs, mem, peak = measure(lambda: unlearn(model, task, method, device=device, **kw),
                                           device)
         rows.append(dict(base, step=step, seconds=secs, memory=mem, peak=peak,
@@ -225,6 +215,142 @@ def plot(rows: list[dict], path: Path, xlabel: str = "training edges") -> bool:
     return True
 
 
+def method_options(method: str, args, fanouts: list[int] | None) -> dict:
+    """What ``method`` runs with (besides UnlearnRec's pre-trained encoder): retraining
+    ``--epochs``, the others at most ``--method-epochs`` (Cognac and UnlearnRec: their own
+    schedule); with ``--fanouts``, mini-batches where the method has a mini-batch path."""
+    if method in ("cognac", "unlearnrec"):
+        kw = {}                                       # their own fixed schedules
+    else:
+        kw = {"epochs": args.epochs if method == "retrain" else args.method_epochs}
+    if fanouts and method in methods.minibatch_methods():
+        kw.update(fanouts=fanouts, batch_size=args.batch_size, sampler=args.sampler)
+    if method == "gnndelete" and args.region_pairs:
+        kw.update(num_region_pairs=args.region_pairs)
+    return kw
+
+
+def make_request(data, task: str, size: float, units: int):
+    """The request of ``size`` (a share of the training edges / nodes / interactions)."""
+    if task == "link":
+        return sample_edges(data, size, where="random", seed=0)
+    if task == "rec":
+        return sample_interactions(data, size, seed=0)
+    return sample_nodes(data, max(int(size * units), 1), seed=0)
+
+
+def check_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> torch.device:
+    """Refuses every bad option before any graph is generated, with what was wrong
+    (``ValueError``), and returns the device.
+
+    Refused: an empty ``--name``, an ``--output`` that is a file; ``--nodes`` not distinct whole
+    numbers >= 1 (node and link tasks: >= ``--classes``); ``--epochs`` that
+    :class:`~gnn_unlearn.TrainConfig` refuses, ``--method-epochs`` < 1; ``--request`` outside
+    (0, 1); ``--avg-degree`` not a positive number, ``--features`` or ``--classes`` < 1;
+    ``--methods`` unknown, repeated, ``retrain`` (``--no-retrain`` drops its row), ``+ref``,
+    or not serving this task's model and request (checked on a 200-node graph of the task);
+    ``--fanouts`` not whole numbers >= 1, one per layer of the model (not with ``--task rec``,
+    nor on a featureless graph), a ``--sampler`` this machine cannot run; ``--sampler``,
+    ``--batch-size`` or ``--max-steps`` without ``--fanouts``; ``--batch-size`` < 1,
+    ``--max-steps`` < 1; ``--region-pairs`` < 1 or without gnndelete; a ``--device`` this
+    machine lacks."""
+    default = parser.get_default
+    if not args.name:
+        raise ValueError("--name must not be empty: it names the result files")
+    check_output_folder(args.output)
+    sizes = whole_numbers("--nodes", args.nodes, "2000,8000,30000")
+    try:
+        TrainConfig(epochs=args.epochs, patience=10 ** 6, eval_every=args.epochs, seed=0)
+    except ValueError as e:
+        raise ValueError(f"--epochs: {e}") from None
+    if args.method_epochs < 1:
+        raise ValueError(f"--method-epochs must be >= 1, got {args.method_epochs}")
+    if not 0 < args.request < 1:
+        raise ValueError(f"--request is a share in (0, 1), got {args.request:g}")
+    if not (math.isfinite(args.avg_degree) and args.avg_degree > 0):
+        raise ValueError(f"--avg-degree must be a positive number, got {args.avg_degree:g}")
+    for flag, value in (("--features", args.features), ("--classes", args.classes)):
+        if value < 1:
+            raise ValueError(f"{flag} must be >= 1, got {value}")
+    if args.task != "rec":
+        for n in sizes:
+            if n < args.classes:
+                raise ValueError(f"--nodes entry {n}: fewer nodes than --classes ({args.classes})")
+    if args.fanouts is None:
+        for flag, key in (("--sampler", "sampler"), ("--batch-size", "batch_size"), ("--max-steps", "max_steps")):
+            if getattr(args, key) != default(key):
+                raise ValueError(f"{flag} applies to neighbour-sampled mini-batches; give --fanouts too")
+        fanouts = None
+    else:
+        if args.task == "rec":
+            raise ValueError("--fanouts: mini-batches serve the link and node tasks; leave it out with --task rec")
+        fanouts = whole_numbers("--fanouts", args.fanouts, "10,10", distinct=False)
+        if args.batch_size < 1:
+            raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+        if args.max_steps is not None and args.max_steps < 1:
+            raise ValueError(f"--max-steps must be >= 1, got {args.max_steps}")
+    chosen = args.methods.split(",")
+    if "retrain" in chosen:
+        raise ValueError("--methods: leave out 'retrain'; it is a row of its own (--no-retrain drops it)")
+    try:
+        parsed = parse_methods(chosen, task=args.task)
+    except ValueError as e:
+        raise ValueError(f"--methods: {e}") from None
+    if any(with_ref for _, with_ref in parsed):
+        raise ValueError("--methods: this benchmark runs no held-out reference; drop the '+ref' suffix")
+    if args.region_pairs is not None:
+        if args.region_pairs < 1:
+            raise ValueError(f"--region-pairs must be >= 1, got {args.region_pairs}")
+        if "gnndelete" not in chosen:
+            raise ValueError("--region-pairs applies to gnndelete; add it to --methods")
+    toy = load_split(max(200, 4 * args.classes), args.task, args)     # what every method must serve
+    with seeded(0):
+        model = make_model(toy, args.task)
+    units = int(toy.train_mask.sum()) if args.task == "node" else int(toy.train_pos_edge_index.size(1))
+    task = make_request(toy, args.task, args.request, units).resolve(toy, num_hops=2)
+    for method in (["retrain"] if args.retrain else []) + chosen:
+        try:
+            methods.get(method).check(model, task)
+        except ValueError as e:
+            raise ValueError(f"--methods: {e}") from None
+        options = method_options(method, args, fanouts)
+        try:
+            methods.get(method, **options)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"--methods: {e} (this benchmark passes it {options})") from None
+    if fanouts is not None:
+        try:
+            Embedder(toy, fanouts, args.sampler).check(model)
+        except ValueError as e:
+            raise ValueError(f"--fanouts: {e}") from None
+        except ImportError as e:
+            raise ValueError(f"--sampler {args.sampler}: {e}") from None
+    try:
+        return resolve_device(args.device)
+    except ValueError as e:
+        raise ValueError(f"--device: {e}") from None
+
+
+def replot_rows(args: argparse.Namespace) -> list[dict]:
+    """``--replot``: the rows of ``<output>/<name>.json``, or a ``ValueError`` naming the file
+    when it is missing, not JSON or not a result of this benchmark."""
+    path = Path(args.output) / f"{args.name}.json"
+    try:
+        payload = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"--replot: {path} does not exist; run the benchmark with this --output and "
+                         "--name first") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"--replot: {path} is not a JSON file ({e})") from None
+    rows = payload.get("rows") if isinstance(payload, dict) else None
+    keys = ("step", "train_edges", "seconds", "memory")
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) and all(k in r for k in keys)
+                                                          for r in rows):
+        raise ValueError(f"--replot: {path} holds no rows of measured steps ({', '.join(keys)}); "
+                         "is it a result of benchmarks/scale.py?")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nodes", default="2000,8000,30000,100000,235000")
@@ -257,17 +383,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--name", default="scale_cpu")
     p.add_argument("--replot", action="store_true", help="only redraw the PNG from <name>.json")
     args = p.parse_args(argv)
-    if args.max_steps is not None and (args.max_steps < 1 or not args.fanouts):
-        p.error("--max-steps takes a positive int and needs --fanouts")
-    if not 0 < args.request < 1:
-        p.error("--request is a share in (0, 1)")
-    args.methods = args.methods or ",".join(METHODS[args.task])
+    if args.methods is None:
+        args.methods = ",".join(METHODS[args.task])
+    try:
+        if args.replot:
+            rows = replot_rows(args)
+        else:
+            device = check_args(args, p)
+    except ValueError as e:
+        p.error(str(e))
     if args.replot:
         out = Path(args.output)
-        if not plot(json.loads((out / f"{args.name}.json").read_text())["rows"], out / f"{args.name}.png"):
+        if not plot(rows, out / f"{args.name}.png"):
             raise SystemExit("--replot needs matplotlib")
         return
-    device = resolve_device(args.device)
     command = "python benchmarks/scale.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     rows, t = [], time.perf_counter()
     for n in (int(v) for v in args.nodes.split(",")):

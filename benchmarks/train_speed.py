@@ -29,14 +29,16 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch_geometric.data import Data
 
-from gnn_unlearn.data import link_split, load_dataset, node_split
+from gnn_unlearn.data import link_split, node_split
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.models import make_model
 from gnn_unlearn.models.features import density, is_sparse_enough
 from gnn_unlearn.ops.graph import edge_keys
 from gnn_unlearn.ops.negative import sample_non_edges
+from gnn_unlearn.options import check_distinct, check_output_folder, load_datasets
 from gnn_unlearn.training import (TrainConfig, fit, link_loss, negative_pairs, node_loss,
                                   validation_score)
 from gnn_unlearn.utils import seeded
@@ -46,6 +48,9 @@ from gnn_unlearn.utils import seeded
 OPENGU_RETRAIN_S = 1.82
 
 MODES = {"before": 0.0, "after": None}    # sparse_feature_density: 0 = off, None = default
+#: The cases (``--cases``) and the dataset each trains on.
+CASES = {"cora_node": "Cora", "citeseer_node": "CiteSeer", "cora_link": "Cora", "gowalla_link": "gowalla",
+         "opengu": "Cora"}
 
 
 def build(data, task: str, config: TrainConfig, mode: str, **options):
@@ -287,6 +292,31 @@ def markdown(rows: list[dict], negatives: list[dict], command: str, loads: list[
     return "\n".join(lines) + "\n"
 
 
+def check_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[list[str], dict[str, Data]]:
+    """Refuses every bad option before anything is timed, with what was wrong (``ValueError``),
+    and returns the cases and their datasets by name, loaded: an empty ``--name``, an
+    ``--output`` that is a file; ``--cases`` empty, unknown or repeated; ``--threads``,
+    ``--repeats``, ``--phase-epochs`` or ``--gowalla-epochs`` < 1, ``--gowalla-epochs`` without
+    the gowalla_link case; a dataset of the cases that cannot be loaded (missing files)."""
+    if not args.name:
+        raise ValueError("--name must not be empty: it names the result files")
+    check_output_folder(args.output)
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    if not cases:
+        raise ValueError(f"--cases must name some of {', '.join(CASES)}, got {args.cases!r}")
+    for case in cases:
+        if case not in CASES:
+            raise ValueError(f"--cases entry {case!r}: choose from {', '.join(CASES)}")
+    check_distinct("--cases", cases)
+    for flag, value in (("--threads", args.threads), ("--repeats", args.repeats),
+                        ("--phase-epochs", args.phase_epochs), ("--gowalla-epochs", args.gowalla_epochs)):
+        if value < 1:
+            raise ValueError(f"{flag} must be >= 1, got {value}")
+    if args.gowalla_epochs != parser.get_default("gowalla_epochs") and "gowalla_link" not in cases:
+        raise ValueError("--gowalla-epochs applies to the gowalla_link case; add it to --cases")
+    return cases, load_datasets(list(dict.fromkeys(CASES[c] for c in cases)), flag="--cases")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cases", default="cora_node,citeseer_node,cora_link,gowalla_link,opengu",
@@ -302,15 +332,13 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     command = "python benchmarks/train_speed.py " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
-    known = {"cora_node", "citeseer_node", "cora_link", "gowalla_link", "opengu"}
-    if not cases or set(cases) - known:
-        p.error(f"--cases must name some of {sorted(known)}, got {args.cases!r}")
-    if args.repeats < 1 or args.phase_epochs < 1 or args.gowalla_epochs < 1 or args.threads < 1:
-        p.error("--repeats, --phase-epochs, --gowalla-epochs and --threads must be >= 1")
     if not os.environ.get("GNN_UNLEARN_MIRROR"):
         print("note: GNN_UNLEARN_MIRROR is not set; datasets load from the cache or the web",
               file=sys.stderr)
+    try:
+        cases, graphs = check_args(args, p)
+    except ValueError as e:
+        p.error(str(e))
 
     log = print
     loads = [os.getloadavg()[0]]
@@ -320,22 +348,22 @@ def main(argv: list[str] | None = None) -> None:
         log(f"{case}: load average {os.getloadavg()[0]:.2f}")
         if case in ("cora_node", "citeseer_node"):
             name = "Cora" if case == "cora_node" else "CiteSeer"
-            data = node_split(load_dataset(name), seed=0)
+            data = node_split(graphs[name], seed=0)
             rows.append(run_case(f"{name} node GCN 128-64", data, "node", default, args.repeats,
                                  args.threads, args.phase_epochs, log))
         elif case == "cora_link":
-            data = link_split(load_dataset("Cora"), seed=0)
+            data = link_split(graphs["Cora"], seed=0)
             negatives.append(negative_sampling_row("Cora", data, args.repeats))
             rows.append(run_case("Cora link GCN 128-64", data, "link", default, args.repeats,
                                  args.threads, args.phase_epochs, log))
         elif case == "gowalla_link":
-            data = link_split(load_dataset("gowalla"), seed=0)
+            data = link_split(graphs["gowalla"], seed=0)
             negatives.append(negative_sampling_row("gowalla", data, args.repeats))
             config = TrainConfig(epochs=args.gowalla_epochs, eval_every=args.gowalla_epochs)
             rows.append(run_case(f"gowalla link GCN 128-64 ({args.gowalla_epochs} epochs)", data,
                                  "link", config, 1, args.threads, 1, log))
         else:
-            data = node_split(load_dataset("Cora"), seed=0)
+            data = node_split(graphs["Cora"], seed=0)
             config = TrainConfig(epochs=100, lr=0.005, patience=100)
             rows.append(run_case("OpenGU recipe: Cora node GCN 64-64, 100 epochs", data, "node",
                                  config, args.repeats, 1, args.phase_epochs, log,

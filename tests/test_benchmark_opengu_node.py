@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+import gnn_unlearn
+
 from gnn_unlearn.data import synthetic_graph
 
 from .conftest import load_benchmark
@@ -90,3 +92,93 @@ def test_certified_select_chooses_per_seed_and_serves_the_protocol_request(bench
     assert len(scattering["selections"]) == 1 and scattering["selections"][0]["record"]["method"] == "gst"
     with pytest.raises(SystemExit):
         bench.main(["--families", "certified", "--certified-select", "class:1"])
+
+
+@pytest.fixture()
+def no_training(bench, monkeypatch):
+    """Any training or unlearning fails the test: a refusal must come before the work starts.
+    ``Tiny`` is a 200-node labelled graph and ``Bare`` one without labels; other names go to the
+    library's loader (which refuses an unknown name before reading any file)."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("training started before the options were checked")
+    for name in ("train", "train_certified", "train_scattering", "train_sharded", "select_certified",
+                 "unlearn", "run_block"):
+        monkeypatch.setattr(bench, name, refuse)
+    real = gnn_unlearn.load_dataset
+
+    def load(name, mirror=None):
+        graph = synthetic_graph(200, num_features=32, seed=1)
+        if name == "Tiny":
+            return graph
+        if name == "Bare":
+            del graph.y
+            return graph
+        return real(name, mirror=mirror)
+    monkeypatch.setattr(bench, "load_dataset", load)
+
+
+TINY = ["--datasets", "Tiny"]
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--name", ""], "--name must not be empty"),
+    (["--seeds", "0"], "--seeds must be >= 1, got 0"),
+    (["--epochs", "0"], "--epochs: TrainConfig.epochs must be a positive int, got 0"),
+    (["--families", "gcn,gcm"], "--families entry 'gcm': choose from gcn, linear"),
+    (["--families", "gcn,gcn"], "--families: 'gcn' is given twice; give each once"),
+    (["--families", "linear", "--no-linear"], "--families 'linear' with --no-linear leaves no block to run"),
+    (["--families", ""], "--families '' leaves no block to run"),
+    (["--family-seeds", "sharded:x"], "--family-seeds entry 'sharded:x': give family:seeds pairs"),
+    (["--family-seeds", "sharded:2,sharded:1"], "--family-seeds: 'sharded' is given twice"),
+    (["--families", "gcn", "--family-seeds", "sharded:1"], "--family-seeds names 'sharded', which is not a block"),
+    (["--seeds", "2", "--family-seeds", "gcn:3"], "--family-seeds gcn:3: give 1 to --seeds (2) seeds"),
+    (["--family-seeds", "gcn:0"], "--family-seeds gcn:0: give 1 to --seeds (3) seeds"),
+    (["--methods", "utu,nosuch"], "--methods entry 'nosuch': choose from utu, gif"),
+    (["--methods", ""], "--methods entry '': choose from"),
+    (["--methods", "utu,utu"], "--methods: 'utu' is given twice"),
+    (["--families", "linear", "--methods", "utu"], "--methods chooses the gcn block's rows; add gcn"),
+    (["--attacks", "nosuch"], "--attacks, --attack-params: unknown attacks ['nosuch']"),
+    (["--attack-params", "{"], "--attack-params must be JSON"),
+    (["--attack-params", '{"probe": {}}'], "attack_params must be a dict keyed by the chosen attacks"),
+    (["--certified-select", "class:1"], "--certified-select takes 'protocol' or KIND:SIZE"),
+    (["--certified-select", "node:1.5"], "a fractional request size must lie in (0, 1)"),
+    (["--certified-select", ""], "--certified-select takes 'protocol' or KIND:SIZE"),
+    (["--families", "gcn", "--certified-select", "protocol"], "--certified-select applies to the certified"),
+    (["--certified-min-requests", "0"], "--certified-min-requests must be >= 1, got 0"),
+    (["--certified-min-requests", "2"], "--certified-min-requests applies to --certified-select"),
+    (["--count-scaling", "strict"], "--count-scaling applies to --certified-select"),
+    (["--families", "gcn", "--shards", "4"], "--shards applies to the sharded block"),
+    (TINY + ["--families", "sharded", "--shards", "0"], "--shards (graph_eraser on Tiny): num_shards must be"),
+    (TINY + ["--families", "sharded", "--shards", "500"], "500 shards but only 161 training nodes"),
+    (["--synthetic", "0"], "--synthetic takes a number of nodes >= 1, got 0"),
+    (["--synthetic", "100"], "--synthetic: cannot draw the request of seed 0 (270 training nodes)"),
+    (["--synthetic", "1000", "--datasets", "Cora"], "--synthetic replaces --datasets"),
+    (["--synthetic", "1000", "--methods", "utu"], "--methods does not apply with --synthetic"),
+    (["--synthetic", "1000", "--families", "gcn,certified"], "runs only the gcn and linear blocks; drop certified"),
+    (["--datasets", "Tiny,Nosuch"], "--datasets: unknown dataset 'Nosuch'"),
+    (["--datasets", "Tiny,tiny"], "--datasets: 'Tiny' and 'tiny' are the same"),
+    (["--datasets", "Bare"], "--datasets: 'Bare' has no node features or labels"),
+    (TINY + ["--mirror", "/no/such/folder"], "--mirror '/no/such/folder' is not a folder"),
+])
+def test_bad_options_are_refused_before_any_training(bench, no_training, tmp_path, capsys, argv, says):
+    with pytest.raises(SystemExit) as e:
+        bench.main(argv + ["--output", str(tmp_path)])
+    assert e.value.code == 2
+    assert says in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_output_that_is_a_file_is_refused(bench, no_training, tmp_path, capsys):
+    target = tmp_path / "results"
+    target.write_text("")
+    with pytest.raises(SystemExit) as e:
+        bench.main(TINY + ["--output", str(target)])
+    assert e.value.code == 2 and "is a file; give a folder" in capsys.readouterr().err
+    assert target.read_text() == ""
+
+
+def test_good_options_pass_the_checks_and_reach_the_work(bench, no_training, tmp_path):
+    with pytest.raises(AssertionError, match="training started"):
+        bench.main(TINY + ["--seeds", "2", "--families", "gcn,sharded", "--family-seeds", "sharded:1",
+                           "--methods", "utu", "--shards", "4", "--output", str(tmp_path)])
+    assert not any(tmp_path.iterdir())

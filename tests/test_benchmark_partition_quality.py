@@ -34,3 +34,45 @@ def test_the_table_is_measured_per_partition_and_guides_default_is_fairer_and_cu
     assert "| synthetic | random | 2 |" in (tmp_path / "q.md").read_text()
     with pytest.raises(SystemExit):
         pq.main(["--seeds", "0"])
+
+
+@pytest.fixture()
+def no_partitioning(pq, monkeypatch):
+    """Any partition computed fails the test: a refusal must come before the work starts."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("partitioning started before the options were checked")
+    monkeypatch.setattr(pq, "partition_nodes", refuse)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--name", ""], "--name must not be empty"),
+    (["--seeds", "0"], "--seeds must be >= 1, got 0"),
+    (["--shards", "1"], "--shards must be >= 2 (one shard cuts nothing), got 1"),
+    (["--datasets", "synthetic,Nosuch"], "--datasets: unknown dataset 'Nosuch'"),
+    (["--datasets", "synthetic,SYNTHETIC"], "--datasets: 'synthetic' and 'SYNTHETIC' are the same"),
+    (["--datasets", "synthetic", "--shards", "5000"], "--shards 5000: synthetic has only 2000 nodes"),
+])
+def test_bad_options_are_refused_before_any_partition(pq, no_partitioning, tmp_path, capsys, argv, says):
+    with pytest.raises(SystemExit) as e:
+        pq.main(argv + ["--output", str(tmp_path)])
+    assert e.value.code == 2
+    assert says in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_output_that_is_a_file_is_refused(pq, no_partitioning, tmp_path, capsys):
+    target = tmp_path / "results"
+    target.write_text("")
+    with pytest.raises(SystemExit) as e:
+        pq.main(["--datasets", "synthetic", "--output", str(target)])
+    assert e.value.code == 2 and "is a file; give a folder" in capsys.readouterr().err
+    assert target.read_text() == ""
+
+
+def test_a_graph_without_labels_is_refused(pq, no_partitioning, mirror, cache_root, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("GNN_UNLEARN_MIRROR", mirror)
+    with pytest.raises(SystemExit) as e:
+        pq.main(["--datasets", "lastfm", "--root", cache_root, "--output", str(tmp_path)])
+    assert e.value.code == 2
+    assert "--datasets: 'lastfm': node_split needs node labels data.y" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
