@@ -59,7 +59,7 @@ def get(name: str, **hparams: Any) -> "Unlearner":
         hint = (f" (neighbour-sampled mini-batches: {', '.join(minibatch_methods())})"
                 if "fanouts" in unknown else "")
         raise ValueError(f"method {name!r} has no parameter {', '.join(map(repr, unknown))}{hint}; "
-                         f"its parameters: {', '.join(valid)}")
+                         f"its parameters: {', '.join(valid) or '(none)'}")
     return cls(**hparams)
 
 

@@ -17,6 +17,8 @@ def test_registry():
         methods.get("gnndelet")
     with pytest.raises(ValueError, match="no parameter 'learning_rate'; its parameters: lr"):
         methods.get("gradient_ascent", learning_rate=1)
+    with pytest.raises(ValueError, match=r"no parameter 'seed'; its parameters: \(none\)"):
+        methods.get("utu", seed=0)
     with pytest.raises(ValueError, match="mini-batches: cognac, d2dgn, gnndelete, gradient_ascent"):
         methods.get("reverse_bpr", fanouts=[10, 10])
 
