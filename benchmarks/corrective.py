@@ -26,10 +26,10 @@ from torch_geometric.data import Data
 from gnn_unlearn import TrainConfig, node_split, train, unlearn
 from gnn_unlearn.bench import check_method_params
 from gnn_unlearn.data import Manipulation, edge_injection, label_flip
-from gnn_unlearn.experiment import hardware, parse_methods
+from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.methods import get
-from gnn_unlearn.options import check_distinct, load_datasets
+from gnn_unlearn.options import check_distinct, load_datasets, table_methods
 
 #: ``--manipulations`` entries and the option that sizes each.
 MANIPULATIONS = {"label_flip": "--flip-rate", "edge_injection": "--inject-edges"}
@@ -69,15 +69,7 @@ def check_args(args: argparse.Namespace) -> dict[str, Data]:
         raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
     if args.train_epochs < 0:
         raise ValueError(f"--train-epochs must be >= 0 (0: early stopping on validation), got {args.train_epochs}")
-    methods = args.methods.split(",")
-    if "retrain" in methods:
-        raise ValueError("--methods: leave out 'retrain'; every request is retrained as the reference row")
-    try:
-        parsed = parse_methods(methods, task="node")
-    except ValueError as e:
-        raise ValueError(f"--methods: {e}") from None
-    if any(with_ref for _, with_ref in parsed):
-        raise ValueError("--methods: this table runs no held-out reference; drop the '+ref' suffix")
+    methods = table_methods(args.methods.split(","), "node")
     try:
         params = json.loads(args.method_params)
     except json.JSONDecodeError as e:

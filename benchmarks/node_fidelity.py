@@ -24,11 +24,11 @@ from torch_geometric.data import Data
 from gnn_unlearn.bench import user_command
 from gnn_unlearn.data.samplers import sample_nodes
 from gnn_unlearn.data.splits import node_split
-from gnn_unlearn.experiment import aggregate, hardware, parse_methods
+from gnn_unlearn.experiment import aggregate, hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.methods import get, unlearn
 from gnn_unlearn.models.predictors import make_model
-from gnn_unlearn.options import load_datasets
+from gnn_unlearn.options import load_datasets, table_methods
 from gnn_unlearn.requests import DeletionRequest
 from gnn_unlearn.metrics.attacks import build_attacks
 from gnn_unlearn.evaluation import evaluate
@@ -65,15 +65,7 @@ def check_args(a: argparse.Namespace) -> dict[str, Data]:
         check_retrain_seeds(a.retrain_seeds)
     except ValueError as e:
         raise ValueError(f"--retrain-seeds: {e}") from None
-    methods = names(a.methods)
-    if "retrain" in methods:
-        raise ValueError("--methods: leave out 'retrain'; every request is retrained as the reference row")
-    try:
-        parsed = parse_methods(methods, task="node")
-    except ValueError as e:
-        raise ValueError(f"--methods: {e}") from None
-    if any(with_ref for _, with_ref in parsed):
-        raise ValueError("--methods: this table runs no held-out reference; drop the '+ref' suffix")
+    methods = table_methods(names(a.methods), "node")
     try:
         build_attacks(names(a.attacks), "node")
     except (ValueError, TypeError) as e:

@@ -27,12 +27,13 @@ from pathlib import Path
 
 from gnn_unlearn import TrainConfig, load_dataset, train, unlearn
 from gnn_unlearn.data import is_bipartite, sample_interactions, sample_users
-from gnn_unlearn.experiment import hardware, parse_methods
+from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.methods import HeldOutReference
 from gnn_unlearn.methods.unlearnrec import pretrain_influence_encoder
 from gnn_unlearn.evaluation import evaluate
 from gnn_unlearn.metrics.report import check_retrain_seeds
+from gnn_unlearn.options import table_methods
 
 COLUMNS = ["recall@20", "ndcg@20", "rank_pct", "hit@20", "deleted_id_auc", "mia_member", "mia_auc", "mi_ratio",
            "shadow_auc"]
@@ -80,10 +81,7 @@ def check_args(args) -> dict:
         raise ValueError(f"--retrain-seeds: {e}") from None
     if args.reference_folds < 2:
         raise ValueError(f"--reference-folds must be >= 2, got {args.reference_folds}")
-    methods = args.methods.split(",")
-    if "retrain" in methods:
-        raise ValueError("--methods: leave out 'retrain'; every request is retrained as the reference row")
-    parse_methods(methods, task="rec")
+    table_methods(args.methods.split(","), "rec", reference=True)
     specs = args.requests.split(",")
     for spec in specs:
         parse_request(spec)

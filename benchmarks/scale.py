@@ -53,12 +53,12 @@ from gnn_unlearn import TrainConfig, link_split, methods, node_split, train, unl
 from gnn_unlearn.data import sample_edges, sample_interactions, sample_nodes, synthetic_graph
 from gnn_unlearn.loader import Embedder, fit_minibatch
 from gnn_unlearn.models import make_model
-from gnn_unlearn.experiment import hardware, parse_methods
+from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.rec import topk_metrics
 from gnn_unlearn.evaluation import evaluate
 from gnn_unlearn.methods.unlearnrec import pretrain_influence_encoder
-from gnn_unlearn.options import check_output_folder, whole_numbers
+from gnn_unlearn.options import check_output_folder, table_methods, whole_numbers
 from gnn_unlearn.utils import CostMeter, resolve_device, seeded
 
 METHODS = {"link": ("gradient_ascent", "gnndelete", "d2dgn"),
@@ -289,15 +289,7 @@ def check_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tor
             raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
         if args.max_steps is not None and args.max_steps < 1:
             raise ValueError(f"--max-steps must be >= 1, got {args.max_steps}")
-    chosen = args.methods.split(",")
-    if "retrain" in chosen:
-        raise ValueError("--methods: leave out 'retrain'; it is a row of its own (--no-retrain drops it)")
-    try:
-        parsed = parse_methods(chosen, task=args.task)
-    except ValueError as e:
-        raise ValueError(f"--methods: {e}") from None
-    if any(with_ref for _, with_ref in parsed):
-        raise ValueError("--methods: this benchmark runs no held-out reference; drop the '+ref' suffix")
+    chosen = table_methods(args.methods.split(","), args.task)
     if args.region_pairs is not None:
         if args.region_pairs < 1:
             raise ValueError(f"--region-pairs must be >= 1, got {args.region_pairs}")

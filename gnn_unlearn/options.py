@@ -12,6 +12,7 @@ from typing import Any, Sequence
 from torch_geometric.data import Data
 
 from gnn_unlearn.data import load_dataset, synthetic_graph
+from gnn_unlearn.experiment import parse_methods
 
 
 def check_distinct(flag: str, entries: Sequence, keys: Sequence | None = None) -> None:
@@ -82,3 +83,20 @@ def load_graph(spec: str, flag: str = "--dataset", avg_degree: float = 11.0) -> 
         except ValueError as e:
             raise ValueError(f"{flag} {spec!r}: {e}") from None
     return load_datasets([spec], flag)[spec]
+
+
+def table_methods(names: Sequence[str], task: str, reference: bool = False,
+                  flag: str = "--methods") -> list[str]:
+    """The methods of a table beside its own retrain row: each must serve ``task``'s model
+    (:func:`~gnn_unlearn.experiment.parse_methods`: known, distinct); ``retrain`` is refused (the
+    table retrains every request already), and so is a ``+ref`` suffix unless ``reference``."""
+    names = list(names)
+    if "retrain" in names:
+        raise ValueError(f"{flag}: leave out 'retrain'; every request is retrained as a row of its own")
+    try:
+        parsed = parse_methods(names, task=task)
+    except ValueError as e:
+        raise ValueError(f"{flag}: {e}") from None
+    if not reference and any(with_ref for _, with_ref in parsed):
+        raise ValueError(f"{flag}: this table runs no held-out reference; drop the '+ref' suffix")
+    return names

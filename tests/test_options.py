@@ -1,6 +1,7 @@
 import pytest
 
-from gnn_unlearn.options import check_distinct, check_output_folder, load_datasets, load_graph, whole_numbers
+from gnn_unlearn.options import (check_distinct, check_output_folder, load_datasets, load_graph, table_methods,
+                                 whole_numbers)
 
 
 def test_check_distinct_names_the_repeat_and_what_it_repeats():
@@ -51,3 +52,14 @@ def test_load_graph_takes_a_name_or_synthetic_n():
                        ("nosuch", "--dataset: unknown dataset 'nosuch'")):
         with pytest.raises(ValueError, match=says):
             load_graph(spec)
+
+
+def test_table_methods_refuse_retrain_reference_and_methods_of_another_task():
+    assert table_methods(["gnndelete", "d2dgn"], "link") == ["gnndelete", "d2dgn"]
+    assert table_methods(["reverse_bpr+ref"], "rec", reference=True) == ["reverse_bpr+ref"]
+    for names, task, says in ((["retrain", "d2dgn"], "link", "--methods: leave out 'retrain'"),
+                              (["d2dgn+ref"], "link", "drop the '\\+ref' suffix"),
+                              (["gnndelete"], "rec", "--methods: .*does not serve rec models"),
+                              (["nosuch"], "node", "--methods: unknown method 'nosuch'")):
+        with pytest.raises(ValueError, match=says):
+            table_methods(names, task)
