@@ -27,10 +27,12 @@ original's place: read its verdict beside the original's.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 
 from gnn_unlearn.bench import block_key, is_retrain, load_grid_run, rendered_header, run_code
+from gnn_unlearn.options import check_distinct
 
 #: measure -> header; the measures read for "inside the retrain spread"
 MEASURES = {
@@ -88,21 +90,72 @@ def verdicts(rows: dict[str, dict], name: str) -> dict[str, bool]:
     return out
 
 
+#: what this table reads of every block: key -> what it must be
+BLOCK_FIELDS = {"dataset": (str, "a name"), "encoder": (str, "a name"), "df_size": ((int, float), "a number"),
+                "where": (str, "a name"), "rows": (list, "a list of rows")}
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def block_problem(block) -> str | None:
+    """What ``block`` lacks of what this table reads, or ``None``: the fields of
+    :data:`BLOCK_FIELDS`, rows that each name a model and hold its number of seeds ``n`` and
+    numbers only, a "retrain" row and at least 2 retrain#k rows."""
+    if not isinstance(block, dict):
+        return "is not an object"
+    for key, (kind, what) in BLOCK_FIELDS.items():
+        if isinstance(block.get(key), bool) or not isinstance(block.get(key), kind):
+            return f"has no {key!r} ({what}): not a block of gnn-unlearn benchmark"
+    for r in block["rows"]:
+        if not isinstance(r, dict) or not isinstance(r.get("model"), str):
+            return "has a row without a model name"
+        if not isinstance(r.get("n"), int) or isinstance(r["n"], bool):
+            return f"has no number of seeds 'n' in row {r['model']!r}"
+        odd = [k for k, v in r.items() if k != "model" and not _number(v)]
+        if odd:
+            return f"holds values that are not numbers in row {r['model']!r}: {odd}"
+    names = [r["model"] for r in block["rows"]]
+    if "retrain" not in names:
+        return "has no 'retrain' row"
+    if sum(n.startswith("retrain#") for n in names) < 2:
+        return "has fewer than 2 retrain#k rows; run with --retrain-seeds K (K >= 3)"
+    return None
+
+
+def read_run(path: str) -> dict:
+    """The grid run in ``path`` (:func:`~gnn_unlearn.bench.load_grid_run`); ``ValueError`` naming
+    the file when it cannot be read, is not JSON, holds no blocks or a block this table cannot
+    read (:func:`block_problem`)."""
+    try:
+        run = load_grid_run(path)
+    except OSError as e:
+        raise ValueError(f"cannot read {path}: {e.strerror or e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not JSON ({e}); give the results files of gnn-unlearn benchmark") from None
+    if not run["blocks"]:
+        raise ValueError(f"{path} holds no blocks; give a run that finished at least one block")
+    for i, b in enumerate(run["blocks"], 1):
+        problem = block_problem(b)
+        if problem:
+            named = isinstance(b, dict) and all(k in b for k in ("dataset", "encoder", "df_size", "where"))
+            raise ValueError(f"{path}: block {i}{f' {block_key(b)[:4]}' if named else ''} {problem}")
+    return run
+
+
 def load_blocks(paths: list[str]) -> tuple[list[dict], list[str], set[str], set[str]]:
-    """Every block of the files, with the commands, hardware and code that made them; refuses a
-    block found twice (merge seeds of one configuration first with merge_grid.py) and a file
-    without retrain#k rows."""
+    """Every block of the files (each read by :func:`read_run`), with the commands, hardware
+    and code that made them; refuses a block found twice (merge seeds of one configuration
+    first with merge_grid.py)."""
     blocks, commands, hardware, codes, seen = [], [], set(), set(), {}
     for path in paths:
-        run = load_grid_run(path)
+        run = read_run(path)
         for b in run["blocks"]:
             key = block_key(b)
             if key in seen:
                 raise ValueError(f"block {key[:4]} is in both {seen[key]} and {path}; join runs of one "
                                  f"configuration with benchmarks/merge_grid.py and give one file")
-            if sum(r["model"].startswith("retrain#") for r in b["rows"]) < 2:
-                raise ValueError(f"{path}: block {key[:4]} has fewer than 2 retrain#k rows; run with "
-                                 f"--retrain-seeds K (K >= 3)")
             seen[key] = path
             blocks.append({**b, "source": path})
         commands.append(run["command"])
@@ -175,6 +228,30 @@ def tallies(tally: dict[tuple[str, str], dict[str, list[bool]]]) -> str:
     return "\n".join(out)
 
 
+def check_args(a: argparse.Namespace) -> tuple[list[dict], list[str] | None, list[str], set[str], set[str]]:
+    """Refuses, with what was wrong (``ValueError``), before anything is printed: a run that
+    :func:`load_blocks` refuses, and ``--models`` with an empty entry, a name twice, the
+    original or a retrained model (always shown) or a method in none of the runs. Returns the
+    blocks, the methods to show (``None``: all), and the runs' commands, hardware and code."""
+    blocks, commands, hardware, codes = load_blocks(a.runs)
+    models = None
+    if a.models is not None:
+        models = a.models.split(",")
+        if "" in models:
+            raise ValueError(f"--models {a.models!r} has an empty entry; give comma-separated method names, "
+                             "e.g. gnndelete+ref,d2dgn+ref (leave it out to show every method)")
+        check_distinct("--models", models)
+        shown = [m for m in models if m == "original" or is_retrain(m)]
+        if shown:
+            raise ValueError(f"--models {shown}: the original and the retrained models are always shown; "
+                             "name the methods to show")
+        present = {r["model"] for b in blocks for r in b["rows"]}
+        missing = [m for m in models if m not in present]
+        if missing:
+            raise ValueError(f"--models {missing} are in none of the runs (their models: {sorted(present)})")
+    return blocks, models, commands, hardware, codes
+
+
 def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", help="JSON files written by gnn-unlearn benchmark with --attacks "
@@ -183,22 +260,17 @@ def main(argv: list[str]) -> None:
                    "original and the retrains are always read)")
     a = p.parse_args(argv)
     try:
-        blocks, commands, hardware, codes = load_blocks(a.runs)
-    except (OSError, ValueError, KeyError) as e:
+        blocks, models, commands, hardware, codes = check_args(a)
+    except ValueError as e:
         p.error(str(e))
-    models = a.models.split(",") if a.models else None
-    if models:
-        present = {r["model"] for b in blocks for r in b["rows"]}
-        missing = [m for m in models if m not in present]
-        if missing:
-            p.error(f"--models {missing} are in none of the runs (their models: {sorted(present)})")
     blocks.sort(key=lambda b: (b["dataset"], b["encoder"], b["df_size"], b["where"]))
+    text = table(blocks, models)
     print(rendered_header("Fidelity under attack: every block against the spread of its retrained models",
                           "benchmarks/attack_table.py", argv, commands, hardware, codes))
     print(__doc__.split("\n\n", 2)[2].strip() + "\n")
     print("Bold: outside the retrain spread. Seconds and speed-up: the method's, against the same-seed "
           "retrain of the same run (the held-out reference's one-off cost is not in them).\n")
-    print(table(blocks, models))
+    print(text)
 
 
 if __name__ == "__main__":

@@ -38,11 +38,14 @@ other training seeds; "retrain" shares the original's seed). Two more tallies th
 """
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 from collections import Counter
 
 from gnn_unlearn.bench import (block_key, check_same_requests, is_retrain, load_grid_run, rendered_header,
                                run_code, select_seeds)
+from gnn_unlearn.options import check_distinct
 
 MEASURES = ("dt_auroc", "df_auroc", "df_auc_gnndelete")
 #: the name under which every retrained model, checked against the pool of the others, is reported
@@ -283,8 +286,120 @@ def only_seeds(blocks: list[dict], seeds: list[int]) -> list[dict]:
     return [b for b in cut if b is not None]
 
 
+#: what this table reads of every block: key -> (type, what it must be)
+BLOCK_FIELDS = {"dataset": (str, "a name"), "encoder": (str, "a name"), "df_size": ((int, float), "a number"),
+                "where": (str, "a name"), "seeds": (list, "a list of seeds"), "rows": (list, "a list of rows")}
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def block_problem(block) -> str | None:
+    """What ``block`` lacks of what this table reads, or ``None``: the fields of
+    :data:`BLOCK_FIELDS`; rows that each name a model and hold its number of seeds ``n``, Dt
+    and library Df AUROC, and numbers only; a "retrain" row (the targets' reference) holding
+    deletion identification wherever another row does."""
+    if not isinstance(block, dict):
+        return "is not an object"
+    for key, (kind, what) in BLOCK_FIELDS.items():
+        if isinstance(block.get(key), bool) or not isinstance(block.get(key), kind):
+            return f"has no {key!r} ({what}): not a block of gnn-unlearn benchmark"
+    for r in block["rows"]:
+        if not isinstance(r, dict) or not isinstance(r.get("model"), str):
+            return "has a row without a model name"
+        missing = [k for k in ("n", "dt_auroc", "df_auroc") if k not in r]
+        if missing:
+            return f"has no {missing} in row {r['model']!r}"
+        odd = [k for k, v in r.items() if k != "model" and not _number(v)]
+        if odd:
+            return f"holds values that are not numbers in row {r['model']!r}: {odd}"
+    ref = next((r for r in block["rows"] if r["model"] == "retrain"), None)
+    if ref is None:
+        return "has no 'retrain' row (every target is read against it)"
+    if "df_auc_gnndelete" not in ref and any("df_auc_gnndelete" in r for r in block["rows"]):
+        return "has deletion identification (df_auc_gnndelete) in other rows but not in the 'retrain' row"
+    return None
+
+
+def read_run(path: str) -> dict:
+    """The grid run in ``path`` (:func:`~gnn_unlearn.bench.load_grid_run`); ``ValueError`` naming
+    the file when it cannot be read, is not JSON, holds no blocks or a block this table cannot
+    read (:func:`block_problem`)."""
+    try:
+        run = load_grid_run(path)
+    except OSError as e:
+        raise ValueError(f"cannot read {path}: {e.strerror or e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not JSON ({e}); give the results files of gnn-unlearn benchmark") from None
+    if not run["blocks"]:
+        raise ValueError(f"{path} holds no blocks; give a run that finished at least one block")
+    for i, b in enumerate(run["blocks"], 1):
+        problem = block_problem(b)
+        if problem:
+            named = isinstance(b, dict) and all(k in b for k in ("dataset", "encoder", "df_size", "where"))
+            raise ValueError(f"{path}: block {i}{f' {block_key(b)[:4]}' if named else ''} {problem}")
+    return run
+
+
+def check_args(a: argparse.Namespace) -> tuple[list[dict], list[str], set[str], set[str]]:
+    """Refuses, with what was wrong (``ValueError``), before anything is printed: a run or a run
+    of ``--retrains-from`` that :func:`read_run` refuses; a block in two of the runs (its rows
+    would be tallied twice); ``--wheres`` and ``--seeds`` with an empty or repeated entry, or an
+    entry that no block of the runs holds (``--seeds``: whole numbers >= 0); runs whose
+    retrains cannot be borrowed (:func:`borrow_retrains`). Returns the blocks to read, with
+    the commands, hardware and code of the runs."""
+    seeds = None
+    if a.seeds is not None:
+        entries = a.seeds.split(",")
+        if not all(e.strip().isdecimal() for e in entries):
+            raise ValueError(f"--seeds takes comma-separated integers >= 0, e.g. 2 or 2,3; got {a.seeds!r}")
+        seeds = [int(e) for e in entries]
+        check_distinct("--seeds", seeds)
+    wanted = None
+    if a.wheres is not None:
+        wanted = a.wheres.split(",")
+        if "" in wanted:
+            raise ValueError(f"--wheres {a.wheres!r} has an empty entry; give comma-separated positions, e.g. in,out")
+        check_distinct("--wheres", wanted)
+    blocks, commands, hardware, codes, seen = [], [], set(), set(), {}
+    for path in a.runs:
+        run = read_run(path)
+        for b in run["blocks"]:
+            key = block_key(b)
+            if key in seen:
+                raise ValueError(f"block {key[:4]} is in both {seen[key]} and {path}; give each block once (join "
+                                 "runs of one configuration with benchmarks/merge_grid.py; read another run's "
+                                 "extra retrains with --retrains-from)")
+            seen[key] = path
+        blocks += run["blocks"]
+        commands.append(run["command"])
+        hardware.add(run.get("hardware", "?"))
+        codes.add(run_code(run))
+    if wanted is not None:
+        positions = sorted({b["where"] for b in blocks})
+        absent = [w for w in wanted if w not in positions]
+        if absent:
+            raise ValueError(f"--wheres: no block of the runs is at {', '.join(absent)} (their positions: "
+                             f"{', '.join(positions)})")
+        blocks = [b for b in blocks if b["where"] in wanted]
+    if seeds is not None:
+        held = sorted({s for b in blocks for s in b["seeds"]})
+        absent = [s for s in seeds if s not in held]
+        if absent:
+            raise ValueError(f"--seeds: no block of the runs holds seeds {absent} (they hold {held})")
+        blocks = only_seeds(blocks, seeds)
+    if a.retrains_from:
+        donors = [read_run(path) for path in a.retrains_from]
+        donor_blocks = [b for d in donors for b in d["blocks"]]
+        if seeds is not None:
+            donor_blocks = only_seeds(donor_blocks, seeds)
+        blocks = borrow_retrains(blocks, donor_blocks)
+        commands += [d["command"] + " (its extra retrains only)" for d in donors]
+    return blocks, commands, hardware, codes
+
+
 def main(argv: list[str]) -> None:
-    import argparse
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", help="JSON files written by gnn-unlearn benchmark")
     p.add_argument("--retrains-from", nargs="+", default=None, help="runs of the same grids and "
@@ -296,44 +411,15 @@ def main(argv: list[str]) -> None:
                    "every block, and the runs of --retrains-from, read from the seeds' own rows; "
                    "blocks holding none of them are left out")
     a = p.parse_args(argv)
-    seeds = None
-    if a.seeds is not None:
-        try:
-            seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
-        except ValueError:
-            p.error(f"--seeds takes comma-separated integers, got {a.seeds!r}")
-        if not seeds:
-            p.error("--seeds names no seed")
-    blocks, commands, hardware, codes = [], [], set(), set()
     try:
-        for path in a.runs:
-            run = load_grid_run(path)
-            blocks += run["blocks"]
-            commands.append(run["command"])
-            hardware.add(run.get("hardware", "?"))
-            codes.add(run_code(run))
-        if a.wheres:
-            wanted = a.wheres.split(",")
-            blocks = [b for b in blocks if b["where"] in wanted]
-            if not blocks:
-                p.error(f"no block of the runs is at {wanted}")
-        if seeds is not None:
-            blocks = only_seeds(blocks, seeds)
-            if not blocks:
-                p.error(f"no block of the runs holds seeds {seeds}")
-        if a.retrains_from:
-            donors = [load_grid_run(path) for path in a.retrains_from]
-            donor_blocks = [b for d in donors for b in d["blocks"]]
-            if seeds is not None:
-                donor_blocks = only_seeds(donor_blocks, seeds)
-            blocks = borrow_retrains(blocks, donor_blocks)
-            commands += [d["command"] + " (its extra retrains only)" for d in donors]
-    except (OSError, ValueError) as e:
+        blocks, commands, hardware, codes = check_args(a)
+    except ValueError as e:
         p.error(str(e))
+    text = table(blocks)
     print(rendered_header("Indistinguishability from retraining (issue 15 targets)",
                           "benchmarks/fidelity_table.py", argv, commands, hardware, codes))
     print(__doc__.split("\n\n", 2)[2].strip() + "\n")
-    print(table(blocks))
+    print(text)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,86 @@ machine and code of each run where they differ.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import time
 
-from gnn_unlearn.bench import keep_models, load_grid_run, merge_blocks, run_code, user_command, write_grid
+from gnn_unlearn.bench import block_key, keep_models, load_grid_run, merge_blocks, run_code, user_command, write_grid
+from gnn_unlearn.options import check_distinct, check_output_folder
+
+#: what a merge reads of every block: key -> (type, what it must be)
+BLOCK_FIELDS = {"dataset": (str, "a name"), "encoder": (str, "a name"), "df_size": ((int, float), "a number"),
+                "where": (str, "a name"), "seeds": (list, "a list of seeds"), "rows": (list, "a list of rows")}
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def block_problem(block) -> str | None:
+    """What ``block`` lacks of what a merge reads, or ``None``: the fields of
+    :data:`BLOCK_FIELDS` and rows that each name a model and hold its number of seeds ``n`` and
+    numbers only, every column with a standard deviation (``<col>_std``) with its minimum and
+    maximum too."""
+    if not isinstance(block, dict):
+        return "is not an object"
+    for key, (kind, what) in BLOCK_FIELDS.items():
+        if isinstance(block.get(key), bool) or not isinstance(block.get(key), kind):
+            return f"has no {key!r} ({what}): not a block of gnn-unlearn benchmark"
+    for r in block["rows"]:
+        if not isinstance(r, dict) or not isinstance(r.get("model"), str):
+            return "has a row without a model name"
+        if not isinstance(r.get("n"), int) or isinstance(r["n"], bool):
+            return f"has no number of seeds 'n' in row {r['model']!r}"
+        odd = [k for k, v in r.items() if k != "model" and not _number(v)]
+        if odd:
+            return f"holds values that are not numbers in row {r['model']!r}: {odd}"
+        spread = [k.removesuffix("_std") for k in r if k.endswith("_std")]
+        bare = [k for k in spread if not all(k + s in r for s in ("", "_min", "_max"))]
+        if bare:
+            more = f" (and {len(bare) - 1} more columns)" if len(bare) > 1 else ""
+            return (f"has a standard deviation of {bare[0]!r}{more} without its mean, minimum and maximum in "
+                    f"row {r['model']!r}; a run written before runs recorded them cannot be pooled exactly")
+    return None
+
+
+def read_run(path: str) -> dict:
+    """The grid run in ``path`` (:func:`~gnn_unlearn.bench.load_grid_run`); ``ValueError`` naming
+    the file when it cannot be read, is not JSON, holds no blocks or a block a merge cannot
+    read (:func:`block_problem`)."""
+    try:
+        run = load_grid_run(path)
+    except OSError as e:
+        raise ValueError(f"cannot read {path}: {e.strerror or e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not JSON ({e}); give the results files of gnn-unlearn benchmark") from None
+    if not run["blocks"]:
+        raise ValueError(f"{path} holds no blocks; give runs that finished at least one block")
+    for i, b in enumerate(run["blocks"], 1):
+        problem = block_problem(b)
+        if problem:
+            named = isinstance(b, dict) and all(k in b for k in ("dataset", "encoder", "df_size", "where"))
+            raise ValueError(f"{path}: block {i}{f' {block_key(b)[:4]}' if named else ''} {problem}")
+    return run
+
+
+def check_args(a: argparse.Namespace) -> list[dict]:
+    """Refuses, with what was wrong (``ValueError``), before anything is merged or written:
+    fewer than two runs, a run that :func:`read_run` refuses, a ``--name`` that is empty or a
+    path (the folder is ``--output``), an ``--output`` that is a file, and ``--models`` that
+    names no method or a method twice. Returns the runs, loaded."""
+    if len(a.runs) < 2:
+        raise ValueError("give at least two runs to merge")
+    if a.name in ("", ".", "..") or os.sep in a.name or (os.altsep and os.altsep in a.name):
+        raise ValueError(f"--name {a.name!r}: give a file name without a folder, e.g. fidelity_5seeds "
+                         "(the folder is --output)")
+    check_output_folder(a.output)
+    if a.models is not None:
+        models = [m.strip() for m in a.models.split(",") if m.strip()]
+        if not models:
+            raise ValueError("--models names no method")
+        check_distinct("--models", models)
+    return [read_run(path) for path in a.runs]
 
 
 def main(argv=None) -> None:
@@ -29,18 +106,11 @@ def main(argv=None) -> None:
                    help="comma-separated methods to keep (with the original and the retrains), so a run "
                         "of more methods joins one of fewer")
     a = p.parse_args(argv)
-    if len(a.runs) < 2:
-        p.error("give at least two runs to merge")
     try:
-        loaded = [load_grid_run(path) for path in a.runs]
-    except (OSError, ValueError) as e:
-        p.error(str(e))
-    runs = [run["blocks"] for run in loaded]
-    try:
+        loaded = check_args(a)
+        runs = [run["blocks"] for run in loaded]
         if a.models is not None:
             models = [m.strip() for m in a.models.split(",") if m.strip()]
-            if not models:
-                p.error("--models names no method")
             runs = [[keep_models(b, models) for b in blocks] for blocks in runs]
         blocks = merge_blocks(runs, partial=a.partial)
     except ValueError as e:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import statistics
 import sys
@@ -33,13 +34,13 @@ from pathlib import Path
 import torch
 
 from gnn_unlearn import TrainConfig, unlearn
-from gnn_unlearn.bench import is_retrain
+from gnn_unlearn.bench import check_grid, check_method_params, is_retrain
 from gnn_unlearn.experiment import hardware, parse_methods, prepare_link
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.methods import HeldOutReference
 from gnn_unlearn.methods.reference import reference_levels
 from gnn_unlearn.methods.stopping import STOP_TOLERANCE, Monitor
-from gnn_unlearn.metrics.forget_sets import forget_request, parse_where
+from gnn_unlearn.metrics.forget_sets import forget_request
 
 
 def excesses(monitor: Monitor, model: torch.nn.Module) -> tuple[float, float]:
@@ -113,7 +114,7 @@ def overall(rows: list[dict]) -> list[tuple[str, int, float, float, float, float
 
 
 def decomposition(rows: list[dict]) -> list[tuple[str, int, float, float, float]]:
-    """Per non-retrained model: (model, requests, mean distance to the request's retrains, mean
+    r"""Per non-retrained model: (model, requests, mean distance to the request's retrains, mean
     target error, mean spread of the retrains). Per request, with :math:`\bar z` the retrains'
     mean excess: distance :math:`\max_i |z_i - \bar z_i|` over the two statistics (it does not
     depend on the targets), target error :math:`\max_i |\bar z_i|`, spread the larger of the
@@ -161,6 +162,54 @@ def markdown(rows: list[dict], command: str, machine: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def check_args(a: argparse.Namespace) -> tuple[list[str], list[float], list[str], list[str]]:
+    """Refuses every bad option before any training, with what was wrong (``ValueError``):
+    ``--methods`` unknown, repeated, not serving link models or without ``+ref``;
+    ``--method-params`` that is not JSON the methods accept; ``--seeds``, ``--retrains``,
+    ``--epochs`` below 1 and ``--reference-folds`` below 2; a ``--name`` that is empty or a path;
+    and what :func:`~gnn_unlearn.bench.check_grid` refuses of the grid's own options: unknown
+    or repeated ``--encoders``, ``--sizes`` outside (0, 1) or repeated, unknown or repeated
+    ``--wheres`` (``worst:influence`` only with encoders whose messages it gates), an
+    ``--output`` that is a file, ``--datasets`` unknown, repeated or without their files (each
+    loaded once there). Sets ``a.method_params`` to the checked parameters and returns the
+    datasets, sizes, positions and methods."""
+    methods = a.methods.split(",")
+    if any(not m.endswith("+ref") for m in methods):
+        raise ValueError(f"--methods must all run with the reference (end in +ref), got {methods}")
+    try:
+        bases = [base for base, _ in parse_methods(methods)]
+    except ValueError as e:
+        raise ValueError(f"--methods: {e}") from None
+    try:
+        params = json.loads(a.method_params)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--method-params is not JSON ({e}): {a.method_params!r}") from None
+    try:
+        a.method_params = check_method_params(params, bases)
+    except (ValueError, TypeError) as e:            # TypeError: a value of the wrong type
+        raise ValueError(f"--method-params: {e}") from None
+    for flag, value, least in (("--seeds", a.seeds, 1), ("--retrains", a.retrains, 1), ("--epochs", a.epochs, 1),
+                               ("--reference-folds", a.reference_folds, 2)):
+        if value < least:
+            raise ValueError(f"{flag} must be >= {least}, got {value}")
+    if a.name in ("", ".", "..") or os.sep in a.name or (os.altsep and os.altsep in a.name):
+        raise ValueError(f"--name {a.name!r}: give a file name without a folder (the folder is --output)")
+    sizes = []
+    for entry in a.sizes.split(","):
+        try:
+            sizes.append(float(entry))
+        except ValueError:
+            raise ValueError(f"--sizes entry {entry!r}: give fractions of the training edges in (0, 1), "
+                             "e.g. 0.025") from None
+    datasets, wheres = a.datasets.split(","), a.wheres.split(",")
+    try:
+        check_grid(datasets, a.encoders.split(","), sizes, wheres, list(range(a.seeds)), "cpu", a.output,
+                   a.epochs, "library")
+    except ValueError as e:         # check_grid names each option (encoders, sizes, ...) without the dashes
+        raise ValueError(f"--{e}") from None
+    return datasets, sizes, wheres, methods
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", default="Cora")
@@ -174,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--epochs", type=int, default=500,
                    help="training epochs of the original (retrains and references follow its recipe)")
     p.add_argument("--reference-folds", type=int, default=2)
-    p.add_argument("--method-params", type=json.loads, default={},
+    p.add_argument("--method-params", default="{}",
                    help="hyperparameters per method as JSON, e.g. '{\"d2dgn\": {\"stop_tolerance\": 0}}'")
     p.add_argument("--output", default="benchmarks/results")
     p.add_argument("--name", default="stopping_bias")
@@ -185,31 +234,20 @@ def main(argv: list[str] | None = None) -> None:
         try:
             with open(a.render) as f:
                 saved = json.load(f)
+            if not saved["rows"]:
+                raise ValueError("it holds no rows")
             text = markdown(saved["rows"], saved["command"], saved["hardware"])
         except (OSError, ValueError, KeyError, TypeError) as e:
             p.error(f"--render {a.render}: not a results file of this script ({e})")
         atomic_write_text(Path(a.render).with_suffix(".md"), text)
         print(f"wrote {Path(a.render).with_suffix('.md')}")
         return
-    methods = a.methods.split(",")
-    if any(not m.endswith("+ref") for m in methods):
-        p.error(f"--methods must all run with the reference (end in +ref), got {methods}")
     try:
-        sizes = [float(s) for s in a.sizes.split(",")]
-        if not all(0 < s < 1 for s in sizes):
-            raise ValueError(f"--sizes are fractions of the training edges in (0, 1), got {a.sizes!r}")
-        wheres = a.wheres.split(",")
-        for w in wheres:
-            parse_where(w)
-        parse_methods(methods)
+        datasets, sizes, wheres, methods = check_args(a)
     except ValueError as e:
         p.error(str(e))
-    if a.seeds < 1 or a.retrains < 1 or a.reference_folds < 2 or a.epochs < 1:
-        p.error("--seeds, --retrains and --epochs must be >= 1 and --reference-folds >= 2")
-    if not isinstance(a.method_params, dict):
-        p.error("--method-params must be a JSON object (method name -> hyperparameters)")
     rows = []
-    for dataset in a.datasets.split(","):
+    for dataset in datasets:
         for encoder in a.encoders.split(","):
             for seed in range(a.seeds):
                 rows += measure(dataset, encoder, sizes, wheres, seed, methods, a.retrains,

@@ -30,6 +30,9 @@ from gnn_unlearn.experiment import REFERENCE_SUFFIX, hardware, parse_methods, pr
 from gnn_unlearn.forget_search import OBJECTIVES, search_forget_set
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.methods import HeldOutReference
+from gnn_unlearn.metrics.forget_sets import CRITERIA, GATED_ENCODERS
+from gnn_unlearn.models.encoders import ENCODERS
+from gnn_unlearn.options import check_distinct, check_output_folder, load_datasets
 
 TOLERANCE = {"identification": 0.05, "library": 0.03}
 
@@ -116,10 +119,67 @@ def markdown(rows: list[dict], a, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def check_args(a: argparse.Namespace) -> None:
+    """Refuses every bad option before any training, with what was wrong (``ValueError``):
+    ``--methods`` unknown, repeated, not serving link models, or ``retrain`` not named as the
+    noise floor ``retrain#k`` (:func:`parse_rows`); ``--method-params`` that is not JSON the
+    methods accept; ``--seeds``, ``--proposals``, ``--retrain-seeds``, ``--confirm-seeds`` below
+    1, ``--rounds`` below 0, ``--reference-folds`` below 2; ``--sizes`` that are not distinct
+    fractions in (0, 1); ``--starts`` that are not distinct ``random`` / ``worst:<criterion>``
+    (``worst:influence`` only with an encoder whose messages it gates); an ``--output`` that is a
+    file, a ``--name`` that is empty or a path, a ``--mirror`` that is no folder; ``--datasets`` unknown, repeated or without their
+    files (each loaded once here). Sets ``a.method_params`` to the checked parameters."""
+    methods = a.methods.split(",")
+    check_distinct("--methods", methods)
+    try:
+        parsed = parse_rows(methods)
+    except ValueError as e:
+        raise ValueError(f"--methods: {e}") from None
+    try:
+        params = json.loads(a.method_params) if a.method_params else None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--method-params is not JSON ({e}): {a.method_params!r}") from None
+    try:
+        a.method_params = check_method_params(params, [base for base, _ in parsed if base != "retrain"])
+    except (ValueError, TypeError) as e:            # TypeError: a value of the wrong type
+        raise ValueError(f"--method-params: {e}") from None
+    for flag, value, least in (("--seeds", a.seeds, 1), ("--rounds", a.rounds, 0), ("--proposals", a.proposals, 1),
+                               ("--retrain-seeds", a.retrain_seeds, 1), ("--confirm-seeds", a.confirm_seeds, 1),
+                               ("--reference-folds", a.reference_folds, 2)):
+        if value < least:
+            raise ValueError(f"{flag} must be >= {least}, got {value}")
+    sizes = []
+    for entry in a.sizes.split(","):
+        try:
+            sizes.append(float(entry))
+        except ValueError:
+            sizes.append(float("nan"))
+        if not 0 < sizes[-1] < 1:
+            raise ValueError(f"--sizes entry {entry!r}: give fractions of the training edges in (0, 1), "
+                             "e.g. 0.025")
+    check_distinct("--sizes", a.sizes.split(","), sizes)
+    starts = a.starts.split(",")
+    for start in starts:
+        base, _, criterion = start.partition(":")
+        if not (start == "random" or (base == "worst" and criterion in CRITERIA)):
+            raise ValueError(f"--starts entry {start!r}: the search starts from random or worst:<criterion> "
+                             f"({', '.join(sorted(CRITERIA))})")
+        if criterion == "influence" and a.encoder not in GATED_ENCODERS:
+            raise ValueError(f"--starts worst:influence gates the messages of {', '.join(GATED_ENCODERS)} "
+                             f"encoders only; run --encoder {a.encoder} from another start")
+    check_distinct("--starts", starts)
+    check_output_folder(a.output)
+    if a.name in ("", ".", "..") or os.sep in a.name or (os.altsep and os.altsep in a.name):
+        raise ValueError(f"--name {a.name!r}: give a file name without a folder (the folder is --output)")
+    if a.mirror is not None and not os.path.isdir(a.mirror):
+        raise ValueError(f"--mirror {a.mirror!r} is not a folder; give the folder of the raw dataset files")
+    load_datasets(a.datasets.split(","), mirror=a.mirror)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", default="Cora")
-    p.add_argument("--encoder", default="gcn")
+    p.add_argument("--encoder", default="gcn", choices=ENCODERS)
     p.add_argument("--methods", default=f"gnndelete,gnndelete{REFERENCE_SUFFIX},d2dgn,d2dgn{REFERENCE_SUFFIX}")
     p.add_argument("--sizes", default="0.025")
     p.add_argument("--starts", default="worst:confidence")
@@ -138,15 +198,9 @@ def main(argv=None) -> None:
     p.add_argument("--name", default="worst_case_search")
     a = p.parse_args(argv)
     try:                                              # every argument refused before any work
-        parsed = parse_rows(a.methods.split(","))
-        a.method_params = check_method_params(json.loads(a.method_params) if a.method_params else None,
-                                              [base for base, _ in parsed if base != "retrain"])
-    except ValueError as e:                           # json.JSONDecodeError included
-        p.error(f"{e}")
-    if a.seeds < 1 or a.confirm_seeds < 1:
-        p.error("--seeds and --confirm-seeds must be >= 1")
-    if a.reference_folds < 2:
-        p.error("--reference-folds must be >= 2")
+        check_args(a)
+    except ValueError as e:
+        p.error(str(e))
     command = user_command()
     t0 = time.perf_counter()
     rows = run(a)

@@ -199,3 +199,99 @@ def test_merge_script_refuses_files_that_are_not_grid_runs(tmp_path):
     with pytest.raises(SystemExit):
         module.main([str(bad), str(bad), "--output", str(tmp_path), "--name", "m"])
     assert not (tmp_path / "m.json").exists()
+
+
+@pytest.fixture()
+def merge(monkeypatch):
+    """The script, with writing made to fail: a refusal must come before any file is written."""
+    module = load_benchmark("merge_grid", "merge_grid_refusals")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("results written before the runs and options were checked")
+    monkeypatch.setattr(module, "write_grid", refuse)
+    return module
+
+
+def _run_files(tmp_path):
+    """Two runs of one block over seeds 0-1 and 2-3."""
+    import json
+    _, first, second = _runs([0.1, 0.2, 0.3, 0.4], 2)
+    paths = []
+    for i, block in enumerate((first, second)):
+        path = tmp_path / f"run{i}.json"
+        path.write_text(json.dumps({"command": f"run {i}", "hardware": "m", "blocks": [block]}))
+        paths.append(str(path))
+    return paths, first
+
+
+def _without(mapping, key):
+    return {k: v for k, v in mapping.items() if k != key}
+
+
+def _broken_runs(block):
+    """name -> (the file's content: JSON, or text as it stands; what the refusal says)"""
+    rows = block["rows"]
+    return {
+        "not_json": ("{not json", "is not JSON"),
+        "no_command": ({"blocks": [block]}, "is not a results file of gnn-unlearn benchmark"),
+        "no_blocks": ({"command": "c", "blocks": []}, "holds no blocks"),
+        "block_not_object": ({"command": "c", "blocks": [[]]}, "block 1 is not an object"),
+        "no_encoder": ({"command": "c", "blocks": [_without(block, "encoder")]},
+                       "block 1 has no 'encoder' (a name): not a block of gnn-unlearn benchmark"),
+        "no_seeds": ({"command": "c", "blocks": [_without(block, "seeds")]}, "has no 'seeds' (a list of seeds)"),
+        "row_without_n": ({"command": "c", "blocks": [{**block, "rows": [_without(rows[0], "n"), rows[1]]}]},
+                          "has no number of seeds 'n' in row 'retrain'"),
+        "null_value": ({"command": "c", "blocks": [{**block, "rows": [{**rows[0], "dt_auroc": None}, rows[1]]}]},
+                       "holds values that are not numbers in row 'retrain': ['dt_auroc']"),
+        "no_minimum": ({"command": "c", "blocks": [{**block, "rows": [_without(rows[0], "df_auroc_min"), rows[1]]}]},
+                       "has a standard deviation of 'df_auroc' without its mean, minimum and maximum in row 'retrain'"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["not_json", "no_command", "no_blocks", "block_not_object", "no_encoder", "no_seeds",
+                                  "row_without_n", "null_value", "no_minimum"])
+def test_merge_script_refuses_a_file_that_is_no_grid_run_with_its_name(merge, tmp_path, capsys, kind):
+    import json
+    (good, _), block = _run_files(tmp_path)
+    content, says = _broken_runs(block)[kind]
+    path = tmp_path / f"{kind}.json"
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as e:
+        merge.main([good, str(path), "--output", str(out), "--name", "m", "--partial"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{path}" in err and says in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--name", ""], "--name '': give a file name without a folder"),
+    (["--name", "sub/m"], "--name 'sub/m': give a file name without a folder"),
+    (["--name", ".."], "--name '..': give a file name without a folder"),
+    (["--name", "m", "--models", ","], "--models names no method"),
+    (["--name", "m", "--models", "gnndelete,gnndelete"], "--models: 'gnndelete' is given twice; give each once"),
+    (["--name", "m", "--models", "cognac"], "has no rows for ['cognac']"),
+])
+def test_merge_script_refuses_bad_options_before_writing(merge, tmp_path, capsys, argv, says):
+    paths, _ = _run_files(tmp_path)
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as e:
+        merge.main([*paths, "--output", str(out), *argv])
+    assert e.value.code == 2
+    assert says in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_merge_script_refuses_a_missing_run_one_run_and_an_output_file(merge, tmp_path, capsys):
+    (first, second), _ = _run_files(tmp_path)
+    out, taken, missing = str(tmp_path / "out"), tmp_path / "taken", str(tmp_path / "missing.json")
+    taken.write_text("a file")
+    for argv, says in (([first, missing, "--output", out], f"cannot read {missing}: No such file or directory"),
+                       ([first, "--output", out], "give at least two runs to merge"),
+                       ([first, second, "--output", str(taken)], f"--output {str(taken)!r} is a file")):
+        with pytest.raises(SystemExit) as e:
+            merge.main([*argv, "--name", "m"])
+        assert e.value.code == 2
+        assert says in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run0.json", "run1.json", "taken"]

@@ -98,3 +98,86 @@ def test_runs_without_extra_retrains_and_unknown_models_are_refused(tmp_path, ca
     at.main([good, "--models", "m"])
     out = capsys.readouterr().out
     assert "Rendered by" in out and "| Cora | gcn | 0.005 | in | m | 3 |" in out
+
+
+@pytest.fixture()
+def at(monkeypatch):
+    """The script, with rendering made to fail: a refusal must come before any table is drawn."""
+    module = load()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the table was rendered before the runs and options were checked")
+    monkeypatch.setattr(module, "table", refuse)
+    return module
+
+
+def _without(mapping, key):
+    return {k: v for k, v in mapping.items() if k != key}
+
+
+#: name -> (the file's content: JSON, or text as it stands; what the refusal says)
+BROKEN_RUNS = {
+    "not_json": ("{not json", "is not JSON"),
+    "binary": (b"\xff\xfe\x00", "is not JSON"),
+    "no_command": ({"blocks": [block()]}, "is not a results file of gnn-unlearn benchmark"),
+    "no_blocks": ({"command": "c", "blocks": []}, "holds no blocks"),
+    "block_not_object": ({"command": "c", "blocks": [1]}, "block 1 is not an object"),
+    "no_dataset": ({"command": "c", "blocks": [_without(block(), "dataset")]},
+                   "block 1 has no 'dataset' (a name): not a block of gnn-unlearn benchmark"),
+    "size_as_text": ({"command": "c", "blocks": [{**block(), "df_size": "0.005"}]}, "has no 'df_size' (a number)"),
+    "no_rows": ({"command": "c", "blocks": [_without(block(), "rows")]}, "has no 'rows' (a list of rows)"),
+    "row_without_model": ({"command": "c", "blocks": [{**block(), "rows": rows() + [{"n": 3}]}]},
+                          "has a row without a model name"),
+    "row_without_n": ({"command": "c", "blocks": [{**block(), "rows": [_without(r, "n") for r in rows()]}]},
+                      "has no number of seeds 'n' in row 'original'"),
+    "text_value": ({"command": "c", "blocks": [{**block(), "rows": rows()[:-1] + [{**rows()[-1], "dt_auroc": "x"}]}]},
+                   "holds values that are not numbers in row 'm': ['dt_auroc']"),
+    "null_value": ({"command": "c", "blocks": [{**block(), "rows": rows()[:-1] + [{**rows()[-1], "speedup": None}]}]},
+                   "holds values that are not numbers in row 'm': ['speedup']"),
+    "no_retrain": ({"command": "c", "blocks": [{**block(), "rows": [r for r in rows() if r["model"] != "retrain"]}]},
+                   "block 1 ('Cora', 'gcn', 0.005, 'in') has no 'retrain' row"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN_RUNS))
+def test_a_file_that_is_no_attack_run_is_refused_with_its_name(at, tmp_path, capsys, kind):
+    content, says = BROKEN_RUNS[kind]
+    path = tmp_path / f"{kind}.json"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content if isinstance(content, str) else json.dumps(content))
+    good = write(tmp_path / "good.json", [block("out")])
+    with pytest.raises(SystemExit) as e:
+        at.main([good, str(path)])
+    assert e.value.code == 2
+    captured = capsys.readouterr()
+    assert f"{path}" in captured.err and says in captured.err
+    assert captured.out == ""
+
+
+def test_a_missing_file_or_a_folder_is_refused_with_its_name(at, tmp_path, capsys):
+    for path, says in ((tmp_path / "missing.json", "No such file or directory"), (tmp_path, "Is a directory")):
+        with pytest.raises(SystemExit) as e:
+            at.main([str(path)])
+        assert e.value.code == 2
+        captured = capsys.readouterr()
+        assert f"cannot read {path}: {says}" in captured.err and captured.out == ""
+
+
+@pytest.mark.parametrize("models, says", [
+    ("", "--models '' has an empty entry"),
+    ("m,", "--models 'm,' has an empty entry"),
+    ("m,m", "--models: 'm' is given twice; give each once"),
+    ("original", "the original and the retrained models are always shown"),
+    ("m,retrain#1", "--models ['retrain#1']: the original and the retrained models are always shown"),
+    ("gnndelete", "--models ['gnndelete'] are in none of the runs"),
+])
+def test_bad_models_are_refused_before_any_table(at, tmp_path, capsys, models, says):
+    good = write(tmp_path / "good.json", [block()])
+    with pytest.raises(SystemExit) as e:
+        at.main([good, "--models", models])
+    assert e.value.code == 2
+    captured = capsys.readouterr()
+    assert says in captured.err and captured.out == ""
+

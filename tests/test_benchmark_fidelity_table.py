@@ -248,3 +248,129 @@ def test_seeds_reads_one_seed_of_a_merged_run_against_its_own_retrain(tmp_path, 
     with pytest.raises(SystemExit):
         load().main([str(older), "--seeds", "0"])
     assert "keeps no per-seed rows" in capsys.readouterr().err
+
+
+@pytest.fixture()
+def ft(monkeypatch):
+    """The script, with rendering made to fail: a refusal must come before any table is drawn."""
+    module = load()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the table was rendered before the runs and options were checked")
+    monkeypatch.setattr(module, "table", refuse)
+    return module
+
+
+def run_file(path, blocks, command="c"):
+    path.write_text(json.dumps({"command": command, "hardware": "h", "blocks": blocks}))
+    return str(path)
+
+
+def good_blocks():
+    """Two blocks ("in", "out") of seeds 0 and 1, each seed's rows kept."""
+    rows = [row("original", 0.91, 0.99, 0.5), row("retrain", 0.9, 0.8, 0.8), row("gnndelete", 0.9, 0.8, 0.8)]
+    seed_rows = [[{k: v for k, v in r.items() if k != "n"} for r in rows]] * 2
+    return [{**block(rows), "where": w, "seeds": [0, 1], "seed_rows": seed_rows} for w in ("in", "out")]
+
+
+def _without(mapping, key):
+    return {k: v for k, v in mapping.items() if k != key}
+
+
+def _rows(**changes):
+    """The good block's rows with ``changes`` (model -> row or None to drop it)."""
+    rows = {r["model"]: r for r in good_blocks()[0]["rows"]}
+    rows.update(changes)
+    return [r for r in rows.values() if r is not None]
+
+
+#: name -> (the file's content: JSON, or text as it stands; what the refusal says)
+BROKEN_RUNS = {
+    "not_json": ("{not json", "is not JSON"),
+    "no_command": ({"blocks": good_blocks()}, "is not a results file of gnn-unlearn benchmark"),
+    "no_blocks": ({"command": "c", "blocks": []}, "holds no blocks"),
+    "block_not_object": ({"command": "c", "blocks": ["in"]}, "block 1 is not an object"),
+    "node_table": ({"command": "c", "blocks": [{"dataset": "Cora", "size": 0.01, "seeds": [0], "rows": []}]},
+                   "block 1 has no 'encoder' (a name): not a block of gnn-unlearn benchmark"),
+    "no_seeds": ({"command": "c", "blocks": [_without(good_blocks()[0], "seeds")]},
+                 "block 1 ('Cora', 'gcn', 0.005, 'in') has no 'seeds' (a list of seeds)"),
+    "row_without_model": ({"command": "c", "blocks": [{**good_blocks()[0], "rows": _rows(x={"n": 5})}]},
+                          "has a row without a model name"),
+    "row_without_dt": ({"command": "c", "blocks": [{**good_blocks()[0], "rows": _rows(
+        gnndelete=_without(row("gnndelete", 0.9, 0.8, 0.8), "dt_auroc"))}]}, "has no ['dt_auroc'] in row 'gnndelete'"),
+    "null_speedup": ({"command": "c", "blocks": [{**good_blocks()[0], "rows": _rows(
+        gnndelete={**row("gnndelete", 0.9, 0.8, 0.8), "speedup": None})}]},
+        "holds values that are not numbers in row 'gnndelete': ['speedup']"),
+    "no_retrain": ({"command": "c", "blocks": [{**good_blocks()[0], "rows": _rows(retrain=None)}]},
+                   "has no 'retrain' row (every target is read against it)"),
+    "retrain_without_identification": ({"command": "c", "blocks": [{**good_blocks()[0], "rows": _rows(
+        retrain={"model": "retrain", "n": 5, "dt_auroc": 0.9, "df_auroc": 0.8})}]},
+        "has deletion identification (df_auc_gnndelete) in other rows but not in the 'retrain' row"),
+}
+
+
+@pytest.mark.parametrize("where", ["runs", "--retrains-from"])
+@pytest.mark.parametrize("kind", sorted(BROKEN_RUNS))
+def test_a_file_that_is_no_grid_run_is_refused_with_its_name(ft, tmp_path, capsys, kind, where):
+    content, says = BROKEN_RUNS[kind]
+    path = tmp_path / f"{kind}.json"
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    good = run_file(tmp_path / "good.json", good_blocks())
+    argv = [good, str(path)] if where == "runs" else [good, "--retrains-from", str(path)]
+    with pytest.raises(SystemExit) as e:
+        ft.main(argv)
+    assert e.value.code == 2
+    captured = capsys.readouterr()
+    assert f"{path}" in captured.err and says in captured.err
+    assert captured.out == ""
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--seeds", ""], "--seeds takes comma-separated integers >= 0"),
+    (["--seeds", "0,"], "--seeds takes comma-separated integers >= 0"),
+    (["--seeds", "-1"], "--seeds takes comma-separated integers >= 0"),
+    (["--seeds", "0,0"], "--seeds: 0 is given twice; give each once"),
+    (["--seeds", "0,7"], "--seeds: no block of the runs holds seeds [7] (they hold [0, 1])"),
+    (["--wheres", ""], "--wheres '' has an empty entry"),
+    (["--wheres", "in,"], "--wheres 'in,' has an empty entry"),
+    (["--wheres", "in,in"], "--wheres: 'in' is given twice; give each once"),
+    (["--wheres", "in,random"], "--wheres: no block of the runs is at random (their positions: in, out)"),
+    (["--wheres", "out", "--seeds", "0,3"], "--seeds: no block of the runs holds seeds [3]"),
+])
+def test_bad_options_are_refused_before_any_table(ft, tmp_path, capsys, argv, says):
+    good = run_file(tmp_path / "good.json", good_blocks())
+    with pytest.raises(SystemExit) as e:
+        ft.main([good, *argv])
+    assert e.value.code == 2
+    captured = capsys.readouterr()
+    assert says in captured.err and captured.out == ""
+
+
+def test_a_block_in_two_runs_is_refused_not_tallied_twice(ft, tmp_path, capsys):
+    first = run_file(tmp_path / "a.json", good_blocks())
+    second = run_file(tmp_path / "b.json", good_blocks()[1:])
+    with pytest.raises(SystemExit) as e:
+        ft.main([first, second])
+    assert e.value.code == 2
+    captured = capsys.readouterr()
+    assert f"block ('Cora', 'gcn', 0.005, 'out') is in both {first} and {second}" in captured.err
+    assert "merge_grid.py" in captured.err and "--retrains-from" in captured.err and captured.out == ""
+
+
+def test_a_missing_file_is_refused_with_its_name(ft, tmp_path, capsys):
+    good = run_file(tmp_path / "good.json", good_blocks())
+    for argv in ([str(tmp_path / "missing.json")], [good, "--retrains-from", str(tmp_path / "missing.json")]):
+        with pytest.raises(SystemExit) as e:
+            ft.main(argv)
+        assert e.value.code == 2
+        captured = capsys.readouterr()
+        assert f"cannot read {tmp_path / 'missing.json'}: No such file or directory" in captured.err
+        assert captured.out == ""
+
+
+def test_the_blocks_and_seeds_asked_for_are_read(tmp_path, capsys):
+    blocks = good_blocks()
+    blocks[1]["seeds"] = [1, 2]                 # seed 2 is only at "out"
+    load().main([run_file(tmp_path / "good.json", blocks), "--wheres", "out", "--seeds", "2"])
+    text = capsys.readouterr().out.split("Hardware")[1]
+    assert "| Cora | gcn | 0.005 | out | gnndelete | 1 |" in text and "| in |" not in text

@@ -58,3 +58,73 @@ def test_a_small_run_measures_the_original_retrains_and_methods(tmp_path):
     (tmp_path / "sb.md").unlink()
     sb.main(["--render", str(tmp_path / "sb.json")])
     assert "distance to the retrains" in (tmp_path / "sb.md").read_text()
+
+
+@pytest.fixture()
+def sb(monkeypatch):
+    """The script, with any training made to fail: a refusal must come before the work."""
+    module = load()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("training started before the options were checked")
+    for name in ("measure", "prepare_link", "unlearn"):
+        monkeypatch.setattr(module, name, refuse)
+    return module
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--methods", "d2dgn"], "--methods must all run with the reference (end in +ref)"),
+    (["--methods", "nothing+ref"], "--methods: unknown method 'nothing'"),
+    (["--methods", "utu+ref"], "--methods: 'utu+ref': method 'utu' takes no held-out reference"),
+    (["--methods", "d2dgn+ref,d2dgn+ref"], "--methods: methods must be distinct"),
+    (["--method-params", "{x"], "--method-params is not JSON"),
+    (["--method-params", "[1]"], "--method-params: method parameters must map a method name to its hyperparameters"),
+    (["--method-params", '{"d2dgn": {"nosuch": 1}}'], "--method-params: method 'd2dgn' has no parameter 'nosuch'"),
+    (["--methods", "d2dgn+ref", "--method-params", '{"gnndelete": {"settle": 6}}'],
+     "--method-params: method parameters for ['gnndelete'], which this run does not run"),
+    (["--method-params", '{"d2dgn": {"reference": 1}}'], "pass the held-out reference with the +ref row name"),
+    (["--seeds", "0"], "--seeds must be >= 1, got 0"),
+    (["--retrains", "0"], "--retrains must be >= 1, got 0"),
+    (["--epochs", "0"], "--epochs must be >= 1, got 0"),
+    (["--reference-folds", "1"], "--reference-folds must be >= 2, got 1"),
+    (["--name", ""], "--name '': give a file name without a folder"),
+    (["--name", "sub/x"], "--name 'sub/x': give a file name without a folder"),
+    (["--sizes", "abc"], "--sizes entry 'abc': give fractions of the training edges in (0, 1)"),
+    (["--sizes", "0.025,2"], "--sizes: 2.0 is not a fraction of the training edges in (0, 1)"),
+    (["--sizes", "0.025,0.025"], "--sizes: '0.025' is given twice; give each once"),
+    (["--wheres", "nowhere"], "--wheres: unknown where 'nowhere'"),
+    (["--wheres", "in,in"], "--wheres: 'in' is given twice; give each once"),
+    (["--wheres", "worst,worst:confidence"], "--wheres: 'worst' and 'worst:confidence' are the same"),
+    (["--wheres", "worst:influence", "--encoders", "gcn,gat"],
+     "--wheres: worst:influence gates the messages of gcn, gin, sage encoders only; run gat"),
+    (["--encoders", "gcx"], "--encoders: unknown encoder 'gcx'"),
+    (["--encoders", "gcn,gcn"], "--encoders: 'gcn' is given twice; give each once"),
+    (["--datasets", "nosuch"], "--datasets: unknown dataset 'nosuch'"),
+    (["--datasets", "Cora,cora"], "--datasets: 'Cora' and 'cora' are the same; give each once"),
+])
+def test_bad_options_are_refused_with_what_was_wrong_before_any_training(sb, tmp_path, capsys, argv, says):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as e:
+        sb.main(argv + ["--output", str(out)])
+    assert e.value.code == 2
+    assert says in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_an_output_file_is_refused_before_any_training(sb, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    with pytest.raises(SystemExit) as e:
+        sb.main(["--datasets", "synthetic", "--output", str(taken)])
+    assert e.value.code == 2
+    assert f"--output {str(taken)!r} is a file; give a folder" in capsys.readouterr().err
+
+
+def test_a_results_file_without_rows_is_not_rendered(sb, tmp_path, capsys):
+    saved = tmp_path / "sb.json"
+    saved.write_text(json.dumps({"command": "c", "hardware": "h", "rows": []}))
+    with pytest.raises(SystemExit) as e:
+        sb.main(["--render", str(saved)])
+    assert e.value.code == 2
+    assert f"--render {saved}: not a results file of this script (it holds no rows)" in capsys.readouterr().err
+    assert not (tmp_path / "sb.md").exists()

@@ -32,3 +32,77 @@ def test_bad_command_lines_stop_before_any_work(argv, monkeypatch, capsys):
     with pytest.raises(SystemExit) as stop:
         m.main(argv)
     assert stop.value.code == 2 and "error:" in capsys.readouterr().err
+
+
+@pytest.fixture()
+def wcs(monkeypatch):
+    """The script, with any training or search made to fail: a refusal must come before the work."""
+    module = load()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("training started before the options were checked")
+    for name in ("run", "prepare_link", "search_forget_set"):
+        monkeypatch.setattr(module, name, refuse)
+    return module
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--methods", "gnndelete,gnndelete"], "--methods: 'gnndelete' is given twice; give each once"),
+    (["--methods", "retrain#1,retrain#1"], "--methods: 'retrain#1' is given twice; give each once"),
+    (["--methods", "retrain"], "--methods: a retrain is searched as the noise floor: name it retrain#k"),
+    (["--methods", "nope"], "--methods: unknown method 'nope'"),
+    (["--methods", "cognac"], "--methods: method 'cognac' does not serve link models"),
+    (["--methods", "gnndelete", "--method-params", "{settle: 6}"], "--method-params is not JSON"),
+    (["--methods", "gnndelete", "--method-params", '{"d2dgn": {"settle": 6}}'],
+     "--method-params: method parameters for ['d2dgn'], which this run does not run"),
+    (["--methods", "gnndelete", "--method-params", '{"gnndelete": {"settle": "x"}}'],
+     "--method-params: gnndelete: hyperparameter settle='x' has type str"),
+    (["--seeds", "0"], "--seeds must be >= 1, got 0"),
+    (["--rounds", "-1"], "--rounds must be >= 0, got -1"),
+    (["--proposals", "0"], "--proposals must be >= 1, got 0"),
+    (["--retrain-seeds", "0"], "--retrain-seeds must be >= 1, got 0"),
+    (["--confirm-seeds", "0"], "--confirm-seeds must be >= 1, got 0"),
+    (["--reference-folds", "1"], "--reference-folds must be >= 2, got 1"),
+    (["--sizes", "0.025,abc"], "--sizes entry 'abc': give fractions of the training edges in (0, 1)"),
+    (["--sizes", "100"], "--sizes entry '100': give fractions of the training edges in (0, 1)"),
+    (["--sizes", "0.025,0.0250"], "--sizes: '0.025' and '0.0250' are the same; give each once"),
+    (["--starts", "in"], "--starts entry 'in': the search starts from random or worst:<criterion>"),
+    (["--starts", "worst"], "--starts entry 'worst': the search starts from random or worst:<criterion>"),
+    (["--starts", "worst:nosuch"], "--starts entry 'worst:nosuch'"),
+    (["--starts", "random,random"], "--starts: 'random' is given twice; give each once"),
+    (["--starts", "worst:influence", "--encoder", "gat"], "--starts worst:influence gates the messages of gcn, gin, "
+                                                          "sage encoders only"),
+    (["--encoder", "gcx"], "argument --encoder: invalid choice: 'gcx'"),
+    (["--name", ""], "--name '': give a file name without a folder"),
+    (["--name", "sub/x"], "--name 'sub/x': give a file name without a folder"),
+    (["--mirror", "/no/such/folder"], "--mirror '/no/such/folder' is not a folder"),
+    (["--datasets", "nosuch"], "--datasets: unknown dataset 'nosuch'"),
+    (["--datasets", "Cora,cora"], "--datasets: 'Cora' and 'cora' are the same; give each once"),
+])
+def test_bad_options_are_refused_before_any_training(wcs, tmp_path, capsys, argv, says):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as e:
+        wcs.main(argv + ["--output", str(out)])
+    assert e.value.code == 2
+    assert says in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_an_output_file_is_refused_before_any_training(wcs, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    with pytest.raises(SystemExit) as e:
+        wcs.main(["--output", str(taken)])
+    assert e.value.code == 2
+    assert f"--output {str(taken)!r} is a file; give a folder" in capsys.readouterr().err
+
+
+def test_a_second_dataset_is_refused_before_the_first_is_trained(wcs, mirror, cache_root, monkeypatch, tmp_path,
+                                                                  capsys):
+    monkeypatch.setenv("GNN_UNLEARN_CACHE", cache_root)
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as e:
+        wcs.main(["--datasets", "Cora,Nosuch", "--mirror", mirror, "--output", str(out)])
+    assert e.value.code == 2
+    assert "--datasets: unknown dataset 'Nosuch'" in capsys.readouterr().err
+    assert not out.exists()
