@@ -27,11 +27,10 @@ original's place: read its verdict beside the original's.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 
-from gnn_unlearn.bench import block_key, is_retrain, load_grid_run, rendered_header, run_code
+from gnn_unlearn.bench import block_key, is_retrain, read_grid_run, rendered_header, run_code
 from gnn_unlearn.options import check_distinct
 
 #: measure -> header; the measures read for "inside the retrain spread"
@@ -90,67 +89,21 @@ def verdicts(rows: dict[str, dict], name: str) -> dict[str, bool]:
     return out
 
 
-#: what this table reads of every block: key -> what it must be
-BLOCK_FIELDS = {"dataset": (str, "a name"), "encoder": (str, "a name"), "df_size": ((int, float), "a number"),
-                "where": (str, "a name"), "rows": (list, "a list of rows")}
-
-
-def _number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def block_problem(block) -> str | None:
-    """What ``block`` lacks of what this table reads, or ``None``: the fields of
-    :data:`BLOCK_FIELDS`, rows that each name a model and hold its number of seeds ``n`` and
-    numbers only, a "retrain" row and at least 2 retrain#k rows."""
-    if not isinstance(block, dict):
-        return "is not an object"
-    for key, (kind, what) in BLOCK_FIELDS.items():
-        if isinstance(block.get(key), bool) or not isinstance(block.get(key), kind):
-            return f"has no {key!r} ({what}): not a block of gnn-unlearn benchmark"
-    for r in block["rows"]:
-        if not isinstance(r, dict) or not isinstance(r.get("model"), str):
-            return "has a row without a model name"
-        if not isinstance(r.get("n"), int) or isinstance(r["n"], bool):
-            return f"has no number of seeds 'n' in row {r['model']!r}"
-        odd = [k for k, v in r.items() if k != "model" and not _number(v)]
-        if odd:
-            return f"holds values that are not numbers in row {r['model']!r}: {odd}"
-    names = [r["model"] for r in block["rows"]]
-    if "retrain" not in names:
-        return "has no 'retrain' row"
-    if sum(n.startswith("retrain#") for n in names) < 2:
+def spread_problem(block: dict) -> str | None:
+    """What this table needs beyond a grid block (:func:`~gnn_unlearn.bench.read_grid_run`):
+    at least 2 retrain#k rows, the spread every attack is read against."""
+    if sum(r["model"].startswith("retrain#") for r in block["rows"]) < 2:
         return "has fewer than 2 retrain#k rows; run with --retrain-seeds K (K >= 3)"
     return None
 
 
-def read_run(path: str) -> dict:
-    """The grid run in ``path`` (:func:`~gnn_unlearn.bench.load_grid_run`); ``ValueError`` naming
-    the file when it cannot be read, is not JSON, holds no blocks or a block this table cannot
-    read (:func:`block_problem`)."""
-    try:
-        run = load_grid_run(path)
-    except OSError as e:
-        raise ValueError(f"cannot read {path}: {e.strerror or e}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path} is not JSON ({e}); give the results files of gnn-unlearn benchmark") from None
-    if not run["blocks"]:
-        raise ValueError(f"{path} holds no blocks; give a run that finished at least one block")
-    for i, b in enumerate(run["blocks"], 1):
-        problem = block_problem(b)
-        if problem:
-            named = isinstance(b, dict) and all(k in b for k in ("dataset", "encoder", "df_size", "where"))
-            raise ValueError(f"{path}: block {i}{f' {block_key(b)[:4]}' if named else ''} {problem}")
-    return run
-
-
 def load_blocks(paths: list[str]) -> tuple[list[dict], list[str], set[str], set[str]]:
-    """Every block of the files (each read by :func:`read_run`), with the commands, hardware
+    """Every block of the files (each read by :func:`~gnn_unlearn.bench.read_grid_run`), with the commands, hardware
     and code that made them; refuses a block found twice (merge seeds of one configuration
     first with merge_grid.py)."""
     blocks, commands, hardware, codes, seen = [], [], set(), set(), {}
     for path in paths:
-        run = read_run(path)
+        run = read_grid_run(path, spread_problem)
         for b in run["blocks"]:
             key = block_key(b)
             if key in seen:

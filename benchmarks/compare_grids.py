@@ -12,58 +12,39 @@ seeds and same-seed retrains (checked), so that only the methods differ.
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 
-from gnn_unlearn.bench import block_key, check_same_requests, is_retrain, load_grid_run
+from gnn_unlearn.bench import block_key, check_same_requests, is_retrain, read_grid_run
 
 #: what the table reads of every block, of every method row and of the same-seed retrain row
-BLOCK_KEYS = ("dataset", "encoder", "df_size", "where", "seeds", "rows")
 MEASURES = ("dt_auroc", "df_auroc", "df_auc_gnndelete")
 RETRAIN_MEASURES = MEASURES + ("df_auc_gnndelete_min", "df_auc_gnndelete_max")
 
 
-def is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def measures_problem(block: dict) -> str | None:
+    """What a comparison needs beyond a grid block (:func:`~gnn_unlearn.bench.read_grid_run`):
+    the seeds, every method's measures, and the same-seed retrain's with its range."""
+    if not isinstance(block.get("seeds"), list):
+        return "has no 'seeds' (a list of seeds): not a block of gnn-unlearn benchmark"
+    for r in block["rows"]:
+        keys = RETRAIN_MEASURES if r["model"] == "retrain" else () if (
+            r["model"] == "original" or is_retrain(r["model"])) else MEASURES
+        missing = [k for k in keys if k not in r]
+        if missing:
+            return (f"has no {missing[0]!r} in row {r['model']!r} (a run without GNNDelete's Df measure or "
+                    "its retrain range cannot be compared)")
+    return None
 
 
 def load_run(path: str) -> dict:
-    """The grid run in ``path``; ``ValueError`` naming the file when it cannot be read, is not a
-    results file of ``gnn-unlearn benchmark``, holds a block twice, or a block lacks what the
-    table reads: its keys, one same-seed ``retrain`` row, a number for every measure."""
-    try:
-        run = load_grid_run(path)
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"cannot read {path}: {e}") from None
-    seen = set()
-    for i, block in enumerate(run["blocks"]):
-        if not isinstance(block, dict):
-            raise ValueError(f"{path}: block {i} is not a JSON object")
-        missing = [k for k in BLOCK_KEYS if k not in block]
-        if missing:
-            raise ValueError(f"{path}: block {i} has no {missing[0]!r} (not a gnn-unlearn benchmark run?)")
-        rows = block["rows"]
-        if not is_number(block["df_size"]) or not isinstance(rows, list) or \
-                not all(isinstance(r, dict) and "model" in r for r in rows):
-            raise ValueError(f"{path}: block {i} needs a numeric df_size and rows that name their model")
-        key = block_key(block)
-        names = [r["model"] for r in rows]
-        if names.count("retrain") != 1 or len(set(names)) < len(names):
-            raise ValueError(f"{path}: block {key[:4]} needs one row per model and one same-seed 'retrain' "
-                             f"row; it has {names}")
-        for r in rows:
-            keys = RETRAIN_MEASURES if r["model"] == "retrain" else () if (
-                r["model"] == "original" or is_retrain(r["model"])) else MEASURES
-            for k in keys:
-                if k not in r:
-                    raise ValueError(f"{path}: block {key[:4]}, row {r['model']!r} has no {k!r} (a run "
-                                     "without GNNDelete's Df measure or its retrain range cannot be compared)")
-                if not is_number(r[k]):
-                    raise ValueError(f"{path}: block {key[:4]}, row {r['model']!r}: {k} is {r[k]!r}, not a number")
-        if key in seen:
-            raise ValueError(f"{path}: block {key[:4]} is in the file twice")
-        seen.add(key)
+    """The grid run in ``path``, checked by :func:`~gnn_unlearn.bench.read_grid_run` and
+    :func:`measures_problem`; a block given twice in it is refused."""
+    run = read_grid_run(path, measures_problem)
+    keys = [block_key(b) for b in run["blocks"]]
+    twice = next((k for i, k in enumerate(keys) if k in keys[:i]), None)
+    if twice is not None:
+        raise ValueError(f"{path}: block {twice[:4]} is in the file twice")
     return run
 
 

@@ -39,12 +39,11 @@ other training seeds; "retrain" shares the original's seed). Two more tallies th
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
 
-from gnn_unlearn.bench import (block_key, check_same_requests, is_retrain, load_grid_run, rendered_header,
-                               run_code, select_seeds)
+from gnn_unlearn.bench import (GRID_BLOCK_FIELDS, block_key, check_same_requests, is_retrain, read_grid_run,
+                               rendered_header, run_code, select_seeds)
 from gnn_unlearn.options import check_distinct
 
 MEASURES = ("dt_auroc", "df_auroc", "df_auc_gnndelete")
@@ -286,60 +285,28 @@ def only_seeds(blocks: list[dict], seeds: list[int]) -> list[dict]:
     return [b for b in cut if b is not None]
 
 
-#: what this table reads of every block: key -> (type, what it must be)
-BLOCK_FIELDS = {"dataset": (str, "a name"), "encoder": (str, "a name"), "df_size": ((int, float), "a number"),
-                "where": (str, "a name"), "seeds": (list, "a list of seeds"), "rows": (list, "a list of rows")}
+#: a grid block's fields and the seeds this table reads one by one
+BLOCK_FIELDS = {**GRID_BLOCK_FIELDS, "seeds": (list, "a list of seeds")}
 
 
-def _number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def block_problem(block) -> str | None:
-    """What ``block`` lacks of what this table reads, or ``None``: the fields of
-    :data:`BLOCK_FIELDS`; rows that each name a model and hold its number of seeds ``n``, Dt
-    and library Df AUROC, and numbers only; a "retrain" row (the targets' reference) holding
-    deletion identification wherever another row does."""
-    if not isinstance(block, dict):
-        return "is not an object"
-    for key, (kind, what) in BLOCK_FIELDS.items():
-        if isinstance(block.get(key), bool) or not isinstance(block.get(key), kind):
-            return f"has no {key!r} ({what}): not a block of gnn-unlearn benchmark"
+def targets_problem(block: dict) -> str | None:
+    """What this table needs beyond a grid block (:func:`~gnn_unlearn.bench.read_grid_run`):
+    Dt and library Df AUROC in every row, and deletion identification in the "retrain" row
+    wherever another row has it."""
     for r in block["rows"]:
-        if not isinstance(r, dict) or not isinstance(r.get("model"), str):
-            return "has a row without a model name"
-        missing = [k for k in ("n", "dt_auroc", "df_auroc") if k not in r]
+        missing = [k for k in ("dt_auroc", "df_auroc") if k not in r]
         if missing:
             return f"has no {missing} in row {r['model']!r}"
-        odd = [k for k, v in r.items() if k != "model" and not _number(v)]
-        if odd:
-            return f"holds values that are not numbers in row {r['model']!r}: {odd}"
-    ref = next((r for r in block["rows"] if r["model"] == "retrain"), None)
-    if ref is None:
-        return "has no 'retrain' row (every target is read against it)"
+    ref = next(r for r in block["rows"] if r["model"] == "retrain")
     if "df_auc_gnndelete" not in ref and any("df_auc_gnndelete" in r for r in block["rows"]):
         return "has deletion identification (df_auc_gnndelete) in other rows but not in the 'retrain' row"
     return None
 
 
 def read_run(path: str) -> dict:
-    """The grid run in ``path`` (:func:`~gnn_unlearn.bench.load_grid_run`); ``ValueError`` naming
-    the file when it cannot be read, is not JSON, holds no blocks or a block this table cannot
-    read (:func:`block_problem`)."""
-    try:
-        run = load_grid_run(path)
-    except OSError as e:
-        raise ValueError(f"cannot read {path}: {e.strerror or e}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path} is not JSON ({e}); give the results files of gnn-unlearn benchmark") from None
-    if not run["blocks"]:
-        raise ValueError(f"{path} holds no blocks; give a run that finished at least one block")
-    for i, b in enumerate(run["blocks"], 1):
-        problem = block_problem(b)
-        if problem:
-            named = isinstance(b, dict) and all(k in b for k in ("dataset", "encoder", "df_size", "where"))
-            raise ValueError(f"{path}: block {i}{f' {block_key(b)[:4]}' if named else ''} {problem}")
-    return run
+    """The grid run in ``path``, checked by :func:`~gnn_unlearn.bench.read_grid_run` and
+    :func:`targets_problem`."""
+    return read_grid_run(path, targets_problem, BLOCK_FIELDS)
 
 
 def check_args(a: argparse.Namespace) -> tuple[list[dict], list[str], set[str], set[str]]:

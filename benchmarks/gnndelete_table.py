@@ -14,9 +14,8 @@ and are printed only beside blocks run with the reference code's "in"/"out" regi
 (`--region gnndelete`) and feature normalisation, in the GNNDelete-protocol column only.
 """
 import argparse
-import json
 
-from gnn_unlearn.bench import block_key, load_grid_run
+from gnn_unlearn.bench import read_grid_run
 
 # (GNN, where, model) -> (Dt AUROC, Df AUC in GNNDelete's protocol, wall seconds incl. start-up)
 REFERENCE_CODE_CORA_0_5 = {
@@ -51,42 +50,24 @@ def gap(row, ref, key):
     return f"{abs(row[key] - ref[key]):.3f}"
 
 
-def is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def spread_problem(block: dict) -> str | None:
+    """What this table prints beyond a grid block (:func:`~gnn_unlearn.bench.read_grid_run`):
+    each measure's standard deviation beside its mean."""
+    for r in block["rows"]:
+        missing = [k + "_std" for k in COLS if k in r and k != "speedup" and k + "_std" not in r]
+        if missing:
+            return f"has no {missing[0]!r} in row {r['model']!r}"
+    return None
 
 
 def load_runs(paths: list[str]) -> list[dict]:
-    """The grid runs in ``paths``; ``ValueError`` naming the file when one cannot be read, is not a
-    results file of ``gnn-unlearn benchmark`` or lacks what the table prints: the run's hardware,
-    each block's keys, one row per model with its ``n``, a number (and its ``_std``) for every
-    measure a row has."""
+    """The grid runs in ``paths``, checked by :func:`~gnn_unlearn.bench.read_grid_run` and
+    :func:`spread_problem`, each with the hardware and protocols the table names."""
     runs = []
     for path in paths:
-        try:
-            run = load_grid_run(path)
-        except (OSError, json.JSONDecodeError) as e:
-            raise ValueError(f"cannot read {path}: {e}") from None
+        run = read_grid_run(path, spread_problem)
         if "hardware" not in run or not isinstance(run.get("protocols", {}), dict):
             raise ValueError(f"{path} has no hardware or protocols of a gnn-unlearn benchmark run")
-        for i, b in enumerate(run["blocks"]):
-            if not isinstance(b, dict):
-                raise ValueError(f"{path}: block {i} is not a JSON object")
-            missing = [k for k in ("dataset", "encoder", "df_size", "where", "rows") if k not in b]
-            if missing:
-                raise ValueError(f"{path}: block {i} has no {missing[0]!r} (not a gnn-unlearn benchmark run?)")
-            rows = b["rows"]
-            if not is_number(b["df_size"]) or not isinstance(rows, list) or \
-                    not all(isinstance(r, dict) and "model" in r and "n" in r for r in rows):
-                raise ValueError(f"{path}: block {i} needs a numeric df_size and rows with their model and n")
-            names = [r["model"] for r in rows]
-            if len(set(names)) < len(names):
-                raise ValueError(f"{path}: block {block_key(b)[:4]} has two rows for one model: {names}")
-            for r in rows:
-                for key in (k for k in COLS if k in r):
-                    for k in (key,) if key == "speedup" else (key, key + "_std"):
-                        if not is_number(r.get(k)):
-                            raise ValueError(f"{path}: block {block_key(b)[:4]}, row {r['model']!r}: {k} is "
-                                             f"{r.get(k)!r}, not a number")
         runs.append(run)
     return runs
 

@@ -13,40 +13,22 @@ machine and code of each run where they differ.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 
-from gnn_unlearn.bench import block_key, keep_models, load_grid_run, merge_blocks, run_code, user_command, write_grid
+from gnn_unlearn.bench import (GRID_BLOCK_FIELDS, keep_models, merge_blocks, read_grid_run, run_code, user_command,
+                               write_grid)
 from gnn_unlearn.options import check_distinct, check_output_folder
 
-#: what a merge reads of every block: key -> (type, what it must be)
-BLOCK_FIELDS = {"dataset": (str, "a name"), "encoder": (str, "a name"), "df_size": ((int, float), "a number"),
-                "where": (str, "a name"), "seeds": (list, "a list of seeds"), "rows": (list, "a list of rows")}
+#: a grid block's fields and the seeds a merge joins
+BLOCK_FIELDS = {**GRID_BLOCK_FIELDS, "seeds": (list, "a list of seeds")}
 
 
-def _number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def block_problem(block) -> str | None:
-    """What ``block`` lacks of what a merge reads, or ``None``: the fields of
-    :data:`BLOCK_FIELDS` and rows that each name a model and hold its number of seeds ``n`` and
-    numbers only, every column with a standard deviation (``<col>_std``) with its minimum and
-    maximum too."""
-    if not isinstance(block, dict):
-        return "is not an object"
-    for key, (kind, what) in BLOCK_FIELDS.items():
-        if isinstance(block.get(key), bool) or not isinstance(block.get(key), kind):
-            return f"has no {key!r} ({what}): not a block of gnn-unlearn benchmark"
+def pooling_problem(block: dict) -> str | None:
+    """What a merge needs beyond a grid block (:func:`~gnn_unlearn.bench.read_grid_run`): every
+    column with a standard deviation (``<col>_std``) with its mean, minimum and maximum, from
+    which the pooled ones are computed."""
     for r in block["rows"]:
-        if not isinstance(r, dict) or not isinstance(r.get("model"), str):
-            return "has a row without a model name"
-        if not isinstance(r.get("n"), int) or isinstance(r["n"], bool):
-            return f"has no number of seeds 'n' in row {r['model']!r}"
-        odd = [k for k, v in r.items() if k != "model" and not _number(v)]
-        if odd:
-            return f"holds values that are not numbers in row {r['model']!r}: {odd}"
         spread = [k.removesuffix("_std") for k in r if k.endswith("_std")]
         bare = [k for k in spread if not all(k + s in r for s in ("", "_min", "_max"))]
         if bare:
@@ -57,23 +39,9 @@ def block_problem(block) -> str | None:
 
 
 def read_run(path: str) -> dict:
-    """The grid run in ``path`` (:func:`~gnn_unlearn.bench.load_grid_run`); ``ValueError`` naming
-    the file when it cannot be read, is not JSON, holds no blocks or a block a merge cannot
-    read (:func:`block_problem`)."""
-    try:
-        run = load_grid_run(path)
-    except OSError as e:
-        raise ValueError(f"cannot read {path}: {e.strerror or e}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path} is not JSON ({e}); give the results files of gnn-unlearn benchmark") from None
-    if not run["blocks"]:
-        raise ValueError(f"{path} holds no blocks; give runs that finished at least one block")
-    for i, b in enumerate(run["blocks"], 1):
-        problem = block_problem(b)
-        if problem:
-            named = isinstance(b, dict) and all(k in b for k in ("dataset", "encoder", "df_size", "where"))
-            raise ValueError(f"{path}: block {i}{f' {block_key(b)[:4]}' if named else ''} {problem}")
-    return run
+    """The grid run in ``path``, checked by :func:`~gnn_unlearn.bench.read_grid_run` and
+    :func:`pooling_problem`."""
+    return read_grid_run(path, pooling_problem, BLOCK_FIELDS)
 
 
 def check_args(a: argparse.Namespace) -> list[dict]:

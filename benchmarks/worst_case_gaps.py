@@ -14,7 +14,7 @@ import argparse
 import json
 import os
 
-from gnn_unlearn.bench import load_grid_run
+from gnn_unlearn.bench import read_grid_run
 from gnn_unlearn.io import atomic_write_text
 
 MEASURES = {"df_auroc": "Df AUROC (library)", "df_auc_gnndelete": "Df AUC (GNNDelete protocol)"}
@@ -39,35 +39,10 @@ def gaps(grid: dict) -> list[dict]:
     return out
 
 
-def is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def load_grid(path: str) -> dict:
-    """The grid run in ``path``; ``ValueError`` naming the file when it cannot be read, is not a
-    results file of ``gnn-unlearn benchmark``, a block lacks what the table reads (its keys, one
-    row per model with its ``n``, one same-seed ``retrain`` row, numbers for the Df measures) or
-    no block holds a method row."""
-    try:
-        grid = load_grid_run(path)
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"cannot read {path}: {e}") from None
-    for i, block in enumerate(grid["blocks"]):
-        if not isinstance(block, dict):
-            raise ValueError(f"{path}: block {i} is not a JSON object")
-        missing = [k for k in ("dataset", "encoder", "where", "rows") if k not in block]
-        if missing:
-            raise ValueError(f"{path}: block {i} has no {missing[0]!r} (not a gnn-unlearn benchmark run?)")
-        rows = block["rows"]
-        if not isinstance(rows, list) or not all(isinstance(r, dict) and "model" in r and "n" in r for r in rows):
-            raise ValueError(f"{path}: block {i} needs rows with their model and n")
-        names, named = [r["model"] for r in rows], f"{path}: block {i} ({block['dataset']}, {block['where']})"
-        if names.count("retrain") != 1 or len(set(names)) < len(names):
-            raise ValueError(f"{named} needs one row per model and one same-seed 'retrain' row; it has {names}")
-        for r in rows:
-            for k in MEASURES:
-                if k in r and not is_number(r[k]):
-                    raise ValueError(f"{named}, row {r['model']!r}: {k} is {r[k]!r}, not a number")
+    """The grid run in ``path``, checked by :func:`~gnn_unlearn.bench.read_grid_run`;
+    ``ValueError`` too when no block holds a method row (nothing to compare)."""
+    grid = read_grid_run(path)
     if not any(r["model"] not in ("original", "retrain") for b in grid["blocks"] for r in b["rows"]):
         raise ValueError(f"{path} holds no method rows (only the original and the retrain): nothing to compare")
     return grid

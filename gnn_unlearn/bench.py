@@ -8,7 +8,7 @@ import os
 import shlex
 import sys
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from torch_geometric.transforms import NormalizeFeatures
 
@@ -272,6 +272,62 @@ def load_grid_run(path: str) -> dict:
         run = json.load(f)
     if not isinstance(run, dict) or not isinstance(run.get("blocks"), list) or "command" not in run:
         raise ValueError(f"{path} is not a results file of gnn-unlearn benchmark (no command and blocks)")
+    return run
+
+
+#: what every block of a grid run holds, with its type and what it is
+GRID_BLOCK_FIELDS = {"dataset": (str, "a name"), "encoder": (str, "a name"), "df_size": ((int, float), "a number"),
+                     "where": (str, "a name"), "rows": (list, "a list of rows")}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def grid_block_problem(block: Any, fields: dict[str, tuple] = GRID_BLOCK_FIELDS) -> str | None:
+    """What ``block`` lacks of a grid block, or ``None``: the ``fields`` (default
+    :data:`GRID_BLOCK_FIELDS`) of their types; rows that each name a distinct model and hold its
+    number of seeds ``n`` and numbers only; one same-seed ``retrain`` row."""
+    if not isinstance(block, dict):
+        return "is not an object"
+    for key, (kind, what) in fields.items():
+        if isinstance(block.get(key), bool) or not isinstance(block.get(key), kind):
+            return f"has no {key!r} ({what}): not a block of gnn-unlearn benchmark"
+    for r in block["rows"]:
+        if not isinstance(r, dict) or not isinstance(r.get("model"), str):
+            return "has a row without a model name"
+        if not isinstance(r.get("n"), int) or isinstance(r["n"], bool):
+            return f"has no number of seeds 'n' in row {r['model']!r}"
+        odd = [k for k, v in r.items() if k != "model" and not _is_number(v)]
+        if odd:
+            return f"holds values that are not numbers in row {r['model']!r}: {odd}"
+    names = [r["model"] for r in block["rows"]]
+    if len(set(names)) < len(names):
+        return f"has two rows for one model: {names}"
+    if "retrain" not in names:
+        return "has no 'retrain' row (every measure is read against it)"
+    return None
+
+
+def read_grid_run(path: str, check_block: Callable[[dict], str | None] | None = None,
+                  fields: dict[str, tuple] = GRID_BLOCK_FIELDS) -> dict:
+    """The grid run in ``path`` (:func:`load_grid_run`), every block checked: ``ValueError``
+    naming the file (and the block) when it cannot be read, is not JSON, holds no blocks, or a
+    block has a problem (:func:`grid_block_problem`, then what ``check_block`` returns for
+    the reader's own needs)."""
+    try:
+        run = load_grid_run(path)
+    except OSError as e:
+        raise ValueError(f"cannot read {path}: {e.strerror or e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not JSON ({e}); give the results files of gnn-unlearn benchmark") from None
+    if not run["blocks"]:
+        raise ValueError(f"{path} holds no blocks; give a run that finished at least one block")
+    for i, b in enumerate(run["blocks"], 1):
+        problem = grid_block_problem(b, fields) or (check_block(b) if check_block else None)
+        if problem:
+            named = isinstance(b, dict) and all(k in b for k in ("dataset", "encoder", "df_size", "where"))
+            raise ValueError(f"{path}: block {i}{f' {block_key(b)[:4]}' if named else ''} {problem}")
     return run
 
 

@@ -210,7 +210,7 @@ def test_compare_grids_script_refuses_unreadable_or_different_runs_without_a_tra
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     for argv, message in (([write("a.json", cora), write("b.json", other)], "different blocks"),
-                          ([write("a.json", cora), str(bad)], "cannot read"),
+                          ([write("a.json", cora), str(bad)], "is not JSON"),
                           ([write("a.json", cora), str(tmp_path / "missing.json")], "cannot read"),
                           ([write("a.json", cora), write("c.json", [{k: v for k, v in cora[0].items()
                                                                      if k != "seeds"}])], "has no 'seeds'")):
@@ -302,7 +302,7 @@ BROKEN_RUNS = {
         gnndelete={**row("gnndelete", 0.9, 0.8, 0.8), "speedup": None})}]},
         "holds values that are not numbers in row 'gnndelete': ['speedup']"),
     "no_retrain": ({"command": "c", "blocks": [{**good_blocks()[0], "rows": _rows(retrain=None)}]},
-                   "has no 'retrain' row (every target is read against it)"),
+                   "has no 'retrain' row (every measure is read against it)"),
     "retrain_without_identification": ({"command": "c", "blocks": [{**good_blocks()[0], "rows": _rows(
         retrain={"model": "retrain", "n": 5, "dt_auroc": 0.9, "df_auroc": 0.8})}]},
         "has deletion identification (df_auc_gnndelete) in other rows but not in the 'retrain' row"),

@@ -33,19 +33,19 @@ def write(path, content):
 
 
 @pytest.mark.parametrize("content, says", [
-    ("{not json", "cannot read"),
+    ("{not json", "is not JSON"),
     ([block()], "is not a results file of gnn-unlearn benchmark (no command and blocks)"),
     ({"hardware": "h", "blocks": [block()]}, "is not a results file of gnn-unlearn benchmark"),
     ({"command": "c", "blocks": [block()]}, "has no hardware or protocols"),
     (run(block(), protocols=["df"]), "has no hardware or protocols"),
-    (run("a block"), "block 0 is not a JSON object"),
-    (run({k: v for k, v in block().items() if k != "where"}), "block 0 has no 'where'"),
-    (run(block(df_size="0.5%")), "block 0 needs a numeric df_size and rows with their model and n"),
-    (run(block([{"model": "retrain"}])), "block 0 needs a numeric df_size and rows with their model and n"),
+    (run("a block"), "block 1 is not an object"),
+    (run({k: v for k, v in block().items() if k != "where"}), "block 1 has no 'where'"),
+    (run(block(df_size="0.5%")), "has no 'df_size' (a number)"),
+    (run(block([{"model": "retrain"}])), "has no number of seeds 'n' in row 'retrain'"),
     (run(block([row("retrain"), row("retrain")])), "has two rows for one model"),
-    (run(block([row("retrain", mi_ratio=None, mi_ratio_std=0.0)])), "row 'retrain': mi_ratio is None, not a number"),
-    (run(block([row("retrain", mia_auc=0.5)])), "row 'retrain': mia_auc_std is None, not a number"),
-    (run(block([row("m", speedup="fast")])), "row 'm': speedup is 'fast', not a number"),
+    (run(block([row("retrain", mi_ratio=None, mi_ratio_std=0.0)])), "holds values that are not numbers in row 'retrain': ['mi_ratio']"),
+    (run(block([row("retrain", mia_auc=0.5)])), "has no 'mia_auc_std' in row 'retrain'"),
+    (run(block([row("retrain"), row("m", speedup="fast")])), "not numbers in row 'm': ['speedup']"),
 ])
 def test_files_it_cannot_render_are_refused_before_anything_is_printed(gt, tmp_path, capsys, content, says):
     good = write(tmp_path / "good.json", run(block()))

@@ -17,7 +17,7 @@ def row(model, lib=0.8, **extra):
 
 
 def block(rows=None, where="worst:confidence", **extra):
-    return {"dataset": "Cora", "encoder": "gcn", "where": where,
+    return {"dataset": "Cora", "encoder": "gcn", "df_size": 0.005, "where": where,
             "rows": rows if rows is not None else [row("original"), row("retrain"), row("gnndelete", 0.85)],
             **extra}
 
@@ -27,17 +27,17 @@ def run(*blocks):
 
 
 @pytest.mark.parametrize("content, says", [
-    ("{not json", "cannot read"),
+    ("{not json", "is not JSON"),
     ([block()], "is not a results file of gnn-unlearn benchmark (no command and blocks)"),
     ({"blocks": [block()]}, "is not a results file of gnn-unlearn benchmark"),
-    (run(7), "block 0 is not a JSON object"),
-    (run({k: v for k, v in block().items() if k != "encoder"}), "block 0 has no 'encoder'"),
-    (run(block([{"model": "retrain"}])), "block 0 needs rows with their model and n"),
-    (run(block([row("original"), row("gnndelete")])), "needs one row per model and one same-seed 'retrain' row"),
-    (run(block([row("retrain"), row("gnndelete"), row("gnndelete")])), "needs one row per model"),
-    (run(block([row("retrain"), row("gnndelete", None)])), "row 'gnndelete': df_auroc is None, not a number"),
+    (run(7), "block 1 is not an object"),
+    (run({k: v for k, v in block().items() if k != "encoder"}), "block 1 has no 'encoder'"),
+    (run(block([{"model": "retrain"}])), "has no number of seeds 'n' in row 'retrain'"),
+    (run(block([row("original"), row("gnndelete")])), "has no 'retrain' row"),
+    (run(block([row("retrain"), row("gnndelete"), row("gnndelete")])), "has two rows for one model"),
+    (run(block([row("retrain"), row("gnndelete", None)])), "holds values that are not numbers in row 'gnndelete': ['df_auroc']"),
     (run(block([row("original"), row("retrain")])), "holds no method rows (only the original and the retrain)"),
-    (run(), "holds no method rows"),
+    (run(), "holds no blocks"),
 ])
 def test_grids_it_cannot_read_are_refused_before_anything_is_written(wcg, tmp_path, capsys, content, says):
     grid = tmp_path / "grid.json"
