@@ -45,7 +45,7 @@ from gnn_unlearn.data import link_split, node_split, synthetic_graph
 from gnn_unlearn.distributed import init_from_env
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
-from gnn_unlearn.options import check_output_folder
+from gnn_unlearn.options import check_output_folder, check_results_name
 from gnn_unlearn.loader import check_batch_size, fit_minibatch, positive_fanouts
 from gnn_unlearn.models import make_model
 from gnn_unlearn.training import TrainConfig, fit, validation_score
@@ -75,8 +75,7 @@ def check_args(args, parser: argparse.ArgumentParser) -> list[tuple[int, int]]:
     positive ints; ``--layers`` given with ``--fanouts`` or ``--batch-size`` without them (ignored
     there); an ``--encoder`` or ``--layers`` the library cannot build, ``--epochs`` < 1.
     """
-    if not args.name:
-        raise ValueError("--name must not be empty: it names the result files")
+    check_results_name(args.name)
     check_output_folder(args.output)
     runs = parse_runs(args.runs)
     # not resolve_device: it would start CUDA in the launcher, which then holds GPU memory beside the workers

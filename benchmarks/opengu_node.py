@@ -84,7 +84,7 @@ from gnn_unlearn.methods.certified_select import check_request
 from gnn_unlearn.metrics.node import accuracy, macro_f1
 from gnn_unlearn.models import train_certified
 from gnn_unlearn.models.scattering import train_scattering
-from gnn_unlearn.options import check_distinct, check_output_folder
+from gnn_unlearn.options import check_distinct, check_output_folder, check_results_name
 from gnn_unlearn.sharding import PRESETS, check_sharded_inputs, train_sharded
 
 #: OpenGU's numbers on Cora (one run, seed 2024), quoted from ../shared/opengu/results.md
@@ -391,8 +391,7 @@ def check_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tup
     labels, or too small for the request of some seed (int(0.1 N) training nodes; with
     ``--synthetic``, 270)."""
     default = parser.get_default
-    if not args.name:
-        raise ValueError("--name must not be empty: it names the result files")
+    check_results_name(args.name)
     check_output_folder(args.output)
     if args.seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {args.seeds}")

@@ -26,7 +26,7 @@ from gnn_unlearn import node_split
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.ops.partition import graph_balance, graph_fairness
-from gnn_unlearn.options import check_output_folder, load_datasets
+from gnn_unlearn.options import check_output_folder, check_results_name, load_datasets
 from gnn_unlearn.sharding import partition_nodes
 
 #: (label, partition name, partition options)
@@ -52,8 +52,7 @@ def check_args(a: argparse.Namespace) -> dict[str, Data]:
     ``--output`` that is a file, ``--seeds`` < 1, ``--shards`` < 2, ``--datasets`` repeated,
     unknown or with missing files, a graph without node labels (the split and the fairness
     score need them) or with fewer nodes than ``--shards``."""
-    if not a.name:
-        raise ValueError("--name must not be empty: it names the result files")
+    check_results_name(a.name)
     check_output_folder(a.output)
     if a.seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {a.seeds}")

@@ -42,7 +42,7 @@ from gnn_unlearn.methods.stopping import UnseenEdges, rank_auc
 from gnn_unlearn.metrics.forget_sets import forget_request, parse_where
 from gnn_unlearn.models import make_model
 from gnn_unlearn.ops.negative import negative_pairs
-from gnn_unlearn.options import check_distinct, check_output_folder, load_datasets
+from gnn_unlearn.options import check_distinct, check_output_folder, check_results_name, load_datasets
 from gnn_unlearn.training import TrainConfig, train
 from gnn_unlearn.utils import seeded
 
@@ -167,8 +167,7 @@ def check_args(a: argparse.Namespace) -> dict[str, Data]:
     (``worst`` is ``worst:confidence``), a ``--mirror`` that is not a folder, ``--datasets``
     repeated, unknown or with missing files, and requests that cannot be drawn from a seed's link
     split (the worst-case ones ranked by an untrained GCN: only their size matters here)."""
-    if not a.name:
-        raise ValueError("--name must not be empty: it names the result files")
+    check_results_name(a.name)
     check_output_folder(a.output)
     if a.seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {a.seeds}")

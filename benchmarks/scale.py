@@ -58,7 +58,7 @@ from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.rec import topk_metrics
 from gnn_unlearn.evaluation import evaluate
 from gnn_unlearn.methods.unlearnrec import pretrain_influence_encoder
-from gnn_unlearn.options import check_output_folder, table_methods, whole_numbers
+from gnn_unlearn.options import check_output_folder, check_results_name, table_methods, whole_numbers
 from gnn_unlearn.utils import CostMeter, resolve_device, seeded
 
 METHODS = {"link": ("gradient_ascent", "gnndelete", "d2dgn"),
@@ -255,8 +255,7 @@ def check_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tor
     ``--max-steps`` < 1; ``--region-pairs`` < 1 or without gnndelete; a ``--device`` this
     machine lacks."""
     default = parser.get_default
-    if not args.name:
-        raise ValueError("--name must not be empty: it names the result files")
+    check_results_name(args.name)
     check_output_folder(args.output)
     sizes = whole_numbers("--nodes", args.nodes, "2000,8000,30000")
     try:

@@ -33,7 +33,7 @@ from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.link import link_auc
 from gnn_unlearn.metrics.node import accuracy, macro_f1
 from gnn_unlearn.models import make_model
-from gnn_unlearn.options import check_distinct, check_output_folder, load_datasets
+from gnn_unlearn.options import check_distinct, check_output_folder, check_results_name, load_datasets
 from gnn_unlearn.sharding import (PRESETS, check_partition_options, check_sharded_inputs, partition_nodes,
                                   train_sharded)
 
@@ -352,8 +352,7 @@ def check_args(args, parser: argparse.ArgumentParser) -> list[dict] | None:
     unknown, missing files or unfit for the task, an ``--encoder`` the library cannot build,
     more shards than training nodes / edges, and requests that cannot be drawn from a dataset.
     """
-    if not args.name:
-        raise ValueError("--name must not be empty: it names the result files")
+    check_results_name(args.name)
     check_output_folder(args.output)
     if args.render:
         return check_render(args)

@@ -38,7 +38,7 @@ from gnn_unlearn.models import make_model
 from gnn_unlearn.models.features import density, is_sparse_enough
 from gnn_unlearn.ops.graph import edge_keys
 from gnn_unlearn.ops.negative import sample_non_edges
-from gnn_unlearn.options import check_distinct, check_output_folder, load_datasets
+from gnn_unlearn.options import check_distinct, check_output_folder, check_results_name, load_datasets
 from gnn_unlearn.training import (TrainConfig, fit, link_loss, negative_pairs, node_loss,
                                   validation_score)
 from gnn_unlearn.utils import seeded
@@ -298,8 +298,7 @@ def check_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tup
     ``--output`` that is a file; ``--cases`` empty, unknown or repeated; ``--threads``,
     ``--repeats``, ``--phase-epochs`` or ``--gowalla-epochs`` < 1, ``--gowalla-epochs`` without
     the gowalla_link case; a dataset of the cases that cannot be loaded (missing files)."""
-    if not args.name:
-        raise ValueError("--name must not be empty: it names the result files")
+    check_results_name(args.name)
     check_output_folder(args.output)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     if not cases:

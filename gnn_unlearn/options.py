@@ -34,6 +34,12 @@ def check_output_folder(path: str, flag: str = "--output") -> None:
         raise ValueError(f"{flag} {path!r} is a file; give a folder for the results")
 
 
+def check_results_name(name: str, flag: str = "--name") -> None:
+    """Refuses an empty results file stem (it would write hidden files ``.md`` / ``.json``)."""
+    if not name:
+        raise ValueError(f"{flag} must not be empty: it names the result files")
+
+
 def whole_numbers(flag: str, text: str, example: str, minimum: int = 1, distinct: bool = True) -> list[int]:
     """The comma-separated whole numbers ``>= minimum`` of ``text``, each given once unless
     ``distinct=False`` (e.g. one fanout per layer)."""

@@ -1,7 +1,7 @@
 import pytest
 
-from gnn_unlearn.options import (check_distinct, check_output_folder, load_datasets, load_graph, table_methods,
-                                 whole_numbers)
+from gnn_unlearn.options import (check_distinct, check_output_folder, check_results_name, load_datasets, load_graph,
+                                 table_methods, whole_numbers)
 
 
 def test_check_distinct_names_the_repeat_and_what_it_repeats():
@@ -63,3 +63,9 @@ def test_table_methods_refuse_retrain_reference_and_methods_of_another_task():
                               (["nosuch"], "node", "--methods: unknown method 'nosuch'")):
         with pytest.raises(ValueError, match=says):
             table_methods(names, task)
+
+
+def test_an_empty_results_name_is_refused():
+    check_results_name("grid")
+    with pytest.raises(ValueError, match="--name must not be empty"):
+        check_results_name("")
