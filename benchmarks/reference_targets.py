@@ -39,10 +39,11 @@ from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.methods import HeldOutReference, unlearn
 from gnn_unlearn.methods.reference import reference_levels
 from gnn_unlearn.methods.stopping import UnseenEdges, rank_auc
-from gnn_unlearn.metrics.forget_sets import forget_request, parse_where
+from gnn_unlearn.metrics.forget_sets import forget_request
 from gnn_unlearn.models import make_model
 from gnn_unlearn.ops.negative import negative_pairs
-from gnn_unlearn.options import check_distinct, check_output_folder, check_results_name, load_datasets
+from gnn_unlearn.options import (check_distinct, check_output_folder, check_results_name, deleted_set_positions,
+                                 load_datasets)
 from gnn_unlearn.training import TrainConfig, train
 from gnn_unlearn.utils import seeded
 
@@ -173,13 +174,7 @@ def check_args(a: argparse.Namespace) -> dict[str, Data]:
         raise ValueError(f"--seeds must be >= 1, got {a.seeds}")
     sizes = parse_sizes(a.sizes)
     wheres = a.wheres.split(",")
-    positions = []
-    for where in wheres:
-        try:
-            positions.append(parse_where(where))
-        except ValueError as e:
-            raise ValueError(f"--wheres entry {where!r}: {e}") from None
-    check_distinct("--wheres", wheres, positions)
+    deleted_set_positions(wheres)
     datasets = load_datasets(a.datasets.split(","), mirror=a.mirror)
     for name, graph in datasets.items():
         model = None

@@ -18,11 +18,11 @@ from gnn_unlearn.experiment import (aggregate, aggregate_rows, code_version, har
 from gnn_unlearn.methods import HeldOutReference, get
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.metrics.attacks import build_attacks
-from gnn_unlearn.metrics.forget_sets import GATED_ENCODERS, parse_where
+from gnn_unlearn.metrics.forget_sets import GATED_ENCODERS
 from gnn_unlearn.metrics.link import DF_PROTOCOLS
 from gnn_unlearn.metrics.report import LINK_COLUMNS, check_retrain_seeds
 from gnn_unlearn.models.encoders import ENCODERS
-from gnn_unlearn.options import check_distinct, check_output_folder, load_datasets
+from gnn_unlearn.options import check_distinct, check_output_folder, deleted_set_positions, load_datasets
 from gnn_unlearn.training import TrainConfig
 from gnn_unlearn.utils import resolve_device
 
@@ -84,13 +84,7 @@ def check_grid(datasets: Sequence[str], encoders: Sequence[str], sizes: Sequence
         if isinstance(size, bool) or not isinstance(size, (int, float)) or not 0 < size < 1:
             raise ValueError(f"sizes: {size!r} is not a fraction of the training edges in (0, 1), e.g. 0.025")
     check_distinct("sizes", [f"{s:g}" for s in sizes], list(sizes))
-    positions = []
-    for where in wheres:
-        try:
-            positions.append(parse_where(where))
-        except ValueError as e:
-            raise ValueError(f"wheres: {e}") from None
-    check_distinct("wheres", wheres, positions)
+    positions = deleted_set_positions(wheres, "wheres")
     ungated = [e for e in encoders if e not in GATED_ENCODERS]
     if ("worst", "influence") in positions and ungated:
         raise ValueError(f"wheres: worst:influence gates the messages of {', '.join(GATED_ENCODERS)} encoders "
@@ -137,8 +131,6 @@ def run_grid(datasets: Sequence[str], encoders: Sequence[str], methods: Sequence
     check_retrain_seeds(retrain_seeds)
     if isinstance(reference_folds, bool) or not isinstance(reference_folds, int) or reference_folds < 2:
         raise ValueError(f"reference_folds must be an int >= 2, got {reference_folds!r}")
-    for where in wheres:                                    # and unknown deleted-set positions
-        parse_where(where)
     command = user_command()
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     code = code_version()

@@ -13,6 +13,7 @@ from torch_geometric.data import Data
 
 from gnn_unlearn.data import load_dataset, synthetic_graph
 from gnn_unlearn.experiment import parse_methods
+from gnn_unlearn.metrics.forget_sets import parse_where
 
 
 def check_distinct(flag: str, entries: Sequence, keys: Sequence | None = None) -> None:
@@ -106,3 +107,16 @@ def table_methods(names: Sequence[str], task: str, reference: bool = False,
     if not reference and any(with_ref for _, with_ref in parsed):
         raise ValueError(f"{flag}: this table runs no held-out reference; drop the '+ref' suffix")
     return names
+
+
+def deleted_set_positions(wheres: Sequence[str], flag: str = "--wheres") -> list[tuple]:
+    """The parsed positions of ``wheres`` (:func:`~gnn_unlearn.metrics.forget_sets.parse_where`),
+    none meaning another's (``worst`` is ``worst:confidence``)."""
+    positions = []
+    for where in wheres:
+        try:
+            positions.append(parse_where(where))
+        except ValueError as e:
+            raise ValueError(f"{flag}: {e}") from None
+    check_distinct(flag, list(wheres), positions)
+    return positions

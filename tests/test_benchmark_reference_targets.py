@@ -28,7 +28,7 @@ SYNTHETIC = ["--datasets", "synthetic"]
     (["--sizes", "0.005,1.5"], "--sizes entry '1.5': give shares of the training edges in (0, 1)"),
     (["--sizes", "-0.1"], "--sizes entry '-0.1'"),
     (["--sizes", "0.005,0.0050"], "--sizes: '0.005' and '0.0050' are the same; give each once"),
-    (["--wheres", "in,nowhere"], "--wheres entry 'nowhere': unknown where 'nowhere'"),
+    (["--wheres", "in,nowhere"], "--wheres: unknown where 'nowhere'"),
     (["--wheres", "worst:nosuch"], "unknown worst-case criterion 'nosuch'"),
     (["--wheres", "in,in"], "--wheres: 'in' is given twice"),
     (["--wheres", "worst,worst:confidence"], "--wheres: 'worst' and 'worst:confidence' are the same"),

@@ -1,7 +1,7 @@
 import pytest
 
-from gnn_unlearn.options import (check_distinct, check_output_folder, check_results_name, load_datasets, load_graph,
-                                 table_methods, whole_numbers)
+from gnn_unlearn.options import (check_distinct, check_output_folder, check_results_name, deleted_set_positions,
+                                 load_datasets, load_graph, table_methods, whole_numbers)
 
 
 def test_check_distinct_names_the_repeat_and_what_it_repeats():
@@ -69,3 +69,11 @@ def test_an_empty_results_name_is_refused():
     check_results_name("grid")
     with pytest.raises(ValueError, match="--name must not be empty"):
         check_results_name("")
+
+
+def test_deleted_set_positions_are_parsed_and_distinct():
+    assert deleted_set_positions(["in", "worst:high_degree"]) == [("in", None), ("worst", "high_degree")]
+    with pytest.raises(ValueError, match="--wheres: unknown where 'inn'"):
+        deleted_set_positions(["in", "inn"])
+    with pytest.raises(ValueError, match="--wheres: 'worst' and 'worst:confidence' are the same"):
+        deleted_set_positions(["worst", "worst:confidence"])
