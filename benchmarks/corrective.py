@@ -29,7 +29,7 @@ from gnn_unlearn.data import Manipulation, edge_injection, label_flip
 from gnn_unlearn.experiment import hardware
 from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.methods import get
-from gnn_unlearn.options import check_distinct, load_datasets, table_methods
+from gnn_unlearn.options import check_distinct, load_datasets, shares, table_methods
 
 #: ``--manipulations`` entries and the option that sizes each.
 MANIPULATIONS = {"label_flip": "--flip-rate", "edge_injection": "--inject-edges"}
@@ -86,14 +86,7 @@ def check_args(args: argparse.Namespace) -> dict[str, Data]:
         if kind not in MANIPULATIONS:
             raise ValueError(f"--manipulations entry {kind!r}: choose from {', '.join(MANIPULATIONS)}")
     check_distinct("--manipulations", kinds)
-    fractions = []
-    for spec in args.fractions.split(","):
-        try:
-            fractions.append(float(spec))
-        except ValueError:
-            raise ValueError(f"--fractions entry {spec!r}: give a share of the manipulated set in (0, 1], "
-                             "e.g. 0.25") from None
-    check_distinct("--fractions", args.fractions.split(","), fractions)
+    fractions = shares("--fractions", args.fractions, "of the manipulated set", "0.05,0.25,1.0", include_one=True)
     datasets = load_datasets(args.datasets.split(","), root=args.root)
     for name, base in datasets.items():
         for seed in range(args.seeds):

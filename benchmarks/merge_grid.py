@@ -13,12 +13,11 @@ machine and code of each run where they differ.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 from gnn_unlearn.bench import (GRID_BLOCK_FIELDS, keep_models, merge_blocks, read_grid_run, run_code, user_command,
                                write_grid)
-from gnn_unlearn.options import check_distinct, check_output_folder
+from gnn_unlearn.options import check_distinct, check_output_folder, check_results_name
 
 #: a grid block's fields and the seeds a merge joins
 BLOCK_FIELDS = {**GRID_BLOCK_FIELDS, "seeds": (list, "a list of seeds")}
@@ -51,9 +50,7 @@ def check_args(a: argparse.Namespace) -> list[dict]:
     names no method or a method twice. Returns the runs, loaded."""
     if len(a.runs) < 2:
         raise ValueError("give at least two runs to merge")
-    if a.name in ("", ".", "..") or os.sep in a.name or (os.altsep and os.altsep in a.name):
-        raise ValueError(f"--name {a.name!r}: give a file name without a folder, e.g. fidelity_5seeds "
-                         "(the folder is --output)")
+    check_results_name(a.name, folders=False)
     check_output_folder(a.output)
     if a.models is not None:
         models = [m.strip() for m in a.models.split(",") if m.strip()]

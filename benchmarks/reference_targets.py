@@ -42,8 +42,8 @@ from gnn_unlearn.methods.stopping import UnseenEdges, rank_auc
 from gnn_unlearn.metrics.forget_sets import forget_request
 from gnn_unlearn.models import make_model
 from gnn_unlearn.ops.negative import negative_pairs
-from gnn_unlearn.options import (check_distinct, check_output_folder, check_results_name, deleted_set_positions,
-                                 load_datasets)
+from gnn_unlearn.options import (check_output_folder, check_results_name, deleted_set_positions, load_datasets,
+                                 shares)
 from gnn_unlearn.training import TrainConfig, train
 from gnn_unlearn.utils import seeded
 
@@ -143,26 +143,10 @@ def markdown(rows, blocks, command) -> str:
     return "\n".join(lines) + "\n"
 
 
-def parse_sizes(text: str) -> list[float]:
-    """``--sizes``: distinct shares of the training edges in (0, 1), comma-separated."""
-    entries = text.split(",")
-    sizes = []
-    for entry in entries:
-        try:
-            size = float(entry)
-        except ValueError:
-            size = float("nan")
-        if not 0 < size < 1:
-            raise ValueError(f"--sizes entry {entry!r}: give shares of the training edges in (0, 1), "
-                             "comma-separated, e.g. 0.005,0.025")
-        sizes.append(size)
-    check_distinct("--sizes", entries, sizes)
-    return sizes
-
-
-def check_args(a: argparse.Namespace) -> dict[str, Data]:
+def check_args(a: argparse.Namespace) -> tuple[dict[str, Data], list[float]]:
     """Refuses every bad option before any training, with what was wrong (``ValueError``), and
-    returns the datasets by name, loaded: an empty ``--name``, an ``--output`` that is a file,
+    returns the datasets by name, loaded, and the sizes. Refused: an empty ``--name``, an
+    ``--output`` that is a file,
     ``--seeds`` < 1, ``--sizes`` not distinct shares in (0, 1), ``--wheres`` that
     :func:`~gnn_unlearn.metrics.forget_sets.parse_where` refuses or that name one position twice
     (``worst`` is ``worst:confidence``), a ``--mirror`` that is not a folder, ``--datasets``
@@ -172,7 +156,7 @@ def check_args(a: argparse.Namespace) -> dict[str, Data]:
     check_output_folder(a.output)
     if a.seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {a.seeds}")
-    sizes = parse_sizes(a.sizes)
+    sizes = shares("--sizes", a.sizes, "of the training edges", "0.005,0.025")
     wheres = a.wheres.split(",")
     deleted_set_positions(wheres)
     datasets = load_datasets(a.datasets.split(","), mirror=a.mirror)
@@ -189,7 +173,7 @@ def check_args(a: argparse.Namespace) -> dict[str, Data]:
                         forget_request(data, model, size, where, seed=seed)
                     except ValueError as e:
                         raise ValueError(f"--sizes {size:g} --wheres {where} on {name}, seed {seed}: {e}") from None
-    return datasets
+    return datasets, sizes
 
 
 def main(argv=None) -> None:
@@ -203,12 +187,12 @@ def main(argv=None) -> None:
     p.add_argument("--name", default="reference_targets")
     a = p.parse_args(argv)
     try:
-        datasets = check_args(a)
+        datasets, sizes = check_args(a)
     except ValueError as e:
         p.error(str(e))
     command = user_command()
     t0 = time.perf_counter()
-    rows = run(datasets, list(range(a.seeds)), parse_sizes(a.sizes), a.wheres.split(","))
+    rows = run(datasets, list(range(a.seeds)), sizes, a.wheres.split(","))
     blocks = summary(rows)
     os.makedirs(a.output, exist_ok=True)
     atomic_write_text(os.path.join(a.output, f"{a.name}.md"), markdown(rows, blocks, command)

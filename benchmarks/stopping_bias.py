@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import statistics
 import sys
@@ -41,6 +40,7 @@ from gnn_unlearn.methods import HeldOutReference
 from gnn_unlearn.methods.reference import reference_levels
 from gnn_unlearn.methods.stopping import STOP_TOLERANCE, Monitor
 from gnn_unlearn.metrics.forget_sets import forget_request
+from gnn_unlearn.options import check_results_name, shares
 
 
 def excesses(monitor: Monitor, model: torch.nn.Module) -> tuple[float, float]:
@@ -192,15 +192,8 @@ def check_args(a: argparse.Namespace) -> tuple[list[str], list[float], list[str]
                                ("--reference-folds", a.reference_folds, 2)):
         if value < least:
             raise ValueError(f"{flag} must be >= {least}, got {value}")
-    if a.name in ("", ".", "..") or os.sep in a.name or (os.altsep and os.altsep in a.name):
-        raise ValueError(f"--name {a.name!r}: give a file name without a folder (the folder is --output)")
-    sizes = []
-    for entry in a.sizes.split(","):
-        try:
-            sizes.append(float(entry))
-        except ValueError:
-            raise ValueError(f"--sizes entry {entry!r}: give fractions of the training edges in (0, 1), "
-                             "e.g. 0.025") from None
+    check_results_name(a.name, folders=False)
+    sizes = shares("--sizes", a.sizes, "of the training edges", "0.025")
     datasets, wheres = a.datasets.split(","), a.wheres.split(",")
     try:
         check_grid(datasets, a.encoders.split(","), sizes, wheres, list(range(a.seeds)), "cpu", a.output,

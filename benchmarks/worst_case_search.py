@@ -32,7 +32,7 @@ from gnn_unlearn.io import atomic_write_text
 from gnn_unlearn.methods import HeldOutReference
 from gnn_unlearn.metrics.forget_sets import CRITERIA, GATED_ENCODERS
 from gnn_unlearn.models.encoders import ENCODERS
-from gnn_unlearn.options import check_distinct, check_output_folder, load_datasets
+from gnn_unlearn.options import check_distinct, check_output_folder, check_results_name, load_datasets, shares
 
 TOLERANCE = {"identification": 0.05, "library": 0.03}
 
@@ -148,16 +148,7 @@ def check_args(a: argparse.Namespace) -> None:
                                ("--reference-folds", a.reference_folds, 2)):
         if value < least:
             raise ValueError(f"{flag} must be >= {least}, got {value}")
-    sizes = []
-    for entry in a.sizes.split(","):
-        try:
-            sizes.append(float(entry))
-        except ValueError:
-            sizes.append(float("nan"))
-        if not 0 < sizes[-1] < 1:
-            raise ValueError(f"--sizes entry {entry!r}: give fractions of the training edges in (0, 1), "
-                             "e.g. 0.025")
-    check_distinct("--sizes", a.sizes.split(","), sizes)
+    shares("--sizes", a.sizes, "of the training edges", "0.025")
     starts = a.starts.split(",")
     for start in starts:
         base, _, criterion = start.partition(":")
@@ -169,10 +160,7 @@ def check_args(a: argparse.Namespace) -> None:
                              f"encoders only; run --encoder {a.encoder} from another start")
     check_distinct("--starts", starts)
     check_output_folder(a.output)
-    if a.name in ("", ".", "..") or os.sep in a.name or (os.altsep and os.altsep in a.name):
-        raise ValueError(f"--name {a.name!r}: give a file name without a folder (the folder is --output)")
-    if a.mirror is not None and not os.path.isdir(a.mirror):
-        raise ValueError(f"--mirror {a.mirror!r} is not a folder; give the folder of the raw dataset files")
+    check_results_name(a.name, folders=False)
     load_datasets(a.datasets.split(","), mirror=a.mirror)
 
 

@@ -532,8 +532,9 @@ def cmd_fit_reference(a: argparse.Namespace) -> None:
 
 def cmd_benchmark(a: argparse.Namespace) -> None:
     from gnn_unlearn.bench import run_grid
+    from gnn_unlearn.options import shares
     run_grid(datasets=a.datasets.split(","), encoders=a.encoders.split(","),
-             methods=a.methods.split(","), sizes=_sizes(a.sizes),
+             methods=a.methods.split(","), sizes=shares("--sizes", a.sizes, "of the training edges", "0.005,0.025"),
              wheres=a.wheres.split(","), seeds=_seed_range(a.first_seed, a.seeds), device=a.device,
              output=a.output, root=a.root, mirror=a.mirror, epochs=a.epochs, name=a.name,
              region=a.region, normalize_features=a.normalize_features,
@@ -541,15 +542,6 @@ def cmd_benchmark(a: argparse.Namespace) -> None:
              attack_params=_json_arg(a.attack_params, "--attack-params", ATTACK_PARAMS_EXAMPLE),
              retrain_seeds=a.retrain_seeds, reference_folds=a.reference_folds, mia=not a.no_mia,
              method_params=_json_arg(a.method_params, "--method-params", '{"gnndelete": {"settle": 6}}'))
-
-
-def _sizes(text: str) -> list[float]:
-    """``--sizes``: comma-separated fractions (their range is :func:`~gnn_unlearn.bench.check_grid`'s)."""
-    try:
-        return [float(s) for s in text.split(",")]
-    except ValueError:
-        raise ValueError(f"--sizes takes comma-separated fractions of the training edges, e.g. 0.005,0.025, "
-                         f"got {text!r}") from None
 
 
 def _seed_range(first: int, count: int) -> list[int]:

@@ -35,10 +35,30 @@ def check_output_folder(path: str, flag: str = "--output") -> None:
         raise ValueError(f"{flag} {path!r} is a file; give a folder for the results")
 
 
-def check_results_name(name: str, flag: str = "--name") -> None:
-    """Refuses an empty results file stem (it would write hidden files ``.md`` / ``.json``)."""
+def check_results_name(name: str, flag: str = "--name", folders: bool = True) -> None:
+    """Refuses an empty results file stem (it would write hidden files ``.md`` / ``.json``) and,
+    with ``folders=False``, one that names a folder (``a/b``, ``..``: the folder is ``--output``)."""
     if not name:
         raise ValueError(f"{flag} must not be empty: it names the result files")
+    if not folders and (name in (".", "..") or os.sep in name or (os.altsep and os.altsep in name)):
+        raise ValueError(f"{flag} {name!r}: give a file name without a folder (the folder is --output)")
+
+
+def shares(flag: str, text: str, of: str, example: str, include_one: bool = False) -> list[float]:
+    """The distinct comma-separated shares of ``text``, each in (0, 1) (``(0, 1]`` with
+    ``include_one``); ``of`` says what they are shares of, for the message."""
+    values = []
+    for entry in text.split(","):
+        try:
+            value = float(entry)
+        except ValueError:
+            value = float("nan")
+        if not (0 < value < 1 or (include_one and value == 1)):
+            raise ValueError(f"{flag} entry {entry!r}: give shares {of} in (0, {'1]' if include_one else '1)'}, "
+                             f"comma-separated, e.g. {example}")
+        values.append(value)
+    check_distinct(flag, text.split(","), values)
+    return values
 
 
 def whole_numbers(flag: str, text: str, example: str, minimum: int = 1, distinct: bool = True) -> list[int]:

@@ -266,7 +266,7 @@ def test_merge_script_refuses_a_file_that_is_no_grid_run_with_its_name(merge, tm
 
 
 @pytest.mark.parametrize("argv, says", [
-    (["--name", ""], "--name '': give a file name without a folder"),
+    (["--name", ""], "--name must not be empty"),
     (["--name", "sub/m"], "--name 'sub/m': give a file name without a folder"),
     (["--name", ".."], "--name '..': give a file name without a folder"),
     (["--name", "m", "--models", ","], "--models names no method"),

@@ -36,10 +36,10 @@ def no_training(bench, monkeypatch):
     (["--method-params", '{"cognac": {"seed": 1}}'], "--method-params: cognac sets 'seed'"),
     (["--manipulations", "label_flip,labelflip"], "--manipulations entry 'labelflip': choose from label_flip, edge_injection"),
     (["--manipulations", "label_flip,label_flip"], "--manipulations: 'label_flip' is given twice"),
-    (["--fractions", "0.05,abc"], "--fractions entry 'abc': give a share of the manipulated set in (0, 1]"),
+    (["--fractions", "0.05,abc"], "--fractions entry 'abc': give shares of the manipulated set in (0, 1]"),
     (["--fractions", "0.05,0.050"], "--fractions: '0.05' and '0.050' are the same"),
-    (["--fractions", "0.05,0"], "--fractions: fraction must lie in (0, 1], got 0.0"),
-    (["--fractions", "1.5"], "--fractions: fraction must lie in (0, 1], got 1.5"),
+    (["--fractions", "0.05,0"], "--fractions entry '0': give shares of the manipulated set in (0, 1]"),
+    (["--fractions", "1.5"], "--fractions entry '1.5': give shares of the manipulated set in (0, 1]"),
     (["--flip-rate", "1.5"], "--flip-rate (label_flip on synthetic, seed 0): rate must lie in (0, 1), got 1.5"),
     (["--manipulations", "edge_injection", "--inject-edges", "0"], "--inject-edges (edge_injection on synthetic, "
                                                                    "seed 0): cannot inject 0 edges"),

@@ -1,7 +1,7 @@
 import pytest
 
 from gnn_unlearn.options import (check_distinct, check_output_folder, check_results_name, deleted_set_positions,
-                                 load_datasets, load_graph, table_methods, whole_numbers)
+                                 load_datasets, load_graph, shares, table_methods, whole_numbers)
 
 
 def test_check_distinct_names_the_repeat_and_what_it_repeats():
@@ -77,3 +77,22 @@ def test_deleted_set_positions_are_parsed_and_distinct():
         deleted_set_positions(["in", "inn"])
     with pytest.raises(ValueError, match="--wheres: 'worst' and 'worst:confidence' are the same"):
         deleted_set_positions(["worst", "worst:confidence"])
+
+
+def test_a_results_name_with_a_folder_is_refused_where_folders_are_not_taken():
+    check_results_name("a/b")
+    for name in ("a/b", "..", "."):
+        with pytest.raises(ValueError, match="give a file name without a folder"):
+            check_results_name(name, folders=False)
+
+
+def test_shares_are_in_range_numbers_and_distinct():
+    assert shares("--sizes", "0.005,0.025", "of the training edges", "0.005") == [0.005, 0.025]
+    assert shares("--fractions", "0.5,1", "of the set", "1.0", include_one=True) == [0.5, 1.0]
+    for text, says in (("0.1,abc", "--sizes entry 'abc': give shares of the training edges in \\(0, 1\\)"),
+                       ("1", "--sizes entry '1'"), ("nan", "--sizes entry 'nan'"), ("0", "--sizes entry '0'"),
+                       ("0.05,0.050", "--sizes: '0.05' and '0.050' are the same")):
+        with pytest.raises(ValueError, match=says):
+            shares("--sizes", text, "of the training edges", "0.005")
+    with pytest.raises(ValueError, match=r"in \(0, 1\]"):
+        shares("--fractions", "1.5", "of the set", "1.0", include_one=True)
