@@ -63,6 +63,29 @@ def load_benchmark(name: str, alias: str | None = None):
     return module
 
 
+def refused(main, argv: list[str], capsys) -> str:
+    """Runs a benchmark script's ``main`` on ``argv``, asserts that it refused (argparse's exit
+    status 2) and returns what it wrote to stderr."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    return capsys.readouterr().err
+
+
+class Checked(Exception):
+    """Raised with a benchmark script's ``check_args`` result, to stop its ``main`` right after
+    the checks (:func:`stop_main_after_checks`)."""
+
+
+def stop_main_after_checks(module, monkeypatch) -> None:
+    """Makes ``module.main`` stop with :class:`Checked` once its ``check_args`` has passed."""
+    check = module.check_args
+
+    def checked(*args):
+        raise Checked(check(*args))
+    monkeypatch.setattr(module, "check_args", checked)
+
+
 def param_hash(module: torch.nn.Module) -> int:
     """Hash of every parameter and buffer: detects any in-place change."""
     return hash(tuple(hash(t.detach().cpu().numpy().tobytes()) for t in module.state_dict().values()))

@@ -7,7 +7,7 @@ import pytest
 from gnn_unlearn.bench import keep_models, merge_blocks, select_seeds
 from gnn_unlearn.experiment import aggregate
 
-from .conftest import load_benchmark
+from .conftest import load_benchmark, refused
 
 
 class _Rep:
@@ -276,10 +276,7 @@ def test_merge_script_refuses_a_file_that_is_no_grid_run_with_its_name(merge, tm
 def test_merge_script_refuses_bad_options_before_writing(merge, tmp_path, capsys, argv, says):
     paths, _ = _run_files(tmp_path)
     out = tmp_path / "out"
-    with pytest.raises(SystemExit) as e:
-        merge.main([*paths, "--output", str(out), *argv])
-    assert e.value.code == 2
-    assert says in capsys.readouterr().err
+    assert says in refused(merge.main, [*paths, "--output", str(out), *argv], capsys)
     assert not out.exists()
 
 
@@ -290,8 +287,5 @@ def test_merge_script_refuses_a_missing_run_one_run_and_an_output_file(merge, tm
     for argv, says in (([first, missing, "--output", out], f"cannot read {missing}: No such file or directory"),
                        ([first, "--output", out], "give at least two runs to merge"),
                        ([first, second, "--output", str(taken)], f"--output {str(taken)!r} is a file")):
-        with pytest.raises(SystemExit) as e:
-            merge.main([*argv, "--name", "m"])
-        assert e.value.code == 2
-        assert says in capsys.readouterr().err
+        assert says in refused(merge.main, [*argv, "--name", "m"], capsys)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run0.json", "run1.json", "taken"]

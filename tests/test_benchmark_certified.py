@@ -1,6 +1,6 @@
 import pytest
 
-from .conftest import load_benchmark
+from .conftest import Checked, load_benchmark, refused, stop_main_after_checks
 
 
 @pytest.fixture(scope="module")
@@ -17,13 +17,11 @@ def no_training(bench, monkeypatch):
         monkeypatch.setattr(bench, name, refuse)
 
 
-def refused(bench, argv, out, capsys) -> str:
-    """Runs the script, asserts a usage error (exit 2) and that nothing was written; returns stderr."""
-    with pytest.raises(SystemExit) as e:
-        bench.main(argv + ["--output", str(out)])
-    assert e.value.code == 2
+def refused_unwritten(bench, argv, out, capsys) -> str:
+    """:func:`refused` with ``--output out``, asserting too that nothing was written."""
+    err = refused(bench.main, argv + ["--output", str(out)], capsys)
     assert not out.exists()
-    return capsys.readouterr().err
+    return err
 
 
 @pytest.mark.parametrize("argv, says", [
@@ -52,7 +50,7 @@ def refused(bench, argv, out, capsys) -> str:
      "--fraction -0.1: a fractional size must lie in (0, 1)"),
 ])
 def test_bad_options_are_refused_before_any_training(bench, no_training, tmp_path, capsys, argv, says):
-    assert says in refused(bench, argv, tmp_path / "out", capsys)
+    assert says in refused_unwritten(bench, argv, tmp_path / "out", capsys)
 
 
 @pytest.mark.parametrize("argv, says", [
@@ -66,30 +64,19 @@ def test_bad_options_are_refused_before_any_training(bench, no_training, tmp_pat
 def test_bad_datasets_are_refused_before_any_training(bench, no_training, mirror, cache_root, monkeypatch,
                                                       tmp_path, capsys, argv, says):
     monkeypatch.setenv("GNN_UNLEARN_MIRROR", mirror)
-    assert says in refused(bench, argv + ["--root", cache_root], tmp_path / "out", capsys)
+    assert says in refused_unwritten(bench, argv + ["--root", cache_root], tmp_path / "out", capsys)
 
 
-def test_an_output_that_is_a_file_is_refused(bench, no_training, tmp_path, capsys):
+def test_an_output_that_is_a_file_is_refused_unwritten(bench, no_training, tmp_path, capsys):
     target = tmp_path / "results"
     target.write_text("keep")
-    with pytest.raises(SystemExit) as e:
-        bench.main(["--output", str(target)])
-    assert e.value.code == 2
-    assert "is a file; give a folder" in capsys.readouterr().err
+    assert "is a file; give a folder" in refused(bench.main, ["--output", str(target)], capsys)
     assert target.read_text() == "keep"
-
-
-class Checked(Exception):
-    """Raised with check_args' result to stop main right after the checks."""
 
 
 @pytest.fixture()
 def stop_after_checks(bench, monkeypatch):
-    check = bench.check_args
-
-    def checked(args, parser):
-        raise Checked(check(args, parser))
-    monkeypatch.setattr(bench, "check_args", checked)
+    stop_main_after_checks(bench, monkeypatch)
 
 
 def test_the_readme_runs_pass_the_checks(bench, no_training, stop_after_checks, mirror, cache_root, monkeypatch,

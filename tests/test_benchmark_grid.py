@@ -3,7 +3,7 @@ import pytest
 
 import gnn_unlearn.bench
 
-from .conftest import load_benchmark
+from .conftest import load_benchmark, refused
 
 
 @pytest.fixture(scope="module")
@@ -50,20 +50,14 @@ def no_training(monkeypatch):
     (["--method-params", '{"gnndelete": {"settle": 6}}'], "method parameters for ['gnndelete']"),
 ])
 def test_bad_options_are_refused_before_any_training(grid, no_training, tmp_path, capsys, argv, says):
-    with pytest.raises(SystemExit) as e:
-        grid.main(["--datasets", "synthetic", *argv, "--output", str(tmp_path)])
-    assert e.value.code == 2
-    assert says in capsys.readouterr().err
+    assert says in refused(grid.main, ["--datasets", "synthetic", *argv, "--output", str(tmp_path)], capsys)
     assert not any(tmp_path.iterdir())
 
 
 def test_an_output_that_is_a_file_is_refused_before_any_training(grid, no_training, tmp_path, capsys):
     taken = tmp_path / "results"
     taken.write_text("")
-    with pytest.raises(SystemExit) as e:
-        grid.main(["--datasets", "synthetic", "--output", str(taken)])
-    assert e.value.code == 2
-    assert "is a file; give a folder for the results" in capsys.readouterr().err
+    assert "is a file; give a folder for the results" in refused(grid.main, ["--datasets", "synthetic", "--output", str(taken)], capsys)
     assert [p.name for p in tmp_path.iterdir()] == ["results"]
 
 

@@ -1,7 +1,7 @@
 """benchmarks/internals.py: bad options are refused before anything is measured."""
 import pytest
 
-from .conftest import load_benchmark
+from .conftest import load_benchmark, refused
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +26,7 @@ def no_measuring(internals, monkeypatch):
     (["--mirror", "/nonexistent/mirror"], "--mirror: mirror folder '/nonexistent/mirror' does not exist"),
 ])
 def test_bad_options_are_refused_before_any_measuring(internals, no_measuring, tmp_path, capsys, argv, says):
-    with pytest.raises(SystemExit) as e:
-        internals.main(["--label", "test", *argv, "--output", str(tmp_path)])
-    assert e.value.code == 2
-    assert says in capsys.readouterr().err
+    assert says in refused(internals.main, ["--label", "test", *argv, "--output", str(tmp_path)], capsys)
     assert not any(tmp_path.iterdir())
 
 
@@ -41,20 +38,14 @@ def test_shards_that_do_not_split_cora_are_refused_before_any_measuring(internal
                                                                           cache_root, monkeypatch, tmp_path,
                                                                           capsys, shards, says):
     monkeypatch.setenv("GNN_UNLEARN_CACHE", cache_root)
-    with pytest.raises(SystemExit) as e:
-        internals.main(["--label", "test", "--shards", shards, "--mirror", mirror, "--output", str(tmp_path)])
-    assert e.value.code == 2
-    assert says in capsys.readouterr().err
+    assert says in refused(internals.main, ["--label", "test", "--shards", shards, "--mirror", mirror, "--output", str(tmp_path)], capsys)
     assert not any(tmp_path.iterdir())
 
 
 def test_an_output_that_is_a_file_is_refused_before_any_measuring(internals, no_measuring, tmp_path, capsys):
     taken = tmp_path / "results"
     taken.write_text("")
-    with pytest.raises(SystemExit) as e:
-        internals.main(["--label", "test", "--output", str(taken)])
-    assert e.value.code == 2
-    assert "is a file; give a folder for the results" in capsys.readouterr().err
+    assert "is a file; give a folder for the results" in refused(internals.main, ["--label", "test", "--output", str(taken)], capsys)
     assert [p.name for p in tmp_path.iterdir()] == ["results"]
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from .conftest import load_benchmark
+from .conftest import load_benchmark, refused
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +27,7 @@ def no_training(gap, monkeypatch):
     (["--name", ""], "--name must not be empty"),
 ])
 def test_bad_options_are_refused_before_any_training(gap, no_training, tmp_path, capsys, argv, says):
-    with pytest.raises(SystemExit) as e:
-        gap.main(argv + ["--output", str(tmp_path)])
-    assert e.value.code == 2
-    assert says in capsys.readouterr().err
+    assert says in refused(gap.main, argv + ["--output", str(tmp_path)], capsys)
     assert not any(tmp_path.iterdir())
 
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from .conftest import load_benchmark
+from .conftest import load_benchmark, refused
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +37,7 @@ def no_training(rec, monkeypatch):
     (["--datasets", "synthetic"], "'synthetic' is not a user-item graph"),
 ])
 def test_bad_options_are_refused_before_any_training(rec, no_training, tmp_path, capsys, argv, says):
-    with pytest.raises(SystemExit) as e:
-        rec.main(argv + ["--output", str(tmp_path)])
-    assert e.value.code == 2
-    assert says in capsys.readouterr().err
+    assert says in refused(rec.main, argv + ["--output", str(tmp_path)], capsys)
     assert not any(tmp_path.iterdir())
 
 

@@ -1,7 +1,7 @@
 """benchmarks/sampling.py: bad options are refused before anything is sampled."""
 import pytest
 
-from .conftest import load_benchmark
+from .conftest import load_benchmark, refused
 
 
 @pytest.fixture(scope="module")
@@ -34,20 +34,14 @@ def no_sampling(sampling, monkeypatch):
      "--batch-sizes: 100 seeds per batch, but synthetic:50 has 50 nodes; give at most 50"),
 ])
 def test_bad_options_are_refused_before_any_sampling(sampling, no_sampling, tmp_path, capsys, argv, says):
-    with pytest.raises(SystemExit) as e:
-        sampling.main(argv + ["--output", str(tmp_path)])
-    assert e.value.code == 2
-    assert says in capsys.readouterr().err
+    assert says in refused(sampling.main, argv + ["--output", str(tmp_path)], capsys)
     assert not any(tmp_path.iterdir())
 
 
 def test_an_output_that_is_a_file_is_refused_before_any_sampling(sampling, no_sampling, tmp_path, capsys):
     taken = tmp_path / "results"
     taken.write_text("")
-    with pytest.raises(SystemExit) as e:
-        sampling.main(["--dataset", "synthetic:50", "--batch-sizes", "16", "--output", str(taken)])
-    assert e.value.code == 2
-    assert "is a file; give a folder for the results" in capsys.readouterr().err
+    assert "is a file; give a folder for the results" in refused(sampling.main, ["--dataset", "synthetic:50", "--batch-sizes", "16", "--output", str(taken)], capsys)
     assert [p.name for p in tmp_path.iterdir()] == ["results"]
 
 

@@ -3,7 +3,7 @@ import os.path as osp
 
 import pytest
 
-from .conftest import load_benchmark
+from .conftest import Checked, load_benchmark, refused, stop_main_after_checks
 
 RESULTS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), "benchmarks", "results")
 
@@ -22,13 +22,11 @@ def no_training(bench, monkeypatch):
         monkeypatch.setattr(bench, name, refuse)
 
 
-def refused(bench, argv, out, capsys) -> str:
-    """Runs the script, asserts a usage error (exit 2) and that nothing was written; returns stderr."""
-    with pytest.raises(SystemExit) as e:
-        bench.main(argv + ["--output", str(out)])
-    assert e.value.code == 2
+def refused_unwritten(bench, argv, out, capsys) -> str:
+    """:func:`refused` with ``--output out``, asserting too that nothing was written."""
+    err = refused(bench.main, argv + ["--output", str(out)], capsys)
     assert not out.exists()
-    return capsys.readouterr().err
+    return err
 
 
 @pytest.mark.parametrize("argv, says", [
@@ -59,7 +57,7 @@ def refused(bench, argv, out, capsys) -> str:
     (["--datasets", "nosuch"], "--datasets: unknown dataset 'nosuch'"),
 ])
 def test_bad_options_are_refused_before_any_training(bench, no_training, tmp_path, capsys, argv, says):
-    assert says in refused(bench, argv, tmp_path / "out", capsys)
+    assert says in refused_unwritten(bench, argv, tmp_path / "out", capsys)
 
 
 @pytest.mark.parametrize("argv, says", [
@@ -77,7 +75,7 @@ def test_bad_options_are_refused_before_any_training(bench, no_training, tmp_pat
 def test_bad_datasets_are_refused_before_any_training(bench, no_training, mirror, cache_root, monkeypatch,
                                                       tmp_path, capsys, argv, says):
     monkeypatch.setenv("GNN_UNLEARN_MIRROR", mirror)
-    assert says in refused(bench, argv + ["--root", cache_root], tmp_path / "out", capsys)
+    assert says in refused_unwritten(bench, argv + ["--root", cache_root], tmp_path / "out", capsys)
 
 
 def run_file(path, rows=None, **fields) -> str:
@@ -105,32 +103,21 @@ def test_bad_render_files_are_refused_before_writing(bench, no_training, tmp_pat
         run_file(path)
     elif content is not None:
         path.write_text(content)
-    err = refused(bench, ["--render", f"{run_file(tmp_path / 'good.json')},{path}"] + extra, tmp_path / "out",
+    err = refused_unwritten(bench, ["--render", f"{run_file(tmp_path / 'good.json')},{path}"] + extra, tmp_path / "out",
                   capsys)
     assert says in err and (content == "ok" or str(path) in err)
 
 
-def test_an_output_that_is_a_file_is_refused(bench, no_training, tmp_path, capsys):
+def test_an_output_that_is_a_file_is_refused_unwritten(bench, no_training, tmp_path, capsys):
     target = tmp_path / "results"
     target.write_text("keep")
-    with pytest.raises(SystemExit) as e:
-        bench.main(["--output", str(target)])
-    assert e.value.code == 2
-    assert "is a file; give a folder" in capsys.readouterr().err
+    assert "is a file; give a folder" in refused(bench.main, ["--output", str(target)], capsys)
     assert target.read_text() == "keep"
-
-
-class Checked(Exception):
-    """Raised with check_args' result to stop main right after the checks."""
 
 
 @pytest.fixture()
 def stop_after_checks(bench, monkeypatch):
-    check = bench.check_args
-
-    def checked(args, parser):
-        raise Checked(check(args, parser))
-    monkeypatch.setattr(bench, "check_args", checked)
+    stop_main_after_checks(bench, monkeypatch)
 
 
 @pytest.mark.parametrize("argv", [

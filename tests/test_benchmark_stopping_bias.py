@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from .conftest import load_benchmark
+from .conftest import load_benchmark, refused
 
 
 def load():
@@ -104,27 +104,18 @@ def sb(monkeypatch):
 ])
 def test_bad_options_are_refused_with_what_was_wrong_before_any_training(sb, tmp_path, capsys, argv, says):
     out = tmp_path / "out"
-    with pytest.raises(SystemExit) as e:
-        sb.main(argv + ["--output", str(out)])
-    assert e.value.code == 2
-    assert says in capsys.readouterr().err
+    assert says in refused(sb.main, argv + ["--output", str(out)], capsys)
     assert not out.exists()
 
 
 def test_an_output_file_is_refused_before_any_training(sb, tmp_path, capsys):
     taken = tmp_path / "taken"
     taken.write_text("a file")
-    with pytest.raises(SystemExit) as e:
-        sb.main(["--datasets", "synthetic", "--output", str(taken)])
-    assert e.value.code == 2
-    assert f"--output {str(taken)!r} is a file; give a folder" in capsys.readouterr().err
+    assert f"--output {str(taken)!r} is a file; give a folder" in refused(sb.main, ["--datasets", "synthetic", "--output", str(taken)], capsys)
 
 
 def test_a_results_file_without_rows_is_not_rendered(sb, tmp_path, capsys):
     saved = tmp_path / "sb.json"
     saved.write_text(json.dumps({"command": "c", "hardware": "h", "rows": []}))
-    with pytest.raises(SystemExit) as e:
-        sb.main(["--render", str(saved)])
-    assert e.value.code == 2
-    assert f"--render {saved}: not a results file of this script (it holds no rows)" in capsys.readouterr().err
+    assert f"--render {saved}: not a results file of this script (it holds no rows)" in refused(sb.main, ["--render", str(saved)], capsys)
     assert not (tmp_path / "sb.md").exists()

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from .conftest import load_benchmark
+from .conftest import load_benchmark, refused
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +52,7 @@ def test_grids_it_cannot_read_are_refused_before_anything_is_written(wcg, tmp_pa
 
 
 def test_a_missing_grid_is_refused(wcg, tmp_path, capsys):
-    with pytest.raises(SystemExit) as e:
-        wcg.main([str(tmp_path / "missing.json")])
-    assert e.value.code == 2
-    assert "cannot read" in capsys.readouterr().err
+    assert "cannot read" in refused(wcg.main, [str(tmp_path / "missing.json")], capsys)
     assert not any(tmp_path.iterdir())
 
 

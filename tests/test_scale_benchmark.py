@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from .conftest import load_benchmark
+from .conftest import load_benchmark, refused
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +79,7 @@ def no_work(scale, monkeypatch):
     (["--device", "nosuch"], "--device: invalid device 'nosuch'"),
 ])
 def test_bad_options_are_refused_before_any_work(scale, no_work, tmp_path, capsys, argv, says):
-    with pytest.raises(SystemExit) as e:
-        scale.main(argv + ["--output", str(tmp_path)])
-    assert e.value.code == 2
-    assert says in capsys.readouterr().err
+    assert says in refused(scale.main, argv + ["--output", str(tmp_path)], capsys)
     assert not any(tmp_path.iterdir())
 
 
